@@ -1,0 +1,410 @@
+package balancer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-kit/kit/endpoint"
+	"github.com/go-kit/kit/sd"
+	"github.com/go-kit/kit/sd/lb"
+
+	"github.com/switchyard/switchyard/discovery"
+	"github.com/switchyard/switchyard/internal/clock"
+	"github.com/switchyard/switchyard/outcome"
+)
+
+// ErrNoHosts is returned when a balancer has no instance to pick.
+var ErrNoHosts = errors.New("balancer: no instances available")
+
+// ErrNoEndpoint is returned by [Balancer.Call] when the balancer was built
+// without a [Factory].
+var ErrNoEndpoint = errors.New("balancer: no endpoint factory configured")
+
+// Factory turns an instance into an endpoint that calls it. The closer, if
+// not nil, is closed when the instance leaves the balancer.
+type Factory func(inst discovery.Instance) (endpoint.Endpoint, io.Closer, error)
+
+// KitFactory adapts a go-kit sd.Factory, which knows an instance by its
+// address only.
+func KitFactory(f sd.Factory) Factory {
+	return func(inst discovery.Instance) (endpoint.Endpoint, io.Closer, error) {
+		return f(inst.Addr)
+	}
+}
+
+// Option configures a [Balancer].
+type Option func(*Balancer)
+
+// WithFactory makes the balancer create one endpoint per instance, so that
+// [Balancer.Call] and [Balancer.Endpoint] can call the picked host. Without
+// a factory the balancer only picks hosts.
+func WithFactory(f Factory) Option { return func(b *Balancer) { b.factory = f } }
+
+// WithOutlierDetection turns on outlier detection with cfg (zero fields
+// take their defaults). Without this option no host is ever ejected.
+func WithOutlierDetection(cfg OutlierConfig) Option {
+	return func(b *Balancer) {
+		b.outlier = cfg.withDefaults()
+		b.detect = true
+	}
+}
+
+// WithClassifier replaces the rule that decides which errors count as
+// server-health failures. The default is outcome.Default.
+func WithClassifier(c outcome.Classifier) Option {
+	return func(b *Balancer) { b.classify = outcome.Or(c) }
+}
+
+// WithClock sets the clock for latencies and ejection times. The default
+// is the real clock; tests pass a fake.
+func WithClock(c clock.Clock) Option { return func(b *Balancer) { b.clock = clock.OrReal(c) } }
+
+// WithErrorHandler receives errors that have no caller to return to: a
+// factory that fails for an instance (the instance is skipped) and a
+// registry error beside a last-known-good update. The default drops them.
+func WithErrorHandler(f func(error)) Option { return func(b *Balancer) { b.onError = f } }
+
+// Balancer picks hosts for calls to one service.
+//
+// Pick, Call and Endpoint are lock-free and allocation-free and may be
+// called from any number of goroutines. Membership changes (Update, or a
+// followed watch) and ejections serialise on a mutex and publish a new
+// snapshot. A Balancer that follows a watch, or has outlier detection on,
+// runs timers or a goroutine until [Balancer.Close].
+type Balancer struct {
+	policy   Policy
+	observer Observer // policy as an Observer, or nil
+	factory  Factory
+	classify outcome.Classifier
+	clock    clock.Clock
+	onError  func(error)
+	outlier  OutlierConfig
+	detect   bool
+
+	epoch time.Time
+	tick  atomic.Int64 // ns since epoch at the latest completed call
+
+	snap atomic.Pointer[snapshot]
+
+	mu           sync.Mutex // guards the fields below and Host ejection state
+	byID         map[string]*Host
+	hosts        []*Host // sorted by ID
+	ejectedCount int
+	stopSweep    func() bool
+	closed       bool
+	watch        discovery.Watch
+	followDone   chan struct{}
+}
+
+// snapshot is what a pick reads: immutable once published.
+type snapshot struct {
+	picker   Picker
+	hosts    []*Host // every member, sorted by ID
+	eligible []*Host // the hosts the picker was built on
+	panic    bool
+}
+
+var _ lb.Balancer = (*Balancer)(nil)
+
+// New returns a balancer with policy and no hosts.
+func New(policy Policy, opts ...Option) *Balancer {
+	b := &Balancer{
+		policy:   policy,
+		classify: outcome.Default,
+		clock:    clock.Real{},
+		byID:     make(map[string]*Host),
+	}
+	b.observer, _ = policy.(Observer)
+	for _, o := range opts {
+		o(b)
+	}
+	b.epoch = b.clock.Now()
+	b.snap.Store(&snapshot{})
+	if b.detect {
+		b.stopSweep = b.clock.AfterFunc(b.outlier.Interval, b.sweep)
+	}
+	return b
+}
+
+// Follow makes the balancer track w: every update replaces the membership.
+// A registry error keeps the last known good list (the watch delivers it)
+// and goes to the error handler. The balancer owns w and stops it on Close.
+// Follow may be called once.
+func (b *Balancer) Follow(w discovery.Watch) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		w.Stop()
+		return discovery.ErrStopped
+	}
+	if b.watch != nil {
+		w.Stop()
+		return errors.New("balancer: already following a watch")
+	}
+	b.watch = w
+	b.followDone = make(chan struct{})
+	go func() {
+		defer close(b.followDone)
+		for u := range w.Updates() {
+			if u.Err != nil && b.onError != nil {
+				b.onError(fmt.Errorf("balancer: registry: %w", u.Err))
+			}
+			b.Update(u.Instances)
+		}
+	}()
+	return nil
+}
+
+// Update replaces the set of instances. Instances whose ID (and address)
+// are unchanged keep their Host and its statistics.
+func (b *Balancer) Update(list []discovery.Instance) {
+	var closers []io.Closer
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return
+	}
+	next := make([]*Host, 0, len(list))
+	keep := make(map[*Host]struct{}, len(list))
+	for _, inst := range list {
+		h := b.byID[inst.ID]
+		if h != nil && !h.Instance.Equal(inst) {
+			h = nil // same ID, new record: start afresh
+		}
+		if h == nil {
+			var err error
+			h, err = b.newHost(inst)
+			if err != nil {
+				if b.onError != nil {
+					b.onError(err)
+				}
+				continue
+			}
+		}
+		if _, dup := keep[h]; dup {
+			continue
+		}
+		keep[h] = struct{}{}
+		next = append(next, h)
+	}
+	for _, h := range b.hosts {
+		if _, ok := keep[h]; ok {
+			continue
+		}
+		closers = b.dropLocked(h, closers)
+	}
+	clear(b.byID)
+	for _, h := range next {
+		b.byID[h.Instance.ID] = h
+	}
+	sortHosts(next)
+	b.hosts = next
+	b.rebuildLocked()
+	b.mu.Unlock()
+	for _, c := range closers {
+		c.Close()
+	}
+}
+
+func (b *Balancer) newHost(inst discovery.Instance) (*Host, error) {
+	h := &Host{Instance: inst, tick: &b.tick}
+	if b.factory != nil {
+		ep, c, err := b.factory(inst)
+		if err != nil {
+			return nil, fmt.Errorf("balancer: endpoint for %s (%s): %w", inst.ID, inst.Addr, err)
+		}
+		h.ep, h.closer = ep, c
+		h.call = func(ctx context.Context, req any) (any, error) {
+			start := b.Begin(h)
+			resp, err := ep(ctx, req)
+			b.Done(ctx, h, start, err)
+			return resp, err
+		}
+	}
+	return h, nil
+}
+
+func (b *Balancer) dropLocked(h *Host, closers []io.Closer) []io.Closer {
+	if h.ejected.Load() {
+		h.ejected.Store(false)
+		b.ejectedCount--
+	}
+	if h.stopRestore != nil {
+		h.stopRestore()
+		h.stopRestore = nil
+	}
+	if h.closer != nil {
+		closers = append(closers, h.closer)
+	}
+	return closers
+}
+
+func (b *Balancer) member(h *Host) bool { return b.byID[h.Instance.ID] == h }
+
+// rebuildLocked publishes a new snapshot from b.hosts and ejection state.
+func (b *Balancer) rebuildLocked() {
+	s := &snapshot{hosts: b.hosts}
+	if len(b.hosts) == 0 {
+		b.snap.Store(s)
+		return
+	}
+	eligible := b.hosts
+	if b.ejectedCount > 0 {
+		eligible = make([]*Host, 0, len(b.hosts)-b.ejectedCount)
+		for _, h := range b.hosts {
+			if !h.ejected.Load() {
+				eligible = append(eligible, h)
+			}
+		}
+		if b.outlier.PanicThreshold > 0 && len(eligible)*100 < b.outlier.PanicThreshold*len(b.hosts) || len(eligible) == 0 {
+			eligible = b.hosts
+			s.panic = true
+		}
+	}
+	s.eligible = eligible
+	s.picker = b.policy.Build(eligible)
+	b.snap.Store(s)
+}
+
+// Pick returns a host for a call with ctx, or [ErrNoHosts]. It neither
+// locks nor allocates. A caller that calls the host itself should bracket
+// the call with [Balancer.Begin] and [Balancer.Done] so the policy and
+// outlier detection learn from it.
+func (b *Balancer) Pick(ctx context.Context) (*Host, error) {
+	s := b.snap.Load()
+	if s.picker == nil {
+		return nil, ErrNoHosts
+	}
+	return s.picker.Pick(ctx), nil
+}
+
+// Begin records the start of a call to h and returns its start time for
+// [Balancer.Done].
+func (b *Balancer) Begin(h *Host) time.Time {
+	h.inflight.Add(1)
+	return b.clock.Now()
+}
+
+// Done records the end of a call to h that began at start with err as its
+// result. Server-health failures (by the classifier) count towards
+// ejection; caller faults and cancellations count as neither success nor
+// failure.
+func (b *Balancer) Done(ctx context.Context, h *Host, start time.Time, err error) {
+	now := b.clock.Now()
+	h.inflight.Add(-1)
+	nowNs := now.Sub(b.epoch).Nanoseconds()
+	b.tick.Store(nowNs)
+	class := b.classify(ctx, err)
+	failed := class == outcome.ServerFailure
+	if b.observer != nil && class != outcome.Canceled {
+		b.observer.Observe(h, now.Sub(start), nowNs, failed)
+	}
+	switch class {
+	case outcome.Success, outcome.CallerFault:
+		h.successes.Add(1)
+		if h.consecutive.Load() != 0 {
+			h.consecutive.Store(0)
+		}
+	case outcome.ServerFailure:
+		h.failures.Add(1)
+		n := h.consecutive.Add(1)
+		if b.detect && !b.outlier.DisableConsecutive && int(n) >= b.outlier.ConsecutiveFailures && !h.ejected.Load() {
+			b.ejectConsecutive(h)
+		}
+	}
+}
+
+// Call is an endpoint.Endpoint: it picks a host for ctx, calls it through
+// the factory's endpoint, and reports the outcome.
+func (b *Balancer) Call(ctx context.Context, req any) (any, error) {
+	h, err := b.Pick(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if h.call == nil {
+		return nil, ErrNoEndpoint
+	}
+	return h.call(ctx, req)
+}
+
+// Endpoint implements go-kit's lb.Balancer: it picks a host (with no
+// hashing key) and returns an endpoint that calls it and reports the
+// outcome. Prefer [Balancer.Call], which lets the policy see the request's
+// context.
+func (b *Balancer) Endpoint() (endpoint.Endpoint, error) {
+	h, err := b.Pick(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	if h.call == nil {
+		return nil, ErrNoEndpoint
+	}
+	return h.call, nil
+}
+
+// HostState is a read-only view of one host for dashboards and tests.
+type HostState struct {
+	Instance discovery.Instance
+	InFlight int64
+	Ejected  bool
+	// Ejections is the current ejection multiplier.
+	Ejections int
+}
+
+// Hosts returns the state of every member host, sorted by ID, and whether
+// the balancer is in panic mode.
+func (b *Balancer) Hosts() (hosts []HostState, panicMode bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.snap.Load()
+	out := make([]HostState, len(b.hosts))
+	for i, h := range b.hosts {
+		out[i] = HostState{Instance: h.Instance, InFlight: h.inflight.Load(), Ejected: h.ejected.Load(), Ejections: h.ejections}
+	}
+	return out, s.panic
+}
+
+// Len returns the number of member hosts and the number eligible for picks.
+func (b *Balancer) Len() (members, eligible int) {
+	s := b.snap.Load()
+	return len(s.hosts), len(s.eligible)
+}
+
+// Close stops following the watch, cancels every timer, and closes the
+// endpoints made by the factory. Picks afterwards fail with [ErrNoHosts].
+func (b *Balancer) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	if b.stopSweep != nil {
+		b.stopSweep()
+	}
+	var closers []io.Closer
+	for _, h := range b.hosts {
+		closers = b.dropLocked(h, closers)
+	}
+	b.hosts = nil
+	clear(b.byID)
+	b.snap.Store(&snapshot{})
+	w, done := b.watch, b.followDone
+	b.mu.Unlock()
+	if w != nil {
+		w.Stop()
+		<-done
+	}
+	var errs []error
+	for _, c := range closers {
+		if err := c.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,25 @@
+// Package balancer spreads calls over the instances of a service and learns
+// from every answer.
+//
+// A [Balancer] follows a discovery.Watch (or is fed with [Balancer.Update]),
+// keeps one [Host] per instance, and on each membership or health change
+// builds an immutable snapshot that it publishes through an atomic pointer.
+// Picking reads that snapshot: no lock, no allocation. Every call reports
+// its latency and outcome back to its Host, where lock-free statistics feed
+// the policy (in-flight counts, peak-EWMA latency) and outlier detection
+// (consecutive failures, success rate, failure percentage), which ejects
+// misbehaving hosts from the snapshot for a growing time.
+//
+// Policies are subpackages, each implementing [Policy]:
+//
+//	balancer/roundrobin   strict rotation
+//	balancer/random       uniform random choice
+//	balancer/weighted     smooth weighted round robin, alias table when large
+//	balancer/leastrequest power of two choices on in-flight requests
+//	balancer/p2c          peak-EWMA power of two choices (Finagle, Linkerd)
+//	balancer/ringhash     consistent hashing on a ring (Ketama)
+//	balancer/maglev       consistent hashing with Maglev's lookup table
+//
+// A Balancer satisfies go-kit's lb.Balancer, and its [Balancer.Call] method
+// is an endpoint.Endpoint that picks, calls and reports.
+package balancer

@@ -1,0 +1,142 @@
+package balancer
+
+import (
+	"io"
+	"math"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-kit/kit/endpoint"
+
+	"github.com/switchyard/switchyard/discovery"
+)
+
+// Host is one instance as the balancer sees it. A Host outlives snapshots:
+// when membership changes, instances that stay keep their Host and its
+// statistics.
+//
+// Its statistics are updated with atomics only; every method is safe for
+// concurrent use.
+type Host struct {
+	// Instance is the discovery record. Read-only.
+	Instance discovery.Instance
+
+	// Latency is the host's peak-EWMA latency, maintained by policies that
+	// observe outcomes.
+	Latency EWMA
+
+	ep     endpoint.Endpoint // the factory's endpoint, nil without a factory
+	call   endpoint.Endpoint // ep wrapped to report to the balancer; built once
+	closer io.Closer
+	tick   *atomic.Int64 // the balancer's coarse clock, ns
+
+	inflight    atomic.Int64
+	consecutive atomic.Int32  // consecutive server failures
+	successes   atomic.Uint64 // since the last outlier sweep
+	failures    atomic.Uint64 // server failures since the last outlier sweep
+	ejected     atomic.Bool
+
+	// Owned by the outlier detector, guarded by Balancer.mu.
+	ejections   int
+	ejectedAt   time.Time
+	stopRestore func() bool
+}
+
+// InFlight returns the number of calls to the host that have started and
+// not finished.
+func (h *Host) InFlight() int64 { return h.inflight.Load() }
+
+// Ejected reports whether outlier detection has ejected the host.
+func (h *Host) Ejected() bool { return h.ejected.Load() }
+
+// Endpoint returns the factory-made endpoint of the host, or nil when the
+// balancer has no factory. Calls made directly through it are not reported;
+// use [Balancer.Call] or the endpoint from [Balancer.Endpoint].
+func (h *Host) Endpoint() endpoint.Endpoint { return h.ep }
+
+// Now returns a recent reading of the balancer's clock in nanoseconds. It
+// advances each time a call completes, so it costs one atomic load instead
+// of a clock read; policies use it to age their statistics at pick time.
+func (h *Host) Now() int64 { return h.tick.Load() }
+
+// EWMA is a peak-sensitive exponentially weighted moving average of
+// latency in nanoseconds, as in Finagle's and Linkerd's peak-EWMA
+// balancers: a sample above the average replaces it at once, a sample below
+// pulls it down with weight 1 - exp(-Δt/τ), and with no samples it decays
+// towards zero, so an idle host is probed again eventually.
+//
+// The zero value holds no sample. Updates are lock-free (a CAS loop on one
+// word); all methods are safe for concurrent use.
+type EWMA struct {
+	// state packs the value in ns as float32 bits (high 32 bits) and the
+	// stamp in units of 2^10 ns relative to the balancer epoch (low 32
+	// bits, about 73 minutes of range, wrapping safely by subtraction).
+	state atomic.Uint64
+}
+
+const stampShift = 10
+
+func packEWMA(v float64, now int64) uint64 {
+	return uint64(math.Float32bits(float32(v)))<<32 | uint64(uint32(now>>stampShift))
+}
+
+func unpackEWMA(s uint64, now int64) (v float64, age int64) {
+	v = float64(math.Float32frombits(uint32(s >> 32)))
+	age = int64(uint32(now>>stampShift)-uint32(s)) << stampShift
+	return v, age
+}
+
+// Observe folds one latency sample taken at now (ns) into the average,
+// with decay time constant tau (ns).
+func (e *EWMA) Observe(rtt, now, tau int64) {
+	for {
+		old := e.state.Load()
+		var next float64
+		if old == 0 {
+			next = float64(rtt)
+		} else {
+			v, age := unpackEWMA(old, now)
+			if float64(rtt) > v {
+				next = float64(rtt)
+			} else {
+				w := decay(age, tau)
+				next = v*w + float64(rtt)*(1-w)
+			}
+		}
+		if next < 1 {
+			next = 1 // keep a sample distinguishable from "no sample"
+		}
+		if e.state.CompareAndSwap(old, packEWMA(next, now)) {
+			return
+		}
+	}
+}
+
+// Value returns the average decayed to now, and false when there has been
+// no sample.
+func (e *EWMA) Value(now, tau int64) (float64, bool) {
+	s := e.state.Load()
+	if s == 0 {
+		return 0, false
+	}
+	v, age := unpackEWMA(s, now)
+	return v * decay(age, tau), true
+}
+
+// decay returns exp(-age/tau) for age ≥ 0, using a cheap approximation:
+// exact at multiples of ln 2 · tau and within 0.4% between, which is far
+// finer than latency noise.
+func decay(age, tau int64) float64 {
+	if age <= 0 || tau <= 0 {
+		return 1
+	}
+	x := float64(age) / float64(tau) * math.Log2E // exp(-a/τ) = 2^-x
+	if x >= 60 {
+		return 0
+	}
+	n := int(x)
+	f := x - float64(n)
+	// 2^-f on [0,1): quadratic fit through f = 0, 0.5, 1.
+	p := 1 - f*(0.6715728752538099-f*0.1715728752538099)
+	return math.Ldexp(p, -n)
+}

@@ -1,0 +1,117 @@
+package outcome
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"syscall"
+)
+
+// Class is what an outcome says about the server.
+type Class uint8
+
+const (
+	// Success: the call worked.
+	Success Class = iota
+	// ServerFailure: the server or the path to it is unhealthy (timeout,
+	// refused or reset connection, 5xx). It counts against the instance and
+	// may be retried when the call is idempotent.
+	ServerFailure
+	// CallerFault: the request was wrong (4xx, validation). It says nothing
+	// about the server's health and is never retried.
+	CallerFault
+	// Canceled: the caller gave up (its context was canceled or its
+	// deadline passed before the server answered). It is neither counted
+	// nor retried.
+	Canceled
+)
+
+// String returns the class's name.
+func (c Class) String() string {
+	switch c {
+	case Success:
+		return "success"
+	case ServerFailure:
+		return "server_failure"
+	case CallerFault:
+		return "caller_fault"
+	case Canceled:
+		return "canceled"
+	}
+	return "unknown"
+}
+
+// Classifier classifies the result of a call. ctx is the caller's context,
+// so a classifier can tell a caller's cancellation from a server timeout.
+type Classifier func(ctx context.Context, err error) Class
+
+// StatusCoder is implemented by errors that carry an HTTP status code.
+// go-kit's transport/http client returns such errors through
+// switchyard's transport helpers.
+type StatusCoder interface {
+	StatusCode() int
+}
+
+// Temporary is implemented by errors that know whether they are worth
+// retrying regardless of status (for example a server's own overload
+// signal).
+type Temporary interface {
+	Temporary() bool
+}
+
+// Default is the library's classification rule:
+//
+//   - nil is Success;
+//   - if the caller's ctx is done, the error is Canceled, whatever it says;
+//   - context.Canceled is Canceled;
+//   - an error with a status code: 5xx (and 429, which means "this instance
+//     is overloaded") is ServerFailure, other 4xx is CallerFault;
+//   - context.DeadlineExceeded (a per-try timeout), net.Error, syscall
+//     connection errors and io errors are ServerFailure;
+//   - an error reporting Temporary() == false is CallerFault;
+//   - anything else is ServerFailure, so that unknown trouble is noticed.
+func Default(ctx context.Context, err error) Class {
+	if err == nil {
+		return Success
+	}
+	if ctx != nil && ctx.Err() != nil {
+		return Canceled
+	}
+	if errors.Is(err, context.Canceled) {
+		return Canceled
+	}
+	var sc StatusCoder
+	if errors.As(err, &sc) {
+		code := sc.StatusCode()
+		switch {
+		case code >= 500 || code == 429:
+			return ServerFailure
+		case code >= 400:
+			return CallerFault
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+		return ServerFailure
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return ServerFailure
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) {
+		return ServerFailure
+	}
+	var t Temporary
+	if errors.As(err, &t) && !t.Temporary() {
+		return CallerFault
+	}
+	return ServerFailure
+}
+
+// Or returns c, or [Default] when c is nil.
+func Or(c Classifier) Classifier {
+	if c == nil {
+		return Default
+	}
+	return c
+}
