@@ -234,9 +234,9 @@ func (b *Balancer) dropLocked(h *Host, closers []io.Closer) []io.Closer {
 		h.ejected.Store(false)
 		b.ejectedCount--
 	}
-	if h.stopRestore != nil {
-		h.stopRestore()
-		h.stopRestore = nil
+	if h.out != nil && h.out.stop != nil {
+		h.out.stop()
+		h.out.stop = nil
 	}
 	if h.closer != nil {
 		closers = append(closers, h.closer)
@@ -364,7 +364,10 @@ func (b *Balancer) Hosts() (hosts []HostState, panicMode bool) {
 	s := b.snap.Load()
 	out := make([]HostState, len(b.hosts))
 	for i, h := range b.hosts {
-		out[i] = HostState{Instance: h.Instance, InFlight: h.inflight.Load(), Ejected: h.ejected.Load(), Ejections: h.ejections}
+		out[i] = HostState{Instance: h.Instance, InFlight: h.inflight.Load(), Ejected: h.ejected.Load()}
+		if h.out != nil {
+			out[i].Ejections = h.out.count
+		}
 	}
 	return out, s.panic
 }

@@ -31,15 +31,21 @@ type Host struct {
 	tick   *atomic.Int64 // the balancer's coarse clock, ns
 
 	inflight    atomic.Int64
-	consecutive atomic.Int32  // consecutive server failures
 	successes   atomic.Uint64 // since the last outlier sweep
 	failures    atomic.Uint64 // server failures since the last outlier sweep
+	consecutive atomic.Int32  // consecutive server failures
 	ejected     atomic.Bool
 
-	// Owned by the outlier detector, guarded by Balancer.mu.
-	ejections   int
-	ejectedAt   time.Time
-	stopRestore func() bool
+	// out is the outlier detector's bookkeeping, allocated at the first
+	// ejection so that hosts that never misbehave do not pay for it.
+	// Guarded by Balancer.mu.
+	out *ejection
+}
+
+type ejection struct {
+	count      int         // the ejection multiplier
+	restoredAt time.Time   // end of the latest ejection
+	stop       func() bool // cancels the pending restore, nil when none
 }
 
 // InFlight returns the number of calls to the host that have started and

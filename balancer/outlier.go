@@ -120,15 +120,17 @@ func (b *Balancer) ejectLocked(h *Host, reason string, events *[]ejectEvent) boo
 	if b.ejectedCount >= limit {
 		return false
 	}
-	h.ejections++
-	d := time.Duration(h.ejections) * b.outlier.BaseEjectionTime
+	if h.out == nil {
+		h.out = new(ejection)
+	}
+	h.out.count++
+	d := time.Duration(h.out.count) * b.outlier.BaseEjectionTime
 	if d > b.outlier.MaxEjectionTime || d <= 0 {
 		d = b.outlier.MaxEjectionTime
 	}
 	h.ejected.Store(true)
-	h.ejectedAt = b.clock.Now()
 	b.ejectedCount++
-	h.stopRestore = b.clock.AfterFunc(d, func() { b.restore(h) })
+	h.out.stop = b.clock.AfterFunc(d, func() { b.restore(h) })
 	*events = append(*events, ejectEvent{inst: h.Instance, reason: reason, d: d})
 	return true
 }
@@ -156,7 +158,8 @@ func (b *Balancer) restore(h *Host) {
 		return
 	}
 	h.ejected.Store(false)
-	h.stopRestore = nil
+	h.out.restoredAt = b.clock.Now()
+	h.out.stop = nil
 	h.consecutive.Store(0)
 	b.ejectedCount--
 	b.rebuildLocked()
@@ -177,7 +180,8 @@ func (b *Balancer) emitEjections(events []ejectEvent) {
 
 // sweep runs every Interval: it applies the success-rate and
 // failure-percentage checks to the calls seen since the previous sweep and
-// lets the ejection multiplier of well-behaved hosts decay.
+// lets the ejection multiplier of well-behaved hosts decay by one per
+// interval.
 func (b *Balancer) sweep() {
 	now := b.clock.Now()
 	b.tick.Store(now.Sub(b.epoch).Nanoseconds())
@@ -200,8 +204,10 @@ func (b *Balancer) sweep() {
 	for _, h := range b.hosts {
 		s := h.successes.Swap(0)
 		f := h.failures.Swap(0)
-		if !h.ejected.Load() && f == 0 && h.ejections > 0 {
-			h.ejections--
+		// The multiplier decays only after a full interval back in
+		// service without failures.
+		if h.out != nil && !h.ejected.Load() && f == 0 && h.out.count > 0 && now.Sub(h.out.restoredAt) >= b.outlier.Interval {
+			h.out.count--
 		}
 		if h.ejected.Load() || s+f == 0 {
 			continue
