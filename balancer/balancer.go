@@ -99,6 +99,9 @@ type Balancer struct {
 	closed       bool
 	watch        discovery.Watch
 	followDone   chan struct{}
+
+	ready     chan struct{} // closed by the first Update
+	readyOnce sync.Once
 }
 
 // snapshot is what a pick reads: immutable once published.
@@ -118,6 +121,7 @@ func New(policy Policy, opts ...Option) *Balancer {
 		classify: outcome.Default,
 		clock:    clock.Real{},
 		byID:     make(map[string]*Host),
+		ready:    make(chan struct{}),
 	}
 	b.observer, _ = policy.(Observer)
 	for _, o := range opts {
@@ -206,8 +210,21 @@ func (b *Balancer) Update(list []discovery.Instance) {
 	b.hosts = next
 	b.rebuildLocked()
 	b.mu.Unlock()
+	b.readyOnce.Do(func() { close(b.ready) })
 	for _, c := range closers {
 		c.Close()
+	}
+}
+
+// WaitReady blocks until the balancer has received its first membership
+// update (from Update or a followed watch) or ctx ends. A service that
+// must not start with an empty pool calls it after Follow.
+func (b *Balancer) WaitReady(ctx context.Context) error {
+	select {
+	case <-b.ready:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("balancer: waiting for the first update: %w", ctx.Err())
 	}
 }
 
