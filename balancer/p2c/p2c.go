@@ -1,0 +1,161 @@
+package p2c
+
+import (
+	"context"
+	"math"
+	"math/bits"
+	"math/rand/v2"
+	"time"
+
+	"github.com/switchyard/switchyard/balancer"
+)
+
+// DefaultHalfLife is the default half-life of the latency estimate.
+const DefaultHalfLife = 10 * time.Second
+
+// DefaultFailurePenalty is the least latency recorded for a failed call by
+// default.
+const DefaultFailurePenalty = time.Second
+
+// pendingCost is the cost of a host with no latency sample and a call in
+// flight, per call in flight: larger than any measured host's cost
+// (10^30 ns is 3·10^13 years), small enough to keep in-flight counts
+// apart in float64.
+const pendingCost = 1e30
+
+// Policy is the peak-EWMA power-of-two-choices policy. It implements
+// [balancer.Observer], so a [balancer.Balancer] reports every call's
+// latency to it.
+//
+// The zero value uses the defaults ([DefaultHalfLife],
+// [DefaultFailurePenalty]). A Policy is immutable and safe for concurrent
+// use.
+type Policy struct {
+	halfLife time.Duration // zero means DefaultHalfLife
+	penalty  time.Duration // zero means DefaultFailurePenalty; negative means none
+}
+
+var (
+	_ balancer.Policy   = Policy{}
+	_ balancer.Observer = Policy{}
+)
+
+// Option configures a [Policy].
+type Option func(*Policy)
+
+// WithHalfLife sets how long the latency estimate takes to halve without
+// samples, and how quickly samples below the estimate pull it down. The
+// EWMA's time constant is tau = d / ln 2. Zero or negative d means
+// [DefaultHalfLife] (10s). A shorter half-life forgets slowness sooner and
+// probes avoided hosts more often; a longer one is steadier.
+func WithHalfLife(d time.Duration) Option {
+	return func(p *Policy) {
+		if d <= 0 {
+			d = 0
+		}
+		p.halfLife = d
+	}
+}
+
+// WithFailurePenalty sets the least latency recorded for a call that ended
+// in a server-health failure: such a call counts as max(latency, d). Zero
+// or negative d turns the penalty off, so failures count at their measured
+// latency. The default is [DefaultFailurePenalty] (1s); services whose
+// normal latency approaches it should raise it.
+func WithFailurePenalty(d time.Duration) Option {
+	return func(p *Policy) {
+		if d <= 0 {
+			d = -1
+		}
+		p.penalty = d
+	}
+}
+
+// New returns a peak-EWMA policy with opts applied.
+func New(opts ...Option) Policy {
+	var p Policy
+	for _, o := range opts {
+		o(&p)
+	}
+	return p
+}
+
+// Name returns "p2c".
+func (Policy) Name() string { return "p2c" }
+
+// tau returns the EWMA time constant in nanoseconds.
+func (p Policy) tau() int64 {
+	h := p.halfLife
+	if h <= 0 {
+		h = DefaultHalfLife
+	}
+	return int64(float64(h) / math.Ln2)
+}
+
+// Build returns a picker that compares the costs of two random hosts.
+func (p Policy) Build(hosts []*balancer.Host) balancer.Picker {
+	if len(hosts) == 1 {
+		return single{hosts[0]}
+	}
+	return &picker{hosts: hosts, tau: p.tau()}
+}
+
+// Observe records one call's latency in h.Latency, raised to the failure
+// penalty when the call failed. It is called by the balancer after every
+// call that was not cancelled.
+func (p Policy) Observe(h *balancer.Host, latency time.Duration, now int64, failed bool) {
+	if failed {
+		switch {
+		case p.penalty == 0:
+			latency = max(latency, DefaultFailurePenalty)
+		case p.penalty > 0:
+			latency = max(latency, p.penalty)
+		}
+	}
+	h.Latency.Observe(max(int64(latency), 0), now, p.tau())
+}
+
+type single struct{ h *balancer.Host }
+
+func (s single) Pick(context.Context) *balancer.Host { return s.h }
+
+type picker struct {
+	hosts []*balancer.Host // at least two
+	tau   int64
+}
+
+func (p *picker) Pick(context.Context) *balancer.Host {
+	a, b := two(p.hosts)
+	now := a.Now()
+	// (a, b) is a uniformly random ordered pair, so keeping a on a tie
+	// breaks ties at random.
+	if p.cost(b, now) < p.cost(a, now) {
+		return b
+	}
+	return a
+}
+
+func (p *picker) cost(h *balancer.Host, now int64) float64 {
+	n := float64(h.InFlight())
+	v, ok := h.Latency.Value(now, p.tau)
+	if !ok {
+		if n == 0 {
+			return 0
+		}
+		return pendingCost * (n + 1)
+	}
+	return (v + 1) * (n + 1)
+}
+
+// two returns two distinct hosts, uniformly at random, from one random
+// word: the high half of r·n picks the first index, and the low half,
+// itself uniform, picks the second among the n-1 others.
+func two(hosts []*balancer.Host) (a, b *balancer.Host) {
+	n := uint64(len(hosts))
+	i, lo := bits.Mul64(rand.Uint64(), n)
+	j, _ := bits.Mul64(lo, n-1)
+	if j >= i {
+		j++
+	}
+	return hosts[i], hosts[j]
+}

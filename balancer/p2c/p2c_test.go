@@ -1,0 +1,413 @@
+package p2c_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/balancer"
+	"github.com/switchyard/switchyard/balancer/p2c"
+	"github.com/switchyard/switchyard/discovery"
+	"github.com/switchyard/switchyard/internal/clock"
+)
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func instances(n int) []discovery.Instance {
+	list := make([]discovery.Instance, n)
+	for i := range list {
+		list[i] = discovery.Instance{
+			ID:      fmt.Sprintf("i%05d", i),
+			Service: "svc",
+			Addr:    fmt.Sprintf("10.0.%d.%d:8080", i/250, i%250+1),
+		}
+	}
+	return list
+}
+
+// newBalancer returns a p2c balancer on clk over n instances, and the
+// hosts in ID order, found by picking (while no host has a sample or a
+// call in flight, every host costs 0 and all come up).
+func newBalancer(t testing.TB, clk clock.Clock, n int, opts ...p2c.Option) (*balancer.Balancer, []*balancer.Host) {
+	t.Helper()
+	b := balancer.New(p2c.New(opts...), balancer.WithClock(clk))
+	t.Cleanup(func() { b.Close() })
+	b.Update(instances(n))
+	byID := make(map[string]*balancer.Host, n)
+	for i := 0; len(byID) < n; i++ {
+		if i > 1000*n {
+			t.Fatalf("found %d of %d hosts by picking", len(byID), n)
+		}
+		h, err := b.Pick(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		byID[h.Instance.ID] = h
+	}
+	hosts := make([]*balancer.Host, n)
+	for i := range hosts {
+		hosts[i] = byID[fmt.Sprintf("i%05d", i)]
+	}
+	return b, hosts
+}
+
+// tauOf is the EWMA time constant for a half-life, as documented on
+// WithHalfLife.
+func tauOf(halfLife time.Duration) int64 { return int64(float64(halfLife) / math.Ln2) }
+
+func mustPick(t testing.TB, b *balancer.Balancer) *balancer.Host {
+	t.Helper()
+	h, err := b.Pick(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// call runs one call to h that takes d on the fake clock, with nothing
+// else in flight.
+func call(b *balancer.Balancer, clk *clock.Fake, h *balancer.Host, d time.Duration, err error) {
+	start := b.Begin(h)
+	clk.Advance(d)
+	b.Done(context.Background(), h, start, err)
+}
+
+// sim drives a balancer with simulated calls on a fake clock: it keeps
+// concurrency calls in flight, each lasting latency(host), and completes
+// them in time order. Nothing sleeps; simulated time passes only through
+// the fake clock.
+type sim struct {
+	b        *balancer.Balancer
+	clk      *clock.Fake
+	latency  func(*balancer.Host) time.Duration
+	inflight []simCall
+}
+
+type simCall struct {
+	h          *balancer.Host
+	start, end time.Time
+}
+
+// run issues calls until n have been picked, calling onPick with each pick
+// and the simulated time, and leaves the last calls in flight.
+func (s *sim) run(n int, concurrency int, onPick func(h *balancer.Host, now time.Time)) {
+	for picked := 0; picked < n; {
+		for len(s.inflight) < concurrency && picked < n {
+			h, err := s.b.Pick(context.Background())
+			if err != nil {
+				panic(err)
+			}
+			picked++
+			start := s.b.Begin(h)
+			if onPick != nil {
+				onPick(h, start)
+			}
+			s.inflight = append(s.inflight, simCall{h: h, start: start, end: start.Add(s.latency(h))})
+		}
+		first := 0
+		for i, c := range s.inflight {
+			if c.end.Before(s.inflight[first].end) {
+				first = i
+			}
+		}
+		c := s.inflight[first]
+		s.inflight = append(s.inflight[:first], s.inflight[first+1:]...)
+		s.clk.Advance(c.end.Sub(s.clk.Now()))
+		s.b.Done(context.Background(), c.h, c.start, nil)
+	}
+}
+
+func TestName(t *testing.T) {
+	if got := p2c.New().Name(); got != "p2c" {
+		t.Fatalf("Name() = %q, want %q", got, "p2c")
+	}
+}
+
+// TestSlowInstanceIsAvoided: three hosts, one 50ms slower than the others
+// (51ms against 1ms), 16 calls in flight. After a warm-up the slow host
+// must get under 5% of picks; round robin would give it a third.
+func TestSlowInstanceIsAvoided(t *testing.T) {
+	for _, concurrency := range []int{1, 4, 16} {
+		t.Run(fmt.Sprintf("concurrency=%d", concurrency), func(t *testing.T) {
+			clk := clock.NewFake(t0)
+			b, hosts := newBalancer(t, clk, 3)
+			slow := hosts[1]
+			s := &sim{b: b, clk: clk, latency: func(h *balancer.Host) time.Duration {
+				if h == slow {
+					return 51 * time.Millisecond
+				}
+				return time.Millisecond
+			}}
+			s.run(1000, concurrency, nil)
+			const picks = 20000
+			counts := map[*balancer.Host]int{}
+			s.run(picks, concurrency, func(h *balancer.Host, _ time.Time) { counts[h]++ })
+			share := float64(counts[slow]) / picks
+			t.Logf("slow host share %.4f%% (%d of %d picks); fast hosts %d and %d", 100*share, counts[slow], picks, counts[hosts[0]], counts[hosts[2]])
+			if share >= 0.05 {
+				t.Errorf("slow host got %.2f%% of picks, want < 5%%", 100*share)
+			}
+			// The fast hosts share the load: neither starves.
+			for _, h := range []*balancer.Host{hosts[0], hosts[2]} {
+				if counts[h] < picks/3 {
+					t.Errorf("fast host %s got %d of %d picks, want at least a third", h.Instance.ID, counts[h], picks)
+				}
+			}
+		})
+	}
+}
+
+// TestIdleSlowHostIsProbedAfterDecay: a host that answered in 51ms while
+// the others answer in 1ms is left alone until its estimate has decayed
+// below theirs, which takes log2(51) ≈ 5.67 half-lives, and then probed
+// again. One call at a time, so the other hosts' cost is their bare 1ms.
+func TestIdleSlowHostIsProbedAfterDecay(t *testing.T) {
+	for _, halfLife := range []time.Duration{time.Second, p2c.DefaultHalfLife} {
+		t.Run(halfLife.String(), func(t *testing.T) {
+			clk := clock.NewFake(t0)
+			b, hosts := newBalancer(t, clk, 3, p2c.WithHalfLife(halfLife))
+			slow := hosts[1]
+			s := &sim{b: b, clk: clk, latency: func(h *balancer.Host) time.Duration {
+				if h == slow {
+					return 51 * time.Millisecond
+				}
+				return time.Millisecond
+			}}
+			// Warm up until the slow host has answered once.
+			var lastSlow time.Time
+			s.run(100, 1, func(h *balancer.Host, now time.Time) {
+				if h == slow {
+					lastSlow = now.Add(51 * time.Millisecond)
+				}
+			})
+			if lastSlow.IsZero() {
+				t.Fatal("the slow host was never tried while it had no sample")
+			}
+			// Measure the gaps between a slow answer and the next probe.
+			var gaps []time.Duration
+			limit := int(20 * halfLife / time.Millisecond)
+			for picks := 0; len(gaps) < 2; picks++ {
+				if picks > limit {
+					t.Fatalf("after %d picks (%v simulated) the slow host was probed %d times, want 2", picks, clk.Now().Sub(t0), len(gaps))
+				}
+				s.run(1, 1, func(h *balancer.Host, now time.Time) {
+					if h == slow {
+						gaps = append(gaps, now.Sub(lastSlow))
+						lastSlow = now.Add(51 * time.Millisecond)
+					}
+				})
+			}
+			want := time.Duration(float64(halfLife) * math.Log2(51))
+			t.Logf("probe gaps %v, want %v each", gaps, want)
+			for _, g := range gaps {
+				if g < want-halfLife/10 || g > want+halfLife/10 {
+					t.Errorf("slow host probed %v after its last answer, want %v ± %v", g, want, halfLife/10)
+				}
+			}
+		})
+	}
+}
+
+// TestNewHostGetsOneCallUntilItAnswers: a host without a sample is tried
+// at once, but not flooded while its first call is in flight.
+func TestNewHostGetsOneCallUntilItAnswers(t *testing.T) {
+	clk := clock.NewFake(t0)
+	b, hosts := newBalancer(t, clk, 2)
+	known, fresh := hosts[0], hosts[1]
+	call(b, clk, known, time.Millisecond, nil)
+	b.Begin(known) // even with a call in flight, known is costed 2ms
+
+	if h := mustPick(t, b); h != fresh {
+		t.Fatalf("picked %s, want the host without a sample", h.Instance.ID)
+	}
+	start := b.Begin(fresh)
+	for range 100 {
+		if h := mustPick(t, b); h != known {
+			t.Fatalf("picked %s while its first call is in flight, want %s", h.Instance.ID, known.Instance.ID)
+		}
+	}
+	clk.Advance(100 * time.Microsecond)
+	b.Done(context.Background(), fresh, start, nil)
+	if h := mustPick(t, b); h != fresh {
+		t.Fatalf("picked %s, want %s which answered in 100µs", h.Instance.ID, fresh.Instance.ID)
+	}
+}
+
+// TestPendingHostsRankByInFlight: among hosts without a sample, fewer
+// calls in flight still wins.
+func TestPendingHostsRankByInFlight(t *testing.T) {
+	clk := clock.NewFake(t0)
+	b, hosts := newBalancer(t, clk, 2)
+	b.Begin(hosts[0])
+	b.Begin(hosts[0])
+	b.Begin(hosts[1])
+	for range 100 {
+		if h := mustPick(t, b); h != hosts[1] {
+			t.Fatalf("picked %s with %d in flight, want %s with 1", h.Instance.ID, h.InFlight(), hosts[1].Instance.ID)
+		}
+	}
+}
+
+func TestInFlightMultipliesLatency(t *testing.T) {
+	clk := clock.NewFake(t0)
+	b, hosts := newBalancer(t, clk, 2)
+	fast, slow := hosts[0], hosts[1]
+	call(b, clk, fast, time.Millisecond, nil)
+	call(b, clk, slow, 3*time.Millisecond, nil)
+	tests := []struct {
+		fastInFlight int
+		want         *balancer.Host
+	}{
+		{0, fast}, // 1ms × 1 < 3ms × 1
+		{1, fast}, // 1ms × 2 < 3ms
+		{3, slow}, // 1ms × 4 > 3ms
+	}
+	for _, tt := range tests {
+		for fast.InFlight() < int64(tt.fastInFlight) {
+			b.Begin(fast)
+		}
+		if h := mustPick(t, b); h != tt.want {
+			t.Errorf("fast host with %d in flight: picked %s, want %s", tt.fastInFlight, h.Instance.ID, tt.want.Instance.ID)
+		}
+	}
+}
+
+func TestFailurePenalty(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []p2c.Option
+		want time.Duration // recorded for a 2ms failure
+	}{
+		{"default", nil, p2c.DefaultFailurePenalty},
+		{"custom", []p2c.Option{p2c.WithFailurePenalty(300 * time.Millisecond)}, 300 * time.Millisecond},
+		{"off", []p2c.Option{p2c.WithFailurePenalty(0)}, 2 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var h balancer.Host
+			p := p2c.New(tt.opts...)
+			p.Observe(&h, 2*time.Millisecond, 1<<20, true)
+			tau := tauOf(p2c.DefaultHalfLife)
+			v, ok := h.Latency.Value(1<<20, tau)
+			if !ok || math.Abs(v-float64(tt.want)) > float64(tt.want)*1e-6 {
+				t.Fatalf("a failed 2ms call recorded %v (sample %v), want %v", time.Duration(v), ok, tt.want)
+			}
+			// A slow failure keeps its own latency.
+			p.Observe(&h, 5*time.Second, 1<<21, true)
+			if v, _ := h.Latency.Value(1<<21, tau); math.Abs(v-float64(5*time.Second)) > 5e3 {
+				t.Fatalf("a failed 5s call recorded %v, want 5s", time.Duration(v))
+			}
+		})
+	}
+}
+
+// TestFastFailingHostIsAvoided: through the balancer, a host that answers
+// with server errors in 0.1ms must not attract traffic.
+func TestFastFailingHostIsAvoided(t *testing.T) {
+	clk := clock.NewFake(t0)
+	b, hosts := newBalancer(t, clk, 2)
+	good, bad := hosts[0], hosts[1]
+	call(b, clk, good, 5*time.Millisecond, nil)
+	call(b, clk, bad, 100*time.Microsecond, statusErr(503))
+	for range 100 {
+		if h := mustPick(t, b); h != good {
+			t.Fatalf("picked the failing host %s", h.Instance.ID)
+		}
+	}
+}
+
+type statusErr int
+
+func (e statusErr) Error() string   { return fmt.Sprintf("status %d", int(e)) }
+func (e statusErr) StatusCode() int { return int(e) }
+
+func TestHalfLifeOption(t *testing.T) {
+	for _, tt := range []struct {
+		d, want time.Duration
+	}{
+		{0, p2c.DefaultHalfLife},
+		{-time.Second, p2c.DefaultHalfLife},
+		{2 * time.Second, 2 * time.Second},
+	} {
+		var h balancer.Host
+		p := p2c.New(p2c.WithHalfLife(tt.d))
+		p.Observe(&h, 100*time.Millisecond, 0, false)
+		// Half of a sample's weight is gone after one half-life.
+		p.Observe(&h, 0, int64(tt.want), false)
+		tau := tauOf(tt.want)
+		v, _ := h.Latency.Value(int64(tt.want), tau)
+		if math.Abs(v-float64(50*time.Millisecond)) > float64(time.Millisecond) {
+			t.Errorf("WithHalfLife(%v): a 0 sample one half-life after 100ms gives %v, want 50ms", tt.d, time.Duration(v))
+		}
+	}
+}
+
+func TestSingleHost(t *testing.T) {
+	clk := clock.NewFake(t0)
+	b, hosts := newBalancer(t, clk, 1)
+	call(b, clk, hosts[0], time.Second, statusErr(500))
+	b.Begin(hosts[0])
+	if h := mustPick(t, b); h != hosts[0] {
+		t.Fatalf("picked %v, want the only host", h)
+	}
+}
+
+func TestPickDoesNotAllocate(t *testing.T) {
+	for _, n := range []int{1, 2, 100} {
+		clk := clock.NewFake(t0)
+		b, hosts := newBalancer(t, clk, n)
+		for i, h := range hosts {
+			call(b, clk, h, time.Duration(i+1)*time.Millisecond, nil)
+		}
+		ctx := context.Background()
+		allocs := testing.AllocsPerRun(1000, func() {
+			if _, err := b.Pick(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("n=%d: %v allocs per pick, want 0", n, allocs)
+		}
+	}
+}
+
+func benchmarkPick(b *testing.B, parallel bool) {
+	for _, n := range []int{3, 100, 10000} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			clk := clock.NewFake(t0)
+			bal, hosts := newBalancer(b, clk, n)
+			// Every host has a sample, a few calls in flight, and an
+			// estimate of varying age.
+			for i, h := range hosts {
+				call(bal, clk, h, time.Duration(1+i%7)*time.Millisecond, nil)
+				for range i % 4 {
+					bal.Begin(h)
+				}
+			}
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			if parallel {
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if _, err := bal.Pick(ctx); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+				return
+			}
+			for b.Loop() {
+				if _, err := bal.Pick(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkPickP2C(b *testing.B)         { benchmarkPick(b, false) }
+func BenchmarkPickP2CParallel(b *testing.B) { benchmarkPick(b, true) }
