@@ -1,0 +1,66 @@
+package ringhash_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/switchyard/switchyard/balancer"
+	"github.com/switchyard/switchyard/balancer/ringhash"
+	"github.com/switchyard/switchyard/discovery"
+)
+
+func Example() {
+	list := []discovery.Instance{
+		{ID: "carts-1", Service: "carts", Addr: "10.0.0.1:8080"},
+		{ID: "carts-2", Service: "carts", Addr: "10.0.0.2:8080"},
+		{ID: "carts-3", Service: "carts", Addr: "10.0.0.3:8080"},
+	}
+	b := balancer.New(ringhash.Policy{})
+	defer b.Close()
+	b.Update(list)
+
+	// Every call for one cart goes to the same instance, so its cache
+	// stays warm there.
+	ctx := balancer.WithKey(context.Background(), "cart-4711")
+	first, _ := b.Pick(ctx)
+	second, _ := b.Pick(ctx)
+	fmt.Println("same host twice:", first == second)
+
+	// Another client with the same members agrees, with no coordination.
+	other := balancer.New(ringhash.Policy{})
+	defer other.Close()
+	other.Update(list)
+	h, _ := other.Pick(ctx)
+	fmt.Println("other client agrees:", h.Instance.ID == first.Instance.ID)
+
+	// When the instance leaves, only its keys move.
+	remaining := make([]discovery.Instance, 0, 2)
+	for _, inst := range list {
+		if inst.ID != first.Instance.ID {
+			remaining = append(remaining, inst)
+		}
+	}
+	b.Update(remaining)
+	moved, _ := b.Pick(ctx)
+	fmt.Println("moved to a remaining host:", moved.Instance.ID != first.Instance.ID)
+	// Output:
+	// same host twice: true
+	// other client agrees: true
+	// moved to a remaining host: true
+}
+
+func ExampleNew() {
+	// A larger ring for a small pool: 1,024 entries a host, 12 KiB each.
+	p, err := ringhash.New(ringhash.WithVirtualNodes(1024), ringhash.WithMaxRingSize(1<<16))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(p.Name())
+
+	_, err = ringhash.New(ringhash.WithMinRingSize(4096), ringhash.WithMaxRingSize(1024))
+	fmt.Println(err)
+	// Output:
+	// ring_hash
+	// ringhash: invalid ring size: maximum 1024, want 4096 (the minimum) to 16777216
+}
