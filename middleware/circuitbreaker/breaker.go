@@ -1,0 +1,508 @@
+package circuitbreaker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/switchyard/switchyard/outcome"
+)
+
+// State is the state of a breaker.
+type State int32
+
+const (
+	// Closed: calls go through and their outcomes are counted.
+	Closed State = iota
+	// HalfOpen: a few probe calls go through; their outcome decides
+	// between Closed and Open.
+	HalfOpen
+	// Open: calls are rejected with a [*RejectedError] without being made.
+	Open
+)
+
+// String returns "closed", "half-open" or "open".
+func (s State) String() string {
+	switch s {
+	case Closed:
+		return "closed"
+	case HalfOpen:
+		return "half-open"
+	case Open:
+		return "open"
+	}
+	return fmt.Sprintf("state(%d)", int32(s))
+}
+
+func fromGobreaker(s gobreaker.State) State {
+	switch s {
+	case gobreaker.StateHalfOpen:
+		return HalfOpen
+	case gobreaker.StateOpen:
+		return Open
+	}
+	return Closed
+}
+
+// Default settings. See [Settings] for what each means.
+const (
+	DefaultConsecutiveFailures = 5
+	DefaultFailureRatio        = 0.5
+	DefaultMinRequests         = 20
+	DefaultInterval            = 10 * time.Second
+	DefaultBuckets             = 10
+	DefaultTimeout             = 10 * time.Second
+	DefaultHalfOpenRequests    = 1
+)
+
+// Settings configures a [Breaker]. The zero value is valid: every zero
+// field takes the default written beside it.
+type Settings struct {
+	// ConsecutiveFailures trips the breaker after this many server
+	// failures in a row in the closed state. Default 5; a negative value
+	// disables the rule.
+	ConsecutiveFailures int
+
+	// FailureRatio trips the breaker when server failures make up at least
+	// this share of the answered calls (successes plus failures) in the
+	// current window, provided the window holds at least MinRequests
+	// answered calls. Default 0.5; a negative value disables the rule.
+	// Values above 1 are invalid.
+	FailureRatio float64
+
+	// MinRequests is the number of answered calls the window needs before
+	// FailureRatio is considered, so that two failures out of three calls
+	// do not trip a breaker. Default 20.
+	MinRequests int
+
+	// Interval is the length of the closed-state window over which calls
+	// are counted. Default 10s.
+	Interval time.Duration
+
+	// BucketPeriod makes the window roll: it is divided into buckets of
+	// this length and the oldest bucket is dropped as time passes, instead
+	// of all counts being cleared at the end of each Interval. Default
+	// Interval/10; a negative value selects gobreaker's fixed window.
+	BucketPeriod time.Duration
+
+	// Timeout is how long the breaker stays open before it lets probe
+	// calls through. Default 10s.
+	Timeout time.Duration
+
+	// HalfOpenRequests is the number of probe calls allowed in the
+	// half-open state; that many must succeed in a row to close the
+	// breaker, and any server failure among them opens it again. Default 1.
+	HalfOpenRequests int
+
+	// Classifier decides which errors are server-health failures. nil
+	// means outcome.Default.
+	Classifier outcome.Classifier
+
+	// OnStateChange, if not nil, is called after every state change with
+	// the breaker's name. It is called outside every lock, in the order the
+	// changes happened, from whichever goroutine made a call that observed
+	// the change; it must not panic. It suits metrics: a gauge of the
+	// breaker's state.
+	OnStateChange func(name string, from, to State)
+}
+
+// ErrInvalidSettings is wrapped by the error [Settings.Validate] returns.
+var ErrInvalidSettings = errors.New("circuitbreaker: invalid settings")
+
+// Validate reports whether s can configure a breaker.
+func (s Settings) Validate() error {
+	if math.IsNaN(s.FailureRatio) || s.FailureRatio > 1 {
+		return fmt.Errorf("%w: FailureRatio %v is above 1", ErrInvalidSettings, s.FailureRatio)
+	}
+	if s.MinRequests < 0 || s.Interval < 0 || s.Timeout < 0 || s.HalfOpenRequests < 0 {
+		return fmt.Errorf("%w: negative MinRequests, Interval, Timeout or HalfOpenRequests", ErrInvalidSettings)
+	}
+	if s.HalfOpenRequests > math.MaxUint32 || s.MinRequests > math.MaxUint32 || s.ConsecutiveFailures > math.MaxUint32 {
+		return fmt.Errorf("%w: count out of range", ErrInvalidSettings)
+	}
+	return nil
+}
+
+func (s Settings) withDefaults() Settings {
+	if s.ConsecutiveFailures == 0 {
+		s.ConsecutiveFailures = DefaultConsecutiveFailures
+	}
+	if s.FailureRatio == 0 {
+		s.FailureRatio = DefaultFailureRatio
+	}
+	if s.MinRequests == 0 {
+		s.MinRequests = DefaultMinRequests
+	}
+	if s.Interval == 0 {
+		s.Interval = DefaultInterval
+	}
+	if s.BucketPeriod == 0 {
+		s.BucketPeriod = s.Interval / DefaultBuckets
+	}
+	if s.Timeout == 0 {
+		s.Timeout = DefaultTimeout
+	}
+	if s.HalfOpenRequests == 0 {
+		s.HalfOpenRequests = DefaultHalfOpenRequests
+	}
+	s.Classifier = outcome.Or(s.Classifier)
+	return s
+}
+
+// Sentinel errors that every [*RejectedError] wraps.
+var (
+	// ErrOpen: the breaker is open.
+	ErrOpen = errors.New("circuitbreaker: breaker is open")
+	// ErrTooManyProbes: the breaker is half-open and its probe calls are
+	// all taken.
+	ErrTooManyProbes = errors.New("circuitbreaker: half-open breaker has no probe left")
+)
+
+// RejectedError is returned for a call that a breaker did not let
+// through. It wraps [ErrOpen] or [ErrTooManyProbes].
+//
+// It reports HTTP status 503 and Temporary() == true, so outcome.Default
+// classifies it as a server failure: the upstream is (recently known to
+// be) unhealthy, and a retry layer may try another instance. Breakers of
+// this package never count it, and [Classifier] keeps a balancer's outlier
+// detection from counting it.
+type RejectedError struct {
+	// Name is the breaker's name.
+	Name string
+	// State is Open or HalfOpen.
+	State State
+	// RetryAfter is how long the breaker will stay open, as far as it
+	// knows when it rejects the call; zero when half-open.
+	RetryAfter time.Duration
+}
+
+func (e *RejectedError) Error() string {
+	if e.State == HalfOpen {
+		return fmt.Sprintf("circuitbreaker: %q is half-open and has no probe left", e.Name)
+	}
+	return fmt.Sprintf("circuitbreaker: %q is open", e.Name)
+}
+
+// Unwrap returns [ErrOpen] or [ErrTooManyProbes].
+func (e *RejectedError) Unwrap() error {
+	if e.State == HalfOpen {
+		return ErrTooManyProbes
+	}
+	return ErrOpen
+}
+
+// StatusCode returns 503 Service Unavailable.
+func (e *RejectedError) StatusCode() int { return http.StatusServiceUnavailable }
+
+// Temporary returns true: the call may succeed later or elsewhere.
+func (e *RejectedError) Temporary() bool { return true }
+
+// IsRejection reports whether err is (or wraps) a rejection by a breaker of
+// this package, or one of gobreaker's own rejection errors.
+func IsRejection(err error) bool {
+	return err != nil && (errors.Is(err, ErrOpen) || errors.Is(err, ErrTooManyProbes) ||
+		errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests))
+}
+
+// Classifier returns a classifier for a balancer whose endpoints are
+// guarded by per-instance breakers (see [Group.Factory]): it classifies
+// breaker rejections as outcome.Canceled, which the balancer treats as
+// neutral (no failure, no success, no latency sample), and everything else
+// as next does (nil means outcome.Default). A rejected call never reached
+// the instance, so it says nothing new about the instance's health; the
+// failures that opened the breaker were already counted.
+func Classifier(next outcome.Classifier) outcome.Classifier {
+	next = outcome.Or(next)
+	return func(ctx context.Context, err error) outcome.Class {
+		if IsRejection(err) {
+			return outcome.Canceled
+		}
+		return next(ctx, err)
+	}
+}
+
+// Counts are the breaker's counters for the current window (closed) or
+// the current probe round (half-open).
+type Counts struct {
+	Requests             uint32 // calls let through, including those still running
+	Successes            uint32
+	Failures             uint32 // server-health failures
+	Exclusions           uint32 // cancelled by the caller, or rejected further down
+	ConsecutiveSuccesses uint32
+	ConsecutiveFailures  uint32
+}
+
+// change is one state transition waiting to be delivered to the hook.
+type change struct {
+	from, to State
+}
+
+// callRecord travels from a call to gobreaker's hooks, as the error value
+// the call reports, so that a state change is attributed to the call that
+// caused it. It is only allocated for failures and for calls finishing in
+// the half-open state: a success in the closed state cannot change state.
+type callRecord struct {
+	ok      bool
+	changes []change // written under gobreaker's mutex, read by the caller afterwards
+	reason  string   // why the breaker tripped, when it did
+}
+
+func (r *callRecord) Error() string { return "circuitbreaker: call outcome" }
+
+// errNeutral is reported to gobreaker for calls that must count neither as
+// success nor as failure; its IsExcluded hook recognises it.
+var errNeutral = errors.New("circuitbreaker: neutral outcome")
+
+// Breaker is a circuit breaker built on gobreaker. Create one with
+// [NewBreaker]; the zero value is not usable. All methods are safe for
+// concurrent use.
+type Breaker struct {
+	name     string
+	s        Settings
+	classify outcome.Classifier
+	cb       *gobreaker.CircuitBreaker[struct{}]
+
+	state    atomic.Int32 // mirror of gobreaker's state, updated by its hook
+	openedAt atomic.Int64 // unix ns of the latest transition to Open
+
+	// Guarded by gobreaker's own mutex: only touched inside its hooks.
+	cur        *callRecord
+	tripReason string
+
+	qmu        sync.Mutex // guards queue and delivering
+	queue      []change
+	delivering bool
+	pending    atomic.Int32 // len(queue), readable without qmu
+}
+
+// NewBreaker returns a closed breaker named name (the name reaches hooks,
+// span events and errors). It panics if s is invalid (see
+// [Settings.Validate]).
+func NewBreaker(name string, s Settings) *Breaker {
+	if err := s.Validate(); err != nil {
+		panic(err)
+	}
+	s = s.withDefaults()
+	b := &Breaker{name: name, s: s, classify: s.Classifier}
+	gs := gobreaker.Settings{
+		Name:          name,
+		MaxRequests:   uint32(s.HalfOpenRequests),
+		Interval:      s.Interval,
+		Timeout:       s.Timeout,
+		ReadyToTrip:   b.readyToTrip,
+		OnStateChange: b.onStateChange,
+		IsSuccessful:  b.isSuccessful,
+		IsExcluded:    func(err error) bool { return err == errNeutral },
+	}
+	if s.BucketPeriod > 0 && s.BucketPeriod < s.Interval {
+		gs.BucketPeriod = s.BucketPeriod
+	}
+	b.cb = gobreaker.NewCircuitBreaker[struct{}](gs)
+	return b
+}
+
+// The hooks below run under gobreaker's mutex.
+
+func (b *Breaker) isSuccessful(err error) bool {
+	switch e := err.(type) {
+	case nil:
+		b.cur = nil
+		return true
+	case *callRecord:
+		b.cur = e
+		return e.ok
+	default: // a panic, which gobreaker reports as an error
+		b.cur = nil
+		return false
+	}
+}
+
+func (b *Breaker) readyToTrip(c gobreaker.Counts) bool {
+	if n := b.s.ConsecutiveFailures; n > 0 && c.ConsecutiveFailures >= uint32(n) {
+		b.tripReason = "consecutive_failures"
+		return true
+	}
+	answered := uint64(c.TotalSuccesses) + uint64(c.TotalFailures)
+	if r := b.s.FailureRatio; r > 0 && answered >= uint64(b.s.MinRequests) &&
+		float64(c.TotalFailures) >= r*float64(answered) {
+		b.tripReason = "failure_ratio"
+		return true
+	}
+	return false
+}
+
+func (b *Breaker) onStateChange(_ string, from, to gobreaker.State) {
+	ch := change{from: fromGobreaker(from), to: fromGobreaker(to)}
+	b.state.Store(int32(ch.to))
+	if ch.to == Open {
+		b.openedAt.Store(time.Now().UnixNano())
+	}
+	// A move to half-open happens when some call (or State) notices that
+	// the open period is over; it is nobody's doing, so it has no record.
+	if ch.to != HalfOpen && b.cur != nil {
+		b.cur.changes = append(b.cur.changes, ch)
+		if ch.from == Closed {
+			b.cur.reason = b.tripReason
+		}
+		b.cur = nil
+	}
+	b.qmu.Lock()
+	b.queue = append(b.queue, ch)
+	b.pending.Store(int32(len(b.queue)))
+	b.qmu.Unlock()
+}
+
+// flush delivers queued state changes to the hook, outside every lock and
+// in order: one goroutine at a time delivers, and it keeps going until the
+// queue is empty.
+func (b *Breaker) flush() {
+	if b.pending.Load() == 0 {
+		return
+	}
+	b.qmu.Lock()
+	if b.delivering {
+		b.qmu.Unlock()
+		return
+	}
+	b.delivering = true
+	for len(b.queue) > 0 {
+		q := b.queue
+		b.queue = nil
+		b.pending.Store(0)
+		b.qmu.Unlock()
+		if h := b.s.OnStateChange; h != nil {
+			for _, c := range q {
+				h(b.name, c.from, c.to)
+			}
+		}
+		b.qmu.Lock()
+	}
+	b.delivering = false
+	b.qmu.Unlock()
+}
+
+// Name returns the breaker's name.
+func (b *Breaker) Name() string { return b.name }
+
+// State returns the breaker's current state. Like gobreaker's, it moves an
+// open breaker whose timeout has passed to half-open.
+func (b *Breaker) State() State {
+	s := fromGobreaker(b.cb.State())
+	b.flush()
+	return s
+}
+
+// Counts returns the counters of the current window or probe round.
+func (b *Breaker) Counts() Counts {
+	c := b.cb.Counts()
+	return Counts{
+		Requests:             c.Requests,
+		Successes:            c.TotalSuccesses,
+		Failures:             c.TotalFailures,
+		Exclusions:           c.TotalExclusions,
+		ConsecutiveSuccesses: c.ConsecutiveSuccesses,
+		ConsecutiveFailures:  c.ConsecutiveFailures,
+	}
+}
+
+// Execute calls f with ctx if the breaker lets the call through, counts
+// its outcome and returns f's error unchanged. Otherwise it returns a
+// [*RejectedError] without calling f. If f panics, the panic counts as a
+// server failure and is propagated.
+func (b *Breaker) Execute(ctx context.Context, f func(ctx context.Context) error) error {
+	defer b.flush()
+	var (
+		called bool
+		ferr   error
+		rec    *callRecord
+	)
+	_, err := b.cb.Execute(func() (struct{}, error) {
+		called = true
+		if State(b.state.Load()) == HalfOpen {
+			event(ctx, evProbe, "half_open")
+		}
+		ferr = f(ctx)
+		var v error
+		rec, v = b.verdict(ctx, ferr)
+		return struct{}{}, v
+	})
+	if !called {
+		return b.reject(ctx, err)
+	}
+	if rec != nil {
+		for _, c := range rec.changes {
+			switch {
+			case c.to == Open && c.from == Closed:
+				event(ctx, evTrip, rec.reason)
+			case c.to == Open:
+				event(ctx, evTrip, "probe_failed")
+			case c.to == Closed:
+				event(ctx, evClose, "probes_succeeded")
+			}
+		}
+	}
+	return ferr
+}
+
+// verdict turns a call's result into what gobreaker is told: nil for a
+// success, errNeutral for an outcome that must not count, and a record for
+// failures and half-open calls.
+func (b *Breaker) verdict(ctx context.Context, err error) (*callRecord, error) {
+	if IsRejection(err) {
+		return nil, errNeutral
+	}
+	switch b.classify(ctx, err) {
+	case outcome.Canceled:
+		return nil, errNeutral
+	case outcome.ServerFailure:
+		r := &callRecord{}
+		return r, r
+	}
+	if State(b.state.Load()) != Closed {
+		r := &callRecord{ok: true}
+		return r, r
+	}
+	return nil, nil
+}
+
+func (b *Breaker) reject(ctx context.Context, err error) error {
+	e := &RejectedError{Name: b.name, State: Open}
+	if errors.Is(err, gobreaker.ErrTooManyRequests) {
+		e.State = HalfOpen
+		event(ctx, evReject, "half_open_full")
+		return e
+	}
+	if at := b.openedAt.Load(); at != 0 {
+		if left := time.Duration(at) + b.s.Timeout - time.Duration(time.Now().UnixNano()); left > 0 {
+			e.RetryAfter = left
+		}
+	}
+	event(ctx, evReject, "open")
+	return e
+}
+
+const (
+	evTrip   = "switchyard.circuitbreaker.trip"
+	evClose  = "switchyard.circuitbreaker.close"
+	evProbe  = "switchyard.circuitbreaker.probe"
+	evReject = "switchyard.circuitbreaker.reject"
+)
+
+// event records a span event on the span in ctx; without a recording span
+// it costs one interface call.
+func event(ctx context.Context, name, reason string) {
+	span := trace.SpanFromContext(ctx)
+	if !span.IsRecording() {
+		return
+	}
+	span.AddEvent(name, trace.WithAttributes(attribute.String("reason", reason)))
+}

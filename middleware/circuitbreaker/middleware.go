@@ -1,0 +1,137 @@
+package circuitbreaker
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-kit/kit/endpoint"
+)
+
+// Middleware returns endpoint middleware that calls through b: the next
+// endpoint is called only while b lets calls through, its outcome is
+// counted, and rejected calls fail with a [*RejectedError]. The returned
+// middleware is safe for concurrent use, and every endpoint it wraps
+// shares b.
+func Middleware(b *Breaker) endpoint.Middleware {
+	return func(next endpoint.Endpoint) endpoint.Endpoint {
+		return func(ctx context.Context, request any) (any, error) {
+			return call(ctx, b, next, request)
+		}
+	}
+}
+
+func call(ctx context.Context, b *Breaker, next endpoint.Endpoint, request any) (any, error) {
+	var resp any
+	err := b.Execute(ctx, func(ctx context.Context) error {
+		var err error
+		resp, err = next(ctx, request)
+		return err
+	})
+	return resp, err
+}
+
+// New returns endpoint middleware with a breaker of its own, made by
+// [NewBreaker] from name and s.
+func New(name string, s Settings) endpoint.Middleware {
+	return Middleware(NewBreaker(name, s))
+}
+
+// StatusError is the error a [Handler] reports to the breaker's
+// classifier for a response with status 400 or above, so that
+// outcome.Default counts 5xx (and 429) as server failures and other 4xx
+// as the caller's fault.
+type StatusError struct{ Code int }
+
+func (e StatusError) Error() string {
+	return "circuitbreaker: handler answered " + strconv.Itoa(e.Code)
+}
+
+// StatusCode returns e.Code.
+func (e StatusError) StatusCode() int { return e.Code }
+
+// Handler returns HTTP middleware that guards a handler with b, as a
+// server or a gateway route would: a response with status ≥ 400 is
+// classified (see [StatusError]), a request whose client went away counts
+// as neither success nor failure, and while b rejects calls the request
+// is answered 503 with a Retry-After header (whole seconds, at least 1)
+// and the JSON body {"error":{"code":"circuit_open","message":"…"}},
+// without calling the handler.
+func Handler(b *Breaker) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			sw := &statusWriter{ResponseWriter: w}
+			err := b.Execute(r.Context(), func(context.Context) error {
+				next.ServeHTTP(sw, r)
+				if sw.status >= 400 {
+					return StatusError{Code: sw.status}
+				}
+				return nil
+			})
+			if re, ok := err.(*RejectedError); ok {
+				writeRejection(w, re)
+			}
+		})
+	}
+}
+
+func writeRejection(w http.ResponseWriter, e *RejectedError) {
+	secs := int64(math.Ceil(e.RetryAfter.Seconds()))
+	if secs < 1 {
+		secs = 1
+	}
+	h := w.Header()
+	h.Set("Retry-After", strconv.FormatInt(secs, 10))
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	msg := "upstream is unavailable (circuit open), retry after " + (time.Duration(secs) * time.Second).String()
+	if e.State == HalfOpen {
+		msg = "upstream is being probed (circuit half-open), retry after " + (time.Duration(secs) * time.Second).String()
+	}
+	body, _ := json.Marshal(errorBody{Error: errorDetail{Code: "circuit_open", Message: msg}})
+	_, _ = w.Write(append(body, '\n'))
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// statusWriter remembers the status a handler sent.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// Flush passes a flush on, so streaming handlers keep working.
+func (w *statusWriter) Flush() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
