@@ -3,6 +3,7 @@ package ringhash_test
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/switchyard/switchyard/balancer"
 	"github.com/switchyard/switchyard/balancer/ringhash"
@@ -14,6 +15,8 @@ func Example() {
 		{ID: "carts-1", Service: "carts", Addr: "10.0.0.1:8080"},
 		{ID: "carts-2", Service: "carts", Addr: "10.0.0.2:8080"},
 		{ID: "carts-3", Service: "carts", Addr: "10.0.0.3:8080"},
+		{ID: "carts-4", Service: "carts", Addr: "10.0.0.4:8080"},
+		{ID: "carts-5", Service: "carts", Addr: "10.0.0.5:8080"},
 	}
 	b := balancer.New(ringhash.Policy{})
 	defer b.Close()
@@ -33,20 +36,19 @@ func Example() {
 	h, _ := other.Pick(ctx)
 	fmt.Println("other client agrees:", h.Instance.ID == first.Instance.ID)
 
-	// When the instance leaves, only its keys move.
-	remaining := make([]discovery.Instance, 0, 2)
-	for _, inst := range list {
-		if inst.ID != first.Instance.ID {
-			remaining = append(remaining, inst)
-		}
+	// When another instance leaves, the cart stays where it is.
+	gone := list[0].ID
+	if gone == first.Instance.ID {
+		gone = list[1].ID
 	}
+	remaining := slices.DeleteFunc(slices.Clone(list), func(inst discovery.Instance) bool { return inst.ID == gone })
 	b.Update(remaining)
-	moved, _ := b.Pick(ctx)
-	fmt.Println("moved to a remaining host:", moved.Instance.ID != first.Instance.ID)
+	after, _ := b.Pick(ctx)
+	fmt.Println("stays after another host leaves:", after.Instance.ID == first.Instance.ID)
 	// Output:
 	// same host twice: true
 	// other client agrees: true
-	// moved to a remaining host: true
+	// stays after another host leaves: true
 }
 
 func ExampleNew() {

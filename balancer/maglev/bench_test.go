@@ -1,0 +1,105 @@
+package maglev_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/switchyard/switchyard/balancer"
+	"github.com/switchyard/switchyard/balancer/maglev"
+	"github.com/switchyard/switchyard/discovery"
+)
+
+var benchSizes = []int{3, 100, 10000}
+
+// keyContexts returns 1024 contexts with distinct keys, made before the
+// timed loop so that the benchmark measures the pick alone.
+func keyContexts() []context.Context {
+	ctxs := make([]context.Context, 1024)
+	for i := range ctxs {
+		ctxs[i] = balancer.WithKey(context.Background(), fmt.Sprintf("user-%06d", i*7919))
+	}
+	return ctxs
+}
+
+func benchBalancer(b *testing.B, n int) *balancer.Balancer {
+	b.Helper()
+	bal := balancer.New(maglev.Policy{})
+	b.Cleanup(func() { bal.Close() })
+	bal.Update(instances(n))
+	return bal
+}
+
+func BenchmarkPickMaglev(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			bal := benchBalancer(b, n)
+			ctxs := keyContexts()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				if _, err := bal.Pick(ctxs[i&1023]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkPickMaglevParallel(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			bal := benchBalancer(b, n)
+			ctxs := keyContexts()
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for i := 0; pb.Next(); i++ {
+					if _, err := bal.Pick(ctxs[i&1023]); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkBuildMaglev measures Policy.Build alone. With the defaults,
+// n=3 gets 1,026 entries (the minimum ring size), n=100 gets 25,600 (256
+// each) and n=10000 gets 260,000 (26 each, the maximum ring size), at 12
+// bytes an entry.
+func BenchmarkBuildMaglev(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			hosts := hostsOf(instances(n))
+			var p maglev.Policy
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				p.Build(hosts)
+			}
+		})
+	}
+}
+
+func instances(n int) []discovery.Instance {
+	list := make([]discovery.Instance, n)
+	for i := range list {
+		list[i] = discovery.Instance{
+			ID:      fmt.Sprintf("i%05d", i),
+			Service: "svc",
+			Addr:    fmt.Sprintf("10.0.%d.%d:8080", i/250, i%250+1),
+		}
+	}
+	return list
+}
+
+// hostsOf makes hosts for calling Policy.Build directly; list must be
+// sorted by ID, as Build requires.
+func hostsOf(list []discovery.Instance) []*balancer.Host {
+	hosts := make([]*balancer.Host, len(list))
+	for i := range list {
+		hosts[i] = &balancer.Host{Instance: list[i]}
+	}
+	return hosts
+}
