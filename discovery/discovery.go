@@ -21,8 +21,11 @@ type Registrar interface {
 // Resolver finds the instances of a service.
 type Resolver interface {
 	// Watch starts following service. The returned [Watch] delivers a first
-	// update as soon as the backend has read the registry once, then one
-	// update per change. Stop the watch to release its resources.
+	// update as soon as the backend has read the registry once (an empty
+	// list with a nil Err when the service has no instances), then one
+	// update per change. ctx bounds the call only: the watch lives until
+	// its Stop, which releases its resources. An empty service name fails
+	// with [ErrNoService].
 	Watch(ctx context.Context, service string) (Watch, error)
 }
 

@@ -80,14 +80,21 @@ func (f *Feed) Current() (Update, bool) {
 
 // Watch returns a new watch on the feed. It delivers the current update at
 // once if there is one. onStop, if non-nil, runs once when the watch is
-// stopped, after it has been detached from the feed.
+// stopped (by its Stop or by [Feed.Close]), after it has been detached from
+// the feed and without the feed's lock held. A watch on a closed feed is
+// born stopped: its channel is closed and onStop has run before Watch
+// returns.
 func (f *Feed) Watch(onStop func()) Watch {
 	w := &feedWatch{feed: f, ch: make(chan Update, 1), onStop: onStop}
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	if f.closed {
-		close(w.ch)
+		f.mu.Unlock()
+		// w is not shared yet, so its fields need no lock.
 		w.stopped = true
+		close(w.ch)
+		if onStop != nil {
+			onStop()
+		}
 		return w
 	}
 	if f.subs == nil {
@@ -97,6 +104,7 @@ func (f *Feed) Watch(onStop func()) Watch {
 	if f.seen {
 		w.ch <- f.cur
 	}
+	f.mu.Unlock()
 	return w
 }
 

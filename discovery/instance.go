@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Instance is one registered copy of a service, reachable at Addr.
@@ -37,7 +39,7 @@ var (
 	ErrNoID      = errors.New("discovery: instance has no ID")
 	ErrNoService = errors.New("discovery: instance has no service name")
 	ErrBadAddr   = errors.New("discovery: instance address is not host:port")
-	ErrBadWeight = errors.New("discovery: instance weight is negative")
+	ErrBadWeight = errors.New("discovery: instance weight is out of range")
 )
 
 // MaxWeight is the largest weight an instance may carry. It keeps the sums
@@ -45,8 +47,15 @@ var (
 const MaxWeight = 1 << 20
 
 // Validate reports whether i can be registered: it needs an ID, a service
-// name, an Addr of the form host:port with a numeric port, and a weight in
-// [0, MaxWeight].
+// name, an Addr of the form host:port and a weight in [0, MaxWeight].
+//
+// The host must be an IP address (IPv6 in brackets, optionally with a zone)
+// or a host name made of letters, digits, '-', '_' and dots, with at most
+// one trailing dot as DNS SRV targets carry; the port must be a decimal
+// number in [1, 65535] without sign or leading zeros. Addr must be in the
+// canonical form net.JoinHostPort produces, so that one endpoint has one
+// spelling. Errors wrap [ErrNoID], [ErrNoService], [ErrBadAddr] or
+// [ErrBadWeight].
 func (i Instance) Validate() error {
 	if i.ID == "" {
 		return ErrNoID
@@ -54,17 +63,62 @@ func (i Instance) Validate() error {
 	if i.Service == "" {
 		return ErrNoService
 	}
-	host, port, err := net.SplitHostPort(i.Addr)
-	if err != nil || host == "" {
-		return fmt.Errorf("%w: %q", ErrBadAddr, i.Addr)
-	}
-	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
-		return fmt.Errorf("%w: bad port in %q", ErrBadAddr, i.Addr)
+	if err := validAddr(i.Addr); err != nil {
+		return err
 	}
 	if i.Weight < 0 || i.Weight > MaxWeight {
 		return fmt.Errorf("%w: %d", ErrBadWeight, i.Weight)
 	}
 	return nil
+}
+
+func validAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return fmt.Errorf("%w: %q", ErrBadAddr, addr)
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || p == 0 || port[0] == '0' {
+		return fmt.Errorf("%w: bad port in %q", ErrBadAddr, addr)
+	}
+	// SplitHostPort accepts "[name]:80" and other spellings that
+	// JoinHostPort would never produce; insist on the canonical one.
+	if net.JoinHostPort(host, port) != addr {
+		return fmt.Errorf("%w: %q is not in canonical host:port form", ErrBadAddr, addr)
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return nil
+	}
+	if !validHostname(host) {
+		return fmt.Errorf("%w: bad host in %q", ErrBadAddr, addr)
+	}
+	return nil
+}
+
+// validHostname reports whether h is a plausible DNS host name: labels of
+// 1 to 63 letters, digits, '-' or '_', separated by single dots, with an
+// optional trailing dot, 253 characters at most. It rejects the spaces,
+// slashes, '@' and the like that would let an address smuggle a path or
+// credentials into a URL built from it.
+func validHostname(h string) bool {
+	h = strings.TrimSuffix(h, ".")
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(h, ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for j := 0; j < len(label); j++ {
+			c := label[j]
+			switch {
+			case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
+			default:
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // EffectiveWeight returns Weight, or 1 when Weight is zero.
@@ -75,7 +129,7 @@ func (i Instance) EffectiveWeight() int {
 	return i.Weight
 }
 
-// Equal reports whether a and b describe the same registration in every
+// Equal reports whether i and o describe the same registration in every
 // field.
 func (i Instance) Equal(o Instance) bool {
 	return i.ID == o.ID && i.Service == o.Service && i.Addr == o.Addr &&

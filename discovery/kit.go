@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/go-kit/kit/sd"
@@ -41,10 +42,17 @@ func (k *kitInstancer) loop() {
 		k.mu.Lock()
 		k.state, k.seen = ev, true
 		for ch := range k.regs {
-			ch <- ev
+			ch <- copyEvent(ev)
 		}
 		k.mu.Unlock()
 	}
+}
+
+// copyEvent gives each receiver its own slice: go-kit's endpoint cache
+// sorts the instances it receives in place.
+func copyEvent(ev sd.Event) sd.Event {
+	ev.Instances = slices.Clone(ev.Instances)
+	return ev
 }
 
 // Register implements sd.Instancer. The current state, if any, is sent at
@@ -54,7 +62,7 @@ func (k *kitInstancer) Register(ch chan<- sd.Event) {
 	defer k.mu.Unlock()
 	k.regs[ch] = struct{}{}
 	if k.seen {
-		ch <- k.state
+		ch <- copyEvent(k.state)
 	}
 }
 

@@ -14,20 +14,30 @@ import (
 // process does with a real registry: it puts each instance with a TTL and
 // renews it every TTL/3. A renewal that fails (the registry is down, or it
 // forgot the instance) is retried at the next beat, forever, so
-// registrations heal themselves once the registry is back.
+// registrations heal themselves once the registry is back. Renewals stop
+// for good once the Registry is closed.
 //
 // [Registrar.Kill] stops the beats without deregistering, which is how a
 // test simulates a crashed process. A Registrar is safe for concurrent use.
+// It starts no goroutines of its own: beats run on the registry's clock.
 type Registrar struct {
 	reg *Registry
 	ttl time.Duration
 
-	mu      sync.Mutex // guards insts, lastErr, stop and dead
-	insts   map[string]discovery.Instance
+	// mu guards insts, lastErr, stop and dead. It is also held across
+	// every call into reg, so that a beat can never re-put an instance
+	// that Deregister has just removed, and nothing is renewed once Kill
+	// has returned.
+	mu      sync.Mutex
+	insts   map[key]discovery.Instance
 	lastErr error
 	stop    func() bool
 	dead    bool
 }
+
+// key identifies a registration. A struct, not "service/id", so that
+// service "a/b" with ID "c" and service "a" with ID "b/c" stay apart.
+type key struct{ service, id string }
 
 var (
 	_ discovery.Registrar     = (*Registrar)(nil)
@@ -40,33 +50,36 @@ func NewRegistrar(reg *Registry, ttl time.Duration) *Registrar {
 	if ttl <= 0 {
 		ttl = time.Second
 	}
-	return &Registrar{reg: reg, ttl: ttl, insts: make(map[string]discovery.Instance)}
+	return &Registrar{reg: reg, ttl: ttl, insts: make(map[key]discovery.Instance)}
 }
 
 // Register puts inst and keeps renewing it. If the registry is down the
-// error is returned, but the registration is still kept and retried.
+// error is returned, but the registration is still kept and retried at the
+// next beat, so it appears once the registry is back. After Kill or Close
+// it fails with discovery.ErrStopped.
 func (g *Registrar) Register(ctx context.Context, inst discovery.Instance) error {
 	if err := inst.Validate(); err != nil {
 		return fmt.Errorf("memory: register: %w", err)
 	}
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	if g.dead {
-		g.mu.Unlock()
 		return discovery.ErrStopped
 	}
-	g.insts[inst.Service+"/"+inst.ID] = inst
+	g.insts[key{inst.Service, inst.ID}] = inst
 	g.scheduleLocked()
-	g.mu.Unlock()
 	err := g.reg.Put(ctx, inst, g.ttl)
-	g.setErr(err)
+	g.lastErr = err
 	return err
 }
 
-// Deregister stops renewing inst and removes it from the registry.
+// Deregister stops renewing inst and removes it from the registry. If the
+// registry is down the error is returned and the registration, no longer
+// renewed, expires after its TTL.
 func (g *Registrar) Deregister(ctx context.Context, inst discovery.Instance) error {
 	g.mu.Lock()
-	delete(g.insts, inst.Service+"/"+inst.ID)
-	g.mu.Unlock()
+	defer g.mu.Unlock()
+	delete(g.insts, key{inst.Service, inst.ID})
 	err := g.reg.Deregister(ctx, inst)
 	if errors.Is(err, ErrNotFound) {
 		return nil // already gone: the goal is reached
@@ -74,8 +87,8 @@ func (g *Registrar) Deregister(ctx context.Context, inst discovery.Instance) err
 	return err
 }
 
-// RegistrationErr reports the error of the latest renewal, or nil when
-// every registration is live.
+// RegistrationErr reports the error of the latest registration or renewal,
+// or nil when it succeeded.
 func (g *Registrar) RegistrationErr() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -83,10 +96,15 @@ func (g *Registrar) RegistrationErr() error {
 }
 
 // Kill stops renewing without deregistering: the registrations expire
-// after the TTL, as a crashed process's would.
+// after the TTL, as a crashed process's would. No renewal happens after
+// Kill returns.
 func (g *Registrar) Kill() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.killLocked()
+}
+
+func (g *Registrar) killLocked() {
 	g.dead = true
 	if g.stop != nil {
 		g.stop()
@@ -94,20 +112,18 @@ func (g *Registrar) Kill() {
 	}
 }
 
-// Close deregisters everything and stops renewing.
+// Close deregisters everything and stops renewing. It is safe to call more
+// than once.
 func (g *Registrar) Close(ctx context.Context) error {
 	g.mu.Lock()
-	insts := make([]discovery.Instance, 0, len(g.insts))
-	for _, inst := range g.insts {
-		insts = append(insts, inst)
-	}
-	g.mu.Unlock()
-	g.Kill()
+	defer g.mu.Unlock()
+	g.killLocked()
 	var errs []error
-	for _, inst := range insts {
+	for k, inst := range g.insts {
 		if err := g.reg.Deregister(ctx, inst); err != nil && !errors.Is(err, ErrNotFound) {
 			errs = append(errs, err)
 		}
+		delete(g.insts, k)
 	}
 	return errors.Join(errs...)
 }
@@ -121,30 +137,24 @@ func (g *Registrar) scheduleLocked() {
 
 func (g *Registrar) beat() {
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	if g.dead {
-		g.mu.Unlock()
 		return
 	}
 	g.stop = nil
-	insts := make([]discovery.Instance, 0, len(g.insts))
-	for _, inst := range g.insts {
-		insts = append(insts, inst)
-	}
-	if len(insts) > 0 {
-		g.scheduleLocked()
-	}
-	g.mu.Unlock()
 	var errs []error
-	for _, inst := range insts {
+	for _, inst := range g.insts {
 		if err := g.reg.Put(context.Background(), inst, g.ttl); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	g.setErr(errors.Join(errs...))
-}
-
-func (g *Registrar) setErr(err error) {
-	g.mu.Lock()
-	g.lastErr = err
-	g.mu.Unlock()
+	g.lastErr = errors.Join(errs...)
+	if errors.Is(g.lastErr, discovery.ErrStopped) {
+		// A closed Registry never comes back: stop beating.
+		g.dead = true
+		return
+	}
+	if len(g.insts) > 0 {
+		g.scheduleLocked()
+	}
 }

@@ -35,7 +35,7 @@ func WithClock(c clock.Clock) Option {
 type Registry struct {
 	clock clock.Clock
 
-	mu      sync.Mutex // guards every field below
+	mu      sync.Mutex                   // guards every field below
 	entries map[string]map[string]*entry // service → ID → entry
 	feeds   map[string]*discovery.Feed
 	down    error

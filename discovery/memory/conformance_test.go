@@ -1,0 +1,73 @@
+package memory_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/discovery"
+	"github.com/switchyard/switchyard/discovery/discoverytest"
+	"github.com/switchyard/switchyard/discovery/memory"
+	"github.com/switchyard/switchyard/internal/clock"
+)
+
+// backend drives one memory Registry for the conformance suite. advance nil
+// means the registry runs on the real clock.
+func backend(t *testing.T, c clock.Clock, advance func(time.Duration)) discoverytest.Backend {
+	reg := memory.New(memory.WithClock(c))
+	t.Cleanup(reg.Close)
+	return discoverytest.Backend{
+		// Hide Registry.Close: the suite must not be able to close the
+		// shared registry through one of its resolvers.
+		NewResolver: func() discovery.Resolver { return resolverOnly{reg} },
+		NewRegistrar: func(ttl time.Duration) discovery.Registrar {
+			g := memory.NewRegistrar(reg, ttl)
+			t.Cleanup(func() { _ = g.Close(context.Background()) })
+			return g
+		},
+		KillRegistrar: func(g discovery.Registrar) { g.(*memory.Registrar).Kill() },
+		Outage:        func() { reg.SetUnavailable(memory.ErrUnavailable) },
+		Recover: func(wipe bool) {
+			if wipe {
+				reg.Wipe()
+			}
+			reg.SetUnavailable(nil)
+		},
+		Advance: advance,
+	}
+}
+
+type resolverOnly struct{ r *memory.Registry }
+
+func (r resolverOnly) Watch(ctx context.Context, service string) (discovery.Watch, error) {
+	return r.r.Watch(ctx, service)
+}
+
+func TestConformanceFakeClock(t *testing.T) {
+	discoverytest.Run(t, discoverytest.Harness{
+		TTL:   3 * time.Second,
+		Slack: 10 * time.Millisecond, // expiry is exact on a fake clock
+		Setup: func(t *testing.T) discoverytest.Backend {
+			c := clock.NewFake(time.Unix(1_000_000, 0))
+			return backend(t, c, c.Advance)
+		},
+	})
+}
+
+// TestConformanceRealClock runs the suite in its real-time mode, the one
+// that engines such as etcd use, with TTLs short enough to keep it fast
+// and long enough that a beat delayed by a loaded CI machine does not
+// lose a lease.
+func TestConformanceRealClock(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-time suite takes a few seconds")
+	}
+	discoverytest.Run(t, discoverytest.Harness{
+		TTL:   300 * time.Millisecond,
+		Slack: 300 * time.Millisecond,
+		Wait:  2 * time.Second,
+		Setup: func(t *testing.T) discoverytest.Backend {
+			return backend(t, clock.Real{}, nil)
+		},
+	})
+}
