@@ -1,0 +1,218 @@
+package retry
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/switchyard/switchyard/internal/clock"
+)
+
+// StatusError is what the [Policy] of [NewHTTPClient] sees for a response
+// with status 429 or 5xx, so that [outcome.Default] classifies it like any
+// other error that carries a status. It is never returned to the caller:
+// the final response is.
+type StatusError struct {
+	Code int
+}
+
+// Error returns "retry: upstream answered <code> <text>".
+func (e *StatusError) Error() string {
+	return "retry: upstream answered " + strconv.Itoa(e.Code) + " " + http.StatusText(e.Code)
+}
+
+// StatusCode returns the HTTP status.
+func (e *StatusError) StatusCode() int { return e.Code }
+
+// NewHTTPClient returns an *http.Client whose transport is
+// [NewTransport](b, opts...): a go-retryablehttp client whose CheckRetry
+// and Backoff apply the same [Policy], [Backoff], attempt limit, deadline
+// rule and [Budget] as [New]. Give it the same *Budget as the endpoint
+// middleware calling the same upstream and the two draw on one budget; if
+// the client runs inside a call that [New] is already retrying (the
+// context says so, see [Active]), it makes one attempt per call, so the
+// two layers never stack.
+//
+// Redirects are followed by the returned client, one deposit per hop. The
+// client is safe for concurrent use.
+func NewHTTPClient(b *Budget, opts ...Option) (*http.Client, error) {
+	rt, err := NewTransport(b, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Transport: rt}, nil
+}
+
+// NewTransport returns the retrying http.RoundTripper used by
+// [NewHTTPClient], for composing with other transports.
+//
+// Each request is retried by a go-retryablehttp client (which rewinds the
+// body, buffering it in memory if it cannot be re-read, and drains the
+// bodies of responses it retries). A response with status 429 or 5xx is
+// shown to the Policy as a [*StatusError]; a transport error as itself. A
+// 429 or 503 response's Retry-After (in seconds) raises the backoff, and a
+// Retry-After beyond the backoff cap ends the retries. When the context
+// carries a key from [WithIdempotencyKey] and the request has no
+// [IdempotencyKeyHeader], the key is sent in that header on every attempt.
+// [WithPerTryTimeout] bounds each attempt until its response body is
+// closed. [WithTransport] sets the RoundTripper each attempt goes through;
+// put the deadline propagation transport there so that each attempt
+// carries the time left when it starts.
+func NewTransport(b *Budget, opts ...Option) (http.RoundTripper, error) {
+	r, err := newRetrier(b, opts)
+	if err != nil {
+		return nil, err
+	}
+	base := r.transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	at := &attemptTransport{base: base, perTry: r.perTry, clk: r.clk}
+	return &transport{
+		r:    r,
+		base: base,
+		one:  at,
+		// The inner client follows no redirects (the caller's client does)
+		// and its transport has no CloseIdleConnections, so retryablehttp
+		// giving up does not close the shared pool's idle connections.
+		client: &http.Client{
+			Transport:     at,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}, nil
+}
+
+type transport struct {
+	r      *retrier
+	base   http.RoundTripper
+	one    *attemptTransport
+	client *http.Client
+}
+
+// CloseIdleConnections closes the idle connections of the base transport,
+// when it can.
+func (t *transport) CloseIdleConnections() {
+	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	if key, ok := IdempotencyKey(ctx); ok && req.Header.Get(IdempotencyKeyHeader) == "" {
+		req = req.Clone(ctx)
+		req.Header.Set(IdempotencyKeyHeader, key)
+	}
+	if Active(ctx) {
+		return t.one.RoundTrip(req)
+	}
+	ctx = t.r.budget.enterLayer(ctx)
+	c := &httpCall{r: t.r, req: req.WithContext(ctx)}
+	rc := &retryablehttp.Client{
+		HTTPClient:   t.client,
+		RetryMax:     t.r.maxAttempts - 1,
+		CheckRetry:   c.checkRetry,
+		Backoff:      c.backoff,
+		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+	}
+	rreq, err := retryablehttp.FromRequest(c.req)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := rc.Do(rreq)
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		// The inner client wrapped it; the caller's client wraps it again.
+		err = ue.Err
+	}
+	return resp, err
+}
+
+// httpCall is the state of one call through the retrying transport.
+// retryablehttp calls its methods from the calling goroutine only.
+type httpCall struct {
+	r        *retrier
+	req      *http.Request
+	attempts int
+	wait     time.Duration
+}
+
+func (c *httpCall) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	c.attempts++
+	var floor time.Duration
+	if err == nil {
+		if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode < 500 {
+			return false, nil
+		}
+		err = &StatusError{Code: resp.StatusCode}
+		if ra, ok := retryAfter(resp); ok {
+			if ra > c.r.cap {
+				return false, nil
+			}
+			floor = ra
+		}
+	}
+	wait, ok := c.r.decide(ctx, c.req, c.attempts, err, floor)
+	c.wait = wait
+	return ok, nil
+}
+
+func (c *httpCall) backoff(_, _ time.Duration, _ int, _ *http.Response) time.Duration {
+	return c.wait
+}
+
+// retryAfter reads a Retry-After in seconds on a 429 or 503 response.
+func retryAfter(resp *http.Response) (time.Duration, bool) {
+	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
+		return 0, false
+	}
+	s := resp.Header.Get("Retry-After")
+	if s == "" {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(s, 10, 32)
+	if err != nil {
+		return 0, false
+	}
+	return time.Duration(n) * time.Second, true
+}
+
+// attemptTransport makes one attempt, under the per-try timeout if any. It
+// deliberately lacks CloseIdleConnections (see NewTransport).
+type attemptTransport struct {
+	base   http.RoundTripper
+	perTry time.Duration
+	clk    clock.Clock
+}
+
+func (a *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if a.perTry <= 0 {
+		return a.base.RoundTrip(req)
+	}
+	ctx, cancel := clock.WithTimeout(req.Context(), a.clk, a.perTry)
+	resp, err := a.base.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// cancelBody ends an attempt's context when its body is closed.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}

@@ -1,0 +1,153 @@
+package retry
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/switchyard/switchyard/outcome"
+)
+
+// Policy decides whether a failed attempt may be retried. ctx is the
+// caller's context (not the attempt's), req the request given to the
+// endpoint (an *http.Request for [NewHTTPClient]), attempts the number of
+// attempts made so far (1 after the first) and err the attempt's error,
+// never nil. For [NewHTTPClient], a response with status 429 or 5xx
+// arrives as a [*StatusError].
+//
+// A Policy only answers "is this failure worth retrying"; the attempt
+// limit, the [Budget], the backoff and the caller's deadline are enforced
+// around it, and a call whose caller's context is done is never retried
+// whatever the Policy says. A Policy must be safe for concurrent use.
+type Policy func(ctx context.Context, req any, attempts int, err error) bool
+
+// DefaultPolicy retries a call when [outcome.Default] classifies its error
+// as a server-health failure (a timeout, a connection error, a 5xx or 429)
+// and the call is idempotent according to [IsIdempotent].
+var DefaultPolicy Policy = ClassifierPolicy(outcome.Default)
+
+// ClassifierPolicy is [DefaultPolicy] with c in place of [outcome.Default]
+// (nil means outcome.Default): a call is retried when c says
+// [outcome.ServerFailure] and [IsIdempotent] holds.
+func ClassifierPolicy(c outcome.Classifier) Policy {
+	c = outcome.Or(c)
+	return func(ctx context.Context, req any, _ int, err error) bool {
+		return c(ctx, err) == outcome.ServerFailure && IsIdempotent(ctx, req)
+	}
+}
+
+// IdempotencyKeyHeader is the HTTP header that makes a POST or PATCH safe
+// to retry: the server promises to apply a request with a given key at
+// most once.
+const IdempotencyKeyHeader = "Idempotency-Key"
+
+// IdempotentRequest may be implemented by endpoint requests that know
+// whether they are safe to send twice. [IsIdempotent] asks it.
+type IdempotentRequest interface {
+	Idempotent() bool
+}
+
+type (
+	idempotentKey     struct{}
+	idempotencyKeyKey struct{}
+)
+
+// WithIdempotent returns a copy of ctx marking its call as safe to repeat,
+// so that [DefaultPolicy] retries it.
+func WithIdempotent(ctx context.Context) context.Context {
+	return context.WithValue(ctx, idempotentKey{}, true)
+}
+
+// WithIdempotencyKey returns a copy of ctx carrying key, the idempotency
+// key of its call. A call with a non-empty key is safe to repeat, and the
+// transport of [NewHTTPClient] sends the key as [IdempotencyKeyHeader]
+// when the request has none.
+func WithIdempotencyKey(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, idempotencyKeyKey{}, key)
+}
+
+// IdempotencyKey returns the key set by [WithIdempotencyKey], if any.
+func IdempotencyKey(ctx context.Context) (string, bool) {
+	k, ok := ctx.Value(idempotencyKeyKey{}).(string)
+	return k, ok && k != ""
+}
+
+// IsIdempotent reports whether the call of ctx and req may be sent more
+// than once. It is true when ctx was marked by [WithIdempotent] or carries
+// a key from [WithIdempotencyKey]; otherwise, when req implements
+// [IdempotentRequest], it is its answer; when req is an *http.Request, it
+// is true for GET, HEAD, OPTIONS, PUT and DELETE, and for POST and PATCH
+// only with an [IdempotencyKeyHeader]. Anything else is not idempotent.
+func IsIdempotent(ctx context.Context, req any) bool {
+	if v, _ := ctx.Value(idempotentKey{}).(bool); v {
+		return true
+	}
+	if _, ok := IdempotencyKey(ctx); ok {
+		return true
+	}
+	switch r := req.(type) {
+	case IdempotentRequest:
+		return r.Idempotent()
+	case *http.Request:
+		return idempotentHTTP(r)
+	}
+	return false
+}
+
+func idempotentHTTP(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete, "":
+		return true // "" is GET for an outgoing request
+	case http.MethodPost, http.MethodPatch:
+		return r.Header.Get(IdempotencyKeyHeader) != ""
+	}
+	return false
+}
+
+// Context marks for "one retry layer per call path" and "one deposit per
+// call". Both hold the *Budget concerned (possibly nil).
+type (
+	layerKey   struct{}
+	depositKey struct{}
+)
+
+// Active reports whether a retry layer ([New] or [NewHTTPClient]) is
+// already retrying the call carried by ctx. An inner retry layer that
+// sees it makes exactly one attempt, so that retries never multiply
+// (3 attempts around 3 attempts would be 9).
+func Active(ctx context.Context) bool {
+	_, ok := ctx.Value(layerKey{}).(*Budget)
+	return ok
+}
+
+// deposited reports whether a layer further out on ctx's call path has
+// already deposited into b.
+func deposited(ctx context.Context, b *Budget) bool {
+	if v, ok := ctx.Value(layerKey{}).(*Budget); ok && v == b {
+		return true
+	}
+	v, ok := ctx.Value(depositKey{}).(*Budget)
+	return ok && v == b
+}
+
+// Enter deposits the call carried by ctx into b, unless a layer further
+// out on the same call path already deposited it into b, and returns ctx
+// marked so that layers further in do not deposit it again. It lets
+// several layers share one Budget (a retry middleware around a hedging
+// middleware, say) while each call counts once. middleware/hedge uses it;
+// [New] and [NewHTTPClient] do the same thing internally.
+func (b *Budget) Enter(ctx context.Context) context.Context {
+	if b == nil || deposited(ctx, b) {
+		return ctx
+	}
+	b.Deposit()
+	return context.WithValue(ctx, depositKey{}, b)
+}
+
+// enterLayer deposits like Enter and marks ctx with the retry layer, in a
+// single context value.
+func (b *Budget) enterLayer(ctx context.Context) context.Context {
+	if !deposited(ctx, b) {
+		b.Deposit()
+	}
+	return context.WithValue(ctx, layerKey{}, b)
+}
