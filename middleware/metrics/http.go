@@ -1,0 +1,107 @@
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+
+	"github.com/switchyard/switchyard/internal/respwriter"
+	"github.com/switchyard/switchyard/outcome"
+)
+
+// Unmatched is the operation recorded by [Metrics.Handler] with an empty
+// route for a request that no [http.ServeMux] pattern matched.
+const Unmatched = "unmatched"
+
+// AllRoutes is the operation under which [Metrics.Handler] with an empty
+// route keeps its in-flight count, since the route is known only after the
+// request has been routed.
+const AllRoutes = "*"
+
+// Handler wraps next so that each request is counted and timed like a call
+// of [Metrics.Endpoint] with operation route.
+//
+// When route is empty the operation is the [http.ServeMux] pattern that
+// matched the request inside next ("GET /items/{id}"), or [Unmatched];
+// the in-flight count is then kept under [AllRoutes]. Raw paths are never
+// used, so the number of series stays bounded.
+//
+// The outcome class comes from the status code through the same rule as
+// for endpoint errors (by default [outcome.Default]): 5xx and 429 are
+// server failures, other 4xx caller faults, and an error status is
+// "canceled" when the client went away before the handler finished. A
+// panic in next is recorded as a 500 and re-raised.
+func (m *Metrics) Handler(route string, next http.Handler) http.Handler {
+	if m.noop {
+		return next
+	}
+	if route != "" {
+		s := newOpSets(route)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx := r.Context()
+			m.inflight.Add(ctx, 1, s.base...)
+			start := m.clock.Now()
+			rw := respwriter.New(w)
+			defer func() {
+				p := recover()
+				d := m.clock.Now().Sub(start).Seconds()
+				m.inflight.Add(ctx, -1, s.base...)
+				m.record(ctx, s, d, m.statusClass(ctx, status(rw, p)))
+				if p != nil {
+					panic(p)
+				}
+			}()
+			next.ServeHTTP(rw, r)
+		})
+	}
+	all := newOpSets(AllRoutes)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		m.inflight.Add(ctx, 1, all.base...)
+		start := m.clock.Now()
+		rw := respwriter.New(w)
+		defer func() {
+			p := recover()
+			d := m.clock.Now().Sub(start).Seconds()
+			m.inflight.Add(ctx, -1, all.base...)
+			// An inner ServeMux has written the matched pattern into r.
+			m.record(ctx, m.routeSets(r.Pattern), d, m.statusClass(ctx, status(rw, p)))
+			if p != nil {
+				panic(p)
+			}
+		}()
+		next.ServeHTTP(rw, r)
+	})
+}
+
+func (m *Metrics) routeSets(pattern string) *opSets {
+	if pattern == "" {
+		pattern = Unmatched
+	}
+	return m.lookup(hookKey{kind: 'p', a: pattern}, func() *hookEntry {
+		return &hookEntry{ops: newOpSets(pattern)}
+	}).ops
+}
+
+// status is what the client sees: 500 when the handler panicked, since
+// net/http then drops the connection or answers with an error.
+func status(rw *respwriter.Writer, panicked any) int {
+	if panicked != nil {
+		return http.StatusInternalServerError
+	}
+	return rw.StatusOr200()
+}
+
+// statusError lets the classifier judge an HTTP status like the error a
+// client would have seen.
+type statusError int
+
+func (e statusError) Error() string   { return "metrics: status " + strconv.Itoa(int(e)) }
+func (e statusError) StatusCode() int { return int(e) }
+
+func (m *Metrics) statusClass(ctx context.Context, status int) outcome.Class {
+	if status < 400 {
+		return outcome.Success
+	}
+	return m.classify(ctx, statusError(status))
+}
