@@ -1,0 +1,334 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/switchyard/switchyard/balancer"
+	"github.com/switchyard/switchyard/balancer/p2c"
+	"github.com/switchyard/switchyard/discovery"
+)
+
+// Budget gates retries so that a failing upstream is not hit by a storm of
+// them. A *retry.Budget from middleware/retry satisfies it; share one per
+// upstream with the rest of the call path.
+type Budget interface {
+	// Deposit records one request that may later be retried.
+	Deposit()
+	// TryWithdraw spends one retry and reports whether the budget allowed it.
+	TryWithdraw() bool
+}
+
+// Option configures a [Gateway].
+type Option func(*Gateway)
+
+// WithPolicy sets the function that makes the balancing policy for each
+// upstream service. The default is peak-EWMA P2C (balancer/p2c).
+func WithPolicy(newPolicy func(service string) balancer.Policy) Option {
+	return func(g *Gateway) { g.newPolicy = newPolicy }
+}
+
+// WithOutlierDetection sets the outlier detection of every upstream. The
+// default is balancer.OutlierConfig{} with its documented defaults, except
+// that MaxEjectionPercent is 50 so one bad instance of two can be ejected.
+func WithOutlierDetection(cfg balancer.OutlierConfig) Option {
+	return func(g *Gateway) { g.outlier = cfg }
+}
+
+// WithTransport replaces the shared upstream transport. The default is
+// [NewTransport](256).
+func WithTransport(rt http.RoundTripper) Option { return func(g *Gateway) { g.transport = rt } }
+
+// WithMaxBodyBytes sets the request body limit; larger bodies are answered
+// with 413. The default is 1 MiB.
+func WithMaxBodyBytes(n int64) Option { return func(g *Gateway) { g.maxBody = n } }
+
+// WithDefaultTimeout bounds every request of routes without their own
+// Timeout. The default is 30s; zero or less means no gateway timeout.
+func WithDefaultTimeout(d time.Duration) Option { return func(g *Gateway) { g.timeout = d } }
+
+// WithRetries sets how many times an idempotent request is retried on
+// another instance when the first failed before any response, for routes
+// that do not set their own. The default is 2.
+func WithRetries(n int) Option { return func(g *Gateway) { g.retries = n } }
+
+// WithBudget gives the gateway the budget its retries draw on, per
+// upstream service. Without it retries are limited only by their count.
+func WithBudget(budget func(service string) Budget) Option {
+	return func(g *Gateway) { g.budget = budget }
+}
+
+// WithMiddleware wraps the whole gateway (routing included) in mw, the
+// first outermost: access logs, metrics, tracing, CORS for every route.
+func WithMiddleware(mw ...func(http.Handler) http.Handler) Option {
+	return func(g *Gateway) { g.middleware = append(g.middleware, mw...) }
+}
+
+// WithLogger sets the logger for upstream errors that are not returned to
+// the client. The default is slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(g *Gateway) { g.log = l } }
+
+// WithBalancerOptions adds options to every upstream balancer (a clock,
+// a classifier, an error handler).
+func WithBalancerOptions(opts ...balancer.Option) Option {
+	return func(g *Gateway) { g.balancerOpts = append(g.balancerOpts, opts...) }
+}
+
+// Gateway is an http.Handler that routes requests to discovered upstream
+// instances. It is safe for concurrent use; Close stops following the
+// registry.
+type Gateway struct {
+	newPolicy    func(string) balancer.Policy
+	outlier      balancer.OutlierConfig
+	transport    http.RoundTripper
+	maxBody      int64
+	timeout      time.Duration
+	retries      int
+	budget       func(string) Budget
+	middleware   []func(http.Handler) http.Handler
+	log          *slog.Logger
+	balancerOpts []balancer.Option
+
+	handler   http.Handler
+	proxy     *httputil.ReverseProxy
+	upstreams map[string]*upstream
+	closeOnce sync.Once
+}
+
+type upstream struct {
+	service string
+	bal     *balancer.Balancer
+	budget  Budget
+}
+
+// New builds a gateway that resolves each route's service with resolver
+// and starts following it. It fails on an invalid or conflicting route, or
+// when a service cannot be watched.
+func New(ctx context.Context, resolver discovery.Resolver, routes []Route, opts ...Option) (*Gateway, error) {
+	g := &Gateway{
+		newPolicy: func(string) balancer.Policy { return p2c.New() },
+		outlier:   balancer.OutlierConfig{MaxEjectionPercent: 50},
+		maxBody:   1 << 20,
+		timeout:   30 * time.Second,
+		retries:   2,
+		log:       slog.Default(),
+		upstreams: map[string]*upstream{},
+	}
+	for _, o := range opts {
+		o(g)
+	}
+	if g.transport == nil {
+		g.transport = NewTransport(256)
+	}
+	g.proxy = &httputil.ReverseProxy{
+		Rewrite:        rewrite,
+		Transport:      g.transport,
+		BufferPool:     bufferPool{},
+		ErrorHandler:   recordError,
+		ModifyResponse: recordResponse,
+		ErrorLog:       slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+	}
+	mux := http.NewServeMux()
+	for i := range routes {
+		rt := routes[i]
+		if err := g.addRoute(ctx, mux, resolver, rt); err != nil {
+			g.Close()
+			return nil, err
+		}
+	}
+	var h http.Handler = jsonMuxErrors{mux}
+	for i := len(g.middleware) - 1; i >= 0; i-- {
+		h = g.middleware[i](h)
+	}
+	g.handler = h
+	return g, nil
+}
+
+func (g *Gateway) addRoute(ctx context.Context, mux *http.ServeMux, resolver discovery.Resolver, rt Route) (err error) {
+	if rt.Service == "" {
+		return fmt.Errorf("%w: %q has no service", ErrBadRoute, rt.Pattern)
+	}
+	tmpl, err := compileTemplate(rt.Rewrite, rt.Pattern)
+	if err != nil {
+		return err
+	}
+	up := g.upstreams[rt.Service]
+	if up == nil {
+		up, err = g.follow(ctx, resolver, rt.Service)
+		if err != nil {
+			return err
+		}
+		g.upstreams[rt.Service] = up
+	}
+	r := &route{Route: rt, tmpl: tmpl, up: up, gw: g}
+	if r.Timeout == 0 {
+		r.Timeout = g.timeout
+	}
+	if r.Retries == 0 {
+		r.Retries = g.retries
+	}
+	var h http.Handler = r
+	for i := len(rt.Middleware) - 1; i >= 0; i-- {
+		h = rt.Middleware[i](h)
+	}
+	// ServeMux panics on an invalid or conflicting pattern; report it.
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %v", ErrBadRoute, p)
+		}
+	}()
+	mux.Handle(rt.Pattern, h)
+	return nil
+}
+
+func (g *Gateway) follow(ctx context.Context, resolver discovery.Resolver, service string) (*upstream, error) {
+	w, err := resolver.Watch(ctx, service)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: watch %s: %w", service, err)
+	}
+	opts := []balancer.Option{
+		balancer.WithFactory(g.factory),
+		balancer.WithOutlierDetection(g.outlier),
+		balancer.WithErrorHandler(func(err error) { g.log.Warn("gateway: upstream", "service", service, "error", err) }),
+	}
+	opts = append(opts, g.balancerOpts...)
+	bal := balancer.New(g.newPolicy(service), opts...)
+	if err := bal.Follow(w); err != nil {
+		bal.Close()
+		return nil, err
+	}
+	up := &upstream{service: service, bal: bal}
+	if g.budget != nil {
+		up.budget = g.budget(service)
+	}
+	return up, nil
+}
+
+// ServeHTTP routes and proxies r.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.handler.ServeHTTP(w, r)
+}
+
+// Upstream describes one upstream service for dashboards.
+type Upstream struct {
+	Service   string
+	Policy    string
+	PanicMode bool
+	Hosts     []balancer.HostState
+}
+
+// Upstreams returns the state of every upstream service, sorted by name.
+func (g *Gateway) Upstreams() []Upstream {
+	out := make([]Upstream, 0, len(g.upstreams))
+	for name, up := range g.upstreams {
+		hosts, panicMode := up.bal.Hosts()
+		out = append(out, Upstream{Service: name, Policy: g.newPolicy(name).Name(), PanicMode: panicMode, Hosts: hosts})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Service < out[j].Service })
+	return out
+}
+
+// WaitReady blocks until every upstream has received its first update from
+// the registry, or ctx ends.
+func (g *Gateway) WaitReady(ctx context.Context) error {
+	for _, up := range g.upstreams {
+		if err := up.bal.WaitReady(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close stops following the registry and closes idle upstream
+// connections.
+func (g *Gateway) Close() error {
+	var errs []error
+	g.closeOnce.Do(func() {
+		for _, up := range g.upstreams {
+			errs = append(errs, up.bal.Close())
+		}
+		if t, ok := g.transport.(interface{ CloseIdleConnections() }); ok {
+			t.CloseIdleConnections()
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// NewTransport returns an http.Transport tuned for a gateway: keep-alive
+// pools large enough for maxIdlePerHost concurrent requests per instance
+// (the default transport keeps 2 and churns connections under load), short
+// dial and TLS handshake timeouts, and HTTP/2 left to explicit TLS
+// configuration.
+func NewTransport(maxIdlePerHost int) *http.Transport {
+	if maxIdlePerHost <= 0 {
+		maxIdlePerHost = 256
+	}
+	d := &net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                 nil, // upstreams come from the registry only
+		DialContext:           d.DialContext,
+		MaxIdleConns:          4 * maxIdlePerHost,
+		MaxIdleConnsPerHost:   maxIdlePerHost,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ResponseHeaderTimeout: 0, // bounded by the route's timeout instead
+	}
+}
+
+// bufferPool lends ReverseProxy its 32 KiB copy buffers instead of letting
+// it allocate one per request.
+type bufferPool struct{}
+
+var buffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufferPool) Get() []byte  { return *(buffers.Get().(*[]byte)) }
+func (bufferPool) Put(b []byte) { buffers.Put(&b) }
+
+// jsonMuxErrors turns the ServeMux's own plain-text 404 and 405 answers
+// into the gateway's JSON error bodies. Its redirects to cleaned paths pass
+// through unchanged.
+type jsonMuxErrors struct{ mux *http.ServeMux }
+
+func (m jsonMuxErrors) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h, pattern := m.mux.Handler(r)
+	if pattern != "" {
+		m.mux.ServeHTTP(w, r)
+		return
+	}
+	h.ServeHTTP(&muxErrorWriter{ResponseWriter: w, r: r}, r)
+}
+
+type muxErrorWriter struct {
+	http.ResponseWriter
+	r       *http.Request
+	swallow bool
+}
+
+func (w *muxErrorWriter) WriteHeader(status int) {
+	switch status {
+	case http.StatusNotFound:
+		w.swallow = true
+		writeError(w.ResponseWriter, status, CodeNotFound, "no route for "+w.r.Method+" "+w.r.URL.Path)
+	case http.StatusMethodNotAllowed:
+		w.swallow = true
+		writeError(w.ResponseWriter, status, CodeMethodNotAllowed, "method "+w.r.Method+" is not allowed here")
+	default:
+		w.ResponseWriter.WriteHeader(status)
+	}
+}
+
+func (w *muxErrorWriter) Write(p []byte) (int, error) {
+	if w.swallow {
+		return len(p), nil
+	}
+	return w.ResponseWriter.Write(p)
+}
