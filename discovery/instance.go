@@ -49,8 +49,8 @@ const MaxWeight = 1 << 20
 // Validate reports whether i can be registered: it needs an ID, a service
 // name, an Addr of the form host:port and a weight in [0, MaxWeight].
 //
-// The host must be an IP address (IPv6 in brackets, optionally with a zone)
-// or a host name made of letters, digits, '-', '_' and dots, with at most
+// The host must be an IP address (IPv6 in brackets, optionally with a zone
+// made of letters, digits, '-', '_' and '.') or a host name made of letters, digits, '-', '_' and dots, with at most
 // one trailing dot as DNS SRV targets carry; the port must be a decimal
 // number in [1, 65535] without sign or leading zeros. Addr must be in the
 // canonical form net.JoinHostPort produces, so that one endpoint has one
@@ -86,7 +86,13 @@ func validAddr(addr string) error {
 	if net.JoinHostPort(host, port) != addr {
 		return fmt.Errorf("%w: %q is not in canonical host:port form", ErrBadAddr, addr)
 	}
-	if _, err := netip.ParseAddr(host); err == nil {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		// netip accepts any zone; an interface name needs no more than
+		// a host-name label's characters, and anything else would need
+		// escaping in a URL.
+		if z := ip.Zone(); z != "" && !validLabelChars(z) {
+			return fmt.Errorf("%w: bad zone in %q", ErrBadAddr, addr)
+		}
 		return nil
 	}
 	if !validHostname(host) {
@@ -106,16 +112,22 @@ func validHostname(h string) bool {
 		return false
 	}
 	for label := range strings.SplitSeq(h, ".") {
-		if label == "" || len(label) > 63 {
+		if label == "" || len(label) > 63 || !validLabelChars(label) {
 			return false
 		}
-		for j := 0; j < len(label); j++ {
-			c := label[j]
-			switch {
-			case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
-			default:
-				return false
-			}
+	}
+	return true
+}
+
+// validLabelChars reports whether s holds only letters, digits, '-', '_'
+// and '.'.
+func validLabelChars(s string) bool {
+	for j := 0; j < len(s); j++ {
+		c := s[j]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return false
 		}
 	}
 	return true
