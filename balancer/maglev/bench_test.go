@@ -64,10 +64,9 @@ func BenchmarkPickMaglevParallel(b *testing.B) {
 	}
 }
 
-// BenchmarkBuildMaglev measures Policy.Build alone. With the defaults,
-// n=3 gets 1,026 entries (the minimum ring size), n=100 gets 25,600 (256
-// each) and n=10000 gets 260,000 (26 each, the maximum ring size), at 12
-// bytes an entry.
+// BenchmarkBuildMaglev measures Policy.Build alone. The table has 65,537
+// slots (256 KiB) at every n; B/op also counts the scratch bitmap (8 KiB)
+// and the per-host walk state (24 bytes a host).
 func BenchmarkBuildMaglev(b *testing.B) {
 	for _, n := range benchSizes {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
@@ -102,4 +101,24 @@ func hostsOf(list []discovery.Instance) []*balancer.Host {
 		hosts[i] = &balancer.Host{Instance: list[i]}
 	}
 	return hosts
+}
+
+// BenchmarkBuildMaglevWeighted measures the weighted fill (weights 1 to
+// 4), which orders turns with a heap.
+func BenchmarkBuildMaglevWeighted(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			list := instances(n)
+			for i := range list {
+				list[i].Weight = 1 + i%4
+			}
+			hosts := hostsOf(list)
+			var p maglev.Policy
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				p.Build(hosts)
+			}
+		})
+	}
 }

@@ -11,3 +11,6 @@ func Ring(p balancer.Picker) (hashes []uint64, owners []uint32) {
 	}
 	return r.hashes, r.owners
 }
+
+// Search returns the index of the ring entry a key hashing to x maps to.
+func Search(p balancer.Picker, x uint64) int { return p.(*ring).search(x) }

@@ -213,6 +213,21 @@ func (r *ring) fill(hosts []*balancer.Host, uniq []uint32, counts []uint32) {
 			sort.Sort(pairs{r.hashes[lo:hi], r.owners[lo:hi]})
 		}
 	}
+
+	// The pick's index has a quarter as many buckets as the sort: 4 to 8
+	// entries a bucket, at most one byte an entry.
+	ib := max(64-shift-2, 0)
+	r.shift = uint(64 - ib)
+	r.index = make([]uint32, 1<<ib+1)
+	k := 0
+	for i, x := range r.hashes {
+		for ; uint64(k) <= x>>r.shift; k++ {
+			r.index[k] = uint32(i)
+		}
+	}
+	for ; k < len(r.index); k++ {
+		r.index[k] = uint32(total)
+	}
 }
 
 // less orders entries by position and, for equal positions, by host index,
@@ -245,10 +260,13 @@ func (p pairs) Swap(i, j int) {
 }
 
 // ring is an immutable picker: hashes is sorted, and owners[i] indexes the
-// host at hashes[i].
+// host at hashes[i]. The entries whose positions have top bits b (the
+// position shifted right by shift) are hashes[index[b]:index[b+1]].
 type ring struct {
 	hashes []uint64
 	owners []uint32
+	index  []uint32
+	shift  uint
 	hosts  []*balancer.Host
 }
 
@@ -263,24 +281,24 @@ func (r *ring) Pick(ctx context.Context) *balancer.Host {
 	return r.hosts[r.owners[r.search(xhash.String(key))]]
 }
 
-// search returns the index of the first entry ≥ x, or 0 past the end. The
-// loop halves the range without an early exit, which the compiler turns
-// into conditional moves: no mispredicted branches.
+// search returns the index of the first entry ≥ x, or 0 past the end.
+// The top bits of x select a bucket of a few entries, all in a cache line
+// or two, and a binary search finishes within it; if every entry of the
+// bucket is below x, the answer is the first entry after it.
 func (r *ring) search(x uint64) int {
-	h := r.hashes
-	lo, n := 0, len(h)
-	for n > 1 {
-		half := n >> 1
-		if h[lo+half] < x {
-			lo += half
+	b := x >> r.shift
+	lo, hi := int(r.index[b]), int(r.index[b+1])
+	h := r.hashes[:hi]
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if h[mid] < x {
+			lo = mid + 1
+		} else {
+			hi = mid
 		}
-		n -= half
 	}
-	if h[lo] < x {
-		lo++
-	}
-	if lo == len(h) {
-		lo = 0
+	if lo == len(r.hashes) {
+		return 0
 	}
 	return lo
 }

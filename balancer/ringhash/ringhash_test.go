@@ -345,22 +345,45 @@ func TestWeightedEntries(t *testing.T) {
 	}
 }
 
-// TestPickSearches checks the hand-written search against sort.Search.
+// TestPickSearches checks the bucketed search against sort.Search, on
+// rings from two entries (a single bucket) to 130,000.
 func TestPickSearches(t *testing.T) {
-	for _, n := range []int{2, 3, 17, 1000} {
-		hosts := hostsOf(instances(n))
-		picker := ringhash.Policy{}.Build(hosts)
+	tiny := must(ringhash.New(ringhash.WithVirtualNodes(1), ringhash.WithMinRingSize(1)))
+	tests := []struct {
+		p ringhash.Policy
+		n int
+	}{
+		{tiny, 2}, {tiny, 3}, {tiny, 9}, {tiny, 50},
+		{ringhash.Policy{}, 2}, {ringhash.Policy{}, 17}, {ringhash.Policy{}, 1000}, {ringhash.Policy{}, 10000},
+	}
+	for _, tt := range tests {
+		hosts := hostsOf(instances(tt.n))
+		picker := tt.p.Build(hosts)
 		hashes, owners := ringhash.Ring(picker)
 		check := func(key string) {
 			x := xhash.String(key)
 			i := sort.Search(len(hashes), func(i int) bool { return hashes[i] >= x })
 			want := hosts[owners[i%len(hashes)]]
 			if got := picker.Pick(balancer.WithKey(context.Background(), key)); got != want {
-				t.Fatalf("n=%d key %q: picked %s, want %s", n, key, got.Instance.ID, want.Instance.ID)
+				t.Fatalf("%d entries, key %q: picked %s, want %s", len(hashes), key, got.Instance.ID, want.Instance.ID)
 			}
 		}
-		for i := range 20000 {
+		for i := range 5000 {
 			check(fmt.Sprintf("k%d", i))
+		}
+		// Keys hashing just below, at and just above entries, and past
+		// the last one, probe the bucket edges and the wrap-around.
+		for _, i := range []int{0, 1, len(hashes) / 2, len(hashes) - 1} {
+			x := hashes[i]
+			for _, y := range []uint64{x - 1, x, x + 1} {
+				j := sort.Search(len(hashes), func(i int) bool { return hashes[i] >= y })
+				if got, want := ringhash.Search(picker, y), j%len(hashes); got != want {
+					t.Fatalf("%d entries: search(%#x) = %d, want %d", len(hashes), y, got, want)
+				}
+			}
+		}
+		if got := ringhash.Search(picker, math.MaxUint64); hashes[len(hashes)-1] != math.MaxUint64 && got != 0 {
+			t.Fatalf("%d entries: search past the last entry = %d, want 0 (wrap)", len(hashes), got)
 		}
 	}
 }
