@@ -1,0 +1,125 @@
+package concurrency
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"net/http"
+	"strconv"
+
+	"github.com/go-kit/kit/endpoint"
+)
+
+// Middleware returns endpoint middleware that runs each call under a slot
+// of l. A shed call returns the limiter's error without reaching the next
+// endpoint.
+func Middleware(l *Limiter) endpoint.Middleware {
+	return func(next endpoint.Endpoint) endpoint.Endpoint {
+		return func(ctx context.Context, request any) (resp any, err error) {
+			t, err := l.Acquire(ctx)
+			if err != nil {
+				return nil, err
+			}
+			// Deferred so that a panicking endpoint does not keep its slot.
+			defer func() { t.Release(ctx, err) }()
+			return next(ctx, request)
+		}
+	}
+}
+
+// Handler returns HTTP middleware that serves each request under a slot
+// of l. A shed request is answered 503 with a Retry-After header (see
+// [WithRetryAfter]) and the body
+// {"error":{"code":"overloaded","message":"…"}}, without calling the next
+// handler. For the adaptive limit, responses with status 500 and above
+// are reported as failures; their latency counts like any other.
+func Handler(l *Limiter) func(http.Handler) http.Handler {
+	secs := int64(math.Ceil(l.retryAfter.Seconds()))
+	if secs < 1 {
+		secs = 1
+	}
+	retryAfter := strconv.FormatInt(secs, 10)
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx := r.Context()
+			t, err := l.Acquire(ctx)
+			if err != nil {
+				var le *Error
+				if errors.As(err, &le) {
+					w.Header().Set("Retry-After", retryAfter)
+				}
+				writeError(w, http.StatusServiceUnavailable, "overloaded", err.Error())
+				return
+			}
+			if l.adapt == nil {
+				defer t.Release(ctx, nil)
+				next.ServeHTTP(w, r)
+				return
+			}
+			sw := &statusWriter{ResponseWriter: w}
+			defer func() {
+				var err error
+				if sw.status >= 500 {
+					err = statusError(sw.status)
+				}
+				t.Release(ctx, err)
+			}()
+			next.ServeHTTP(sw, r)
+		})
+	}
+}
+
+type statusError int
+
+func (e statusError) Error() string   { return "concurrency: handler answered " + strconv.Itoa(int(e)) }
+func (e statusError) StatusCode() int { return int(e) }
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	body, _ := json.Marshal(errorBody{Error: errorDetail{Code: code, Message: msg}})
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// statusWriter remembers the status a handler sent.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// Flush passes a flush on, so streaming handlers keep working.
+func (w *statusWriter) Flush() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
