@@ -142,7 +142,7 @@ func run(requests, concurrency int, base, slow time.Duration) error {
 		{"least request", ours(leastrequest.New())},
 		{"peak-EWMA p2c", ours(p2c.New())},
 		{"peak-EWMA p2c 1s", ours(p2c.New(p2c.WithHalfLife(time.Second)))},
-		{"peak-EWMA p2c 100ms", ours(p2c.New(p2c.WithHalfLife(100*time.Millisecond)))},
+		{"peak-EWMA p2c 100ms", ours(p2c.New(p2c.WithHalfLife(100 * time.Millisecond)))},
 	}
 	fmt.Printf("3 instances on 127.0.0.1, service time %v, one slower by %v; %d requests per policy, concurrency %d\n\n",
 		base, slow, requests, concurrency)
