@@ -120,15 +120,15 @@ func TestHandlerLogsOneLineWithoutSecrets(t *testing.T) {
 	inside, line := lines[0], lines[1]
 	span := rec.Ended()[0].SpanContext()
 	want := map[string]any{
-		"msg":         "http request",
-		"level":       "INFO",
-		"method":      "POST",
-		"route":       "POST /login/{kind}",
-		"path":        "/login/basic",
-		"status":      float64(201),
-		"bytes":       float64(len("welcome")),
-		"trace_id":    span.TraceID().String(),
-		"span_id":     span.SpanID().String(),
+		"msg":      "http request",
+		"level":    "INFO",
+		"method":   "POST",
+		"route":    "POST /login/{kind}",
+		"path":     "/login/basic",
+		"status":   float64(201),
+		"bytes":    float64(len("welcome")),
+		"trace_id": span.TraceID().String(),
+		"span_id":  span.SpanID().String(),
 	}
 	for k, v := range want {
 		if line[k] != v {
