@@ -1,0 +1,65 @@
+package hedge_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/middleware/hedge"
+)
+
+func noop(context.Context, any) (any, error) { return nil, nil }
+
+// BenchmarkMiddleware measures a hedged call that answers at once (no
+// backup is sent): the cost of arming and disarming the hedge.
+func BenchmarkMiddleware(b *testing.B) {
+	for _, mode := range []struct {
+		name string
+		opt  hedge.Option
+	}{
+		{"fixed", hedge.WithDelay(time.Second)},
+		{"percentile", hedge.WithPercentile(0.95, time.Second)},
+	} {
+		ep := newHedge(b, newBudget(b), mode.opt)(noop)
+		b.Run(mode.name+"/serial", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_, _ = ep(idem, nil)
+			}
+		})
+		b.Run(mode.name+"/parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					_, _ = ep(idem, nil)
+				}
+			})
+		})
+	}
+	// Calls that are not idempotent pass straight through.
+	ep := newHedge(b, newBudget(b))(noop)
+	b.Run("not-idempotent/serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = ep(context.Background(), nil)
+		}
+	})
+}
+
+func BenchmarkTrackerRecord(b *testing.B) {
+	tr := hedge.NewTracker(0.95, time.Millisecond)
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			tr.Record(3 * time.Millisecond)
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				tr.Record(3 * time.Millisecond)
+			}
+		})
+	})
+}

@@ -1,0 +1,34 @@
+package hedge
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Span events, added to trace.SpanFromContext of the caller's context,
+// each with a "reason" attribute, the backup's number as "hedge" and the
+// delay in force as "delay_ms".
+const (
+	// EventFired: a backup request was sent (reason "delay").
+	EventFired = "switchyard.hedge.fired"
+	// EventBudgetExhausted: the budget refused a backup (reason
+	// "budget_exhausted").
+	EventBudgetExhausted = "switchyard.hedge.budget_exhausted"
+	// EventWon: a backup's answer was returned (reason "first_answer").
+	EventWon = "switchyard.hedge.won"
+)
+
+func (h *hedger) event(ctx context.Context, name, reason string, n int, delay time.Duration) {
+	span := trace.SpanFromContext(ctx)
+	if !span.IsRecording() {
+		return
+	}
+	span.AddEvent(name, trace.WithAttributes(
+		attribute.String("reason", reason),
+		attribute.Int("hedge", n),
+		attribute.Int64("delay_ms", delay.Milliseconds()),
+	))
+}
