@@ -38,24 +38,22 @@ type picker struct {
 }
 
 func (p *picker) Pick(context.Context) *balancer.Host {
-	a, b := two(p.hosts)
-	// (a, b) is a uniformly random ordered pair, so keeping a on a tie
-	// breaks ties at random.
-	if b.InFlight() < a.InFlight() {
-		return b
-	}
-	return a
-}
-
-// two returns two distinct hosts, uniformly at random, from one random
-// word: the high half of r·n picks the first index, and the low half,
-// itself uniform, picks the second among the n-1 others.
-func two(hosts []*balancer.Host) (a, b *balancer.Host) {
-	n := uint64(len(hosts))
+	// Two distinct indices from one random word: the high half of r·n
+	// picks the first, and the low half, itself uniform, picks the second
+	// among the n-1 others, skipping the first. The skip is arithmetic
+	// ((i-j-1)>>63 is 1 exactly when j ≥ i, both being below 2^63) and the
+	// final choice a conditional move, because both outcomes are coin
+	// tosses that a branch predictor would miss half the time.
+	n := uint64(len(p.hosts))
 	i, lo := bits.Mul64(rand.Uint64(), n)
 	j, _ := bits.Mul64(lo, n-1)
-	if j >= i {
-		j++
+	j += (i - j - 1) >> 63
+	a, b := p.hosts[i], p.hosts[j]
+	// (a, b) is a uniformly random ordered pair, so keeping a on a tie
+	// breaks ties at random.
+	h := a
+	if b.InFlight() < a.InFlight() {
+		h = b
 	}
-	return hosts[i], hosts[j]
+	return h
 }

@@ -125,16 +125,29 @@ type picker struct {
 }
 
 func (p *picker) Pick(context.Context) *balancer.Host {
-	a, b := two(p.hosts)
+	// Two distinct indices from one random word: the high half of r·n
+	// picks the first, and the low half, itself uniform, picks the second
+	// among the n-1 others, skipping the first. The skip is arithmetic
+	// ((i-j-1)>>63 is 1 exactly when j ≥ i, both being below 2^63) and the
+	// final choice a conditional move, because both outcomes are coin
+	// tosses that a branch predictor would miss half the time.
+	n := uint64(len(p.hosts))
+	i, lo := bits.Mul64(rand.Uint64(), n)
+	j, _ := bits.Mul64(lo, n-1)
+	j += (i - j - 1) >> 63
+	a, b := p.hosts[i], p.hosts[j]
 	now := a.Now()
 	// (a, b) is a uniformly random ordered pair, so keeping a on a tie
 	// breaks ties at random.
+	h := a
 	if p.cost(b, now) < p.cost(a, now) {
-		return b
+		h = b
 	}
-	return a
+	return h
 }
 
+// cost is (latency + 1ns) × (in-flight + 1); see the package
+// documentation for hosts without a sample.
 func (p *picker) cost(h *balancer.Host, now int64) float64 {
 	n := float64(h.InFlight())
 	v, ok := h.Latency.Value(now, p.tau)
@@ -145,17 +158,4 @@ func (p *picker) cost(h *balancer.Host, now int64) float64 {
 		return pendingCost * (n + 1)
 	}
 	return (v + 1) * (n + 1)
-}
-
-// two returns two distinct hosts, uniformly at random, from one random
-// word: the high half of r·n picks the first index, and the low half,
-// itself uniform, picks the second among the n-1 others.
-func two(hosts []*balancer.Host) (a, b *balancer.Host) {
-	n := uint64(len(hosts))
-	i, lo := bits.Mul64(rand.Uint64(), n)
-	j, _ := bits.Mul64(lo, n-1)
-	if j >= i {
-		j++
-	}
-	return hosts[i], hosts[j]
 }

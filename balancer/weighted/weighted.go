@@ -176,9 +176,12 @@ func (p *alias) Pick(context.Context) *balancer.Host {
 	// within it (in steps of n) and decides between host and alias.
 	i, frac := bits.Mul64(rand.Uint64(), uint64(len(p.cols)))
 	c := &p.cols[i]
-	h := c.alias
+	// Both hosts are loaded before the comparison so that the choice
+	// compiles to a conditional move: the outcome is random, and a branch
+	// would be mispredicted often.
+	h, other := c.alias, c.host
 	if frac < c.stay {
-		h = c.host
+		h = other
 	}
 	return h
 }
