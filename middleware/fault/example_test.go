@@ -1,0 +1,45 @@
+package fault_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+
+	"github.com/go-kit/kit/endpoint"
+
+	"github.com/switchyard/switchyard/middleware/fault"
+)
+
+// Abort every call to an endpoint with 503, as a game day might.
+func ExampleInjector_Middleware() {
+	inj, err := fault.New(fault.Config{AbortPercent: 100})
+	if err != nil {
+		panic(err)
+	}
+	_, err = inj.Middleware(endpoint.Nop)(context.Background(), nil)
+	fmt.Println(err)
+	// Output:
+	// fault: injected abort with status 503
+}
+
+// With Headers on, a test can ask one request to fail.
+func ExampleInjector_Handler() {
+	inj, _ := fault.New(fault.Config{Headers: true})
+	h := inj.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "hello")
+	}))
+
+	req := httptest.NewRequest("GET", "/", nil)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	fmt.Print(w.Code, " ", w.Body.String())
+
+	req.Header.Set("X-Switchyard-Fault-Abort", "429")
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	fmt.Print(w.Code, " ", w.Body.String())
+	// Output:
+	// 200 hello
+	// 429 {"error":{"code":"fault_injected","message":"fault injection aborted the request with status 429"}}
+}

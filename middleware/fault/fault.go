@@ -1,0 +1,297 @@
+package fault
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-kit/kit/endpoint"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/switchyard/switchyard/internal/clock"
+)
+
+// Defaults.
+const (
+	DefaultAbortStatus    = http.StatusServiceUnavailable
+	DefaultMaxHeaderDelay = 5 * time.Second
+)
+
+// Config says which faults to inject. The zero value injects nothing.
+type Config struct {
+	// Delay is added before DelayPercent percent of requests (0 to 100).
+	Delay        time.Duration
+	DelayPercent float64
+
+	// AbortPercent percent of requests (0 to 100) are aborted: answered
+	// with AbortStatus by the HTTP form, failed with AbortError by the
+	// endpoint form. AbortStatus defaults to 503 and must be from 400 to
+	// 599; AbortError defaults to an [*AbortError] with AbortStatus.
+	AbortPercent float64
+	AbortStatus  int
+	AbortError   error
+
+	// Headers lets requests choose their own faults with the
+	// X-Switchyard-Fault-* headers (HTTP form only). Off by default: see
+	// the package documentation before turning it on.
+	Headers bool
+	// HeaderGate, if set, is asked for each request whether its fault
+	// headers may apply (for example: only from an internal address, or
+	// only with an operator's credentials). nil admits every request.
+	HeaderGate func(r *http.Request) bool
+	// MaxHeaderDelay caps delays asked for by headers; a longer request
+	// is cut to it. Default 5s.
+	MaxHeaderDelay time.Duration
+}
+
+// ErrInvalidConfig is wrapped by the error [New] returns for a bad Config.
+var ErrInvalidConfig = errors.New("fault: invalid config")
+
+// ErrInjected is wrapped by every [*AbortError].
+var ErrInjected = errors.New("fault: injected abort")
+
+// AbortError is the default error of an injected abort. It reports Status
+// through StatusCode, so outcome.Default treats an injected 5xx as a
+// server failure and an injected 4xx as the caller's fault, exactly like
+// the real thing.
+type AbortError struct {
+	Status int
+}
+
+func (e *AbortError) Error() string {
+	return fmt.Sprintf("fault: injected abort with status %d", e.Status)
+}
+
+// StatusCode returns e.Status.
+func (e *AbortError) StatusCode() int { return e.Status }
+
+// Unwrap returns [ErrInjected].
+func (e *AbortError) Unwrap() error { return ErrInjected }
+
+func validPercent(p float64) bool { return !math.IsNaN(p) && p >= 0 && p <= 100 }
+
+func validStatus(s int) bool { return s >= 400 && s <= 599 }
+
+// Validate reports whether c is usable.
+func (c Config) Validate() error {
+	switch {
+	case !validPercent(c.DelayPercent):
+		return fmt.Errorf("%w: DelayPercent %v is not within [0, 100]", ErrInvalidConfig, c.DelayPercent)
+	case !validPercent(c.AbortPercent):
+		return fmt.Errorf("%w: AbortPercent %v is not within [0, 100]", ErrInvalidConfig, c.AbortPercent)
+	case c.Delay < 0:
+		return fmt.Errorf("%w: negative Delay", ErrInvalidConfig)
+	case c.DelayPercent > 0 && c.Delay == 0:
+		return fmt.Errorf("%w: DelayPercent without a Delay", ErrInvalidConfig)
+	case c.AbortStatus != 0 && !validStatus(c.AbortStatus):
+		return fmt.Errorf("%w: AbortStatus %d is not from 400 to 599", ErrInvalidConfig, c.AbortStatus)
+	case c.MaxHeaderDelay < 0:
+		return fmt.Errorf("%w: negative MaxHeaderDelay", ErrInvalidConfig)
+	}
+	return nil
+}
+
+// Option configures an [Injector].
+type Option func(*Injector)
+
+// WithClock sets the clock delays wait on. Default the real clock.
+func WithClock(c clock.Clock) Option { return func(i *Injector) { i.clock = clock.OrReal(c) } }
+
+// WithRand replaces the source of the percentage draws: f must return a
+// number in [0, 1) and be safe for concurrent use. Default
+// math/rand/v2.Float64. Tests pass a fixed sequence.
+func WithRand(f func() float64) Option { return func(i *Injector) { i.rand = f } }
+
+// WithOnFault sets a hook called for every injected fault with its kind
+// ("delay" or "abort") and source ("percentage" or "header"), before the
+// delay starts or the abort is returned. Use it to count faults.
+func WithOnFault(f func(kind, source string)) Option { return func(i *Injector) { i.onFault = f } }
+
+// Injector injects the faults of a [Config]. Create it with [New]; it is
+// safe for concurrent use.
+type Injector struct {
+	cfg     Config
+	abort   error
+	clock   clock.Clock
+	rand    func() float64
+	onFault func(kind, source string)
+}
+
+// New returns an injector for cfg, or an error wrapping [ErrInvalidConfig].
+func New(cfg Config, opts ...Option) (*Injector, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.AbortStatus == 0 {
+		cfg.AbortStatus = DefaultAbortStatus
+	}
+	if cfg.MaxHeaderDelay == 0 {
+		cfg.MaxHeaderDelay = DefaultMaxHeaderDelay
+	}
+	i := &Injector{cfg: cfg, abort: cfg.AbortError, clock: clock.Real{}, rand: rand.Float64}
+	if i.abort == nil {
+		i.abort = &AbortError{Status: cfg.AbortStatus}
+	}
+	for _, o := range opts {
+		o(i)
+	}
+	return i, nil
+}
+
+// Enabled reports whether the injector can inject anything at all.
+func (i *Injector) Enabled() bool {
+	return i.cfg.DelayPercent > 0 || i.cfg.AbortPercent > 0 || i.cfg.Headers
+}
+
+// hit draws against a percentage.
+func (i *Injector) hit(percent float64) bool {
+	switch {
+	case percent <= 0:
+		return false
+	case percent >= 100:
+		return true
+	}
+	return i.rand()*100 < percent
+}
+
+// plan is the faults chosen for one request.
+type plan struct {
+	delay       time.Duration
+	delaySource string
+	abort       bool
+	abortStatus int
+	abortSource string
+}
+
+func (i *Injector) choose(spec *Spec) plan {
+	var p plan
+	delay, delayPct, delaySrc := i.cfg.Delay, i.cfg.DelayPercent, "percentage"
+	abortStatus, abortPct, abortSrc := i.cfg.AbortStatus, i.cfg.AbortPercent, "percentage"
+	if spec != nil {
+		if spec.Delay > 0 {
+			delay, delayPct, delaySrc = spec.Delay, spec.DelayPercent, "header"
+		}
+		if spec.AbortStatus != 0 {
+			abortStatus, abortPct, abortSrc = spec.AbortStatus, spec.AbortPercent, "header"
+		}
+	}
+	if delay > 0 && i.hit(delayPct) {
+		p.delay, p.delaySource = delay, delaySrc
+	}
+	if i.hit(abortPct) {
+		p.abort, p.abortStatus, p.abortSource = true, abortStatus, abortSrc
+	}
+	return p
+}
+
+// sleep waits d on the injector's clock, or until ctx ends.
+func (i *Injector) sleep(ctx context.Context, d time.Duration, source string) error {
+	event(ctx, evDelay, source)
+	if i.onFault != nil {
+		i.onFault("delay", source)
+	}
+	done := make(chan struct{})
+	stop := i.clock.AfterFunc(d, func() { close(done) })
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		stop()
+		return fmt.Errorf("fault: injected delay interrupted: %w", ctx.Err())
+	}
+}
+
+func (i *Injector) aborted(ctx context.Context, source string) {
+	event(ctx, evAbort, source)
+	if i.onFault != nil {
+		i.onFault("abort", source)
+	}
+}
+
+// Middleware is endpoint middleware that injects the configured delay and
+// abort (headers do not apply to endpoints). Use the method value
+// inj.Middleware as an endpoint.Middleware.
+func (i *Injector) Middleware(next endpoint.Endpoint) endpoint.Endpoint {
+	if i.cfg.DelayPercent <= 0 && i.cfg.AbortPercent <= 0 {
+		return next
+	}
+	return func(ctx context.Context, request any) (any, error) {
+		p := i.choose(nil)
+		if p.delay > 0 {
+			if err := i.sleep(ctx, p.delay, p.delaySource); err != nil {
+				return nil, err
+			}
+		}
+		if p.abort {
+			i.aborted(ctx, p.abortSource)
+			return nil, i.abort
+		}
+		return next(ctx, request)
+	}
+}
+
+// Handler is HTTP middleware that injects the configured faults, and
+// those the request's headers ask for when [Config.Headers] allows. An
+// aborted request is answered with the abort status and the body
+// {"error":{"code":"fault_injected","message":"…"}}; the next handler is
+// not called. A request whose context ends during a delay is not passed
+// on. Use the method value inj.Handler as a func(http.Handler)
+// http.Handler.
+func (i *Injector) Handler(next http.Handler) http.Handler {
+	if !i.Enabled() {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var spec *Spec
+		if i.cfg.Headers && hasFaultHeaders(r.Header) && (i.cfg.HeaderGate == nil || i.cfg.HeaderGate(r)) {
+			if s, err := ParseHeaders(r.Header, i.cfg.MaxHeaderDelay); err == nil {
+				spec = &s
+			}
+		}
+		p := i.choose(spec)
+		ctx := r.Context()
+		if p.delay > 0 {
+			if err := i.sleep(ctx, p.delay, p.delaySource); err != nil {
+				return
+			}
+		}
+		if p.abort {
+			i.aborted(ctx, p.abortSource)
+			writeAbort(w, p.abortStatus)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeAbort(w http.ResponseWriter, status int) {
+	body, _ := json.Marshal(map[string]map[string]string{"error": {
+		"code":    "fault_injected",
+		"message": "fault injection aborted the request with status " + strconv.Itoa(status),
+	}})
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+const (
+	evDelay = "switchyard.fault.delay"
+	evAbort = "switchyard.fault.abort"
+)
+
+func event(ctx context.Context, name, reason string) {
+	span := trace.SpanFromContext(ctx)
+	if !span.IsRecording() {
+		return
+	}
+	span.AddEvent(name, trace.WithAttributes(attribute.String("reason", reason)))
+}
