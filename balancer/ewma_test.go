@@ -154,3 +154,23 @@ func TestEWMAConcurrentObserve(t *testing.T) {
 		t.Fatalf("after equal 7ms samples: %v, want 7ms", time.Duration(v))
 	}
 }
+
+// TestEWMAReadBeforeItsStamp: a pick may read the balancer's clock just
+// before another goroutine records a sample with a later stamp. Such a
+// reading is not an hour old: it must see the sample undecayed, not
+// decayed to nothing.
+func TestEWMAReadBeforeItsStamp(t *testing.T) {
+	var e balancer.EWMA
+	const at = 10 << 30
+	e.Observe(int64(50*time.Millisecond), at, ewmaTau)
+	for _, early := range []int64{1024, 1 << 20, 1 << 30} {
+		if v := ewmaValue(t, &e, at-early); v != float64(50*time.Millisecond) {
+			t.Errorf("read %dns before the sample's stamp: %v, want 50ms", early, time.Duration(v))
+		}
+	}
+	// A late-arriving older sample below the average does not replace it.
+	e.Observe(int64(time.Millisecond), at-1<<20, ewmaTau)
+	if v := ewmaValue(t, &e, at); v < float64(49*time.Millisecond) {
+		t.Errorf("after an out-of-order 1ms sample: %v, want about 50ms", time.Duration(v))
+	}
+}

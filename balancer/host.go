@@ -76,7 +76,10 @@ func (h *Host) Now() int64 { return h.tick.Load() }
 type EWMA struct {
 	// state packs the value in ns as float32 bits (high 32 bits) and the
 	// stamp in units of 2^10 ns relative to the balancer epoch (low 32
-	// bits, about 73 minutes of range, wrapping safely by subtraction).
+	// bits). Ages are signed 32-bit differences, so they wrap safely and
+	// are right within about 36 minutes either way; a stamp slightly ahead
+	// of the reader's clock (a sample recorded by another goroutine after
+	// the reader read the clock) reads as age zero, not as ancient.
 	state atomic.Uint64
 }
 
@@ -88,7 +91,7 @@ func packEWMA(v float64, now int64) uint64 {
 
 func unpackEWMA(s uint64, now int64) (v float64, age int64) {
 	v = float64(math.Float32frombits(uint32(s >> 32)))
-	age = int64(uint32(now>>stampShift)-uint32(s)) << stampShift
+	age = int64(int32(uint32(now>>stampShift)-uint32(s))) << stampShift
 	return v, age
 }
 

@@ -411,3 +411,28 @@ func benchmarkPick(b *testing.B, parallel bool) {
 
 func BenchmarkPickP2C(b *testing.B)         { benchmarkPick(b, false) }
 func BenchmarkPickP2CParallel(b *testing.B) { benchmarkPick(b, true) }
+
+// TestSampleStampedAfterTheClockReading: under concurrency a host's latest
+// sample can carry a later time than the clock reading a pick uses (one
+// goroutine reads the clock, another records an answer). The slow host's
+// fresh 51ms sample must still count, not read as decayed to nothing.
+func TestSampleStampedAfterTheClockReading(t *testing.T) {
+	clk := clock.NewFake(t0)
+	policy := p2c.New()
+	b := balancer.New(policy, balancer.WithClock(clk))
+	t.Cleanup(func() { b.Close() })
+	b.Update(instances(2))
+	fast := mustPick(t, b)
+	call(b, clk, fast, time.Millisecond, nil)
+	slow := mustPick(t, b) // the host without a sample
+	if slow == fast {
+		t.Fatal("the host without a sample was not picked first")
+	}
+	// Recorded 50µs after the balancer's latest clock reading.
+	policy.Observe(slow, 51*time.Millisecond, fast.Now()+50_000, false)
+	for range 100 {
+		if h := mustPick(t, b); h != fast {
+			t.Fatalf("picked the host that just answered in 51ms over one at 1ms")
+		}
+	}
+}
