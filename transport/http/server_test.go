@@ -296,12 +296,12 @@ func TestSlowlorisIsCut(t *testing.T) {
 	srv.ReadHeaderTimeout = headerTimeout
 	_, addr := serve(t, srv)
 
+	start := time.Now() // before the server can start its header timer
 	slow, err := net.DialTimeout("tcp", addr, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer slow.Close()
-	start := time.Now()
 	closed := make(chan time.Duration, 1)
 	go func() {
 		// The server sends nothing; a read returns when it closes.

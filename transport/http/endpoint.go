@@ -1,0 +1,277 @@
+package http
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/go-kit/kit/endpoint"
+
+	"github.com/switchyard/switchyard/balancer"
+	"github.com/switchyard/switchyard/balancer/p2c"
+	"github.com/switchyard/switchyard/discovery"
+	"github.com/switchyard/switchyard/middleware/circuitbreaker"
+	"github.com/switchyard/switchyard/middleware/retry"
+	"github.com/switchyard/switchyard/middleware/tracing"
+	"github.com/switchyard/switchyard/outcome"
+)
+
+// ErrInvalidClient is wrapped by the errors of [NewClientEndpoint] for a
+// missing resolver, service or factory.
+var ErrInvalidClient = errors.New("http: invalid client endpoint")
+
+// ClientEndpoint calls one operation of one service through the whole
+// client-side call path. First is outermost:
+//
+//	tracing.Client        one client span per call; every decision below is an event on it
+//	extra middleware      WithMiddleware, in the order given (deadline propagation goes here)
+//	retry.New             attempts ≤ 3, full-jitter backoff, shared Budget, idempotent calls only
+//	balancer.Call         picks an instance per attempt (peak-EWMA P2C), outlier detection
+//	circuitbreaker.Group  one breaker per instance (Group.Factory)
+//	factory endpoint      go-kit HTTP client for the instance (see NewFactory)
+//	                      ▲ instances come from a discovery.Resolver watch
+//
+// The order matters: retries sit outside the balancer so that each attempt
+// may pick another instance and the budget counts calls, not attempts;
+// breakers sit inside it, one per instance, so that one sick instance opens
+// its own breaker and not the service's; their rejections are neutral to
+// outlier detection (circuitbreaker.Classifier) but retried elsewhere; the
+// span is outermost so that retries, ejections and trips land on it.
+//
+// A ClientEndpoint is safe for concurrent use. It runs the balancer's
+// watch goroutine and timers until Close.
+type ClientEndpoint struct {
+	bal      *balancer.Balancer
+	breakers *circuitbreaker.Group
+	budget   *retry.Budget
+	ep       endpoint.Endpoint
+}
+
+// ClientOption configures [NewClientEndpoint].
+type ClientOption func(*clientConfig)
+
+type clientConfig struct {
+	policy      balancer.Policy
+	outlier     balancer.OutlierConfig
+	balOpts     []balancer.Option
+	breakers    *circuitbreaker.Group
+	breakerSet  circuitbreaker.Settings
+	noBreaker   bool
+	budget      *retry.Budget
+	retryOpts   []retry.Option
+	noRetry     bool
+	idempotent  bool
+	operation   string
+	traceOpts   []tracing.Option
+	noTrace     bool
+	middlewares []endpoint.Middleware
+}
+
+// WithPolicy sets the balancing policy. The default is peak-EWMA P2C
+// (balancer/p2c), which steers away from slow and failing instances.
+func WithPolicy(p balancer.Policy) ClientOption {
+	return func(c *clientConfig) { c.policy = p }
+}
+
+// WithOutlierDetection sets the outlier detection config; zero fields take
+// balancer's defaults (eject after 5 consecutive server failures for 30s ×
+// the number of ejections). Outlier detection is always on.
+func WithOutlierDetection(cfg balancer.OutlierConfig) ClientOption {
+	return func(c *clientConfig) { c.outlier = cfg }
+}
+
+// WithBalancerOptions adds options to the balancer (a clock, an error
+// handler). The factory and classifier options are set by the endpoint.
+func WithBalancerOptions(opts ...balancer.Option) ClientOption {
+	return func(c *clientConfig) { c.balOpts = append(c.balOpts, opts...) }
+}
+
+// WithBreakers sets the per-instance breaker group, to share one breaker
+// per instance between the endpoints of several operations of a service.
+// The default is a new group with [WithBreakerSettings]'s settings.
+func WithBreakers(g *circuitbreaker.Group) ClientOption {
+	return func(c *clientConfig) { c.breakers = g }
+}
+
+// WithBreakerSettings sets the settings of the default breaker group. The
+// default is circuitbreaker's zero Settings.
+func WithBreakerSettings(s circuitbreaker.Settings) ClientOption {
+	return func(c *clientConfig) { c.breakerSet = s }
+}
+
+// WithoutBreakers removes the per-instance breakers.
+func WithoutBreakers() ClientOption {
+	return func(c *clientConfig) { c.noBreaker = true }
+}
+
+// WithBudget sets the retry budget, to share one between every endpoint
+// that calls the same service. The default is a new retry.NewBudget().
+func WithBudget(b *retry.Budget) ClientOption {
+	return func(c *clientConfig) { c.budget = b }
+}
+
+// WithRetryOptions adds options to the retry layer (attempts, per-try
+// timeout, backoff, hooks).
+func WithRetryOptions(opts ...retry.Option) ClientOption {
+	return func(c *clientConfig) { c.retryOpts = append(c.retryOpts, opts...) }
+}
+
+// WithoutRetry removes the retry layer.
+func WithoutRetry() ClientOption {
+	return func(c *clientConfig) { c.noRetry = true }
+}
+
+// WithIdempotent declares every call of this endpoint safe to repeat (a
+// GET, a PUT, a DELETE, or a POST that always carries an idempotency key),
+// so server failures are retried without marking each call's context.
+// Without it a call is retried only when retry.IsIdempotent says so: its
+// context was marked with retry.WithIdempotent or WithIdempotencyKey, or
+// its request implements retry.IdempotentRequest.
+func WithIdempotent() ClientOption {
+	return func(c *clientConfig) { c.idempotent = true }
+}
+
+// WithOperation names the client span; the default is the service name.
+func WithOperation(name string) ClientOption {
+	return func(c *clientConfig) { c.operation = name }
+}
+
+// WithTracingOptions adds options to the tracing layer (a tracer
+// provider, attributes).
+func WithTracingOptions(opts ...tracing.Option) ClientOption {
+	return func(c *clientConfig) { c.traceOpts = append(c.traceOpts, opts...) }
+}
+
+// WithoutTracing removes the tracing layer.
+func WithoutTracing() ClientOption {
+	return func(c *clientConfig) { c.noTrace = true }
+}
+
+// WithMiddleware adds middleware just inside the tracing layer and outside
+// the retry layer, first outermost: the place for a per-call deadline,
+// logging or metrics that should see one call however many attempts it
+// takes.
+func WithMiddleware(mws ...endpoint.Middleware) ClientOption {
+	return func(c *clientConfig) { c.middlewares = append(c.middlewares, mws...) }
+}
+
+// NewClientEndpoint follows service through r and returns the call path
+// described on [ClientEndpoint], with f making each instance's endpoint
+// (usually [NewFactory]). It waits, bounded by ctx, for the balancer's
+// first view of the service, so that a call made right after it returns
+// does not fail for want of instances that are registered.
+func NewClientEndpoint(ctx context.Context, r discovery.Resolver, service string, f balancer.Factory, opts ...ClientOption) (*ClientEndpoint, error) {
+	switch {
+	case r == nil:
+		return nil, fmt.Errorf("%w: no resolver", ErrInvalidClient)
+	case service == "":
+		return nil, fmt.Errorf("%w: no service", ErrInvalidClient)
+	case f == nil:
+		return nil, fmt.Errorf("%w: no factory", ErrInvalidClient)
+	}
+	cfg := clientConfig{operation: service}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.policy == nil {
+		cfg.policy = p2c.New()
+	}
+	c := &ClientEndpoint{}
+
+	var classifier outcome.Classifier = outcome.Default
+	if !cfg.noBreaker {
+		c.breakers = cfg.breakers
+		if c.breakers == nil {
+			if err := cfg.breakerSet.Validate(); err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrInvalidClient, err)
+			}
+			c.breakers = circuitbreaker.NewGroup(cfg.breakerSet)
+		}
+		f = c.breakers.Factory(f)
+		// A breaker's rejection never reached the instance: neutral for
+		// outlier detection, which already counted the failures behind it.
+		classifier = circuitbreaker.Classifier(nil)
+	}
+	balOpts := append([]balancer.Option{
+		balancer.WithFactory(f),
+		balancer.WithClassifier(classifier),
+		balancer.WithOutlierDetection(cfg.outlier),
+	}, cfg.balOpts...)
+	c.bal = balancer.New(cfg.policy, balOpts...)
+
+	var mws []endpoint.Middleware
+	if !cfg.noTrace {
+		mws = append(mws, tracing.Client(cfg.operation, cfg.traceOpts...))
+	}
+	mws = append(mws, cfg.middlewares...)
+	if !cfg.noRetry {
+		c.budget = cfg.budget
+		if c.budget == nil {
+			b, err := retry.NewBudget()
+			if err != nil {
+				c.bal.Close()
+				return nil, err
+			}
+			c.budget = b
+		}
+		ropts := cfg.retryOpts
+		if cfg.idempotent {
+			ropts = append(append([]retry.Option(nil), ropts...), retry.WithPolicy(alwaysIdempotent))
+		}
+		mw, err := retry.New(c.budget, ropts...)
+		if err != nil {
+			c.bal.Close()
+			return nil, fmt.Errorf("%w: %w", ErrInvalidClient, err)
+		}
+		mws = append(mws, mw)
+	}
+	c.ep = c.bal.Call
+	for i := len(mws) - 1; i >= 0; i-- {
+		c.ep = mws[i](c.ep)
+	}
+
+	w, err := r.Watch(ctx, service)
+	if err != nil {
+		c.bal.Close()
+		return nil, fmt.Errorf("http: watch %s: %w", service, err)
+	}
+	if err := c.bal.Follow(w); err != nil {
+		w.Stop()
+		c.bal.Close()
+		return nil, err
+	}
+	if err := c.bal.WaitReady(ctx); err != nil {
+		c.bal.Close()
+		return nil, fmt.Errorf("http: waiting for %s: %w", service, err)
+	}
+	return c, nil
+}
+
+// alwaysIdempotent retries every server-health failure: the endpoint was
+// declared idempotent with WithIdempotent.
+func alwaysIdempotent(ctx context.Context, _ any, _ int, err error) bool {
+	return outcome.Default(ctx, err) == outcome.ServerFailure
+}
+
+// Call is the endpoint.Endpoint of the whole call path.
+func (c *ClientEndpoint) Call(ctx context.Context, request any) (any, error) {
+	return c.ep(ctx, request)
+}
+
+// Endpoint returns [ClientEndpoint.Call] as an endpoint.Endpoint.
+func (c *ClientEndpoint) Endpoint() endpoint.Endpoint { return c.ep }
+
+// Balancer returns the balancer, for dashboards (Hosts) and tests.
+func (c *ClientEndpoint) Balancer() *balancer.Balancer { return c.bal }
+
+// Breakers returns the per-instance breaker group, or nil without
+// breakers.
+func (c *ClientEndpoint) Breakers() *circuitbreaker.Group { return c.breakers }
+
+// Budget returns the retry budget, or nil without retries.
+func (c *ClientEndpoint) Budget() *retry.Budget { return c.budget }
+
+// Close stops following the service, stops the balancer's timers and
+// releases the instances' endpoints. Calls afterwards fail with
+// balancer.ErrNoHosts.
+func (c *ClientEndpoint) Close() error { return c.bal.Close() }
