@@ -66,7 +66,7 @@ func BenchmarkPickMaglevParallel(b *testing.B) {
 
 // BenchmarkBuildMaglev measures Policy.Build alone. The table has 65,537
 // slots (256 KiB) at every n; B/op also counts the scratch bitmap (8 KiB)
-// and the per-host walk state (24 bytes a host).
+// and the per-host walk state (32 bytes a host).
 func BenchmarkBuildMaglev(b *testing.B) {
 	for _, n := range benchSizes {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
@@ -103,8 +103,8 @@ func hostsOf(list []discovery.Instance) []*balancer.Host {
 	return hosts
 }
 
-// BenchmarkBuildMaglevWeighted measures the weighted fill (weights 1 to
-// 4), which orders turns with a heap.
+// BenchmarkBuildMaglevWeighted measures the fill with weights 1 to 4,
+// which sorts the hosts by weight and schedules four groups of turns.
 func BenchmarkBuildMaglevWeighted(b *testing.B) {
 	for _, n := range benchSizes {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {

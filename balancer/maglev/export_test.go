@@ -11,9 +11,3 @@ func Slots(p balancer.Picker) []uint32 {
 	}
 	return t.slots
 }
-
-// BuildWeighted builds like Policy.Build but always runs the weighted
-// fill, so tests can compare it with the equal-weight fill.
-func BuildWeighted(p Policy, hosts []*balancer.Host) balancer.Picker {
-	return p.build(hosts, true)
-}

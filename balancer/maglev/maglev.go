@@ -1,11 +1,13 @@
 package maglev
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math/bits"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/switchyard/switchyard/balancer"
 	"github.com/switchyard/switchyard/internal/xhash"
@@ -72,10 +74,6 @@ func (Policy) Name() string { return "maglev" }
 // Build returns a picker over a lookup table filled from hosts. See the
 // package documentation for how the table is filled.
 func (p Policy) Build(hosts []*balancer.Host) balancer.Picker {
-	return p.build(hosts, false)
-}
-
-func (p Policy) build(hosts []*balancer.Host, weighted bool) balancer.Picker {
 	// Hosts sharing an ID share a permutation; letting both take turns
 	// would give that ID two shares. Only the first of each ID takes part.
 	uniq := make([]uint32, 0, len(hosts))
@@ -93,7 +91,7 @@ func (p Policy) build(hosts []*balancer.Host, weighted bool) balancer.Picker {
 		m = nextPrime(2 * m)
 	}
 	t := &table{slots: make([]uint32, m), m: m, hosts: hosts}
-	t.fill(hosts, uniq, weighted)
+	t.fill(hosts, uniq)
 	return t
 }
 
@@ -101,8 +99,8 @@ func (p Policy) build(hosts []*balancer.Host, weighted bool) balancer.Picker {
 // offset+2·skip, … modulo m. m is prime and 1 ≤ skip < m, so the walk
 // visits every slot once before it repeats.
 type cursor struct {
-	pos, skip uint64
-	host      uint32
+	pos, skip, w uint64
+	host         uint32
 }
 
 func (c *cursor) advance(m uint64) {
@@ -113,11 +111,16 @@ func (c *cursor) advance(m uint64) {
 }
 
 // fill runs Maglev's population: hosts take turns, and on its turn a host
-// claims the next slot of its permutation that nobody holds yet. With
-// equal weights the turns go round robin; otherwise a host of weight w
-// takes a turn in round r when ⌊(r+1)·w/wmax⌋ > ⌊r·w/wmax⌋, which is every
-// round for the heaviest hosts and proportionally less often for the rest.
-func (t *table) fill(hosts []*balancer.Host, uniq []uint32, weighted bool) {
+// claims the next slot of its permutation that nobody holds yet. A host of
+// weight w takes a turn in round r when ⌊(r+1)·w/wmax⌋ > ⌊r·w/wmax⌋: every
+// round for the heaviest hosts, proportionally less often for the rest.
+// Within a round, heavier hosts go first, and hosts of equal weight go in
+// ID order; with equal weights this is Maglev's plain round robin.
+//
+// Hosts of equal weight share a schedule, so the turns are kept per
+// weight: a min-heap of weight groups ordered by their next round, with
+// one heap step per group and round rather than per turn.
+func (t *table) fill(hosts []*balancer.Host, uniq []uint32) {
 	m := t.m
 	cur := make([]cursor, len(uniq))
 	var wmax uint64
@@ -125,76 +128,83 @@ func (t *table) fill(hosts []*balancer.Host, uniq []uint32, weighted bool) {
 	for k, i := range uniq {
 		h1 := xhash.String(hosts[i].Instance.ID)
 		h2 := xhash.Mix(h1 + golden)
-		cur[k] = cursor{pos: h1 % m, skip: h2%(m-1) + 1, host: i}
 		w := weight(hosts[i])
-		if k > 0 && w != wmax {
+		cur[k] = cursor{pos: h1 % m, skip: h2%(m-1) + 1, host: i, w: w}
+		if k > 0 && w != cur[0].w {
 			equal = false
 		}
 		wmax = max(wmax, w)
 	}
+	if !equal {
+		slices.SortFunc(cur, func(a, b cursor) int {
+			if c := cmp.Compare(b.w, a.w); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.host, b.host)
+		})
+	}
+	var q groups
+	for lo := 0; lo < len(cur); {
+		hi := lo + 1
+		for hi < len(cur) && cur[hi].w == cur[lo].w {
+			hi++
+		}
+		q = append(q, group{round: nextRound(0, cur[lo].w, wmax), w: cur[lo].w, lo: lo, hi: hi})
+		lo = hi
+	}
+	q.init()
+
 	// taken is a bitmap of claimed slots: m/8 bytes, which stays in cache
 	// while the walks probe it, unlike the 4-byte slots themselves.
 	taken := make([]uint64, (m+63)/64)
-	claim := func(c *cursor) {
-		for taken[c.pos>>6]&(1<<(c.pos&63)) != 0 {
+	for filled := uint64(0); ; {
+		g := &q[0]
+		for k := g.lo; k < g.hi; k++ {
+			c := &cur[k]
+			for taken[c.pos>>6]&(1<<(c.pos&63)) != 0 {
+				c.advance(m)
+			}
+			taken[c.pos>>6] |= 1 << (c.pos & 63)
+			t.slots[c.pos] = c.host
 			c.advance(m)
-		}
-		taken[c.pos>>6] |= 1 << (c.pos & 63)
-		t.slots[c.pos] = c.host
-		c.advance(m)
-	}
-	if equal && !weighted {
-		for filled := uint64(0); ; {
-			for k := range cur {
-				claim(&cur[k])
-				if filled++; filled == m {
-					return
-				}
+			if filled++; filled == m {
+				return
 			}
 		}
-	}
-	// Weighted: a min-heap of hosts ordered by (round of next turn, index),
-	// which replays the rounds in the same order as the loop above.
-	q := make(turns, len(cur))
-	for k := range cur {
-		w := weight(hosts[cur[k].host])
-		q[k] = turn{round: nextRound(0, w, wmax), k: uint32(k), w: w}
-	}
-	q.init()
-	for filled := uint64(0); filled < m; filled++ {
-		top := &q[0]
-		claim(&cur[top.k])
-		top.taken++
-		top.round = nextRound(top.taken, top.w, wmax)
+		g.turns++
+		g.round = nextRound(g.turns, g.w, wmax)
 		q.down(0)
 	}
 }
 
 // nextRound returns the round of the turn after a host of weight w has
-// had taken turns: the least r with ⌊(r+1)·w/wmax⌋ > taken.
-func nextRound(taken, w, wmax uint64) uint64 {
-	// (taken+1)·wmax < 2^64: taken ≤ m ≤ 2^32 and wmax ≤ 2^31.
-	return ((taken+1)*wmax+w-1)/w - 1
+// had turns turns: the least r with ⌊(r+1)·w/wmax⌋ > turns.
+func nextRound(turns, w, wmax uint64) uint64 {
+	// (turns+1)·wmax < 2^64: turns ≤ m ≤ 2^32 and wmax ≤ 2^31.
+	return ((turns+1)*wmax+w-1)/w - 1
 }
 
-type turn struct {
-	round, taken, w uint64
-	k               uint32
+// group is the hosts of one weight, cur[lo:hi], and their schedule.
+type group struct {
+	round, turns, w uint64
+	lo, hi          int
 }
 
-type turns []turn
+// groups is a min-heap ordered by next round, then weight (heaviest
+// first, which is lowest lo).
+type groups []group
 
-func (q turns) less(i, j int) bool {
-	return q[i].round < q[j].round || q[i].round == q[j].round && q[i].k < q[j].k
+func (q groups) less(i, j int) bool {
+	return q[i].round < q[j].round || q[i].round == q[j].round && q[i].lo < q[j].lo
 }
 
-func (q turns) init() {
+func (q groups) init() {
 	for i := len(q)/2 - 1; i >= 0; i-- {
 		q.down(i)
 	}
 }
 
-func (q turns) down(i int) {
+func (q groups) down(i int) {
 	for {
 		l := 2*i + 1
 		if l >= len(q) {
