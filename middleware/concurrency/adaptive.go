@@ -88,7 +88,7 @@ type gradient struct {
 	longRTT  float64 // ns; 0 until the first window closes
 }
 
-func (g *gradient) sample(ctx context.Context, l *Limiter, rtt time.Duration, inflight int64) {
+func (g *gradient) sample(ctx context.Context, l *Limiter, at time.Time, rtt time.Duration, inflight int64) {
 	g.sumNs.Add(int64(rtt))
 	n := g.count.Add(1)
 	for {
@@ -97,7 +97,7 @@ func (g *gradient) sample(ctx context.Context, l *Limiter, rtt time.Duration, in
 			break
 		}
 	}
-	now := l.clock.Now().UnixNano()
+	now := at.UnixNano()
 	if now < g.windowEnd.Load() || n < int64(g.cfg.MinSamples) || !g.mu.TryLock() {
 		return
 	}

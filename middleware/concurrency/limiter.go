@@ -243,7 +243,8 @@ func (t Token) Release(ctx context.Context, err error) {
 		return
 	}
 	if l.adapt != nil && l.classify(ctx, err) != outcome.Canceled {
-		l.adapt.sample(ctx, l, l.clock.Now().Sub(t.start), t.n)
+		now := l.clock.Now()
+		l.adapt.sample(ctx, l, now, now.Sub(t.start), t.n)
 	}
 	l.release()
 }
