@@ -74,8 +74,10 @@
 //     watch reports the error within TTL, beside the last known good list,
 //     and never sends an update without the error or with another list;
 //     after recovery the list and a nil error return within Heal, with no
-//     call from the application, and a registrar implementing
-//     discovery.StateReporter reports the outage and then nil.
+//     call from the application. A registrar implementing
+//     discovery.StateReporter (with KillRegistrar set) must report an
+//     error by TTL + 2×Slack into the outage, and nil again within Heal of
+//     the recovery.
 //   - HealAfterWipe: after the registry comes back empty, registrars put
 //     their registrations back within Heal.
 //   - RegisterDuringOutage: a Register made during an outage may fail but

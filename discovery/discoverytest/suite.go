@@ -111,12 +111,15 @@ func (s *suite) until(budget time.Duration, cond func(block time.Duration) bool)
 	if s.real {
 		deadline := time.Now().Add(budget + s.h.Wait)
 		for {
+			start := time.Now()
 			if cond(s.step()) {
 				return true
 			}
-			if time.Now().After(deadline) {
+			if start.After(deadline) {
 				return false
 			}
+			// A cond that does not block must not make this a busy loop.
+			time.Sleep(s.step() - time.Since(start))
 		}
 	}
 	for spent := time.Duration(0); ; {
