@@ -90,10 +90,13 @@ func (g *Group) get(key string, pin bool) *groupEntry {
 		if len(g.m) >= g.max {
 			g.evictLocked()
 		}
+		// A new breaker starts unmarked, so that a flood of one-off keys
+		// evicts one-off keys rather than breakers in steady use.
 		e = &groupEntry{b: NewBreaker(key, g.s)}
 		g.m[key] = e
+	} else if !e.used.Load() {
+		e.used.Store(true)
 	}
-	e.used.Store(true)
 	if pin {
 		e.pins++
 	}
@@ -101,8 +104,9 @@ func (g *Group) get(key string, pin bool) *groupEntry {
 }
 
 // evictLocked forgets one unpinned breaker, preferring one not used since
-// the previous sweep (a bounded clock sweep: map iteration starts at a
-// random place, referenced entries get a second chance).
+// it was created or since the previous sweep passed it (a bounded clock
+// sweep: map iteration starts at a random place, entries marked by use get
+// a second chance).
 func (g *Group) evictLocked() {
 	var fallback string
 	n := 0
