@@ -153,6 +153,8 @@ func jsonError(err error) *Error {
 		return e
 	case errors.As(err, &iue):
 		return &Error{Status: http.StatusInternalServerError, Err: err}
+	case errors.As(err, &se) && se.Offset >= 0 && se.Error() == "unexpected end of JSON input":
+		return &Error{Status: http.StatusBadRequest, Code: "malformed_json", Message: "truncated JSON", Err: err}
 	case errors.As(err, &se):
 		return &Error{Status: http.StatusBadRequest, Code: "malformed_json",
 			Message: fmt.Sprintf("malformed JSON at byte %d", se.Offset), Err: err}
