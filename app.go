@@ -43,9 +43,14 @@ const (
 
 // Errors returned by [App.Add] and [App.Run].
 var (
-	ErrAppStarted   = errors.New("switchyard: app already started")
-	ErrNoServers    = errors.New("switchyard: app has no servers")
-	ErrInvalidServe = errors.New("switchyard: invalid server")
+	// ErrAppStarted: Add or Run was called after Run had begun; an App
+	// runs once.
+	ErrAppStarted = errors.New("switchyard: app already started")
+	// ErrNoServers: Run was called on an App without servers.
+	ErrNoServers = errors.New("switchyard: app has no servers")
+	// ErrInvalidServer: Add was given a Server without a handler or
+	// without an address or listener.
+	ErrInvalidServer = errors.New("switchyard: invalid server")
 )
 
 // App runs the HTTP servers of one service process through their whole
@@ -240,15 +245,15 @@ func New(opts ...Option) *App {
 // server's mux to serve /healthz and /readyz.
 func (a *App) Health() *shttp.Health { return a.health }
 
-// Add adds a server. It fails with an error wrapping [ErrInvalidServe]
+// Add adds a server. It fails with an error wrapping [ErrInvalidServer]
 // when s has neither a Handler nor an HTTP server with one, or neither an
 // Addr nor a Listener, and with [ErrAppStarted] once Run has begun.
 func (a *App) Add(s Server) error {
 	switch {
 	case s.Handler == nil && (s.HTTP == nil || s.HTTP.Handler == nil):
-		return fmt.Errorf("%w: no handler", ErrInvalidServe)
+		return fmt.Errorf("%w: no handler", ErrInvalidServer)
 	case s.Addr == "" && s.Listener == nil:
-		return fmt.Errorf("%w: no address or listener", ErrInvalidServe)
+		return fmt.Errorf("%w: no address or listener", ErrInvalidServer)
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()

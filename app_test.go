@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -355,7 +354,7 @@ func TestAppConfigErrors(t *testing.T) {
 		{Addr: "127.0.0.1:0"},
 		{Handler: http.NotFoundHandler()},
 	} {
-		if err := app.Add(s); !errors.Is(err, switchyard.ErrInvalidServe) {
+		if err := app.Add(s); !errors.Is(err, switchyard.ErrInvalidServer) {
 			t.Errorf("%+v: %v", s, err)
 		}
 	}
@@ -403,8 +402,6 @@ func TestAppAdvertise(t *testing.T) {
 // inFlight counts a server's requests.
 type inFlight struct {
 	started, finished atomic.Int64
-	mu                sync.Mutex // guards peak
-	peak              int64
 }
 
 func (f *inFlight) wrap(h http.Handler) http.Handler {

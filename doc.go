@@ -32,4 +32,11 @@
 // outcome; the outcome package classifies the error, the policy learns the
 // latency, and outlier detection ejects a host that keeps failing. See
 // docs/architecture.md for the full picture.
+//
+// # Service lifecycle
+//
+// This package's [App] runs a service process: it listens, registers the
+// real address, serves, and on SIGTERM drains without dropping a request
+// (readiness fails, the instance is deregistered, clients are given time
+// to notice, in-flight requests finish). See docs/transport.md.
 package switchyard

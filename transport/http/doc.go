@@ -32,9 +32,9 @@
 // tuned transport ([DefaultTransport]). A non-2xx answer comes back as a
 // [*ResponseError] carrying the status, which outcome.Default classifies:
 // 5xx and 429 count against the instance, other 4xx are the caller's fault.
-// [NewClient] wires the whole call path for one service: discovery, a
-// balancer with outlier detection, a circuit breaker per instance, retries
-// under a budget, a deadline and tracing.
+// [NewClientEndpoint] wires the whole call path for one operation of a
+// service: discovery, a balancer with outlier detection, a circuit breaker
+// per instance, retries under a budget, and tracing, in a documented order.
 //
 // # Health
 //
