@@ -1,0 +1,221 @@
+package auth
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchyard/switchyard/internal/clock"
+)
+
+// ErrCertificate is wrapped by the errors of [NewCertReloader] and
+// [CertReloader.Reload].
+var ErrCertificate = errors.New("auth: cannot load certificate")
+
+// DefaultCheckInterval is how often a [CertReloader] looks at its files'
+// modification times, at most, on the handshake path.
+const DefaultCheckInterval = 10 * time.Second
+
+// ReloadOption configures [NewCertReloader].
+type ReloadOption func(*CertReloader)
+
+// WithCheckInterval sets how often, at most, a handshake makes the
+// reloader compare its files' modification times and sizes with those it
+// loaded. Default [DefaultCheckInterval]; zero checks at every handshake;
+// a negative value never checks, leaving reloads to [CertReloader.Reload].
+func WithCheckInterval(d time.Duration) ReloadOption {
+	return func(r *CertReloader) { r.interval = d }
+}
+
+// WithReloadClock sets the clock for the check interval. The default is the
+// real clock; tests pass a fake.
+func WithReloadClock(c clock.Clock) ReloadOption {
+	return func(r *CertReloader) { r.clock = clock.OrReal(c) }
+}
+
+// WithReloadErrorHook sets a function called when an automatic reload
+// fails; the previous certificate stays in use. Default none.
+func WithReloadErrorHook(f func(error)) ReloadOption {
+	return func(r *CertReloader) { r.onError = f }
+}
+
+// CertReloader serves a certificate and CA pool read from PEM files and
+// re-reads them when they change, so that certificates can be rotated
+// without a restart. It starts no goroutine: the check rides on handshakes.
+// Create it with [NewCertReloader]; it is safe for concurrent use.
+type CertReloader struct {
+	certFile, keyFile, caFile string
+	interval                  time.Duration
+	clock                     clock.Clock
+	onError                   func(error)
+
+	cur atomic.Pointer[loaded]
+
+	mu        sync.Mutex // guards lastCheck and serialises reloads
+	lastCheck time.Time
+}
+
+type loaded struct {
+	cert   *tls.Certificate
+	pool   *x509.CertPool // nil without a CA file
+	stamps [3]fileStamp
+	server *tls.Config // the per-generation server config
+}
+
+type fileStamp struct {
+	mod  time.Time
+	size int64
+}
+
+// NewCertReloader loads the certificate chain in certFile, its private key
+// in keyFile, and, if caFile is not empty, the CA certificates that client
+// (for a server) or server (for a client) certificates must chain to.
+func NewCertReloader(certFile, keyFile, caFile string, opts ...ReloadOption) (*CertReloader, error) {
+	r := &CertReloader{certFile: certFile, keyFile: keyFile, caFile: caFile, interval: DefaultCheckInterval, clock: clock.Real{}}
+	for _, o := range opts {
+		o(r)
+	}
+	if err := r.Reload(); err != nil {
+		return nil, err
+	}
+	r.lastCheck = r.clock.Now()
+	return r, nil
+}
+
+// Reload reads the files now. If any cannot be read or parsed, or the key
+// does not match the certificate, the previous certificate and pool stay
+// in use and the error (wrapping [ErrCertificate]) is returned.
+func (r *CertReloader) Reload() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reloadLocked()
+}
+
+func (r *CertReloader) reloadLocked() error {
+	var l loaded
+	var err error
+	files := [3]string{r.certFile, r.keyFile, r.caFile}
+	for i, f := range files {
+		if f == "" {
+			continue
+		}
+		if l.stamps[i], err = stamp(f); err != nil {
+			return fmt.Errorf("%w: %w", ErrCertificate, err)
+		}
+	}
+	cert, err := tls.LoadX509KeyPair(r.certFile, r.keyFile)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrCertificate, err)
+	}
+	l.cert = &cert
+	if r.caFile != "" {
+		pem, err := os.ReadFile(r.caFile)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrCertificate, err)
+		}
+		l.pool = x509.NewCertPool()
+		if !l.pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("%w: no certificate in %s", ErrCertificate, r.caFile)
+		}
+	}
+	l.server = &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{cert},
+	}
+	if l.pool != nil {
+		l.server.ClientCAs = l.pool
+		l.server.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	r.cur.Store(&l)
+	return nil
+}
+
+func stamp(name string) (fileStamp, error) {
+	fi, err := os.Stat(name)
+	if err != nil {
+		return fileStamp{}, err
+	}
+	return fileStamp{mod: fi.ModTime(), size: fi.Size()}, nil
+}
+
+// maybeReload reloads if the check interval has passed and a file changed.
+func (r *CertReloader) maybeReload() {
+	if r.interval < 0 {
+		return
+	}
+	now := r.clock.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if now.Sub(r.lastCheck) < r.interval {
+		return
+	}
+	r.lastCheck = now
+	cur := r.cur.Load()
+	changed := false
+	for i, f := range [3]string{r.certFile, r.keyFile, r.caFile} {
+		if f == "" {
+			continue
+		}
+		s, err := stamp(f)
+		if err != nil || s != cur.stamps[i] {
+			changed = true
+			break
+		}
+	}
+	if !changed {
+		return
+	}
+	if err := r.reloadLocked(); err != nil && r.onError != nil {
+		r.onError(err)
+	}
+}
+
+// Certificate returns the certificate in use, after checking the files if
+// the check interval has passed.
+func (r *CertReloader) Certificate() *tls.Certificate {
+	r.maybeReload()
+	return r.cur.Load().cert
+}
+
+// ServerConfig returns a server TLS configuration (TLS 1.2 or later) whose
+// every handshake uses the current certificate and, when a CA file was
+// given, requires a client certificate that chains to the current CA pool.
+// The returned config may be further adjusted (NextProtos, cipher suites)
+// before use; those settings are kept.
+func (r *CertReloader) ServerConfig() *tls.Config {
+	base := &tls.Config{MinVersion: tls.VersionTLS12}
+	base.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		r.maybeReload()
+		l := r.cur.Load()
+		c := base.Clone()
+		c.GetConfigForClient = nil
+		c.Certificates = l.server.Certificates
+		if l.pool != nil {
+			c.ClientCAs = l.pool
+			c.ClientAuth = tls.RequireAndVerifyClientCert
+		}
+		return c, nil
+	}
+	return base
+}
+
+// ClientConfig returns a client TLS configuration (TLS 1.2 or later) that
+// presents the current certificate at every handshake and, when a CA file
+// was given, trusts the CA pool loaded at the time of this call (build a
+// new config to trust a rotated CA). serverName, if not empty, is the name
+// the server's certificate must carry; otherwise the dialled host is used.
+func (r *CertReloader) ClientConfig(serverName string) *tls.Config {
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		ServerName: serverName,
+		RootCAs:    r.cur.Load().pool,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return r.Certificate(), nil
+		},
+	}
+}
