@@ -47,7 +47,9 @@ type Option func(*Policy)
 // samples, and how quickly samples below the estimate pull it down. The
 // EWMA's time constant is tau = d / ln 2. Zero or negative d means
 // [DefaultHalfLife] (10s). A shorter half-life forgets slowness sooner and
-// probes avoided hosts more often; a longer one is steadier.
+// probes avoided hosts more often; a longer one is steadier. Keep it to
+// minutes at most: the balancer's EWMA reads ages correctly only up to
+// about 36 minutes.
 func WithHalfLife(d time.Duration) Option {
 	return func(p *Policy) {
 		if d <= 0 {
