@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync"
 	"testing"
 	"time"
 
@@ -433,6 +434,39 @@ func TestSampleStampedAfterTheClockReading(t *testing.T) {
 	for range 100 {
 		if h := mustPick(t, b); h != fast {
 			t.Fatalf("picked the host that just answered in 51ms over one at 1ms")
+		}
+	}
+}
+
+// TestConcurrentUse runs picks and reports from several goroutines on the
+// real clock, for the race detector; every pick must return a member.
+func TestConcurrentUse(t *testing.T) {
+	b := balancer.New(p2c.New())
+	t.Cleanup(func() { b.Close() })
+	b.Update(instances(5))
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 2000 {
+				h, err := b.Pick(context.Background())
+				if err != nil || h == nil {
+					t.Errorf("Pick = %v, %v", h, err)
+					return
+				}
+				start := b.Begin(h)
+				var err2 error
+				if (i+g)%50 == 0 {
+					err2 = statusErr(503)
+				}
+				b.Done(context.Background(), h, start, err2)
+			}
+		})
+	}
+	wg.Wait()
+	hosts, _ := b.Hosts()
+	for _, h := range hosts {
+		if h.InFlight != 0 {
+			t.Errorf("host %s has %d calls in flight after all finished", h.Instance.ID, h.InFlight)
 		}
 	}
 }
