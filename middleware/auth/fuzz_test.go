@@ -5,6 +5,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -114,6 +116,37 @@ func FuzzJWKS(f *testing.F) {
 			if back[id].Alg != k.Alg {
 				t.Fatalf("alg of %q changed: %q → %q", id, k.Alg, back[id].Alg)
 			}
+		}
+	})
+}
+
+// FuzzAuthorizationHeader sends arbitrary Authorization values through the
+// HTTP handler. The next handler may run only for "Bearer" (any case),
+// spaces, and the genuine token; everything else is a 401.
+func FuzzAuthorizationHeader(f *testing.F) {
+	keys(f)
+	v, err := auth.NewValidator(auth.StaticKeys(edKey.public()), issuer, audience, auth.WithClock(clock.NewFake(t0)))
+	if err != nil {
+		f.Fatal(err)
+	}
+	valid := sign(f, edKey, claims(t0), nil)
+	for _, s := range []string{"Bearer " + valid, "bearer  " + valid, "Bearer", "Bearer ", "Basic x", "Bearer\t" + valid, "Bearer " + valid + " x", ""} {
+		f.Add(s)
+	}
+	reached := false
+	h := v.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true }))
+	f.Fuzz(func(t *testing.T, header string) {
+		reached = false
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.Header["Authorization"] = []string{header}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		genuine := len(header) > 7 && strings.EqualFold(header[:7], "bearer ") && strings.TrimLeft(header[7:], " ") == valid
+		if reached != genuine {
+			t.Fatalf("header %q: next reached %v, want %v", header, reached, genuine)
+		}
+		if !reached && (w.Code != http.StatusUnauthorized || !strings.HasPrefix(w.Header().Get("WWW-Authenticate"), "Bearer")) {
+			t.Fatalf("header %q: %d %q", header, w.Code, w.Header().Get("WWW-Authenticate"))
 		}
 	})
 }
