@@ -73,6 +73,7 @@ type Error struct {
 	Err error
 }
 
+// Error says the request was unauthorized and why.
 func (e *Error) Error() string { return "auth: unauthorized: " + e.Err.Error() }
 
 // Unwrap returns the reason.

@@ -182,8 +182,8 @@ func WithJWKSClock(c clock.Clock) JWKSOption { return func(s *JWKS) { s.clock = 
 // lookups that need the same fetch wait for it. A failed fetch or an
 // invalid document leaves the cached keys in place.
 //
-// A JWKS starts no goroutine. Create it with [NewJWKS]; it is safe for
-// concurrent use.
+// A JWKS starts no goroutine. Create it with [NewJWKS]; the zero value is
+// not usable. It is safe for concurrent use.
 type JWKS struct {
 	fetch       FetchFunc
 	clock       clock.Clock

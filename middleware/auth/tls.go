@@ -47,7 +47,8 @@ func WithReloadErrorHook(f func(error)) ReloadOption {
 // CertReloader serves a certificate and CA pool read from PEM files and
 // re-reads them when they change, so that certificates can be rotated
 // without a restart. It starts no goroutine: the check rides on handshakes.
-// Create it with [NewCertReloader]; it is safe for concurrent use.
+// Create it with [NewCertReloader]; the zero value is not usable. It is
+// safe for concurrent use.
 type CertReloader struct {
 	certFile, keyFile, caFile string
 	interval                  time.Duration

@@ -17,11 +17,17 @@ import (
 // ErrInvalidToken, and also the more specific sentinel or jwt error that
 // explains it (for example jwt.ErrTokenExpired).
 var (
-	ErrInvalidToken  = errors.New("auth: invalid token")
-	ErrMissingToken  = errors.New("auth: missing bearer token")
+	// ErrInvalidToken is wrapped by every rejection of a presented token.
+	ErrInvalidToken = errors.New("auth: invalid token")
+	// ErrMissingToken: no bearer token was presented (no Authorization
+	// header, another scheme, or an empty token).
+	ErrMissingToken = errors.New("auth: missing bearer token")
+	// ErrTokenTooLarge: the token exceeds the validator's size limit.
 	ErrTokenTooLarge = errors.New("auth: token too large")
-	ErrMissingKeyID  = errors.New("auth: token has no key id")
-	ErrCritical      = errors.New("auth: token has critical header extensions")
+	// ErrMissingKeyID: an asymmetric token without "kid".
+	ErrMissingKeyID = errors.New("auth: token has no key id")
+	// ErrCritical: the token's header has a "crit" member.
+	ErrCritical = errors.New("auth: token has critical header extensions")
 	// ErrConfig is wrapped by the errors [NewValidator] returns.
 	ErrConfig = errors.New("auth: invalid validator configuration")
 )
@@ -85,7 +91,8 @@ func WithErrorHook(f func(ctx context.Context, err error)) Option {
 }
 
 // Validator checks tokens; see the package documentation for the rules.
-// Create it with [NewValidator]; it is safe for concurrent use.
+// Create it with [NewValidator]; the zero value is not usable. It is safe
+// for concurrent use.
 type Validator struct {
 	keys     KeySet
 	issuer   string

@@ -45,7 +45,8 @@ func WithoutRuntimeMetrics() PrometheusOption {
 // the Prometheus text format from a registry of its own, so that several
 // can live in one process (tests, or one per embedded service) without
 // colliding in prometheus.DefaultRegisterer. Create it with
-// [NewPrometheus]; it is safe for concurrent use.
+// [NewPrometheus] (the zero value is not usable); it is safe for concurrent
+// use.
 type Prometheus struct {
 	registry *prometheus.Registry
 	provider *sdkmetric.MeterProvider
