@@ -47,6 +47,11 @@
 // goroutine it started survives its cleanups ([Harness.LeakOptions] lists
 // the backend's known exceptions).
 //
+// Outside an outage, an update may still carry an error (a client request
+// timing out on a loaded machine) provided its list is right: while a case
+// watches for changes that must not happen it checks lists only, and where
+// it needs the registry's answer it waits for an update without error.
+//
 //   - WatchArgs: Watch refuses an empty service name (ErrNoService) and an
 //     ended context.
 //   - FirstUpdateEmpty: a service with no instances gets a first update at
@@ -79,7 +84,11 @@
 //     error by TTL + 2×Slack into the outage, and nil again within Heal of
 //     the recovery.
 //   - HealAfterWipe: after the registry comes back empty, registrars put
-//     their registrations back within Heal.
+//     their registrations back within Heal, and a watch that lived through
+//     the wipe (whether or not it saw the registry blink) follows the
+//     changes made afterwards: it must not stay bound to the erased
+//     history (an etcd watch resumed from a revision the new server has
+//     not reached, for instance).
 //   - RegisterDuringOutage: a Register made during an outage may fail but
 //     takes effect after recovery.
 //   - DeregisterDuringOutage: a Deregister made during an outage may fail

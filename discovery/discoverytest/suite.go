@@ -265,6 +265,16 @@ func (w *watcher) eventually(what string, budget time.Duration, match, each func
 	return w.last
 }
 
+// settle is eventually, but content with the last update already read if
+// match accepts it.
+func (w *watcher) settle(what string, budget time.Duration, match, each func(discovery.Update) bool) discovery.Update {
+	w.s.t.Helper()
+	if w.seen && match(w.last) {
+		return w.last
+	}
+	return w.eventually(what, budget, match, each)
+}
+
 // drain reads whatever is waiting; each must accept all of it.
 func (w *watcher) drain(each func(discovery.Update) bool) {
 	w.s.t.Helper()
@@ -281,6 +291,14 @@ func (w *watcher) lastString() string {
 // is accepts an update with a nil Err holding exactly want.
 func (s *suite) is(want ...discovery.Instance) func(discovery.Update) bool {
 	return func(u discovery.Update) bool { return u.Err == nil && s.same(u.Instances, want) }
+}
+
+// listIs accepts an update holding exactly want, whatever its Err: outside
+// the outage cases a client may still report a transient error (a request
+// timing out on a loaded machine), which is harmless while the list is
+// right.
+func (s *suite) listIs(want ...discovery.Instance) func(discovery.Update) bool {
+	return func(u discovery.Update) bool { return s.same(u.Instances, want) }
 }
 
 // same reports whether got holds exactly the delivered forms of want.

@@ -37,6 +37,10 @@ type mutant struct {
 	leakOnce *sync.Once
 	// ctxBound: the watch ends when the Watch context does.
 	ctxBound bool
+	// freezeOnError: after an update with an error the watch goes quiet
+	// for good, like a watch left bound to a registry history that a
+	// restart erased.
+	freezeOnError bool
 	// registrar replaces memory.NewRegistrar.
 	registrar func(reg *memory.Registry, ttl time.Duration) discovery.Registrar
 }
@@ -108,6 +112,7 @@ var mutants = []mutant{
 	{name: "LeaksUntilClose", leak: true, fails: []string{"StopReleasesGoroutines"}},
 	{name: "LeaksPastClose", leakOnce: new(sync.Once), fails: []string{"FirstUpdateEmpty"}},
 	{name: "WatchBoundToContext", ctxBound: true, fails: []string{"WatchOutlivesContext"}},
+	{name: "FrozenAfterOutage", freezeOnError: true, fails: []string{"LastKnownGoodDuringOutage", "HealAfterWipe"}},
 	{
 		name:  "NoRenewal",
 		fails: []string{"Renewal"},
@@ -238,7 +243,7 @@ func (r mutantResolver) Watch(ctx context.Context, service string) (discovery.Wa
 	if m.leakOnce != nil {
 		m.leakOnce.Do(func() { go func() { select {} }() })
 	}
-	if m.transform == nil && !m.noClose && !m.ctxBound {
+	if m.transform == nil && !m.noClose && !m.ctxBound && !m.freezeOnError {
 		return in, nil
 	}
 	w := &relay{in: in, out: make(chan discovery.Update, 1), done: make(chan struct{}), m: m}
@@ -263,7 +268,12 @@ type relay struct {
 func (w *relay) loop() {
 	defer close(w.done)
 	var prev discovery.Update
+	frozen := false
 	for u := range w.in.Updates() {
+		if frozen {
+			continue
+		}
+		frozen = w.m.freezeOnError && u.Err != nil
 		if w.ctx != nil && w.ctx.Err() != nil {
 			// Checked per update, not in a select, so that the defect
 			// shows deterministically on the first update after the
