@@ -35,7 +35,7 @@ type Option func(*Policy)
 // WithTableSize sets the number of slots in the lookup table. m must be a
 // prime between 2 and [MaxTableSize]; choose m ≥ 100 × the number of
 // hosts to keep each host's share within 1% of its due. Default
-// [DefaultTableSize]. The table grows on its own only when hosts outnumber
+// [DefaultTableSize], which zero also selects. The table grows on its own only when hosts outnumber
 // its slots; see the package documentation.
 func WithTableSize(m int) Option { return func(p *Policy) { p.size = m } }
 

@@ -42,19 +42,22 @@ type Option func(*Policy)
 // WithVirtualNodes sets how many ring entries a host of average weight
 // gets, before the ring-size bounds apply. More entries smooth the load
 // (the spread of a host's share shrinks like 1/√v) at 12 bytes each.
-// Default [DefaultVirtualNodes]; v must be at least 1.
+// Default [DefaultVirtualNodes], which zero also selects; v must not be
+// negative.
 func WithVirtualNodes(v int) Option { return func(p *Policy) { p.vnodes = v } }
 
 // WithMinRingSize sets the ring's minimum length: with few hosts, each
-// gets more than the configured virtual nodes so that the ring holds about
-// n entries. Default [DefaultMinRingSize]; n must be in [1, MaxRingSize].
+// gets more than the configured virtual nodes so that the ring holds at
+// least about n entries. Default [DefaultMinRingSize], which zero also
+// selects; n must be in [1, MaxRingSize].
 func WithMinRingSize(n int) Option { return func(p *Policy) { p.minRing = n } }
 
 // WithMaxRingSize sets the ring's maximum length, which bounds memory
 // (12 bytes an entry) and build time: with many hosts, each gets fewer
 // than the configured virtual nodes. The ring exceeds it only when hosts
 // outnumber it, since every host keeps one entry. Default
-// [DefaultMaxRingSize]; n must be in [MinRingSize, MaxRingSize].
+// [DefaultMaxRingSize] or the minimum ring size if that is larger, which
+// zero also selects; n must be in [minimum ring size, MaxRingSize].
 func WithMaxRingSize(n int) Option { return func(p *Policy) { p.maxRing = n } }
 
 // Policy is the ring-hash policy. The zero value uses the defaults; other
