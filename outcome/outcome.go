@@ -81,9 +81,7 @@ func Default(ctx context.Context, err error) Class {
 	if errors.Is(err, context.Canceled) {
 		return Canceled
 	}
-	var sc StatusCoder
-	if errors.As(err, &sc) {
-		code := sc.StatusCode()
+	if code, ok := statusOf(err); ok {
 		switch {
 		case code >= 500 || code == 429:
 			return ServerFailure
@@ -94,18 +92,83 @@ func Default(ctx context.Context, err error) Class {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
 		return ServerFailure
 	}
-	var ne net.Error
-	if errors.As(err, &ne) {
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || isNetError(err) {
 		return ServerFailure
 	}
-	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) {
-		return ServerFailure
-	}
-	var t Temporary
-	if errors.As(err, &t) && !t.Temporary() {
+	if t, ok := temporaryOf(err); ok && !t {
 		return CallerFault
 	}
 	return ServerFailure
+}
+
+// statusOf, isNetError and temporaryOf walk the error tree the way
+// errors.As does, but with type switches: errors.As needs a pointer to an
+// interface variable, which escapes and costs an allocation on every
+// failed call.
+func statusOf(err error) (int, bool) {
+	for err != nil {
+		if sc, ok := err.(StatusCoder); ok {
+			return sc.StatusCode(), true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if code, ok := statusOf(e); ok {
+					return code, true
+				}
+			}
+			return 0, false
+		default:
+			return 0, false
+		}
+	}
+	return 0, false
+}
+
+func isNetError(err error) bool {
+	for err != nil {
+		if _, ok := err.(net.Error); ok {
+			return true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if isNetError(e) {
+					return true
+				}
+			}
+			return false
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+func temporaryOf(err error) (temporary, ok bool) {
+	for err != nil {
+		if t, ok := err.(Temporary); ok {
+			return t.Temporary(), true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if t, ok := temporaryOf(e); ok {
+					return t, true
+				}
+			}
+			return false, false
+		default:
+			return false, false
+		}
+	}
+	return false, false
 }
 
 // Or returns c, or [Default] when c is nil.

@@ -1,0 +1,109 @@
+package outcome_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"testing"
+
+	"github.com/switchyard/switchyard/outcome"
+)
+
+type status int
+
+func (s status) Error() string   { return fmt.Sprintf("status %d", int(s)) }
+func (s status) StatusCode() int { return int(s) }
+
+type temporary bool
+
+func (t temporary) Error() string   { return "temporary?" }
+func (t temporary) Temporary() bool { return bool(t) }
+
+func TestDefault(t *testing.T) {
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	bg := context.Background()
+	opErr := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	cases := []struct {
+		name string
+		ctx  context.Context
+		err  error
+		want outcome.Class
+	}{
+		{"nil", bg, nil, outcome.Success},
+		{"500", bg, status(500), outcome.ServerFailure},
+		{"503 wrapped", bg, fmt.Errorf("call catalog: %w", status(503)), outcome.ServerFailure},
+		{"429 is the instance overloaded", bg, status(429), outcome.ServerFailure},
+		{"404", bg, status(404), outcome.CallerFault},
+		{"409 wrapped twice", bg, fmt.Errorf("a: %w", fmt.Errorf("b: %w", status(409))), outcome.CallerFault},
+		{"400 inside a join", bg, errors.Join(errors.New("x"), status(400)), outcome.CallerFault},
+		{"3xx is not a verdict", bg, status(302), outcome.ServerFailure},
+		{"caller canceled wins over 500", canceled, status(500), outcome.Canceled},
+		{"context.Canceled", bg, fmt.Errorf("wrapped: %w", context.Canceled), outcome.Canceled},
+		{"per-try timeout", bg, fmt.Errorf("try: %w", context.DeadlineExceeded), outcome.ServerFailure},
+		{"i/o deadline", bg, os.ErrDeadlineExceeded, outcome.ServerFailure},
+		{"connection refused", bg, opErr, outcome.ServerFailure},
+		{"connection reset", bg, fmt.Errorf("read: %w", syscall.ECONNRESET), outcome.ServerFailure},
+		{"unexpected EOF", bg, io.ErrUnexpectedEOF, outcome.ServerFailure},
+		{"not temporary", bg, temporary(false), outcome.CallerFault},
+		{"temporary", bg, temporary(true), outcome.ServerFailure},
+		{"unknown", bg, errors.New("mystery"), outcome.ServerFailure},
+		{"nil ctx", nil, status(502), outcome.ServerFailure},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := outcome.Default(c.ctx, c.err); got != c.want {
+				t.Fatalf("Default(%v) = %v, want %v", c.err, got, c.want)
+			}
+		})
+	}
+}
+
+func TestDefaultDoesNotAllocate(t *testing.T) {
+	ctx := context.Background()
+	errs := []error{
+		fmt.Errorf("call: %w", status(503)),
+		errors.Join(errors.New("x"), status(404)),
+		&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED},
+		errors.New("mystery"),
+	}
+	for _, err := range errs {
+		if n := testing.AllocsPerRun(100, func() { outcome.Default(ctx, err) }); n != 0 {
+			t.Errorf("Default(%v) allocates %v times", err, n)
+		}
+	}
+}
+
+func TestOr(t *testing.T) {
+	if outcome.Or(nil)(context.Background(), status(500)) != outcome.ServerFailure {
+		t.Fatal("Or(nil) is not Default")
+	}
+	always := func(context.Context, error) outcome.Class { return outcome.CallerFault }
+	if outcome.Or(always)(context.Background(), status(500)) != outcome.CallerFault {
+		t.Fatal("Or(c) is not c")
+	}
+}
+
+func TestClassString(t *testing.T) {
+	for c, want := range map[outcome.Class]string{
+		outcome.Success: "success", outcome.ServerFailure: "server_failure",
+		outcome.CallerFault: "caller_fault", outcome.Canceled: "canceled", 99: "unknown",
+	} {
+		if c.String() != want {
+			t.Errorf("%d.String() = %q, want %q", c, c.String(), want)
+		}
+	}
+}
+
+func BenchmarkDefault(b *testing.B) {
+	ctx := context.Background()
+	err := fmt.Errorf("call: %w", status(503))
+	b.ReportAllocs()
+	for b.Loop() {
+		outcome.Default(ctx, err)
+	}
+}
