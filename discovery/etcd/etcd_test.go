@@ -23,8 +23,8 @@ const ttl = 2 * time.Second
 func TestRegisterAndDeregisterAreSeenByWatchers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	reg := etcd.NewRegistrar(newClient(t, shared.Endpoints()), etcd.WithTTL(ttl))
-	res := etcd.NewResolver(newClient(t, shared.Endpoints()))
+	reg := etcd.NewRegistrar(newClient(t, shared(t).Endpoints()), etcd.WithTTL(ttl))
+	res := etcd.NewResolver(newClient(t, shared(t).Endpoints()))
 	defer res.Close()
 
 	w, err := res.Watch(ctx, "basic")
@@ -83,9 +83,9 @@ func TestRegisterAndDeregisterAreSeenByWatchers(t *testing.T) {
 
 func TestRegisterRejectsWhatCannotBeStored(t *testing.T) {
 	ctx := context.Background()
-	reg := etcd.NewRegistrar(newClient(t, shared.Endpoints()))
+	reg := etcd.NewRegistrar(newClient(t, shared(t).Endpoints()))
 	defer reg.Close(ctx)
-	res := etcd.NewResolver(newClient(t, shared.Endpoints()))
+	res := etcd.NewResolver(newClient(t, shared(t).Endpoints()))
 	defer res.Close()
 	tests := []struct {
 		name string
@@ -118,9 +118,9 @@ func TestRegistrationLatency(t *testing.T) {
 	const n = 100
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	reg := etcd.NewRegistrar(newClient(t, shared.Endpoints()), etcd.WithTTL(ttl))
+	reg := etcd.NewRegistrar(newClient(t, shared(t).Endpoints()), etcd.WithTTL(ttl))
 	defer reg.Close(ctx)
-	res := etcd.NewResolver(newClient(t, shared.Endpoints()))
+	res := etcd.NewResolver(newClient(t, shared(t).Endpoints()))
 	defer res.Close()
 	w, err := res.Watch(ctx, "latency")
 	if err != nil {
@@ -154,10 +154,10 @@ func TestRegistrationLatency(t *testing.T) {
 func TestStoppedProcessLeavesWithinTTL(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	alive := etcd.NewRegistrar(newClient(t, shared.Endpoints()), etcd.WithTTL(ttl))
+	alive := etcd.NewRegistrar(newClient(t, shared(t).Endpoints()), etcd.WithTTL(ttl))
 	defer alive.Close(ctx)
-	doomed := etcd.NewRegistrar(newClient(t, shared.Endpoints()), etcd.WithTTL(ttl))
-	res := etcd.NewResolver(newClient(t, shared.Endpoints()))
+	doomed := etcd.NewRegistrar(newClient(t, shared(t).Endpoints()), etcd.WithTTL(ttl))
+	res := etcd.NewResolver(newClient(t, shared(t).Endpoints()))
 	defer res.Close()
 	if err := alive.Register(ctx, inst("kill", "alive", "127.0.0.1:9001")); err != nil {
 		t.Fatal(err)
@@ -383,13 +383,13 @@ func TestWatchAndRegisterWhileEtcdIsDown(t *testing.T) {
 func TestWatchReloadsAfterCompaction(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	direct := newClient(t, shared.Endpoints())
+	direct := newClient(t, shared(t).Endpoints())
 	reg := etcd.NewRegistrar(direct, etcd.WithTTL(ttl))
 	defer reg.Close(ctx)
 	if err := reg.Register(ctx, inst("compact", "a", "127.0.0.1:9001")); err != nil {
 		t.Fatal(err)
 	}
-	p := startProxy(t, shared.Addr())
+	p := startProxy(t, shared(t).Addr())
 	logs := &syncBuffer{}
 	res := etcd.NewResolver(newClient(t, p.endpoints()),
 		// The probe would also trigger a reload; keep it out of the way.
@@ -428,7 +428,7 @@ func TestWatchReloadsAfterCompaction(t *testing.T) {
 func TestBadRecordsAreSkippedAndReported(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	direct := newClient(t, shared.Endpoints())
+	direct := newClient(t, shared(t).Endpoints())
 	pre := etcd.ServicePrefix(etcd.DefaultPrefix, "bad")
 	good, err := etcd.Encode(inst("bad", "good", "127.0.0.1:9001"))
 	if err != nil {
@@ -447,7 +447,7 @@ func TestBadRecordsAreSkippedAndReported(t *testing.T) {
 		}
 	}
 	logs := &syncBuffer{}
-	res := etcd.NewResolver(newClient(t, shared.Endpoints()),
+	res := etcd.NewResolver(newClient(t, shared(t).Endpoints()),
 		etcd.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
 	defer res.Close()
 	w, err := res.Watch(ctx, "bad")
@@ -472,7 +472,7 @@ func TestBadRecordsAreSkippedAndReported(t *testing.T) {
 
 func TestResolverCloseStopsWatches(t *testing.T) {
 	ctx := context.Background()
-	res := etcd.NewResolver(newClient(t, shared.Endpoints()))
+	res := etcd.NewResolver(newClient(t, shared(t).Endpoints()))
 	w, err := res.Watch(ctx, "closing")
 	if err != nil {
 		t.Fatal(err)

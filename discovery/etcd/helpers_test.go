@@ -19,26 +19,45 @@ import (
 	"github.com/switchyard/switchyard/discovery/etcd/embedded"
 )
 
-// shared is the etcd server used by every test that does not stop its
-// server. Tests keep apart by using their own service names.
-var shared *embedded.Server
+// sharedSrv is the etcd server used by every test that does not stop its
+// server; tests keep apart by using their own service names. It starts on
+// first use, so that tests which never use it (the conformance suite,
+// whose leak checks would see its goroutines start) run without it.
+var (
+	sharedOnce sync.Once
+	sharedSrv  *embedded.Server
+	sharedErr  error
+	sharedDir  string
+)
+
+func shared(t *testing.T) *embedded.Server {
+	t.Helper()
+	sharedOnce.Do(func() {
+		sharedDir, sharedErr = os.MkdirTemp("", "switchyard-etcd-test")
+		if sharedErr != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		sharedSrv, sharedErr = embedded.Start(ctx, sharedDir, "127.0.0.1:0")
+	})
+	if sharedErr != nil {
+		t.Fatal(sharedErr)
+	}
+	return sharedSrv
+}
 
 type mainRunner struct{ m *testing.M }
 
 func (r mainRunner) Run() int {
-	dir, err := os.MkdirTemp("", "switchyard-etcd-test")
-	if err != nil {
-		panic(err)
+	code := r.m.Run()
+	if sharedSrv != nil {
+		sharedSrv.Close()
 	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	shared, err = embedded.Start(ctx, dir, "127.0.0.1:0")
-	if err != nil {
-		panic(err)
+	if sharedDir != "" {
+		os.RemoveAll(sharedDir)
 	}
-	defer shared.Close()
-	return r.m.Run()
+	return code
 }
 
 func TestMain(m *testing.M) {
