@@ -164,8 +164,9 @@ func (b *Balancer) Follow(w discovery.Watch) error {
 	return nil
 }
 
-// Update replaces the set of instances. Instances whose ID (and address)
-// are unchanged keep their Host and its statistics.
+// Update replaces the set of instances. Instances whose record is
+// unchanged keep their Host and its statistics. When list holds an ID more
+// than once, the first record is used.
 func (b *Balancer) Update(list []discovery.Instance) {
 	var closers []io.Closer
 	b.mu.Lock()
@@ -174,8 +175,13 @@ func (b *Balancer) Update(list []discovery.Instance) {
 		return
 	}
 	next := make([]*Host, 0, len(list))
-	keep := make(map[*Host]struct{}, len(list))
+	// kept maps each ID of the new membership to its Host; the first record
+	// of an ID wins, as in a Feed.
+	kept := make(map[string]*Host, len(list))
 	for _, inst := range list {
+		if _, dup := kept[inst.ID]; dup {
+			continue
+		}
 		h := b.byID[inst.ID]
 		if h != nil && !h.Instance.Equal(inst) {
 			h = nil // same ID, new record: start afresh
@@ -190,22 +196,15 @@ func (b *Balancer) Update(list []discovery.Instance) {
 				continue
 			}
 		}
-		if _, dup := keep[h]; dup {
-			continue
-		}
-		keep[h] = struct{}{}
+		kept[inst.ID] = h
 		next = append(next, h)
 	}
 	for _, h := range b.hosts {
-		if _, ok := keep[h]; ok {
-			continue
+		if kept[h.Instance.ID] != h {
+			closers = b.dropLocked(h, closers)
 		}
-		closers = b.dropLocked(h, closers)
 	}
-	clear(b.byID)
-	for _, h := range next {
-		b.byID[h.Instance.ID] = h
-	}
+	b.byID = kept
 	sortHosts(next)
 	b.hosts = next
 	b.rebuildLocked()

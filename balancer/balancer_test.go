@@ -483,3 +483,19 @@ func TestPickDoesNotAllocate(t *testing.T) {
 		t.Fatalf("Call allocates %v times", n)
 	}
 }
+
+func TestUpdateIgnoresDuplicateIDs(t *testing.T) {
+	b := balancer.New(roundrobin.New())
+	defer b.Close()
+	list := instances(2)
+	dup := list[0]
+	dup.Addr = "10.7.7.7:80"
+	b.Update(append(list, dup))
+	if m, _ := b.Len(); m != 2 {
+		t.Fatalf("%d members from 2 distinct IDs", m)
+	}
+	hosts, _ := b.Hosts()
+	if hosts[0].Instance.Addr != list[0].Addr {
+		t.Fatalf("duplicate ID: kept %s, want the first record %s", hosts[0].Instance.Addr, list[0].Addr)
+	}
+}
