@@ -1,0 +1,63 @@
+package deadline_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/internal/clock"
+	"github.com/switchyard/switchyard/middleware/deadline"
+)
+
+// recordingRT records the Header of each request it is given.
+type recordingRT struct{ got []string }
+
+func (r *recordingRT) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.got = append(r.got, req.Header.Get(deadline.Header))
+	return &http.Response{StatusCode: 200, Body: http.NoBody, Request: req}, nil
+}
+
+func TestTransportWritesTheTimeLeft(t *testing.T) {
+	clk := clock.NewFake(t0)
+	base := &recordingRT{}
+	rt := deadline.NewTransport(base, deadline.WithClock(clk))
+	withAllowance := deadline.NewTransport(base, deadline.WithClock(clk), deadline.WithHopAllowance(10*time.Millisecond))
+	ctx, cancel := clock.WithTimeout(context.Background(), clk, 250*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://upstream/", nil)
+	req.Header.Set(deadline.Header, "99999") // a stale value is replaced
+
+	trip := func(rt http.RoundTripper) {
+		t.Helper()
+		if _, err := rt.RoundTrip(req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	trip(rt)
+	clk.Advance(50 * time.Millisecond)
+	trip(rt)
+	trip(withAllowance)
+	clk.Advance(199*time.Millisecond + 500*time.Microsecond) // 0.5 ms left: rounds down to nothing
+	if _, err := rt.RoundTrip(req); !errors.Is(err, deadline.ErrExceeded) {
+		t.Fatalf("RoundTrip with 0.5 ms left = %v, want ErrExceeded", err)
+	}
+	if want := []string{"250", "200", "190"}; len(base.got) != len(want) || base.got[0] != want[0] || base.got[1] != want[1] || base.got[2] != want[2] {
+		t.Fatalf("headers sent %v, want %v", base.got, want)
+	}
+	if req.Header.Get(deadline.Header) != "99999" {
+		t.Fatal("the transport modified the caller's request")
+	}
+}
+
+func TestTransportWithoutDeadline(t *testing.T) {
+	base := &recordingRT{}
+	req, _ := http.NewRequest(http.MethodGet, "http://upstream/", nil)
+	if _, err := deadline.NewTransport(base).RoundTrip(req); err != nil {
+		t.Fatal(err)
+	}
+	if len(base.got) != 1 || base.got[0] != "" {
+		t.Fatalf("headers sent %q, want none", base.got)
+	}
+}

@@ -1,0 +1,282 @@
+package deadline_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/switchyard/switchyard/internal/clock"
+	"github.com/switchyard/switchyard/middleware/deadline"
+)
+
+var t0 = time.Unix(1_700_000_000, 0)
+
+// serve starts a real server on 127.0.0.1 running h, closed at the end of
+// the test along with the client's connections.
+func serve(t *testing.T, h http.Handler) (*httptest.Server, *http.Client) {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	return srv, &http.Client{Transport: tr}
+}
+
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// send sends a GET with the given Header values and returns the status
+// and the error code of a JSON error body ("" if none).
+func send(t *testing.T, c *http.Client, url string, values ...string) (int, string) {
+	t.Helper()
+	code, ec, err := fetch(c, url, values...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code, ec
+}
+
+// fetch is send for goroutines other than the test's.
+func fetch(c *http.Client, url string, values ...string) (int, string, error) {
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	for _, v := range values {
+		req.Header.Add(deadline.Header, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var eb errorBody
+	if resp.StatusCode >= 400 && resp.Header.Get("Content-Type") == "application/json; charset=utf-8" {
+		if err := json.Unmarshal(body, &eb); err != nil || eb.Error.Message == "" {
+			return 0, "", fmt.Errorf("bad JSON error body %q: %v", body, err)
+		}
+	}
+	return resp.StatusCode, eb.Error.Code, nil
+}
+
+func TestHandlerRejectsMalformedHeaders(t *testing.T) {
+	var called, bad atomic.Int64
+	srv, c := serve(t, deadline.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { called.Add(1) }),
+		deadline.WithHooks(deadline.Hooks{OnBadHeader: func() { bad.Add(1) }})))
+	for _, values := range [][]string{{"abc"}, {"-5"}, {"1.5"}, {""}, {"01"}, {"99999999999"}, {"100", "200"}} {
+		if code, ec := send(t, c, srv.URL, values...); code != 400 || ec != "bad_deadline" {
+			t.Errorf("header %q: got %d %q, want 400 bad_deadline", values, code, ec)
+		}
+	}
+	if called.Load() != 0 {
+		t.Fatalf("next called %d times for malformed headers", called.Load())
+	}
+	if bad.Load() != 7 {
+		t.Fatalf("OnBadHeader called %d times, want 7", bad.Load())
+	}
+}
+
+func TestHandlerExpiredOnArrival(t *testing.T) {
+	var called atomic.Int64
+	var reasons []string
+	srv, c := serve(t, deadline.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { called.Add(1) }),
+		deadline.WithMinBudget(5*time.Millisecond),
+		deadline.WithHooks(deadline.Hooks{OnExceeded: func(r string) { reasons = append(reasons, r) }})))
+	for _, v := range []string{"0", "5"} {
+		if code, ec := send(t, c, srv.URL, v); code != 504 || ec != "deadline_exceeded" {
+			t.Errorf("header %q: got %d %q, want 504 deadline_exceeded", v, code, ec)
+		}
+	}
+	if called.Load() != 0 {
+		t.Fatal("next called for a request with no time left")
+	}
+	if code, _ := send(t, c, srv.URL, "6"); code != 200 || called.Load() != 1 {
+		t.Fatalf("6 ms over a 5 ms minimum: got %d, next called %d times", code, called.Load())
+	}
+	if len(reasons) != 2 || reasons[0] != deadline.ReasonOnArrival {
+		t.Fatalf("OnExceeded reasons %v, want two %s", reasons, deadline.ReasonOnArrival)
+	}
+}
+
+// TestHandlerSetsTheContextDeadline checks on a fake clock which deadline
+// the handler's context gets.
+func TestHandlerSetsTheContextDeadline(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		header string
+		local  time.Duration // a deadline the incoming context already has
+		opts   []deadline.Option
+		want   time.Duration // 0: none
+	}{
+		{"header", "100", 0, nil, 100 * time.Millisecond},
+		{"earlier local deadline", "100", 40 * time.Millisecond, nil, 40 * time.Millisecond},
+		{"later local deadline", "100", time.Second, nil, 100 * time.Millisecond},
+		{"absurd budget capped", "9999999999", 0, nil, deadline.DefaultMax},
+		{"custom cap", "9999999999", 0, []deadline.Option{deadline.WithMax(time.Minute)}, time.Minute},
+		{"no header", "", 0, nil, 0},
+		{"no header, default", "", 0, []deadline.Option{deadline.WithDefault(2 * time.Second)}, 2 * time.Second},
+		{"no header, local deadline", "", 30 * time.Millisecond, nil, 30 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := clock.NewFake(t0)
+			var got time.Duration
+			var has bool
+			h := deadline.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				var dl time.Time
+				dl, has = r.Context().Deadline()
+				got = dl.Sub(t0)
+			}), append(tc.opts, deadline.WithClock(clk))...)
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			if tc.header != "" {
+				req.Header.Set(deadline.Header, tc.header)
+			}
+			if tc.local > 0 {
+				ctx, cancel := clock.WithTimeout(req.Context(), clk, tc.local)
+				defer cancel()
+				req = req.WithContext(ctx)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != 200 {
+				t.Fatalf("status %d", rec.Code)
+			}
+			if (tc.want == 0 && has) || (tc.want != 0 && (!has || got != tc.want)) {
+				t.Fatalf("handler's deadline: +%v (%v), want +%v", got, has, tc.want)
+			}
+		})
+	}
+}
+
+// TestHandlerAnswersAtTheDeadline runs a handler that ignores its context
+// behind a real server on a fake clock: when the clock reaches the
+// deadline the client gets its 504 while the handler is still busy, and
+// what the handler writes afterwards goes nowhere.
+func TestHandlerAnswersAtTheDeadline(t *testing.T) {
+	clk := clock.NewFake(t0)
+	started, release := make(chan struct{}), make(chan struct{})
+	lateWrite := make(chan error, 1)
+	srv, c := serve(t, deadline.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release // ignores r.Context()
+		w.Header().Set("X-Late", "1")
+		_, err := w.Write([]byte("too late"))
+		lateWrite <- err
+	}), deadline.WithClock(clk)))
+	got := make(chan int, 1)
+	go func() {
+		code, ec, err := fetch(c, srv.URL, "100")
+		if err != nil || ec != "deadline_exceeded" {
+			code = -1
+		}
+		got <- code
+	}()
+	<-started
+	for clk.Pending() < 1 { // the deadline's timer
+		runtime.Gosched()
+	}
+	clk.Advance(99 * time.Millisecond)
+	select {
+	case code := <-got:
+		t.Fatalf("answered %d before the deadline", code)
+	default:
+	}
+	clk.Advance(time.Millisecond)
+	if code := <-got; code != 504 {
+		t.Fatalf("client got %d, want a 504 deadline_exceeded body", code)
+	}
+	close(release)
+	if err := <-lateWrite; !errors.Is(err, http.ErrHandlerTimeout) {
+		t.Fatalf("late Write returned %v, want ErrHandlerTimeout", err)
+	}
+}
+
+// TestHandlerLateAnswerBecomes504: a handler that honours its context and
+// writes its own error after the deadline is overruled by the 504.
+func TestHandlerLateAnswerBecomes504(t *testing.T) {
+	srv, c := serve(t, deadline.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+		http.Error(w, "upstream gave up", http.StatusBadGateway)
+	})))
+	if code, ec := send(t, c, srv.URL, "20"); code != 504 || ec != "deadline_exceeded" {
+		t.Fatalf("got %d %q, want 504 deadline_exceeded", code, ec)
+	}
+}
+
+func TestHandlerPassesHeadersAndBody(t *testing.T) {
+	srv, c := serve(t, deadline.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Answer", "42")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = io.WriteString(w, "made")
+		http.NewResponseController(w).Flush()
+	})))
+	for _, v := range [][]string{{"1000"}, nil} {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+		for _, s := range v {
+			req.Header.Set(deadline.Header, s)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 201 || resp.Header.Get("X-Answer") != "42" || string(body) != "made" {
+			t.Fatalf("header %v: got %d %q %q", v, resp.StatusCode, resp.Header.Get("X-Answer"), body)
+		}
+	}
+}
+
+func TestHandlerEmptyResponseIs200(t *testing.T) {
+	h := deadline.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Seen", "yes")
+	}))
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set(deadline.Header, "1000")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 200 || rec.Header().Get("X-Seen") != "yes" {
+		t.Fatalf("got %d, X-Seen %q", rec.Code, rec.Header().Get("X-Seen"))
+	}
+}
+
+func TestHandlerSpanEvent(t *testing.T) {
+	sr := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	h := deadline.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	ctx, span := tp.Tracer("test").Start(context.Background(), "server")
+	req := httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx)
+	req.Header.Set(deadline.Header, "0")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	span.End()
+	ev := sr.Ended()[0].Events()
+	if len(ev) != 1 || ev[0].Name != deadline.EventExceeded || ev[0].Attributes[0].Value.AsString() != deadline.ReasonOnArrival {
+		t.Fatalf("events %+v, want one %s with reason %s", ev, deadline.EventExceeded, deadline.ReasonOnArrival)
+	}
+}
+
+func TestOptionsValidated(t *testing.T) {
+	for _, opt := range []deadline.Option{deadline.WithMax(0), deadline.WithHopAllowance(-1), deadline.WithDefault(-1), deadline.WithMinBudget(-1)} {
+		func() {
+			defer func() {
+				if err, _ := recover().(error); !errors.Is(err, deadline.ErrInvalidOption) {
+					t.Errorf("recovered %v, want ErrInvalidOption", err)
+				}
+			}()
+			deadline.Handler(http.NotFoundHandler(), opt)
+		}()
+	}
+}

@@ -1,0 +1,33 @@
+package deadline
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Span events, added to trace.SpanFromContext of the request's or the
+// caller's context, each with a "reason" attribute and the time that was
+// left as "left_ms" (0 or negative when none).
+const (
+	// EventExceeded: a request was refused or cut short because its
+	// deadline passed; reason is [ReasonOnArrival], [ReasonTimeout] or
+	// [ReasonBeforeSend].
+	EventExceeded = "switchyard.deadline.exceeded"
+	// EventBadHeader: a request was refused for a malformed [Header]
+	// (reason "malformed").
+	EventBadHeader = "switchyard.deadline.bad_header"
+)
+
+func event(ctx context.Context, name, reason string, left time.Duration) {
+	span := trace.SpanFromContext(ctx)
+	if !span.IsRecording() {
+		return
+	}
+	span.AddEvent(name, trace.WithAttributes(
+		attribute.String("reason", reason),
+		attribute.Int64("left_ms", left.Milliseconds()),
+	))
+}
