@@ -25,7 +25,7 @@ const (
 	// sent: the 95th percentile.
 	DefaultPercentile = 0.95
 	// DefaultInitialDelay is the delay used by the percentile mode until
-	// enough latencies have been seen (100 calls): 10 ms.
+	// enough latencies have been seen: 10 ms.
 	DefaultInitialDelay = 10 * time.Millisecond
 )
 
@@ -67,7 +67,8 @@ func WithDelay(d time.Duration) Option {
 
 // WithPercentile sends backups once a call has taken longer than the p
 // quantile (0 < p < 1) of recent calls' latencies, using initial (> 0)
-// until 100 calls have been measured. This is the default, with
+// until at least 100 calls have been measured (the estimate is refreshed
+// every 32 calls, so the first comes after 128). This is the default, with
 // [DefaultPercentile] and [DefaultInitialDelay].
 func WithPercentile(p float64, initial time.Duration) Option {
 	return func(c *config) { c.fixed, c.percentile, c.initial = 0, p, initial }
@@ -274,7 +275,7 @@ func (c *call) record(d time.Duration) {
 // backup if the budget allows.
 func (c *call) fire() {
 	c.mu.Lock()
-	if c.decided || c.primaryDone {
+	if c.decided || c.primaryDone || c.ctx.Err() != nil {
 		c.mu.Unlock()
 		return
 	}

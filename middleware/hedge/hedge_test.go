@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -186,6 +187,47 @@ func TestHedgeOnlyWithinBudget(t *testing.T) {
 	if !call() {
 		t.Fatal("slow call not hedged after the budget refilled")
 	}
+}
+
+func TestFastFailureIsNotHedged(t *testing.T) {
+	clk := clock.NewFake(t0)
+	ep, reqs := scripted(clk)
+	mw := newHedge(t, nil, hedge.WithClock(clk), hedge.WithDelay(100*time.Millisecond))
+	done := start(mw(ep), idem)
+	primary := <-reqs
+	primary.answer <- result{nil, err503} // fails before the delay: that is the retry layer's business
+	if got := <-done; !errors.Is(got.err, err503) {
+		t.Fatalf("returned %v, want the 503", got.err)
+	}
+	if clk.Pending() != 0 {
+		t.Fatal("the hedge timer outlived the call")
+	}
+}
+
+func TestNoBackupAfterTheCallerGaveUp(t *testing.T) {
+	clk := clock.NewFake(t0)
+	var fired atomic.Int64
+	ep, _ := scripted(clk)
+	mw := newHedge(t, nil, hedge.WithClock(clk), hedge.WithDelay(100*time.Millisecond),
+		hedge.WithHooks(hedge.Hooks{OnHedge: func(int) { fired.Add(1) }}))
+	ctx, cancel := context.WithCancel(idem)
+	// An endpoint that does not notice cancellation at once.
+	release := make(chan struct{})
+	slow := func(ctx context.Context, req any) (any, error) {
+		<-release
+		return ep(ctx, req)
+	}
+	done := start(mw(slow), ctx)
+	for clk.Pending() == 0 { // the hedge timer is armed
+		runtime.Gosched()
+	}
+	cancel()
+	clk.Advance(100 * time.Millisecond)
+	if fired.Load() != 0 {
+		t.Fatal("sent a backup for a call whose caller had given up")
+	}
+	close(release)
+	<-done
 }
 
 func TestNotIdempotentIsNotHedged(t *testing.T) {
