@@ -1,0 +1,177 @@
+package platform_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/discovery/memory"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/middleware/auth"
+)
+
+// RFC 8037 appendix A.3: the thumbprint of the example Ed25519 key.
+func TestKeyIDRFC8037(t *testing.T) {
+	x, err := base64.RawURLEncoding.DecodeString("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := platform.KeyID(ed25519.PublicKey(x)), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"; got != want {
+		t.Fatalf("KeyID = %s, want %s", got, want)
+	}
+}
+
+func newKey(t testing.TB) (ed25519.PublicKey, ed25519.PrivateKey) {
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pub, priv
+}
+
+func staticKeys(pub ed25519.PublicKey) auth.KeySet {
+	return auth.StaticKeys(auth.Key{ID: platform.KeyID(pub), Alg: platform.Algorithm, Public: pub})
+}
+
+func TestSignTokenValidates(t *testing.T) {
+	pub, priv := newKey(t)
+	_, otherPriv := newKey(t)
+	v, err := platform.NewValidator(staticKeys(pub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	now := time.Now()
+	claims := platform.TokenClaims{UserID: "usr_1", Email: "a@example.com", Role: platform.RoleAdmin}
+
+	tok, err := platform.SignToken(priv, claims, now, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := v.Validate(ctx, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Subject != "usr_1" || c.String("email") != "a@example.com" || c.String("role") != "admin" ||
+		c.KeyID != platform.KeyID(pub) || !c.ExpiresAt.Equal(now.Add(time.Hour).Truncate(time.Second)) {
+		t.Errorf("claims = %+v", c)
+	}
+
+	bad := map[string]func() (string, error){
+		"other key":  func() (string, error) { return platform.SignToken(otherPriv, claims, now, time.Hour) },
+		"expired":    func() (string, error) { return platform.SignToken(priv, claims, now.Add(-2*time.Hour), time.Hour) },
+		"not yet":    func() (string, error) { return platform.SignToken(priv, claims, now.Add(time.Hour), time.Hour) },
+		"tampered":   func() (string, error) { return tamper(tok), nil },
+		"truncated":  func() (string, error) { return tok[:len(tok)-3], nil },
+		"empty":      func() (string, error) { return "", nil },
+		"alg header": func() (string, error) { return noneToken(tok), nil },
+	}
+	for name, mk := range bad {
+		t.Run(name, func(t *testing.T) {
+			s, err := mk()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := v.Validate(ctx, s); !errors.Is(err, auth.ErrInvalidToken) {
+				t.Fatalf("Validate = %v, want ErrInvalidToken", err)
+			}
+		})
+	}
+
+	for name, args := range map[string]struct {
+		key ed25519.PrivateKey
+		c   platform.TokenClaims
+		ttl time.Duration
+	}{
+		"short key": {priv[:10], claims, time.Hour},
+		"no user":   {priv, platform.TokenClaims{}, time.Hour},
+		"no ttl":    {priv, claims, 0},
+	} {
+		if _, err := platform.SignToken(args.key, args.c, now, args.ttl); !errors.Is(err, platform.ErrSign) {
+			t.Errorf("%s: err = %v, want ErrSign", name, err)
+		}
+	}
+}
+
+// tamper changes the role in the payload and keeps the signature.
+func tamper(tok string) string {
+	parts := strings.Split(tok, ".")
+	p, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	p = []byte(strings.Replace(string(p), `"role":"admin"`, `"role":"root!"`, 1))
+	parts[1] = base64.RawURLEncoding.EncodeToString(p)
+	return strings.Join(parts, ".")
+}
+
+// noneToken rewrites the header to alg "none" and drops the signature.
+func noneToken(tok string) string {
+	parts := strings.Split(tok, ".")
+	h := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`))
+	return h + "." + parts[1] + "."
+}
+
+// The verifier fetches users' keys through discovery, and the claims
+// helpers read the request's token.
+func TestVerifier(t *testing.T) {
+	reg := memory.New()
+	defer reg.Close()
+	pub, priv := newKey(t)
+	_, otherPriv := newKey(t)
+	doc, err := auth.MarshalJWKS(auth.Key{ID: platform.KeyID(pub), Alg: platform.Algorithm, Public: pub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := http.NewServeMux()
+	users.HandleFunc("GET "+platform.JWKSPath, func(w http.ResponseWriter, _ *http.Request) { w.Write(doc) })
+	startService(t, reg, platform.UsersService, users)
+
+	ctx := context.Background()
+	v, err := platform.NewVerifier(ctx, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if n := v.JWKS.Fetches(); n != 1 {
+		t.Errorf("fetches after NewVerifier = %d, want 1", n)
+	}
+	guarded := v.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %s %v", platform.UserID(r.Context()), platform.Email(r.Context()), platform.IsAdmin(r.Context()))
+	}))
+
+	call := func(tok string) (int, string) {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		rec := httptest.NewRecorder()
+		guarded.ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+	now := time.Now()
+	admin, _ := platform.SignToken(priv, platform.TokenClaims{UserID: "usr_a", Email: "a@x.io", Role: platform.RoleAdmin}, now, time.Hour)
+	user, _ := platform.SignToken(priv, platform.TokenClaims{UserID: "usr_u", Email: "u@x.io", Role: platform.RoleUser}, now, time.Hour)
+	forged, _ := platform.SignToken(otherPriv, platform.TokenClaims{UserID: "usr_f", Role: platform.RoleAdmin}, now, time.Hour)
+
+	if code, body := call(admin); code != 200 || body != "usr_a a@x.io true" {
+		t.Errorf("admin: %d %q", code, body)
+	}
+	if code, body := call(user); code != 200 || body != "usr_u u@x.io false" {
+		t.Errorf("user: %d %q", code, body)
+	}
+	if code, body := call(forged); code != 401 || !strings.Contains(body, `"unauthorized"`) {
+		t.Errorf("token of another key: %d %q", code, body)
+	}
+	if code, _ := call(""); code != 401 {
+		t.Errorf("no token: %d", code)
+	}
+	// Outside a guarded handler there are no claims.
+	if platform.UserID(ctx) != "" || platform.Email(ctx) != "" || platform.IsAdmin(ctx) {
+		t.Error("claims helpers found claims in a bare context")
+	}
+}

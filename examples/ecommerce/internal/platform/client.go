@@ -1,0 +1,129 @@
+package platform
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/switchyard/switchyard/discovery"
+	"github.com/switchyard/switchyard/middleware/deadline"
+	shttp "github.com/switchyard/switchyard/transport/http"
+)
+
+// Request is one call made through a [Client].
+type Request struct {
+	// Path replaces the client's path when not empty, for paths with
+	// parameters: "/v1/users/" + url.PathEscape(id). It may carry a query
+	// after '?'.
+	Path string
+	// Header is added to the outgoing request (Authorization,
+	// Idempotency-Key). Optional.
+	Header http.Header
+	// Body is sent as JSON when not nil.
+	Body any
+}
+
+// Client calls one operation (method and path) of another service of the
+// shop through the library's whole client path, first outermost:
+//
+//	tracing          one client span per call
+//	deadline         fails at once when the caller's context has no time left
+//	(options)        whatever opts add with shttp.WithMiddleware, e.g. metrics
+//	retry            up to 3 attempts under a shared budget, for idempotent calls only
+//	balancer         peak-EWMA P2C over the instances discovery reports, with outlier detection
+//	breaker          one circuit breaker per instance
+//	HTTP             go-kit client; writes the deadline header and trace context
+//
+// Calls with method GET, HEAD, PUT or DELETE are retried on server failures;
+// a POST is retried only when opts include shttp.WithIdempotent() (a POST
+// that is idempotent by design, such as a reservation keyed by order id), or
+// its context says so (retry.WithIdempotent, retry.WithIdempotencyKey).
+//
+// A Client is safe for concurrent use; Close it when done.
+type Client struct {
+	ce *shttp.ClientEndpoint
+}
+
+// NewClient returns a Client for method and path of service, whose instances
+// it follows through r. It waits, bounded by ctx, for the first list of
+// instances (which may be empty if the service is not up yet). opts are
+// applied after the defaults described on Client.
+func NewClient(ctx context.Context, r discovery.Resolver, service, method, path string, opts ...shttp.ClientOption) (*Client, error) {
+	f := shttp.NewFactory(method, path, encodeRequest, shttp.DecodeJSONResponse[json.RawMessage],
+		shttp.WithClientBefore(deadline.ClientBefore()))
+	all := []shttp.ClientOption{shttp.WithMiddleware(deadline.Middleware())}
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete:
+		all = append(all, shttp.WithIdempotent())
+	}
+	all = append(all, opts...)
+	ce, err := shttp.NewClientEndpoint(ctx, r, service, f, all...)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{ce: ce}, nil
+}
+
+// Call makes one call and returns the body of a 2xx answer (nil when empty).
+// An answer outside 2xx is an error: a *shttp.ResponseError carrying the
+// status and, when the service answered with the shop's error body, its code
+// ("out_of_stock") and message. When no instance is available the error
+// wraps balancer.ErrNoHosts.
+func (c *Client) Call(ctx context.Context, req Request) ([]byte, error) {
+	resp, err := c.ce.Call(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(json.RawMessage), nil
+}
+
+// CallJSON makes one call with c and decodes the answer's body into a T.
+func CallJSON[T any](ctx context.Context, c *Client, req Request) (T, error) {
+	var v T
+	body, err := c.Call(ctx, req)
+	if err != nil {
+		return v, err
+	}
+	if len(body) == 0 {
+		return v, nil
+	}
+	if err := json.Unmarshal(body, &v); err != nil {
+		return v, fmt.Errorf("platform: decode answer: %w", err)
+	}
+	return v, nil
+}
+
+// Endpoint returns the underlying call path, for dashboards (its balancer's
+// hosts, its breakers) and tests.
+func (c *Client) Endpoint() *shttp.ClientEndpoint { return c.ce }
+
+// Close stops following the service; later calls fail.
+func (c *Client) Close() error { return c.ce.Close() }
+
+func encodeRequest(ctx context.Context, r *http.Request, request any) error {
+	req, ok := request.(Request)
+	if !ok {
+		return fmt.Errorf("platform: client request is %T, want platform.Request", request)
+	}
+	if req.Path != "" {
+		u, err := url.Parse(req.Path)
+		if err != nil || u.Scheme != "" || u.Host != "" || !strings.HasPrefix(u.Path, "/") {
+			return fmt.Errorf("platform: bad request path %q", req.Path)
+		}
+		r.URL.Path, r.URL.RawPath, r.URL.RawQuery = u.Path, u.RawPath, u.RawQuery
+	}
+	if req.Body != nil {
+		if err := shttp.EncodeJSONRequest(ctx, r, req.Body); err != nil {
+			return err
+		}
+	}
+	for k, vs := range req.Header {
+		for _, v := range vs {
+			r.Header.Add(k, v)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,111 @@
+package platform_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"testing"
+
+	"github.com/switchyard/switchyard/discovery"
+	"github.com/switchyard/switchyard/discovery/memory"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/middleware/deadline"
+	shttp "github.com/switchyard/switchyard/transport/http"
+)
+
+// startService serves h on 127.0.0.1:0 and registers it as service in reg.
+func startService(t *testing.T, reg *memory.Registry, service string, h http.Handler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := shttp.NewServer(h)
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	inst := discovery.Instance{ID: service + "-" + ln.Addr().String(), Service: service, Addr: ln.Addr().String()}
+	if err := reg.Register(context.Background(), inst); err != nil {
+		t.Fatal(err)
+	}
+	return ln.Addr().String()
+}
+
+type echo struct {
+	ID       string `json:"id"`
+	Header   string `json:"header"`
+	Deadline bool   `json:"deadline"`
+	Query    string `json:"query"`
+	Name     string `json:"name"`
+}
+
+func TestClient(t *testing.T) {
+	reg := memory.New()
+	defer reg.Close()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/things/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("id") == "missing" {
+			shttp.WriteError(w, r, &shttp.Error{Status: 404, Code: "thing_not_found", Message: "no such thing"})
+			return
+		}
+		_ = shttp.EncodeJSONResponse(r.Context(), w, echo{
+			ID: r.PathValue("id"), Header: r.Header.Get("X-Test"),
+			Deadline: r.Header.Get(deadline.Header) != "", Query: r.URL.RawQuery,
+		})
+	})
+	mux.HandleFunc("POST /v1/things", func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ Name string }
+		if err := shttp.DecodeJSON(r, &in); err != nil {
+			shttp.WriteError(w, r, err)
+			return
+		}
+		_ = shttp.EncodeJSONResponse(r.Context(), w, echo{Name: in.Name})
+	})
+	startService(t, reg, "things", mux)
+	startService(t, reg, "things", mux)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5e9)
+	defer cancel()
+	get, err := platform.NewClient(ctx, reg, "things", http.MethodGet, "/v1/things/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer get.Close()
+
+	got, err := platform.CallJSON[echo](ctx, get, platform.Request{
+		Path:   "/v1/things/" + url.PathEscape("a/b c") + "?x=1",
+		Header: http.Header{"X-Test": {"yes"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (echo{ID: "a/b c", Header: "yes", Deadline: true, Query: "x=1"}); got != want {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	// Without a Path the client's own path is used.
+	if got, err := platform.CallJSON[echo](ctx, get, platform.Request{}); err != nil || got.ID != "x" {
+		t.Errorf("default path: %+v, %v", got, err)
+	}
+
+	_, err = get.Call(ctx, platform.Request{Path: "/v1/things/missing"})
+	var re *shttp.ResponseError
+	if !errors.As(err, &re) || re.Status != 404 || re.Code != "thing_not_found" {
+		t.Errorf("err = %v, want a ResponseError 404 thing_not_found", err)
+	}
+	if _, err := get.Call(ctx, platform.Request{Path: "http://evil.example/"}); err == nil {
+		t.Error("an absolute URL as Path was sent")
+	}
+
+	post, err := platform.NewClient(ctx, reg, "things", http.MethodPost, "/v1/things")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer post.Close()
+	if got, err := platform.CallJSON[echo](ctx, post, platform.Request{Body: map[string]string{"name": "n1"}}); err != nil || got.Name != "n1" {
+		t.Errorf("POST: %+v, %v", got, err)
+	}
+	if n, _ := get.Endpoint().Balancer().Len(); n != 2 {
+		t.Errorf("balancer has %d hosts, want 2", n)
+	}
+}

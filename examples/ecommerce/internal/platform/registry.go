@@ -1,0 +1,61 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/switchyard/switchyard/discovery/etcd"
+)
+
+// RegistrationTTL is the lease TTL of the shop's registrations: an instance
+// killed without deregistering leaves the registry within 5 s (clients'
+// outlier detection usually drops it sooner).
+const RegistrationTTL = 5 * time.Second
+
+// Registry is a connection to the shop's etcd registry: one client shared by
+// a registrar (for the process's own instances) and a resolver (for the
+// services it calls). Create it with [Connect] and close it with
+// [Registry.Close]; its fields are safe for concurrent use.
+type Registry struct {
+	Client    *clientv3.Client
+	Registrar *etcd.Registrar
+	Resolver  *etcd.Resolver
+}
+
+// Connect returns a Registry on the etcd named by url (etcd://host:port, see
+// [RegistryEndpoints]; a bad url fails with an error wrapping ErrConfig that
+// names --registry). It does not wait for etcd: a service may start before
+// the registry, and its registration heals once etcd answers, which
+// readiness reports meanwhile. ctx is not retained.
+func Connect(ctx context.Context, url string) (*Registry, error) {
+	eps, err := RegistryEndpoints("registry", url)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	cli, err := etcd.NewClient(eps...)
+	if err != nil {
+		return nil, fmt.Errorf("platform: etcd client for %s: %w", url, err)
+	}
+	return &Registry{
+		Client:    cli,
+		Registrar: etcd.NewRegistrar(cli, etcd.WithTTL(RegistrationTTL)),
+		Resolver:  etcd.NewResolver(cli, etcd.WithRecoveryGrace(2*RegistrationTTL)),
+	}, nil
+}
+
+// Close deregisters whatever the registrar still holds (bounded by 5 s),
+// stops the resolver's watches and closes the client.
+func (r *Registry) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := r.Registrar.Close(ctx)
+	r.Resolver.Close()
+	return errors.Join(err, r.Client.Close())
+}

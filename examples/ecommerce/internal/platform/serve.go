@@ -1,0 +1,254 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/switchyard/switchyard"
+	"github.com/switchyard/switchyard/balancer"
+	"github.com/switchyard/switchyard/discovery"
+	"github.com/switchyard/switchyard/middleware/circuitbreaker"
+	"github.com/switchyard/switchyard/middleware/deadline"
+	"github.com/switchyard/switchyard/middleware/logging"
+	"github.com/switchyard/switchyard/middleware/metrics"
+	"github.com/switchyard/switchyard/middleware/retry"
+	"github.com/switchyard/switchyard/middleware/tracing"
+	shttp "github.com/switchyard/switchyard/transport/http"
+)
+
+// DefaultDeadline is the deadline Serve gives a request that arrives without
+// the deadline header (a caller outside the shop, or a test with curl): 10 s.
+const DefaultDeadline = 10 * time.Second
+
+// ErrServe is wrapped by the errors Serve returns for options it cannot use
+// and for an address it cannot listen on.
+var ErrServe = errors.New("platform: cannot serve")
+
+// ServeOptions configures [Serve]. Service and Handler are required; every
+// other field has a default, written beside it.
+type ServeOptions struct {
+	// Service is the name the instance registers under ("users").
+	Service string
+	// Handler serves the service's API. When it has a method
+	// Handler(*http.Request) (http.Handler, string), as *http.ServeMux has,
+	// the pattern it returns names the request in metrics, logs and spans;
+	// otherwise requests are named by the pattern the handler itself sets,
+	// which wrappers may hide.
+	Handler http.Handler
+	// Listen is the host:port to listen on. Default DefaultListen.
+	// Ignored when Listener is set.
+	Listen string
+	// ListenFlag is the flag that sets Listen, named in the error when the
+	// address is taken. Default "listen".
+	ListenFlag string
+	// Listener, when set, is served instead of listening on Listen; Serve
+	// closes it.
+	Listener net.Listener
+	// Registrar registers the instance. Nil means the instance is not
+	// registered (tests, a stand-alone run).
+	Registrar discovery.Registrar
+	// Resolver, when set, makes the drain wait until the registry shows the
+	// instance gone (see switchyard.WithResolver). Default: only the drain
+	// delay is waited.
+	Resolver discovery.Resolver
+	// Logger receives lifecycle events and one access-log line per request.
+	// Nil means slog.Default().
+	Logger *slog.Logger
+	// Telemetry holds the instruments served at /metrics. Nil means a new
+	// one from NewTelemetry(Service).
+	Telemetry *Telemetry
+	// Checks are readiness checks, by name, run on every /readyz (a database
+	// ping, for example). Default none.
+	Checks map[string]shttp.CheckFunc
+	// DrainDelay is how long the instance keeps serving after deregistering.
+	// Zero means switchyard.DefaultDrainDelay; negative means none.
+	DrainDelay time.Duration
+	// DefaultDeadline is the deadline of requests that arrive without the
+	// deadline header. Zero means DefaultDeadline; negative means none.
+	DefaultDeadline time.Duration
+	// OnReady, if set, is called once the server listens and the instance
+	// is registered, with the listener's address. It runs on a goroutine of
+	// its own; Serve waits for it before returning.
+	OnReady func(addr net.Addr)
+}
+
+// Serve runs one service instance until ctx ends or the process receives
+// SIGINT or SIGTERM, then drains it (readiness 503, deregister, keep serving
+// for the drain delay, finish in-flight requests) and returns nil; it returns
+// an error if it cannot listen, or if serving or stopping fails. It is a
+// switchyard.App with one server:
+//
+//	GET /healthz, GET /readyz   liveness and readiness (shttp.Health)
+//	GET /metrics                Prometheus exposition of o.Telemetry
+//	everything else             o.Handler behind, first outermost:
+//	                              tracing.Handler   server span (no-op unless a provider is installed)
+//	                              logging.Handler   one access-log line
+//	                              metrics.Handler   request count, errors, latency per route
+//	                              deadline.Handler  deadline from the header, or DefaultDeadline
+//
+// A taken address fails with an error that names ListenFlag and its
+// environment variable.
+func Serve(ctx context.Context, o ServeOptions) error {
+	if o.Service == "" || o.Handler == nil {
+		return fmt.Errorf("%w: Service and Handler are required", ErrServe)
+	}
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	tel := o.Telemetry
+	if tel == nil {
+		var err error
+		if tel, err = NewTelemetry(o.Service); err != nil {
+			return err
+		}
+		defer tel.Prometheus.Shutdown(context.Background())
+	}
+	ln := o.Listener
+	if ln == nil {
+		addr, flagName := o.Listen, o.ListenFlag
+		if addr == "" {
+			addr = DefaultListen
+		}
+		if flagName == "" {
+			flagName = "listen"
+		}
+		var err error
+		if ln, err = net.Listen("tcp", addr); err != nil {
+			return fmt.Errorf("%w: %s cannot listen on %s (choose another address with --%s or %s): %w",
+				ErrServe, o.Service, addr, flagName, EnvName(flagName), err)
+		}
+	}
+
+	opts := []switchyard.Option{switchyard.WithLogger(logger)}
+	if o.Registrar != nil {
+		opts = append(opts, switchyard.WithRegistrar(o.Registrar))
+	}
+	if o.Resolver != nil {
+		opts = append(opts, switchyard.WithResolver(o.Resolver))
+	}
+	switch {
+	case o.DrainDelay < 0:
+		opts = append(opts, switchyard.WithDrainDelay(0))
+	case o.DrainDelay > 0:
+		opts = append(opts, switchyard.WithDrainDelay(o.DrainDelay))
+	}
+	app := switchyard.New(opts...)
+	for name, check := range o.Checks {
+		app.Health().AddCheck(name, check)
+	}
+
+	var dopts []deadline.Option
+	switch {
+	case o.DefaultDeadline == 0:
+		dopts = append(dopts, deadline.WithDefault(DefaultDeadline))
+	case o.DefaultDeadline > 0:
+		dopts = append(dopts, deadline.WithDefault(o.DefaultDeadline))
+	}
+	api := tracing.Handler(o.Service,
+		logging.Handler(logger,
+			tel.Metrics.Handler("", deadline.Handler(o.Handler, dopts...))))
+	if m, ok := o.Handler.(interface {
+		Handler(*http.Request) (http.Handler, string)
+	}); ok {
+		api = namedRoutes(m, api)
+	}
+	root := http.NewServeMux()
+	app.Health().Mount(root)
+	root.Handle("GET /metrics", tel.Prometheus.Handler())
+	root.Handle("/", api)
+
+	if err := app.Add(switchyard.Server{Service: o.Service, Listener: ln, Handler: root}); err != nil {
+		ln.Close()
+		return err
+	}
+
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	if o.OnReady != nil {
+		wg.Go(func() {
+			select {
+			case <-app.Ready():
+				if addrs := app.Addrs(); len(addrs) > 0 {
+					o.OnReady(addrs[0])
+				}
+			case <-done:
+			}
+		})
+	}
+	err := app.Run(ctx)
+	close(done)
+	wg.Wait()
+	return err
+}
+
+// namedRoutes sets r.Pattern to the route m would choose before the
+// middleware runs, so that metrics, logs and spans name the route even
+// though each wrapper passes its own copy of the request down.
+func namedRoutes(m interface {
+	Handler(*http.Request) (http.Handler, string)
+}, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, r.Pattern = m.Handler(r)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Telemetry is a service's metrics: instruments from middleware/metrics on a
+// private Prometheus registry served at /metrics. Create it with
+// [NewTelemetry]; it is safe for concurrent use.
+type Telemetry struct {
+	Prometheus *metrics.Prometheus
+	Metrics    *metrics.Metrics
+}
+
+// NewTelemetry returns the instruments of service, with Go runtime and
+// process metrics included.
+func NewTelemetry(service string) (*Telemetry, error) {
+	p, err := metrics.NewPrometheus(metrics.WithServiceName(service))
+	if err != nil {
+		return nil, err
+	}
+	m, err := metrics.New(metrics.WithMeterProvider(p.MeterProvider()))
+	if err != nil {
+		_ = p.Shutdown(context.Background())
+		return nil, err
+	}
+	return &Telemetry{Prometheus: p, Metrics: m}, nil
+}
+
+// ClientOptions returns options for [NewClient] that record a client's calls
+// under operation (count, errors, latency), its breakers' states, its
+// retries and budget refusals, and its outlier ejections. They set the
+// breaker settings and the outlier config, so pass other settings of those
+// two through hooks of your own rather than after these.
+func (t *Telemetry) ClientOptions(operation string) []shttp.ClientOption {
+	m := t.Metrics
+	return []shttp.ClientOption{
+		shttp.WithOperation(operation),
+		shttp.WithMiddleware(m.Endpoint(operation)),
+		shttp.WithBreakerSettings(circuitbreaker.Settings{
+			OnStateChange: func(name string, _, to circuitbreaker.State) { m.BreakerStateChanged(name, to.String()) },
+		}),
+		shttp.WithOutlierDetection(balancer.OutlierConfig{OnEject: m.OutlierEjected, OnRestore: m.OutlierRestored}),
+		shttp.WithRetryOptions(retry.WithHooks(retry.Hooks{
+			OnRetry:           func(int, error) { m.Retried(operation) },
+			OnBudgetExhausted: func() { m.BudgetExhausted(operation) },
+		})),
+	}
+}
+
+// NewLogger returns a JSON logger writing to w at Info level, with every
+// record tagged service=service and credentials redacted
+// (logging.ReplaceAttr).
+func NewLogger(w io.Writer, service string) *slog.Logger {
+	h := slog.NewJSONHandler(w, &slog.HandlerOptions{ReplaceAttr: logging.ReplaceAttr})
+	return slog.New(h).With("service", service)
+}
