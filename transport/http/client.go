@@ -17,6 +17,7 @@ import (
 
 	"github.com/switchyard/switchyard/balancer"
 	"github.com/switchyard/switchyard/discovery"
+	"github.com/switchyard/switchyard/middleware/deadline"
 	"github.com/switchyard/switchyard/middleware/tracing"
 	"github.com/switchyard/switchyard/outcome"
 )
@@ -208,11 +209,12 @@ func DecodeJSONResponse[T any](_ context.Context, resp *http.Response) (any, err
 type FactoryOption func(*factoryConfig)
 
 type factoryConfig struct {
-	scheme  string
-	client  kithttp.HTTPClient
-	options []kithttp.ClientOption
-	before  []kithttp.RequestFunc
-	noTrace bool
+	scheme     string
+	client     kithttp.HTTPClient
+	options    []kithttp.ClientOption
+	before     []kithttp.RequestFunc
+	noTrace    bool
+	noDeadline bool
 }
 
 // WithHTTPClient sets the client that sends the requests. The default is
@@ -239,6 +241,14 @@ func WithClientOptions(opts ...kithttp.ClientOption) FactoryOption {
 	return func(f *factoryConfig) { f.options = append(f.options, opts...) }
 }
 
+// WithoutDeadlinePropagation stops the factory from writing the time left
+// in the call's context into the X-Switchyard-Deadline-Ms header, which it
+// does by default (middleware/deadline's ClientBefore), so that the server
+// stops working on the call when the caller stops waiting.
+func WithoutDeadlinePropagation() FactoryOption {
+	return func(f *factoryConfig) { f.noDeadline = true }
+}
+
 // WithoutTracePropagation stops the factory from writing the W3C trace
 // context of the call's context into the request headers, which it does
 // by default (middleware/tracing's ContextToHTTP).
@@ -250,7 +260,9 @@ func WithoutTracePropagation() FactoryOption {
 // path (which may carry a query) on the instance's address, through
 // go-kit's HTTP client: enc writes the request (see [EncodeJSONRequest];
 // it may also rewrite r.URL.Path for path parameters), and dec reads the
-// response. A response outside 2xx never reaches dec: the endpoint returns
+// response. Each request carries the W3C trace context and the time left
+// before the context's deadline (see [WithoutTracePropagation] and
+// [WithoutDeadlinePropagation]). A response outside 2xx never reaches dec: the endpoint returns
 // the [*ResponseError] from [CheckResponse]. After dec, up to 64 KiB of an
 // unread body is discarded so the connection goes back to the pool.
 //
@@ -265,6 +277,9 @@ func NewFactory(method, path string, enc kithttp.EncodeRequestFunc, dec kithttp.
 	var before []kithttp.RequestFunc
 	if !cfg.noTrace {
 		before = append(before, tracing.ContextToHTTP())
+	}
+	if !cfg.noDeadline {
+		before = append(before, deadline.ClientBefore())
 	}
 	before = append(before, cfg.before...)
 	kitOpts := []kithttp.ClientOption{kithttp.SetClient(cfg.client)}

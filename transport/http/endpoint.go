@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/go-kit/kit/endpoint"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/switchyard/switchyard/balancer/p2c"
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/middleware/circuitbreaker"
+	"github.com/switchyard/switchyard/middleware/deadline"
 	"github.com/switchyard/switchyard/middleware/retry"
 	"github.com/switchyard/switchyard/middleware/tracing"
 	"github.com/switchyard/switchyard/outcome"
@@ -24,14 +26,19 @@ var ErrInvalidClient = errors.New("http: invalid client endpoint")
 // client-side call path. First is outermost:
 //
 //	tracing.Client        one client span per call; every decision below is an event on it
-//	extra middleware      WithMiddleware, in the order given (deadline propagation goes here)
+//	timeout               WithTimeout: a deadline for calls whose context has none
+//	deadline.Middleware   fails fast when no time is left; a failure past the deadline is a 504
+//	extra middleware      WithMiddleware, in the order given
 //	retry.New             attempts ≤ 3, full-jitter backoff, shared Budget, idempotent calls only
 //	balancer.Call         picks an instance per attempt (peak-EWMA P2C), outlier detection
 //	circuitbreaker.Group  one breaker per instance (Group.Factory)
 //	factory endpoint      go-kit HTTP client for the instance (see NewFactory)
 //	                      ▲ instances come from a discovery.Resolver watch
 //
-// The order matters: retries sit outside the balancer so that each attempt
+// The order matters: the deadline is set and checked once, outside the
+// retries, which stop at it (the factory's requests carry what is left of
+// it to the server, so the server stops too); retries sit outside the
+// balancer so that each attempt
 // may pick another instance and the budget counts calls, not attempts;
 // breakers sit inside it, one per instance, so that one sick instance opens
 // its own breaker and not the service's; their rejections are neutral to
@@ -64,6 +71,9 @@ type clientConfig struct {
 	operation   string
 	traceOpts   []tracing.Option
 	noTrace     bool
+	timeout     time.Duration
+	deadline    []deadline.Option
+	noDeadline  bool
 	middlewares []endpoint.Middleware
 }
 
@@ -147,10 +157,27 @@ func WithoutTracing() ClientOption {
 	return func(c *clientConfig) { c.noTrace = true }
 }
 
-// WithMiddleware adds middleware just inside the tracing layer and outside
-// the retry layer, first outermost: the place for a per-call deadline,
-// logging or metrics that should see one call however many attempts it
-// takes.
+// WithTimeout gives calls whose context has no deadline one of d (on the
+// real clock). The default is none: such calls are bounded only by the
+// retry layer's attempts and the transport's dial timeout.
+func WithTimeout(d time.Duration) ClientOption {
+	return func(c *clientConfig) { c.timeout = d }
+}
+
+// WithDeadlineOptions passes options (a minimum budget, hooks, a clock) to
+// the deadline layer.
+func WithDeadlineOptions(opts ...deadline.Option) ClientOption {
+	return func(c *clientConfig) { c.deadline = append(c.deadline, opts...) }
+}
+
+// WithoutDeadline removes the deadline layer (and WithTimeout's).
+func WithoutDeadline() ClientOption {
+	return func(c *clientConfig) { c.noDeadline = true }
+}
+
+// WithMiddleware adds middleware inside the deadline layer and outside the
+// retry layer, first outermost: the place for logging or metrics that
+// should see one call however many attempts it takes.
 func WithMiddleware(mws ...endpoint.Middleware) ClientOption {
 	return func(c *clientConfig) { c.middlewares = append(c.middlewares, mws...) }
 }
@@ -203,6 +230,12 @@ func NewClientEndpoint(ctx context.Context, r discovery.Resolver, service string
 	if !cfg.noTrace {
 		mws = append(mws, tracing.Client(cfg.operation, cfg.traceOpts...))
 	}
+	if !cfg.noDeadline {
+		if cfg.timeout > 0 {
+			mws = append(mws, defaultTimeout(cfg.timeout))
+		}
+		mws = append(mws, deadline.Middleware(cfg.deadline...))
+	}
 	mws = append(mws, cfg.middlewares...)
 	if !cfg.noRetry {
 		c.budget = cfg.budget
@@ -245,6 +278,20 @@ func NewClientEndpoint(ctx context.Context, r discovery.Resolver, service string
 		return nil, fmt.Errorf("http: waiting for %s: %w", service, err)
 	}
 	return c, nil
+}
+
+// defaultTimeout gives calls without a deadline one of d.
+func defaultTimeout(d time.Duration) endpoint.Middleware {
+	return func(next endpoint.Endpoint) endpoint.Endpoint {
+		return func(ctx context.Context, req any) (any, error) {
+			if _, ok := ctx.Deadline(); ok {
+				return next(ctx, req)
+			}
+			ctx, cancel := context.WithTimeout(ctx, d)
+			defer cancel()
+			return next(ctx, req)
+		}
+	}
 }
 
 // alwaysIdempotent retries every server-health failure: the endpoint was

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	kithttp "github.com/go-kit/kit/transport/http"
 
 	"github.com/switchyard/switchyard/balancer"
+	"github.com/switchyard/switchyard/middleware/circuitbreaker"
+	"github.com/switchyard/switchyard/middleware/deadline"
 	"github.com/switchyard/switchyard/outcome"
 )
 
@@ -233,6 +236,8 @@ func defaultMessage(status int) string {
 //     context.Canceled is 499 "client_closed_request";
 //   - balancer.ErrNoHosts is 503 "no_instances";
 //   - an *http.MaxBytesError is 413;
+//   - a circuit breaker's *RejectedError is 503 "circuit_open" with
+//     Retry-After;
 //   - any other error with a StatusCode() method returning 400–599 (a
 //     middleware's rejection, for example) gets that status, the derived
 //     code and the status text as message, plus its Headers() when it has
@@ -246,6 +251,10 @@ func ErrorFor(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
+	}
+	var de *deadline.Error
+	if errors.As(err, &de) {
+		return &Error{Status: de.Status, Code: de.Code, Message: de.Message, Err: err}
 	}
 	var re *ResponseError
 	if errors.As(err, &re) {
@@ -268,6 +277,14 @@ func ErrorFor(err error) *Error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return tooLarge(mbe.Limit, err)
+	}
+	var rej *circuitbreaker.RejectedError
+	if errors.As(err, &rej) {
+		e := &Error{Status: http.StatusServiceUnavailable, Code: "circuit_open", Message: "a dependency is failing; try again later", Err: err}
+		if rej.RetryAfter > 0 {
+			e.Header = http.Header{"Retry-After": {strconv.FormatInt(int64(math.Ceil(rej.RetryAfter.Seconds())), 10)}}
+		}
+		return e
 	}
 	var sc kithttp.StatusCoder
 	if errors.As(err, &sc) {

@@ -9,10 +9,13 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	kithttp "github.com/go-kit/kit/transport/http"
 
 	"github.com/switchyard/switchyard/balancer"
+	"github.com/switchyard/switchyard/middleware/circuitbreaker"
+	"github.com/switchyard/switchyard/middleware/deadline"
 	"github.com/switchyard/switchyard/outcome"
 	shttp "github.com/switchyard/switchyard/transport/http"
 )
@@ -51,6 +54,9 @@ func TestErrorFor(t *testing.T) {
 		{"no hosts", balancer.ErrNoHosts, 503, "no_instances", "no instance is available", [2]string{}},
 		{"max bytes", &http.MaxBytesError{Limit: 10}, 413, "request_entity_too_large", "request body is larger than 10 bytes", [2]string{}},
 		{"status coder", rejection{}, 429, "too_many_requests", "too many requests", [2]string{"Retry-After", "3"}},
+		{"deadline error", fmt.Errorf("call: %w", &deadline.Error{Status: 504, Code: "deadline_exceeded", Message: "no time left"}), 504, "deadline_exceeded", "no time left", [2]string{}},
+		{"bad deadline header", &deadline.Error{Status: 400, Code: "bad_deadline", Message: "malformed header"}, 400, "bad_deadline", "malformed header", [2]string{}},
+		{"breaker open", &circuitbreaker.RejectedError{Name: "users@10.0.0.1", RetryAfter: 2500 * time.Millisecond}, 503, "circuit_open", "a dependency is failing; try again later", [2]string{"Retry-After", "3"}},
 		{"dependency 404", &shttp.ResponseError{Status: 404, Code: "not_found", Message: "user 7 not found"}, 502, "bad_gateway", "a dependency failed", [2]string{}},
 		{"dependency 401", &shttp.ResponseError{Status: 401}, 502, "bad_gateway", "a dependency failed", [2]string{}},
 		{"dependency 503", &shttp.ResponseError{Status: 503}, 503, "service_unavailable", "a dependency is unavailable", [2]string{}},
@@ -81,7 +87,7 @@ func TestErrorFor(t *testing.T) {
 			if c.header[0] != "" && w.Header().Get(c.header[0]) != c.header[1] {
 				t.Errorf("header %s = %q", c.header[0], w.Header().Get(c.header[0]))
 			}
-			for _, secret := range []string{"sda1", "users_secret", "user 7", "bucket"} {
+			for _, secret := range []string{"sda1", "users_secret", "user 7", "bucket", "10.0.0.1"} {
 				if strings.Contains(w.Body.String(), secret) {
 					t.Errorf("body leaks %q: %s", secret, w.Body.String())
 				}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/go-kit/kit/endpoint"
 	kithttp "github.com/go-kit/kit/transport/http"
+
+	"github.com/switchyard/switchyard/middleware/deadline"
 )
 
 // Server defaults set by [NewServer]. net/http's zero values mean "wait
@@ -44,7 +46,9 @@ const (
 type ServerOption func(*serverConfig)
 
 type serverConfig struct {
-	maxBody int64
+	maxBody    int64
+	noDeadline bool
+	deadline   []deadline.Option
 }
 
 // WithMaxBodyBytes sets the largest request body the server accepts;
@@ -55,10 +59,34 @@ func WithMaxBodyBytes(n int64) ServerOption {
 	return func(c *serverConfig) { c.maxBody = n }
 }
 
+// WithDeadlineHandler passes options (a default budget for requests
+// without a deadline header, a cap, hooks) to the deadline handler that
+// [NewServer] installs.
+func WithDeadlineHandler(opts ...deadline.Option) ServerOption {
+	return func(c *serverConfig) { c.deadline = append(c.deadline, opts...) }
+}
+
+// WithoutDeadlineHandler leaves out the deadline handler.
+func WithoutDeadlineHandler() ServerOption {
+	return func(c *serverConfig) { c.noDeadline = true }
+}
+
 // NewServer returns an *http.Server serving h with the package's
 // defaults: [DefaultReadHeaderTimeout], [DefaultReadTimeout],
-// [DefaultWriteTimeout], [DefaultIdleTimeout] and [DefaultMaxHeaderBytes],
-// and h wrapped in [LimitBody] with [DefaultMaxBodyBytes].
+// [DefaultWriteTimeout], [DefaultIdleTimeout] and [DefaultMaxHeaderBytes].
+// Its handler is, outermost first:
+//
+//   - [LimitBody] with [DefaultMaxBodyBytes] (see [WithMaxBodyBytes]);
+//   - middleware/deadline's Handler (see [WithDeadlineHandler]): a request
+//     carrying the caller's remaining time in X-Switchyard-Deadline-Ms
+//     runs with that deadline on its context, which client endpoints made
+//     with [NewFactory] pass on, shrunk, to the next hop; a request with
+//     no time left is answered 504 at once, and one whose handler has not
+//     begun answering by the deadline gets its 504 then. Requests without
+//     the header pass straight through. Such requests see a ResponseWriter
+//     that cannot be hijacked; use [WithoutDeadlineHandler] for servers
+//     that upgrade connections;
+//   - h.
 //
 // Change any field of the returned server before serving; set Addr or
 // pass a listener to Serve. The root package's App serves and drains it.
@@ -66,6 +94,9 @@ func NewServer(h http.Handler, opts ...ServerOption) *http.Server {
 	c := serverConfig{maxBody: DefaultMaxBodyBytes}
 	for _, o := range opts {
 		o(&c)
+	}
+	if !c.noDeadline {
+		h = deadline.Handler(h, c.deadline...)
 	}
 	if c.maxBody >= 0 {
 		h = LimitBody(c.maxBody, h)
