@@ -1,0 +1,134 @@
+package launcher
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+)
+
+// Defaults of [Config].
+const (
+	// DefaultAddr is where the gateway listens.
+	DefaultAddr = "127.0.0.1:8080"
+	// DefaultRegistryListen is where the embedded etcd serves clients.
+	DefaultRegistryListen = "127.0.0.1:2379"
+	// DefaultReplicas is how many instances of each service run.
+	DefaultReplicas = 2
+	// MaxReplicas bounds --replicas: every replica is a process.
+	MaxReplicas = 16
+	// DefaultAdminEmail is the address whose first sign-up becomes admin.
+	DefaultAdminEmail = "admin@example.com"
+	// DefaultReadyTimeout bounds the wait for the whole shop to be ready.
+	DefaultReadyTimeout = 60 * time.Second
+	// DefaultStopTimeout bounds each child's drain after SIGTERM before it
+	// is killed. A child's own drain takes about 2-3 s.
+	DefaultStopTimeout = 20 * time.Second
+)
+
+// Services are the shop's back-end services, in start order; the gateway
+// starts after them.
+var Services = []string{"users", "catalog", "orders"}
+
+// GatewayService is the gateway's name as a child ("serve gateway") and in
+// the registry.
+const GatewayService = "gateway"
+
+// ErrConfig is wrapped by every configuration error; the message names the
+// flag and its environment variable. It is platform.ErrConfig, so one test
+// covers the configuration errors of every subcommand.
+var ErrConfig = platform.ErrConfig
+
+// ErrAddrInUse is wrapped by the error Run returns when --addr or
+// --registry-listen is taken; the message names the flag to change.
+var ErrAddrInUse = errors.New("launcher: address already in use")
+
+// ErrChildFailed is wrapped by the error Run returns when a child exits
+// before the shop is ready; the message carries the tail of its log.
+var ErrChildFailed = errors.New("launcher: child process failed")
+
+// Config configures [Run]. The zero value is not valid: RegisterFlags sets
+// the defaults, or set every required field by hand.
+type Config struct {
+	// Addr is the gateway's host:port (--addr, ECOMMERCE_ADDR). Default
+	// DefaultAddr.
+	Addr string
+	// RegistryListen is the embedded etcd's client host:port
+	// (--registry-listen, ECOMMERCE_REGISTRY_LISTEN). Default
+	// DefaultRegistryListen.
+	RegistryListen string
+	// Data is the data directory (--data, ECOMMERCE_DATA): databases,
+	// signing key, <data>/registry for etcd and <data>/logs for the
+	// children's logs. Default platform.DefaultDataDir.
+	Data string
+	// Replicas is the number of instances of each service (--replicas,
+	// ECOMMERCE_REPLICAS), 1 to MaxReplicas. Default DefaultReplicas.
+	Replicas int
+	// AdminEmail is passed to the users service (--admin-email,
+	// ECOMMERCE_ADMIN_EMAIL). Default DefaultAdminEmail.
+	AdminEmail string
+	// Chaos serves the chaos control API (--chaos, ECOMMERCE_CHAOS).
+	// Default false.
+	Chaos bool
+
+	// Executable is the binary started for every child with "serve NAME
+	// ...". Empty means os.Executable().
+	Executable string
+	// Env is added to the environment every child inherits. Optional.
+	Env []string
+	// Out receives the banner with the URLs. Nil means io.Discard.
+	Out io.Writer
+	// Logger receives the launcher's own events (children exiting and
+	// restarting, the stop sequence). Nil means slog.Default().
+	Logger *slog.Logger
+	// ReadyTimeout bounds the start. Zero means DefaultReadyTimeout.
+	ReadyTimeout time.Duration
+	// StopTimeout bounds each child's drain. Zero means
+	// DefaultStopTimeout.
+	StopTimeout time.Duration
+	// NoSignals stops Run from handling SIGINT and SIGTERM itself (tests,
+	// or a caller that handles them and cancels ctx). Default false.
+	NoSignals bool
+}
+
+// RegisterFlags defines --addr, --registry-listen, --data, --replicas,
+// --admin-email and --chaos on fs, with c's fields as destinations and the
+// package defaults as defaults.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Addr, "addr", DefaultAddr, "gateway `address` (storefront, admin and API)")
+	fs.StringVar(&c.RegistryListen, "registry-listen", DefaultRegistryListen, "embedded etcd client `address`")
+	fs.StringVar(&c.Data, "data", platform.DefaultDataDir, "data `directory` (databases, signing key, registry, logs)")
+	fs.IntVar(&c.Replicas, "replicas", DefaultReplicas, fmt.Sprintf("instances of each service, 1 to %d", MaxReplicas))
+	fs.StringVar(&c.AdminEmail, "admin-email", DefaultAdminEmail, "the first sign-up with this `email` becomes admin")
+	fs.BoolVar(&c.Chaos, "chaos", false, "serve the chaos control API that \"loadgen --chaos\" uses to kill replicas")
+}
+
+// Validate checks every flag-backed field and returns an error wrapping
+// [ErrConfig] that names the first bad flag.
+func (c *Config) Validate() error {
+	if err := platform.CheckAddr("addr", c.Addr); err != nil {
+		return err
+	}
+	if err := platform.CheckAddr("registry-listen", c.RegistryListen); err != nil {
+		return err
+	}
+	if strings.TrimSpace(c.Data) == "" {
+		return flagError("data", c.Data, "must not be empty")
+	}
+	if c.Replicas < 1 || c.Replicas > MaxReplicas {
+		return flagError("replicas", fmt.Sprint(c.Replicas), fmt.Sprintf("must be from 1 to %d", MaxReplicas))
+	}
+	if c.AdminEmail != "" && !strings.Contains(c.AdminEmail, "@") {
+		return flagError("admin-email", c.AdminEmail, "is not an e-mail address")
+	}
+	return nil
+}
+
+func flagError(flagName, value, problem string) error {
+	return fmt.Errorf("%w: --%s (%s) %q %s", ErrConfig, flagName, platform.EnvName(flagName), value, problem)
+}

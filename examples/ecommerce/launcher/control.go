@@ -1,0 +1,116 @@
+package launcher
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/switchyard/switchyard/discovery"
+	"github.com/switchyard/switchyard/discovery/etcd"
+)
+
+// ControlService is the registry name of the chaos control API that
+// "up --chaos" serves.
+const ControlService = "launcher"
+
+// KillPath is the control API's path: POST KillPath?service=NAME kills one
+// running replica of NAME.
+const KillPath = "/v1/chaos/kill"
+
+// KillResult is the control API's answer to a kill.
+type KillResult struct {
+	Service string `json:"service"`
+	Replica int    `json:"replica"`
+	PID     int    `json:"pid"`
+}
+
+// control is the chaos control API: an HTTP server on a free loopback port,
+// registered in the registry so that the loadgen can find it.
+type control struct {
+	addr string
+	srv  *http.Server
+	reg  *etcd.Registrar
+	inst discovery.Instance
+	done chan struct{}
+}
+
+func startControl(ctx context.Context, cli *clientv3.Client, services []*child, log *slog.Logger) (*control, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("launcher: chaos control: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+KillPath, func(w http.ResponseWriter, r *http.Request) {
+		name := r.URL.Query().Get("service")
+		if !slices.Contains(Services, name) {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": map[string]string{
+				"code": "invalid_argument", "message": fmt.Sprintf("service must be one of %v", Services)}})
+			return
+		}
+		var running []*child
+		for _, c := range services {
+			if c.service == name && c.pid() != 0 {
+				running = append(running, c)
+			}
+		}
+		// Keep one replica alive: chaos here means losing an instance,
+		// not the whole service.
+		if len(running) < 2 {
+			writeJSON(w, http.StatusConflict, map[string]any{"error": map[string]string{
+				"code": "no_spare_replica", "message": "fewer than two replicas of " + name + " are running"}})
+			return
+		}
+		c := running[rand.IntN(len(running))]
+		pid := c.kill()
+		log.Warn("launcher: chaos killed a replica", "child", c.name(), "pid", pid)
+		writeJSON(w, http.StatusOK, KillResult{Service: name, Replica: c.replica, PID: pid})
+	})
+	c := &control{
+		addr: ln.Addr().String(),
+		srv:  &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second},
+		reg:  etcd.NewRegistrar(cli, etcd.WithTTL(5*time.Second)),
+		done: make(chan struct{}),
+	}
+	go func() {
+		defer close(c.done)
+		_ = c.srv.Serve(ln)
+	}()
+	c.inst = discovery.Instance{
+		ID:      ControlService + "-" + strconv.Itoa(os.Getpid()),
+		Service: ControlService,
+		Addr:    c.addr,
+	}
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := c.reg.Register(rctx, c.inst); err != nil {
+		c.close()
+		return nil, fmt.Errorf("launcher: register chaos control: %w", err)
+	}
+	return c, nil
+}
+
+func (c *control) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_ = c.reg.Close(ctx)
+	_ = c.srv.Shutdown(ctx)
+	_ = c.srv.Close()
+	<-c.done
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+

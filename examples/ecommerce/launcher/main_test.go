@@ -1,0 +1,114 @@
+package launcher_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/launcher"
+)
+
+// The test binary doubles as the children the launcher starts: with
+// fakeChildEnv set it behaves as "ecommerce serve NAME ..." (a service that
+// registers and serves /readyz, nothing more), and with fakeUpEnv set it
+// behaves as "ecommerce up".
+const (
+	fakeChildEnv = "LAUNCHER_TEST_FAKE_CHILD"
+	fakeUpEnv    = "LAUNCHER_TEST_FAKE_UP"
+	// failEnv names a service whose fake children exit at once with an
+	// error, to test the start-up failure path.
+	failEnv = "LAUNCHER_TEST_FAIL"
+)
+
+func TestMain(m *testing.M) {
+	switch {
+	case os.Getenv(fakeChildEnv) == "1":
+		os.Exit(fakeChild(os.Args[1:]))
+	case os.Getenv(fakeUpEnv) != "":
+		os.Exit(fakeUp(os.Getenv(fakeUpEnv)))
+	}
+	goleak.VerifyTestMain(m,
+		// net/http keeps idle client connections between tests.
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+	)
+}
+
+// fakeChild serves like a shop service: it writes its pid to
+// <data>/pids/NAME-PID, registers in the registry (except the gateway,
+// which like the real one listens on a fixed address) and answers /readyz.
+func fakeChild(args []string) int {
+	if len(args) < 2 || args[0] != "serve" {
+		fmt.Fprintln(os.Stderr, "fake child: want serve NAME, got", args)
+		return 2
+	}
+	name := args[1]
+	var cfg platform.ServiceConfig
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	cfg.RegisterFlags(fs)
+	if err := fs.Parse(args[2:]); err != nil {
+		return 2
+	}
+	if os.Getenv(failEnv) == name {
+		fmt.Fprintln(os.Stderr, "fake child: failing on purpose: the database is on fire")
+		return 1
+	}
+	pids := filepath.Join(cfg.Data, "pids")
+	_ = os.MkdirAll(pids, 0o755)
+	_ = os.WriteFile(filepath.Join(pids, name+"-"+strconv.Itoa(os.Getpid())), nil, 0o644)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	reg, err := platform.Connect(ctx, cfg.Registry)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fake child:", err)
+		return 1
+	}
+	defer reg.Close()
+	o := platform.ServeOptions{
+		Service:    name,
+		Handler:    http.NotFoundHandler(),
+		Listen:     cfg.Listen,
+		Registrar:  reg.Registrar,
+		Logger:     platform.NewLogger(os.Stderr, name),
+		DrainDelay: -1,
+	}
+	if err := platform.Serve(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "fake child:", err)
+		return 1
+	}
+	return 0
+}
+
+// fakeUp runs the launcher with the configuration in the environment
+// (data directory given) on free ports, printing the banner to stdout.
+func fakeUp(data string) int {
+	exe, _ := os.Executable()
+	err := launcher.Run(context.Background(), launcher.Config{
+		Addr:           "127.0.0.1:0",
+		RegistryListen: "127.0.0.1:0",
+		Data:           data,
+		Replicas:       1,
+		AdminEmail:     "admin@example.com",
+		Executable:     exe,
+		Env:            []string{fakeChildEnv + "=1", fakeUpEnv + "="},
+		Out:            os.Stdout,
+		Logger:         platform.NewLogger(io.Discard, "launcher"),
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
