@@ -45,16 +45,16 @@ func Run(ctx context.Context, cfg Config) error {
 }
 
 type launcher struct {
-	cfg     Config
-	exe     string
-	out     io.Writer
-	log     *slog.Logger
-	logDir  string
-	ready   atomic.Bool
-	failed  chan error
-	force   chan struct{} // closed by a second signal: kill, do not drain
-	forced  atomic.Bool
-	regURL  string
+	cfg    Config
+	exe    string
+	out    io.Writer
+	log    *slog.Logger
+	logDir string
+	ready  atomic.Bool
+	failed chan error
+	force  chan struct{} // closed by a second signal: kill, do not drain
+	forced atomic.Bool
+	regURL string
 	// gatewayListen is --addr with a zero port made concrete; gateway is
 	// the same with an unspecified host replaced by 127.0.0.1, for URLs.
 	gatewayListen, gateway string
