@@ -1,0 +1,153 @@
+package orders
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/switchyard/switchyard/discovery"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/middleware/auth"
+	shttp "github.com/switchyard/switchyard/transport/http"
+)
+
+// Registry names of the services orders calls.
+const (
+	UsersService   = "users"
+	CatalogService = "catalog"
+)
+
+// UsersClient is the [Users] implementation that calls the users service
+// (GET /v1/users/{id}) through the library's client chain: discovery,
+// P2C balancing with outlier detection, per-instance breakers, retries
+// under a budget, deadline propagation and tracing (see platform.Client).
+// The caller's bearer token, when the context carries one
+// (auth.NewTokenContext), is forwarded. Create it with [NewUsersClient] and
+// Close it; it is safe for concurrent use.
+type UsersClient struct {
+	get *platform.Client
+}
+
+var _ Users = (*UsersClient)(nil)
+
+// NewUsersClient returns a UsersClient following the users service through
+// r. opts are added to the client chain (metrics, for example).
+func NewUsersClient(ctx context.Context, r discovery.Resolver, opts ...shttp.ClientOption) (*UsersClient, error) {
+	c, err := platform.NewClient(ctx, r, UsersService, http.MethodGet, "/v1/users", opts...)
+	if err != nil {
+		return nil, fmt.Errorf("orders: users client: %w", err)
+	}
+	return &UsersClient{get: c}, nil
+}
+
+// Get implements [Users]. A 404 answer is ErrUserNotFound.
+func (c *UsersClient) Get(ctx context.Context, id string) (User, error) {
+	u, err := platform.CallJSON[User](ctx, c.get, platform.Request{
+		Path: "/v1/users/" + url.PathEscape(id), Header: bearer(ctx)})
+	if status(err) == http.StatusNotFound {
+		return User{}, fmt.Errorf("%w: %w", ErrUserNotFound, err)
+	}
+	return u, err
+}
+
+// Close stops following the users service.
+func (c *UsersClient) Close() error { return c.get.Close() }
+
+// Endpoint returns the client chain, for dashboards and tests.
+func (c *UsersClient) Endpoint() *shttp.ClientEndpoint { return c.get.Endpoint() }
+
+// CatalogClient is the [Catalog] implementation that calls the catalog
+// service (POST /v1/reservations, DELETE /v1/reservations/{order_id})
+// through the library's client chain, like [UsersClient]. Reservations are
+// idempotent per order id, so both calls are retried on server failures.
+// Create it with [NewCatalogClient] and Close it; it is safe for concurrent
+// use.
+type CatalogClient struct {
+	reserve, release *platform.Client
+}
+
+var _ Catalog = (*CatalogClient)(nil)
+
+// NewCatalogClient returns a CatalogClient following the catalog service
+// through r. reserveOpts and releaseOpts are added to the two client chains
+// (metrics, for example); either may be nil.
+func NewCatalogClient(ctx context.Context, r discovery.Resolver, reserveOpts, releaseOpts []shttp.ClientOption) (*CatalogClient, error) {
+	reserve, err := platform.NewClient(ctx, r, CatalogService, http.MethodPost, "/v1/reservations",
+		append([]shttp.ClientOption{shttp.WithIdempotent()}, reserveOpts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("orders: catalog client: %w", err)
+	}
+	release, err := platform.NewClient(ctx, r, CatalogService, http.MethodDelete, "/v1/reservations", releaseOpts...)
+	if err != nil {
+		reserve.Close()
+		return nil, fmt.Errorf("orders: catalog client: %w", err)
+	}
+	return &CatalogClient{reserve: reserve, release: release}, nil
+}
+
+type reservation struct {
+	OrderID string `json:"order_id"`
+	Items   []Line `json:"items"`
+}
+
+// Reserve implements [Catalog]: 409 out_of_stock is ErrOutOfStock and 404
+// product_not_found is ErrProductNotFound.
+func (c *CatalogClient) Reserve(ctx context.Context, orderID string, items []Item) ([]Line, error) {
+	body := struct {
+		OrderID string `json:"order_id"`
+		Items   []Item `json:"items"`
+	}{orderID, items}
+	r, err := platform.CallJSON[reservation](ctx, c.reserve, platform.Request{Body: body, Header: bearer(ctx)})
+	if err != nil {
+		var re *shttp.ResponseError
+		if errors.As(err, &re) {
+			switch {
+			case re.Status == http.StatusConflict && re.Code == "out_of_stock":
+				return nil, fmt.Errorf("%w: %w", ErrOutOfStock, err)
+			case re.Status == http.StatusNotFound:
+				return nil, fmt.Errorf("%w: %w", ErrProductNotFound, err)
+			}
+		}
+		return nil, err
+	}
+	if r.OrderID != orderID {
+		return nil, fmt.Errorf("%w: it is for order %q", ErrBadReservation, r.OrderID)
+	}
+	return r.Items, nil
+}
+
+// Release implements [Catalog]. A 404 answer (nothing reserved under the
+// order id) counts as released.
+func (c *CatalogClient) Release(ctx context.Context, orderID string) error {
+	_, err := c.release.Call(ctx, platform.Request{
+		Path: "/v1/reservations/" + url.PathEscape(orderID), Header: bearer(ctx)})
+	if status(err) == http.StatusNotFound {
+		return nil
+	}
+	return err
+}
+
+// Close stops following the catalog service.
+func (c *CatalogClient) Close() error {
+	return errors.Join(c.reserve.Close(), c.release.Close())
+}
+
+// status returns the HTTP status of a *shttp.ResponseError in err's chain,
+// or 0.
+func status(err error) int {
+	var re *shttp.ResponseError
+	if errors.As(err, &re) {
+		return re.Status
+	}
+	return 0
+}
+
+// bearer returns the Authorization header for the token in ctx, or nil.
+func bearer(ctx context.Context) http.Header {
+	if tok, ok := auth.TokenFromContext(ctx); ok {
+		return http.Header{"Authorization": {"Bearer " + tok}}
+	}
+	return nil
+}

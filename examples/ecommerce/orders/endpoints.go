@@ -1,0 +1,71 @@
+package orders
+
+import (
+	"context"
+
+	"github.com/go-kit/kit/endpoint"
+
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+)
+
+// Endpoints collects the service's go-kit endpoints, one per operation.
+// Each reads the caller's user id from the token claims in the context
+// (platform.UserID), which the transport's authentication puts there.
+type Endpoints struct {
+	PlaceOrder  endpoint.Endpoint // PlaceOrderRequest → PlaceOrderResponse
+	GetOrder    endpoint.Endpoint // GetOrderRequest → Order
+	ListOrders  endpoint.Endpoint // ListOrdersRequest → Page
+	CancelOrder endpoint.Endpoint // CancelOrderRequest → Order
+}
+
+// PlaceOrderRequest is the request of Endpoints.PlaceOrder.
+type PlaceOrderRequest struct {
+	Key   string // the Idempotency-Key header
+	Items []Item
+}
+
+// PlaceOrderResponse is the answer of Endpoints.PlaceOrder: the key's
+// stored status and body, written as they are.
+type PlaceOrderResponse struct {
+	Result
+}
+
+// StatusCode returns the stored status (go-kit's StatusCoder).
+func (r PlaceOrderResponse) StatusCode() int { return r.Status }
+
+// GetOrderRequest is the request of Endpoints.GetOrder.
+type GetOrderRequest struct{ ID string }
+
+// ListOrdersRequest is the request of Endpoints.ListOrders. Limit 0 means
+// DefaultLimit; Cursor "" means the first page.
+type ListOrdersRequest struct {
+	Limit  int
+	Cursor string
+}
+
+// CancelOrderRequest is the request of Endpoints.CancelOrder.
+type CancelOrderRequest struct{ ID string }
+
+// MakeEndpoints returns the endpoints of s.
+func MakeEndpoints(s Service) Endpoints {
+	return Endpoints{
+		PlaceOrder: func(ctx context.Context, request any) (any, error) {
+			req := request.(PlaceOrderRequest)
+			res, err := s.PlaceOrder(ctx, platform.UserID(ctx), req.Key, req.Items)
+			if err != nil {
+				return nil, err
+			}
+			return PlaceOrderResponse{res}, nil
+		},
+		GetOrder: func(ctx context.Context, request any) (any, error) {
+			return s.Order(ctx, platform.UserID(ctx), request.(GetOrderRequest).ID)
+		},
+		ListOrders: func(ctx context.Context, request any) (any, error) {
+			req := request.(ListOrdersRequest)
+			return s.Orders(ctx, platform.UserID(ctx), req.Limit, req.Cursor)
+		},
+		CancelOrder: func(ctx context.Context, request any) (any, error) {
+			return s.Cancel(ctx, platform.UserID(ctx), request.(CancelOrderRequest).ID)
+		},
+	}
+}

@@ -1,0 +1,150 @@
+package orders
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/switchyard/switchyard/discovery"
+
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	shttp "github.com/switchyard/switchyard/transport/http"
+)
+
+// ServiceName is the name orders registers under.
+const ServiceName = "orders"
+
+// Run runs one orders instance, as "ecommerce serve orders" does: it opens
+// <cfg.Data>/orders.db (creating and migrating it), joins the registry,
+// follows users and catalog through the client chain, verifies tokens with
+// the users service's JWKS (fetched through discovery), starts the
+// [Sweeper], and serves the API with platform.Serve until ctx ends or the
+// process is signalled; then it drains, stops the sweeper and returns nil.
+// Replicas share the database file.
+func Run(ctx context.Context, cfg platform.ServiceConfig) (err error) {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = platform.NewLogger(os.Stderr, ServiceName)
+	}
+	db, err := platform.OpenDB(ctx, filepath.Join(cfg.Data, "orders.db"), Migrations...)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	reg, err := platform.Connect(ctx, cfg.Registry)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, reg.Close()) }()
+
+	tel, err := platform.NewTelemetry(ServiceName)
+	if err != nil {
+		return err
+	}
+	defer tel.Prometheus.Shutdown(context.WithoutCancel(ctx))
+
+	h, cleanup, err := NewHandler(ctx, HandlerConfig{
+		Store:     NewSQLStore(db),
+		Resolver:  reg.Resolver,
+		Telemetry: tel,
+		Logger:    logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+
+	return platform.Serve(ctx, platform.ServeOptions{
+		Service:   ServiceName,
+		Handler:   h,
+		Listen:    cfg.Listen,
+		Registrar: reg.Registrar,
+		Resolver:  reg.Resolver,
+		Logger:    logger,
+		Telemetry: tel,
+		Checks:    map[string]shttp.CheckFunc{"database": db.PingContext},
+	})
+}
+
+// HandlerConfig is what [NewHandler] wires together. Store and Resolver are
+// required; every other field has the default written beside it.
+type HandlerConfig struct {
+	// Store keeps orders and idempotency claims.
+	Store Store
+	// Resolver finds the users and catalog instances.
+	Resolver discovery.Resolver
+	// Authenticator checks bearer tokens. Nil means a platform.Verifier
+	// with the keys of the users service, found through Resolver.
+	Authenticator Authenticator
+	// Telemetry records the calls to users and catalog. Nil means they
+	// are not recorded.
+	Telemetry *platform.Telemetry
+	// Logger receives the service's and the sweeper's warnings. Nil means
+	// slog.Default().
+	Logger *slog.Logger
+	// Options are passed to NewService and NewSweeper (a clock, the lease,
+	// the sweep interval).
+	Options []Option
+}
+
+// NewHandler builds the orders API of [NewHTTPHandler] on a [Service] that
+// calls users and catalog through [UsersClient] and [CatalogClient], and
+// starts a [Sweeper]. The returned cleanup stops the sweeper and closes the
+// clients; call it after the server has stopped. ctx bounds only the wait
+// for the first view of each dependency.
+func NewHandler(ctx context.Context, c HandlerConfig) (h *http.ServeMux, cleanup func(), err error) {
+	if c.Store == nil || c.Resolver == nil {
+		return nil, nil, errors.New("orders: HandlerConfig needs a Store and a Resolver")
+	}
+	var closers []func() error
+	cleanup = func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			_ = closers[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			cleanup()
+		}
+	}()
+	clientOpts := func(op string) []shttp.ClientOption {
+		if c.Telemetry == nil {
+			return []shttp.ClientOption{shttp.WithOperation(op)}
+		}
+		return c.Telemetry.ClientOptions(op)
+	}
+	users, err := NewUsersClient(ctx, c.Resolver, clientOpts("users.get")...)
+	if err != nil {
+		return nil, nil, err
+	}
+	closers = append(closers, users.Close)
+	catalog, err := NewCatalogClient(ctx, c.Resolver, clientOpts("catalog.reserve"), clientOpts("catalog.release"))
+	if err != nil {
+		return nil, nil, err
+	}
+	closers = append(closers, catalog.Close)
+	authn := c.Authenticator
+	if authn == nil {
+		v, err := platform.NewVerifier(ctx, c.Resolver)
+		if err != nil {
+			return nil, nil, err
+		}
+		closers = append(closers, v.Close)
+		authn = v
+	}
+	opts := c.Options
+	if c.Logger != nil {
+		opts = append([]Option{WithLogger(c.Logger)}, opts...)
+	}
+	svc := NewService(c.Store, users, catalog, opts...)
+	sw := NewSweeper(c.Store, catalog, opts...)
+	sw.Start()
+	closers = append(closers, func() error { sw.Stop(); return nil })
+	return NewHTTPHandler(MakeEndpoints(svc), authn), cleanup, nil
+}
