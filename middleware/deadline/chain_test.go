@@ -65,17 +65,37 @@ func newChain(t *testing.T, n int, last http.HandlerFunc) []*hop {
 	return hops
 }
 
-// edgeCall calls the first hop with a budget through the client transport.
+// edgeCall calls the first hop with a budget through the client
+// transport, from a context with that much time left.
 func edgeCall(t *testing.T, url string, budget time.Duration) (*http.Response, []byte, time.Duration) {
 	t.Helper()
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: deadline.NewTransport(tr)}
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
+	return get(t, &http.Client{Transport: deadline.NewTransport(tr)}, ctx, url, nil)
+}
+
+// edgeCallHeader calls the first hop with the Header set to budget, from
+// a context that waits a good while longer, so that the test sees what
+// the edge answers and when.
+func edgeCallHeader(t *testing.T, url string, budget time.Duration) (*http.Response, []byte, time.Duration) {
+	t.Helper()
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), budget+5*time.Second)
+	defer cancel()
+	return get(t, &http.Client{Transport: tr}, ctx, url, http.Header{deadline.Header: {deadline.FormatHeader(budget)}})
+}
+
+func get(t *testing.T, c *http.Client, ctx context.Context, url string, h http.Header) (*http.Response, []byte, time.Duration) {
+	t.Helper()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	for k, v := range h {
+		req.Header[k] = v
+	}
 	start := time.Now()
-	resp, err := client.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,8 +134,10 @@ func TestDeadlineShrinksPerHop(t *testing.T) {
 }
 
 // TestDeadlineRunsOut: the last service hangs until its context ends. The
-// edge gets a 504 within its budget plus a small slack, and the last
-// service's context is cancelled at its deadline.
+// edge, given 300 ms in the header, answers 504 within that budget plus a
+// small slack, and the last service's context is cancelled at its
+// deadline. The test's client waits longer than the budget, to see when
+// the 504 comes.
 func TestDeadlineRunsOut(t *testing.T) {
 	const budget, slack = 300 * time.Millisecond, 250 * time.Millisecond
 	cancelled := make(chan error, 1)
@@ -124,7 +146,7 @@ func TestDeadlineRunsOut(t *testing.T) {
 		cancelled <- r.Context().Err()
 		w.WriteHeader(http.StatusServiceUnavailable)
 	})
-	resp, body, elapsed := edgeCall(t, hops[0].srv.URL, budget)
+	resp, body, elapsed := edgeCallHeader(t, hops[0].srv.URL, budget)
 	var eb errorBody
 	if err := json.Unmarshal(body, &eb); err != nil || resp.StatusCode != 504 || eb.Error.Code != "deadline_exceeded" {
 		t.Fatalf("edge got %d %q, want 504 deadline_exceeded", resp.StatusCode, body)

@@ -114,10 +114,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := clock.WithDeadline(ctx, h.clk, dl)
 	defer cancel()
 	gw := &guardWriter{h: h, ctx: ctx, w: w, deadline: dl, header: make(http.Header)}
-	// The context's own timer tells us when the deadline passes; a request
-	// context ended by the client going away writes nothing.
-	stop := context.AfterFunc(ctx, func() {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) && gw.timeout() {
+	stop := h.clk.AfterFunc(left, func() {
+		if gw.timeout() {
 			h.exceeded(ctx, ReasonTimeout, 0)
 		}
 	})

@@ -184,7 +184,7 @@ func TestHandlerAnswersAtTheDeadline(t *testing.T) {
 		got <- code
 	}()
 	<-started
-	for clk.Pending() < 1 { // the deadline's timer
+	for clk.Pending() < 2 { // the context's deadline and the 504
 		runtime.Gosched()
 	}
 	clk.Advance(99 * time.Millisecond)

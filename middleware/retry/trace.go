@@ -15,7 +15,7 @@ import (
 const (
 	// EventRetry: a retry was granted; attempt is the attempt about to be
 	// made.
-	EventRetry = "switchyard.retry.retry"
+	EventRetry = "switchyard.retry.attempt"
 	// EventBudgetExhausted: the Budget refused a retry.
 	EventBudgetExhausted = "switchyard.retry.budget_exhausted"
 	// EventDeadline: a retry was given up because it would not finish
