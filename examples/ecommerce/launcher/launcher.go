@@ -53,7 +53,6 @@ type launcher struct {
 	ready  atomic.Bool
 	failed chan error
 	force  chan struct{} // closed by a second signal: kill, do not drain
-	forced atomic.Bool
 	regURL string
 	// gatewayListen is --addr with a zero port made concrete; gateway is
 	// the same with an unspecified host replaced by 127.0.0.1, for URLs.
@@ -104,7 +103,6 @@ func (l *launcher) run(parent context.Context) (err error) {
 			}
 			select {
 			case <-sigs:
-				l.forced.Store(true)
 				close(l.force)
 			case <-stopSignals:
 			}

@@ -1,0 +1,98 @@
+package loadgen
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/switchyard/switchyard/discovery"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/launcher"
+)
+
+// chaosLoop asks the launcher to kill a random replica every
+// ChaosInterval until end or ctx ends. Failures are reported and the loop
+// goes on.
+func (g *gen) chaosLoop(ctx context.Context, end time.Time) {
+	r := g.cfg.Resolver
+	if r == nil {
+		reg, err := platform.Connect(ctx, g.cfg.Registry)
+		if err != nil {
+			g.note("chaos: %v", err)
+			return
+		}
+		defer reg.Close()
+		r = reg.Resolver
+	}
+	w, err := r.Watch(ctx, launcher.ControlService)
+	if err != nil {
+		g.note("chaos: watch %s: %v", launcher.ControlService, err)
+		return
+	}
+	defer w.Stop()
+	var controls []discovery.Instance
+	t := time.NewTimer(g.cfg.ChaosInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case u := <-w.Updates():
+			controls = u.Instances
+			continue
+		case <-t.C:
+		}
+		if !time.Now().Before(end) {
+			return
+		}
+		t.Reset(g.cfg.ChaosInterval)
+		if len(controls) == 0 {
+			g.note("chaos: no launcher control API in the registry; start the shop with \"up --chaos\"")
+			continue
+		}
+		ctl := controls[rand.IntN(len(controls))]
+		service := launcher.Services[rand.IntN(len(launcher.Services))]
+		msg, err := g.kill(ctx, ctl.Addr, service)
+		if err != nil {
+			msg = fmt.Sprintf("killing a replica of %s failed: %v", service, err)
+		}
+		g.note("chaos: %s", msg)
+		g.chaosMu.Lock()
+		g.chaos = append(g.chaos, time.Now().Format("15:04:05")+" "+msg)
+		g.chaosMu.Unlock()
+	}
+}
+
+// kill asks the control API at addr (which must be a loopback address) to
+// kill a replica of service.
+func (g *gen) kill(ctx context.Context, addr, service string) (string, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || !loopbackHost(host) {
+		return "", fmt.Errorf("%w: control API at %q", ErrNotLoopback, addr)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	u := "http://" + addr + launcher.KillPath + "?service=" + url.QueryEscape(service)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := g.client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("control API answered %d", resp.StatusCode)
+	}
+	var k launcher.KillResult
+	if err := json.NewDecoder(resp.Body).Decode(&k); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("killed %s-%d (pid %d)", k.Service, k.Replica, k.PID), nil
+}
