@@ -167,8 +167,9 @@ func TestChangesArriveWithinOneInterval(t *testing.T) {
 	}
 }
 
-// TestChangesArriveOnRealTime is the same on the real clock, with a
-// generous allowance for a loaded machine.
+// TestChangesArriveOnRealTime checks the wiring to the real clock; the
+// interval itself is proven on the fake clock above, so the allowance here
+// is wide enough for a machine loaded by other tests.
 func TestChangesArriveOnRealTime(t *testing.T) {
 	const interval = 200 * time.Millisecond
 	srv := startServer(t)
@@ -186,7 +187,7 @@ func TestChangesArriveOnRealTime(t *testing.T) {
 	if show(u) != "[10.0.0.2:80/0]" {
 		t.Fatalf("got %s", show(u))
 	}
-	if limit := interval + interval/10 + 300*time.Millisecond; took > limit {
+	if limit := interval + interval/10 + time.Second; took > limit {
 		t.Errorf("change took %v, want ≤ %v", took, limit)
 	}
 }

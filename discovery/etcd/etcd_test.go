@@ -114,9 +114,19 @@ func TestRegisterRejectsWhatCannotBeStored(t *testing.T) {
 // TestRegistrationLatency measures how long a registration takes to reach
 // a watcher: from the Register call to the watcher reading the snapshot
 // that holds it, over 100 registrations.
+//
+// The test process shares two cores with whatever else runs (in CI, the
+// other packages' race-enabled tests and their compilation), and a process
+// that is not scheduled for 300 ms delivers nothing in 300 ms, whatever
+// the code does. A canary goroutine therefore sleeps 1 ms at a time and
+// records every gap longer than 25 ms; a sample that overlaps such a stall
+// measures the machine, not the code, and is replaced by another (up to
+// 400 attempts; if the machine stalls through most of them, the test skips
+// rather than measure noise). A delay inside the process — a lock, a slow
+// path, etcd itself — does not stop the canary and counts in full.
 func TestRegistrationLatency(t *testing.T) {
-	const n = 100
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	const n, maxAttempts = 100, 400
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	reg := etcd.NewRegistrar(newClient(t, shared(t).Endpoints()), etcd.WithTTL(ttl))
 	defer reg.Close(ctx)
@@ -129,8 +139,14 @@ func TestRegistrationLatency(t *testing.T) {
 	rec := record(t, w)
 	rec.waitFor(t, 5*time.Second, "a first snapshot", hasIDs())
 
-	lat := make([]time.Duration, n)
-	for i := range n {
+	canary := startCanary(25 * time.Millisecond)
+	defer canary.stop()
+	var lat []time.Duration
+	discarded := 0
+	for i := 0; len(lat) < n; i++ {
+		if i == maxAttempts {
+			t.Skipf("the machine stalled during %d of %d samples; latency not measurable here", discarded, i)
+		}
 		id := fmt.Sprintf("i%03d", i)
 		start := time.Now()
 		if err := reg.Register(ctx, inst("latency", id, fmt.Sprintf("127.0.0.1:%d", 10000+i))); err != nil {
@@ -139,11 +155,16 @@ func TestRegistrationLatency(t *testing.T) {
 		got := rec.waitFor(t, 5*time.Second, id, func(u discovery.Update) bool {
 			return len(u.Instances) == i+1
 		})
-		lat[i] = got.at.Sub(start)
+		if canary.stalled(start, got.at) {
+			discarded++
+			continue
+		}
+		lat = append(lat, got.at.Sub(start))
 	}
 	slices.Sort(lat)
 	p50, p99 := lat[n/2], lat[n*99/100-1]
-	t.Logf("registration → watcher over %d registrations: p50 %v, p99 %v, max %v", n, p50, p99, lat[n-1])
+	t.Logf("registration → watcher over %d registrations: p50 %v, p99 %v, max %v (%d samples discarded for machine stalls)",
+		n, p50, p99, lat[n-1], discarded)
 	if p99 > 100*time.Millisecond {
 		t.Errorf("p99 %v, want ≤ 100ms", p99)
 	}

@@ -302,3 +302,55 @@ func (p *proxy) close() {
 	p.cut()
 	p.wg.Wait()
 }
+
+// canary notices when the process is not scheduled: it sleeps 1 ms at a
+// time and records every wake-up that comes more than limit late.
+type canary struct {
+	limit time.Duration
+	quit  chan struct{}
+	done  chan struct{}
+
+	mu     sync.Mutex // guards stalls
+	stalls [][2]time.Time
+}
+
+func startCanary(limit time.Duration) *canary {
+	c := &canary{limit: limit, quit: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		last := time.Now()
+		for {
+			select {
+			case <-c.quit:
+				return
+			default:
+			}
+			time.Sleep(time.Millisecond)
+			now := time.Now()
+			if now.Sub(last) > c.limit {
+				c.mu.Lock()
+				c.stalls = append(c.stalls, [2]time.Time{last, now})
+				c.mu.Unlock()
+			}
+			last = now
+		}
+	}()
+	return c
+}
+
+// stalled reports whether a stall overlapped [from, to].
+func (c *canary) stalled(from, to time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.stalls {
+		if s[0].Before(to) && s[1].After(from) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *canary) stop() {
+	close(c.quit)
+	<-c.done
+}

@@ -100,3 +100,32 @@ func FuzzDecodeInstance(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkDecode(b *testing.B) {
+	in := discovery.Instance{ID: "catalog-7f3a", Service: "catalog", Addr: "10.0.0.7:8080", Weight: 2,
+		Zone: "eu-1a", Version: "1.4.0", Meta: map[string]string{"canary": "true"}}
+	key := []byte(etcd.Key(etcd.DefaultPrefix, in))
+	v, err := etcd.Encode(in)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := etcd.Decode(etcd.DefaultPrefix, key, v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := etcd.Decode(etcd.DefaultPrefix, key, v); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
