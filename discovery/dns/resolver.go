@@ -125,7 +125,7 @@ func KubernetesHost(namespace, domain string) func(service string) string {
 //
 // A Resolver is safe for concurrent use. Each watch owns at most one
 // goroutine at a time, while a poll runs; Stop waits for it. Close stops
-// every watch.
+// every watch. The zero value is not usable.
 type Resolver struct {
 	srv      bool // SRV mode; otherwise A/AAAA with port
 	port     int

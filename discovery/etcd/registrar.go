@@ -75,7 +75,8 @@ func WithRetryBackoff(lo, hi time.Duration) RegistrarOption {
 //
 // A Registrar is safe for concurrent use. It starts one goroutine per
 // registration; Deregister, Close and Kill stop them. The client stays the
-// caller's: close it after the registrar.
+// caller's: close it after the registrar. The zero value is not usable:
+// build one with [NewRegistrar].
 type Registrar struct {
 	cli       *clientv3.Client
 	prefix    string

@@ -89,7 +89,8 @@ func WithClock(c clock.Clock) ResolverOption {
 //
 // A Resolver is safe for concurrent use. Each watch runs one goroutine
 // until it is stopped or the Resolver is closed. The client stays the
-// caller's: close it after the resolver.
+// caller's: close it after the resolver. The zero value is not usable:
+// build one with [NewResolver].
 type Resolver struct {
 	cli    *clientv3.Client
 	prefix string

@@ -72,8 +72,8 @@ func WithConfig(f func(*embed.Config)) Option {
 	return func(s *settings) { s.tweak = f }
 }
 
-// Server is a running single-node etcd. Its methods are safe for concurrent
-// use.
+// Server is a running single-node etcd, made by [Start]. Its methods are
+// safe for concurrent use.
 type Server struct {
 	etcd      *embed.Etcd
 	endpoints []string
