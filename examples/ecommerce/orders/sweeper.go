@@ -74,7 +74,7 @@ type Sweeper struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu sync.Mutex // guards stop, stopped and the sweep in progress
+	mu sync.Mutex // guards stop and stopped
 	// stop cancels the next scheduled sweep; nil when none is scheduled.
 	stop    func() bool
 	stopped bool
@@ -103,8 +103,7 @@ func (sw *Sweeper) Start() {
 // schedule arms the next sweep; sw.mu must be held.
 func (sw *Sweeper) schedule() {
 	sw.running.Add(1)
-	var stop func() bool
-	stop = sw.cfg.clock.AfterFunc(sw.cfg.interval, func() {
+	sw.stop = sw.cfg.clock.AfterFunc(sw.cfg.interval, func() {
 		defer sw.running.Done()
 		sw.mu.Lock()
 		if sw.stopped {
@@ -121,7 +120,6 @@ func (sw *Sweeper) schedule() {
 			sw.schedule()
 		}
 	})
-	sw.stop = stop
 }
 
 // Stop cancels the scheduled sweep, interrupts one in progress, and waits

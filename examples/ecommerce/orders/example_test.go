@@ -1,0 +1,63 @@
+package orders_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/orders"
+)
+
+// Placing an order twice with one Idempotency-Key places it once: the
+// second call replays the first answer byte for byte. Another body under
+// the same key is refused.
+func ExampleNewService() {
+	dir, _ := os.MkdirTemp("", "orders-example")
+	defer os.RemoveAll(dir)
+	db, err := platform.OpenDB(context.Background(), filepath.Join(dir, "orders.db"), orders.Migrations...)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer db.Close()
+	svc := orders.NewService(orders.NewSQLStore(db), newFakeUsers("usr_a"), newFakeCatalog(),
+		orders.WithOrderIDs(sequentialIDs()))
+
+	ctx := context.Background()
+	items := []orders.Item{{ProductID: "prd_apple", Quantity: 2}}
+	first, _ := svc.PlaceOrder(ctx, "usr_a", "checkout-42", items)
+	again, _ := svc.PlaceOrder(ctx, "usr_a", "checkout-42", items)
+	fmt.Println(first.Status, first.Replayed)
+	fmt.Println(again.Status, again.Replayed, string(again.Body) == string(first.Body))
+
+	_, err = svc.PlaceOrder(ctx, "usr_a", "checkout-42", []orders.Item{{ProductID: "prd_pear", Quantity: 1}})
+	fmt.Println(err)
+	// Output:
+	// 201 false
+	// 201 true true
+	// http 422 idempotency_key_reused: this Idempotency-Key was used for a different request: orders: idempotency key reused with another request
+}
+
+// Bodies that differ only in line order or in how a product's quantity is
+// split are the same request for their idempotency key.
+func ExampleRequestHash() {
+	a, _ := orders.NormalizeItems([]orders.Item{{ProductID: "prd_b", Quantity: 1}, {ProductID: "prd_a", Quantity: 2}})
+	b, _ := orders.NormalizeItems([]orders.Item{{ProductID: "prd_a", Quantity: 1}, {ProductID: "prd_b", Quantity: 1}, {ProductID: "prd_a", Quantity: 1}})
+	fmt.Println(a)
+	fmt.Println(orders.RequestHash(a) == orders.RequestHash(b))
+	// Output:
+	// [{prd_b 1} {prd_a 2}]
+	// true
+}
+
+func ExampleValidateKey() {
+	for _, k := range []string{"order-2031-05-06-0001", "", "tab\there"} {
+		fmt.Printf("%q: %v\n", k, orders.ValidateKey(k))
+	}
+	// Output:
+	// "order-2031-05-06-0001": <nil>
+	// "": http 400 missing_idempotency_key: the Idempotency-Key header is required: orders: missing idempotency key
+	// "tab\there": http 400 invalid_idempotency_key: the Idempotency-Key header must be printable ASCII: orders: invalid idempotency key
+}
