@@ -68,7 +68,8 @@ const (
 //
 // A Budget is safe for concurrent use. Deposit is lock-free and
 // allocation-free; TryWithdraw, which runs only when a call is about to be
-// retried, takes a short lock. A nil *Budget is valid: it never refuses a
+// retried, takes a short lock. Create Budgets with NewBudget; the zero
+// Budget is not ready for use. A nil *Budget is valid: it never refuses a
 // withdrawal and ignores deposits.
 type Budget struct {
 	clk     clock.Clock
