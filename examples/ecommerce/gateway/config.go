@@ -1,0 +1,84 @@
+package gateway
+
+import (
+	"flag"
+	"fmt"
+
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+)
+
+// Defaults of [Config].
+const (
+	// ServiceName is the gateway's name in the registry.
+	ServiceName = "gateway"
+	// DefaultListen is where the gateway listens.
+	DefaultListen = "127.0.0.1:8080"
+	// DefaultLoginRate and DefaultLoginBurst limit logins per client IP:
+	// 10 a second on average, bursts of 20.
+	DefaultLoginRate  = 10.0
+	DefaultLoginBurst = 20
+	// DefaultSignupRate and DefaultSignupBurst limit sign-ups per client
+	// IP: 5 a second on average, bursts of 20.
+	DefaultSignupRate  = 5.0
+	DefaultSignupBurst = 20
+)
+
+// Limit is a token bucket: Rate requests per second on average, bursts of
+// up to Burst.
+type Limit struct {
+	Rate  float64
+	Burst int
+}
+
+// Config is the configuration of "ecommerce serve gateway". The zero value
+// is not valid: RegisterFlags sets the defaults.
+type Config struct {
+	// ServiceConfig holds --registry, --listen (default DefaultListen),
+	// --data and --admin-email. The gateway keeps no data and makes nobody
+	// admin; it accepts those two flags so that every "serve" role takes
+	// the same ones.
+	platform.ServiceConfig
+	// Login and Signup limit POST /api/v1/login and POST /api/v1/users
+	// per client IP (--login-rate, --login-burst, --signup-rate,
+	// --signup-burst). Defaults DefaultLoginRate/Burst and
+	// DefaultSignupRate/Burst.
+	Login, Signup Limit
+}
+
+// RegisterFlags defines the gateway's flags on fs with c's fields as
+// destinations.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	c.ServiceConfig.RegisterFlags(fs)
+	if f := fs.Lookup("listen"); f != nil {
+		f.DefValue = DefaultListen
+		_ = f.Value.Set(DefaultListen)
+	}
+	fs.Float64Var(&c.Login.Rate, "login-rate", DefaultLoginRate, "logins per second per client IP")
+	fs.IntVar(&c.Login.Burst, "login-burst", DefaultLoginBurst, "login burst per client IP")
+	fs.Float64Var(&c.Signup.Rate, "signup-rate", DefaultSignupRate, "sign-ups per second per client IP")
+	fs.IntVar(&c.Signup.Burst, "signup-burst", DefaultSignupBurst, "sign-up burst per client IP")
+}
+
+// Validate checks c and returns an error wrapping platform.ErrConfig that
+// names the first bad flag.
+func (c *Config) Validate() error {
+	if err := c.ServiceConfig.Validate(); err != nil {
+		return err
+	}
+	for _, l := range []struct {
+		name string
+		l    Limit
+	}{{"login", c.Login}, {"signup", c.Signup}} {
+		if !(l.l.Rate > 0) {
+			return flagError(l.name+"-rate", fmt.Sprint(l.l.Rate), "must be above 0")
+		}
+		if l.l.Burst < 1 {
+			return flagError(l.name+"-burst", fmt.Sprint(l.l.Burst), "must be at least 1")
+		}
+	}
+	return nil
+}
+
+func flagError(flagName, value, problem string) error {
+	return fmt.Errorf("%w: --%s (%s) %q %s", platform.ErrConfig, flagName, platform.EnvName(flagName), value, problem)
+}

@@ -1,0 +1,317 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/switchyard/switchyard/balancer"
+	"github.com/switchyard/switchyard/discovery"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/middleware/circuitbreaker"
+	"github.com/switchyard/switchyard/middleware/deadline"
+	"github.com/switchyard/switchyard/middleware/ratelimit"
+	"github.com/switchyard/switchyard/middleware/retry"
+	"github.com/switchyard/switchyard/middleware/tracing"
+	tgw "github.com/switchyard/switchyard/transport/gateway"
+	shttp "github.com/switchyard/switchyard/transport/http"
+)
+
+// Upstream service names.
+const (
+	UsersService   = "users"
+	CatalogService = "catalog"
+	OrdersService  = "orders"
+)
+
+// RouteTimeout bounds every proxied request, retries included.
+const RouteTimeout = 10 * time.Second
+
+// ErrOptions is wrapped by the error New returns for unusable Options.
+var ErrOptions = errors.New("gateway: invalid options")
+
+// Authenticator guards a handler: it calls next only for requests with a
+// valid token, with the token's claims in the request context (see
+// middleware/auth), and answers 401 otherwise. *platform.Verifier and
+// *auth.Validator are Authenticators.
+type Authenticator interface {
+	Handler(next http.Handler) http.Handler
+}
+
+// Options configures [New]. Resolver is required; every other field has the
+// default written beside it.
+type Options struct {
+	// Resolver finds the users, catalog and orders instances.
+	Resolver discovery.Resolver
+	// Authenticator checks bearer tokens on protected routes. Nil means a
+	// platform.Verifier following the users service through Resolver
+	// (closed by Gateway.Close).
+	Authenticator Authenticator
+	// Login and Signup limit those routes per client IP. A zero Limit
+	// means DefaultLoginRate/Burst and DefaultSignupRate/Burst.
+	Login, Signup Limit
+	// Telemetry's metrics feed the dashboard's route counts and the
+	// upstream pool gauges. Nil means the dashboard shows no route counts.
+	Telemetry *platform.Telemetry
+	// Logger receives upstream errors. Nil means slog.Default().
+	Logger *slog.Logger
+	// Transport is the innermost upstream transport. Nil means
+	// transport/gateway's NewTransport(256).
+	Transport http.RoundTripper
+	// ProbeClient probes the instances' /readyz for the dashboard. Nil
+	// means a client with a 500 ms timeout.
+	ProbeClient *http.Client
+}
+
+// Gateway is the shop's HTTP front: API routes, pages and the dashboard's
+// data. Create it with [New]; it is safe for concurrent use; Close it when
+// done.
+type Gateway struct {
+	mux      *http.ServeMux
+	gw       *tgw.Gateway
+	hosts    *hostTable
+	tel      *platform.Telemetry
+	probe    *prober
+	routes   []string
+	closers  []func() error
+	started  time.Time
+	services []string
+}
+
+// New builds the gateway: it starts following every upstream service
+// through o.Resolver and, unless o.Authenticator is set, the users
+// service's keys. ctx bounds only the set-up.
+func New(ctx context.Context, o Options) (g *Gateway, err error) {
+	if o.Resolver == nil {
+		return nil, fmt.Errorf("%w: Resolver is required", ErrOptions)
+	}
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	g = &Gateway{
+		mux:      http.NewServeMux(),
+		tel:      o.Telemetry,
+		started:  time.Now(),
+		services: []string{CatalogService, OrdersService, UsersService},
+	}
+	defer func() {
+		if err != nil {
+			_ = g.Close()
+		}
+	}()
+
+	authn := o.Authenticator
+	if authn == nil {
+		v, err := platform.NewVerifier(ctx, o.Resolver)
+		if err != nil {
+			return nil, err
+		}
+		g.closers = append(g.closers, v.Close)
+		authn = v
+	}
+	login := limiter(o.Login, DefaultLoginRate, DefaultLoginBurst)
+	signup := limiter(o.Signup, DefaultSignupRate, DefaultSignupBurst)
+
+	// One circuit breaker per upstream instance, keyed by its address,
+	// inside the gateway's balancer. Their rejections are neutral to
+	// outlier detection (circuitbreaker.Classifier) and, for idempotent
+	// requests, retried on another instance.
+	breakers := circuitbreaker.NewGroup(circuitbreaker.Settings{}, circuitbreaker.WithMaxKeys(1024))
+	base := o.Transport
+	if base == nil {
+		base = tgw.NewTransport(256)
+	}
+	g.hosts = &hostTable{breakers: breakers, next: base}
+	transport := tracing.Transport(deadline.NewTransport(g.hosts))
+
+	budgets := map[string]*retry.Budget{}
+	for _, s := range g.services {
+		if budgets[s], err = retry.NewBudget(); err != nil {
+			return nil, err
+		}
+	}
+
+	authed := authn.Handler
+	admin := func(next http.Handler) http.Handler { return authn.Handler(requireAdmin(next)) }
+	mw := func(m ...func(http.Handler) http.Handler) []func(http.Handler) http.Handler { return m }
+	routes := []tgw.Route{
+		{Pattern: "POST /api/v1/users", Service: UsersService, Rewrite: "/v1/users",
+			Middleware: mw(ratelimit.Handler(signup, ratelimit.RemoteIP))},
+		{Pattern: "POST /api/v1/login", Service: UsersService, Rewrite: "/v1/login",
+			Middleware: mw(ratelimit.Handler(login, ratelimit.RemoteIP))},
+		{Pattern: "GET /api/v1/me", Service: UsersService, Rewrite: "/v1/me", Middleware: mw(authed)},
+
+		{Pattern: "GET /api/v1/products", Service: CatalogService, Rewrite: "/v1/products"},
+		{Pattern: "GET /api/v1/products/{id}", Service: CatalogService, Rewrite: "/v1/products/{id}"},
+		{Pattern: "POST /api/v1/products", Service: CatalogService, Rewrite: "/v1/products", Middleware: mw(admin)},
+		{Pattern: "PATCH /api/v1/products/{id}", Service: CatalogService, Rewrite: "/v1/products/{id}", Middleware: mw(admin)},
+
+		{Pattern: "POST /api/v1/orders", Service: OrdersService, Rewrite: "/v1/orders", Middleware: mw(authed)},
+		{Pattern: "GET /api/v1/orders", Service: OrdersService, Rewrite: "/v1/orders", Middleware: mw(authed)},
+		{Pattern: "GET /api/v1/orders/{id}", Service: OrdersService, Rewrite: "/v1/orders/{id}", Middleware: mw(authed)},
+		{Pattern: "POST /api/v1/orders/{id}/cancel", Service: OrdersService, Rewrite: "/v1/orders/{id}/cancel", Middleware: mw(authed)},
+	}
+	for i := range routes {
+		routes[i].Timeout = RouteTimeout
+	}
+	g.gw, err = tgw.New(ctx, o.Resolver, routes,
+		tgw.WithTransport(transport),
+		tgw.WithLogger(logger),
+		tgw.WithDefaultTimeout(RouteTimeout),
+		tgw.WithBudget(func(s string) tgw.Budget { return budgets[s] }),
+		tgw.WithBalancerOptions(balancer.WithClassifier(circuitbreaker.Classifier(nil))),
+	)
+	if err != nil {
+		return nil, err
+	}
+	g.closers = append(g.closers, g.gw.Close)
+
+	if g.tel != nil {
+		for _, s := range g.services {
+			reg, err := g.tel.Metrics.ObservePool(s, g.poolSize(s))
+			if err != nil {
+				return nil, err
+			}
+			g.closers = append(g.closers, reg.Unregister)
+		}
+	}
+
+	// The outer mux names every route, so that access logs, metrics and
+	// spans (added by platform.Serve) carry the route's pattern; the API
+	// patterns all lead to the library gateway, which routes again.
+	for _, rt := range routes {
+		g.mux.Handle(rt.Pattern, g.gw)
+		g.routes = append(g.routes, rt.Pattern)
+	}
+	g.mux.Handle("/api/", g.gw) // JSON 404 and 405 for the rest of the API
+
+	probeClient := o.ProbeClient
+	if probeClient == nil {
+		probeClient = &http.Client{Timeout: 500 * time.Millisecond}
+	}
+	g.probe = newProber(probeClient)
+	g.mux.Handle("GET /admin/api/state", authn.Handler(requireAdmin(http.HandlerFunc(g.serveState))))
+	mountPages(g.mux)
+	return g, nil
+}
+
+func limiter(l Limit, defRate float64, defBurst int) *ratelimit.PerKey {
+	if l.Rate <= 0 {
+		l.Rate = defRate
+	}
+	if l.Burst < 1 {
+		l.Burst = defBurst
+	}
+	return ratelimit.NewPerKey(rate.Limit(l.Rate), l.Burst, ratelimit.WithMaxKeys(10000))
+}
+
+// requireAdmin answers 403 unless the request's token says role admin. It
+// runs after the Authenticator, which has put the claims in the context.
+func requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !platform.IsAdmin(r.Context()) {
+			shttp.WriteError(w, r, shttp.Forbidden("this needs the admin role"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (g *Gateway) poolSize(service string) func() (int, int) {
+	return func() (members, eligible int) {
+		for _, u := range g.gw.Upstreams() {
+			if u.Service != service {
+				continue
+			}
+			for _, h := range u.Hosts {
+				members++
+				if !h.Ejected {
+					eligible++
+				}
+			}
+		}
+		return members, eligible
+	}
+}
+
+// ServeHTTP serves the API, the pages and the dashboard's data.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.ServeHTTP(w, r) }
+
+// Handler returns the handler and the pattern that r would be served with,
+// as http.ServeMux.Handler does; platform.Serve uses it to name requests.
+func (g *Gateway) Handler(r *http.Request) (http.Handler, string) { return g.mux.Handler(r) }
+
+// Ready is a readiness check: it fails until every upstream service has at
+// least one instance that is not ejected.
+func (g *Gateway) Ready(context.Context) error {
+	for _, s := range g.services {
+		if _, eligible := g.poolSize(s)(); eligible == 0 {
+			return fmt.Errorf("gateway: no instance of %s", s)
+		}
+	}
+	return nil
+}
+
+// Close stops following the registry and closes idle upstream connections.
+func (g *Gateway) Close() error {
+	var errs []error
+	for i := len(g.closers) - 1; i >= 0; i-- {
+		errs = append(errs, g.closers[i]())
+	}
+	g.closers = nil
+	return errors.Join(errs...)
+}
+
+// Run runs the gateway, as "ecommerce serve gateway" does: it joins the
+// registry at cfg.Registry, builds the [Gateway] and serves it with
+// platform.Serve on cfg.Listen (registered as ServiceName, with /healthz,
+// /readyz — ready once every upstream has an instance —, /metrics, access
+// logs and the deadline) until ctx ends or SIGINT/SIGTERM arrives; then it
+// drains and returns nil.
+func Run(ctx context.Context, cfg Config) (err error) {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = platform.NewLogger(os.Stderr, ServiceName)
+	}
+	reg, err := platform.Connect(ctx, cfg.Registry)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, reg.Close()) }()
+	tel, err := platform.NewTelemetry(ServiceName)
+	if err != nil {
+		return err
+	}
+	defer tel.Prometheus.Shutdown(context.WithoutCancel(ctx))
+	g, err := New(ctx, Options{
+		Resolver:  reg.Resolver,
+		Login:     cfg.Login,
+		Signup:    cfg.Signup,
+		Telemetry: tel,
+		Logger:    logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, g.Close()) }()
+	return platform.Serve(ctx, platform.ServeOptions{
+		Service:   ServiceName,
+		Handler:   g,
+		Listen:    cfg.Listen,
+		Registrar: reg.Registrar,
+		Resolver:  reg.Resolver,
+		Logger:    logger,
+		Telemetry: tel,
+		Checks:    map[string]shttp.CheckFunc{"upstreams": g.Ready},
+	})
+}
