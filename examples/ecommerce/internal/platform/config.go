@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Defaults of [ServiceConfig].
@@ -48,6 +49,9 @@ type ServiceConfig struct {
 	AdminEmail string
 	// Logger receives the service's logs. Nil means slog.Default().
 	Logger *slog.Logger
+	// DrainDelay is passed to ServeOptions.DrainDelay: zero means the
+	// default, negative none (tests). It has no flag.
+	DrainDelay time.Duration
 }
 
 // RegisterFlags defines --registry, --listen, --data and --admin-email on fs

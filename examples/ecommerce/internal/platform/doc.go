@@ -12,7 +12,7 @@
 //
 // Configuration (config.go):
 //
-//	type ServiceConfig struct{ Registry, Listen, Data, AdminEmail string; Logger *slog.Logger }
+//	type ServiceConfig struct{ Registry, Listen, Data, AdminEmail string; Logger *slog.Logger; DrainDelay time.Duration }
 //	func (c *ServiceConfig) RegisterFlags(fs *flag.FlagSet)
 //	func (c *ServiceConfig) Validate() error
 //	func ParseFlags(fs *flag.FlagSet, args []string) error   // command line, then ECOMMERCE_<FLAG>

@@ -197,8 +197,37 @@ func namedRoutes(m interface {
 }, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, r.Pattern = m.Handler(r)
+		if r.Pattern == "" { // no route: the mux answers 404 or 405 in plain text
+			w = &jsonStatus{ResponseWriter: w}
+		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// jsonStatus turns the plain-text error answers of http.ServeMux (404, 405)
+// into the shop's JSON error body, keeping their status and headers (Allow).
+type jsonStatus struct {
+	http.ResponseWriter
+	replaced bool
+}
+
+func (j *jsonStatus) WriteHeader(code int) {
+	if code < 400 || j.replaced {
+		j.ResponseWriter.WriteHeader(code)
+		return
+	}
+	j.replaced = true
+	h := j.Header()
+	h.Del("Content-Length")
+	h.Del("X-Content-Type-Options")
+	shttp.EncodeError(context.Background(), shttp.NewError(code, http.StatusText(code)), j.ResponseWriter)
+}
+
+func (j *jsonStatus) Write(p []byte) (int, error) {
+	if j.replaced {
+		return len(p), nil // the JSON body has been written instead
+	}
+	return j.ResponseWriter.Write(p)
 }
 
 // Telemetry is a service's metrics: instruments from middleware/metrics on a

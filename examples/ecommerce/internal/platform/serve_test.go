@@ -92,8 +92,19 @@ func TestServe(t *testing.T) {
 	if code, body := get(t, base+"/v1/things/a2", deadline.Header, "1500"); code != 200 || !strings.Contains(body, `"short":true`) {
 		t.Errorf("API with a deadline header: %d %s", code, body)
 	}
-	if code, body := get(t, base+"/v1/nothing"); code != 404 {
+	if code, body := get(t, base+"/v1/nothing"); code != 404 || body != `{"error":{"code":"not_found","message":"Not Found"}}` {
 		t.Errorf("unknown route: %d %s", code, body)
+	}
+	req, _ := http.NewRequest(http.MethodDelete, base+"/v1/things/a1", nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Error(err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 405 || resp.Header.Get("Allow") == "" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") ||
+			strings.TrimSpace(string(body)) != `{"error":{"code":"method_not_allowed","message":"Method Not Allowed"}}` {
+			t.Errorf("wrong method: %d %v %s", resp.StatusCode, resp.Header, body)
+		}
 	}
 	if code, _ := get(t, base+"/healthz"); code != 200 {
 		t.Errorf("/healthz: %d", code)
