@@ -1,0 +1,265 @@
+// Command ecommerce is the Switchyard example shop: users, catalog and
+// orders services behind a gateway with a storefront and an admin
+// dashboard, found through an etcd registry, all in one binary.
+//
+//	ecommerce [up] [flags]              the whole shop: registry, 2 × each service, gateway
+//	ecommerce registry [flags]          the embedded etcd registry alone
+//	ecommerce serve SERVICE [flags]     one service: users, catalog, orders or gateway
+//	ecommerce loadgen [flags]           load through the gateway, with a latency summary
+//
+// Every flag may also come from the environment as ECOMMERCE_<FLAG>
+// (--admin-email → ECOMMERCE_ADMIN_EMAIL); the command line wins. See
+// README.md for a tour, and "ecommerce COMMAND --help" for each command's
+// flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/switchyard/switchyard/discovery/etcd/embedded"
+	"github.com/switchyard/switchyard/examples/ecommerce/gateway"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/launcher"
+	"github.com/switchyard/switchyard/examples/ecommerce/loadgen"
+	"github.com/switchyard/switchyard/examples/ecommerce/orders"
+	"github.com/switchyard/switchyard/examples/ecommerce/users"
+)
+
+// services maps "serve NAME" to the service's entry point. Each takes the
+// common --registry, --listen, --data and --admin-email flags.
+var services = map[string]func(context.Context, platform.ServiceConfig) error{
+	"users":  users.Run,
+	"orders": orders.Run,
+}
+
+const usage = `ecommerce — the Switchyard example shop
+
+Usage:
+  ecommerce [up] [flags]            run the whole shop: an embedded etcd registry, %d replicas each of
+                                    users, catalog and orders, and the gateway (the default command)
+  ecommerce registry [flags]        run the embedded etcd registry alone
+  ecommerce serve SERVICE [flags]   run one instance of a service: %s
+  ecommerce loadgen [flags]         drive load through the gateway and summarise the latencies
+  ecommerce help [COMMAND]          show this help, or a command's flags
+
+Every flag can also be set through the environment as ECOMMERCE_<FLAG>, for
+example --admin-email as ECOMMERCE_ADMIN_EMAIL; the command line wins.
+
+Try it:
+  ecommerce                         then open http://127.0.0.1:8080/
+  ecommerce loadgen --rate 50 --duration 30s
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes one command line and returns the exit code: 0 on success
+// (and after Ctrl-C), 2 for a usage or configuration error, 1 otherwise.
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "up"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "up":
+		err = runUp(args, stdout, stderr)
+	case "registry":
+		err = runRegistry(args, stdout, stderr)
+	case "serve":
+		err = runServe(args, stderr)
+	case "loadgen":
+		err = runLoadgen(args, stdout, stderr)
+	case "help":
+		if len(args) > 0 && args[0] != "help" {
+			return run([]string{args[0], "--help"}, stdout, stderr)
+		}
+		printUsage(stdout)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "ecommerce: unknown command %q\n\n", cmd)
+		printUsage(stderr)
+		return 2
+	}
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage), errors.Is(err, platform.ErrConfig), errors.Is(err, loadgen.ErrNotLoopback):
+		fmt.Fprintln(stderr, "ecommerce:", err)
+		return 2
+	default:
+		fmt.Fprintln(stderr, "ecommerce:", err)
+		return 1
+	}
+}
+
+// errUsage is wrapped by command-line errors that are not about one flag.
+var errUsage = errors.New("usage")
+
+func serviceNames() []string {
+	names := []string{gateway.ServiceName}
+	for n := range services {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintf(w, usage, launcher.DefaultReplicas, strings.Join(serviceNames(), ", "))
+}
+
+// newFlagSet returns a flag set whose --help lists every flag with its
+// environment variable.
+func newFlagSet(name, synopsis string, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage: ecommerce %s\n\nFlags (each also from its environment variable):\n", synopsis)
+		fs.VisitAll(func(f *flag.Flag) {
+			arg, help := flag.UnquoteUsage(f)
+			line := "  --" + f.Name
+			if arg != "" {
+				line += " " + arg
+			}
+			fmt.Fprintf(out, "%-34s %s", line, help)
+			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+				fmt.Fprintf(out, " (default %s)", f.DefValue)
+			}
+			fmt.Fprintf(out, " [$%s]\n", platform.EnvName(f.Name))
+		})
+	}
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := platform.ParseFlags(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) || errors.Is(err, platform.ErrConfig) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", errUsage, err) // flag has printed the usage
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	return nil
+}
+
+func runUp(args []string, stdout, stderr io.Writer) error {
+	var cfg launcher.Config
+	fs := newFlagSet("up", "[up] [flags]", stderr)
+	cfg.RegisterFlags(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg.Out = stdout
+	cfg.Logger = platform.NewLogger(stderr, "launcher")
+	// The launcher handles SIGINT and SIGTERM itself: the first drains,
+	// the second kills.
+	return launcher.Run(context.Background(), cfg)
+}
+
+func runRegistry(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("registry", "registry [flags]", stderr)
+	listen := fs.String("listen", launcher.DefaultRegistryListen, "etcd client `address`")
+	data := fs.String("data", platform.DefaultDataDir, "data `directory`; etcd keeps its data in DIR/registry")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := platform.CheckAddr("listen", *listen); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	dir := filepath.Join(*data, "registry")
+	srv, err := embedded.Start(ctx, dir, *listen)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("registry: %s is already in use; choose another address with --listen or %s: %w",
+				*listen, platform.EnvName("listen"), err)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	defer srv.Close()
+	fmt.Fprintf(stdout, "Registry (embedded etcd) serving at etcd://%s, data in %s. Press Ctrl-C to stop.\n", srv.Addr(), dir)
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-srv.Err():
+		return fmt.Errorf("registry: %w", err)
+	}
+}
+
+func runServe(args []string, stderr io.Writer) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+			fmt.Fprintf(stderr, "Usage: ecommerce serve SERVICE [flags]\n\nSERVICE is one of %s; see \"ecommerce serve SERVICE --help\".\n",
+				strings.Join(serviceNames(), ", "))
+			return flag.ErrHelp
+		}
+		return fmt.Errorf("%w: serve needs a service: %s", errUsage, strings.Join(serviceNames(), ", "))
+	}
+	name, args := args[0], args[1:]
+	synopsis := "serve " + name + " [flags]"
+	if name == gateway.ServiceName {
+		var cfg gateway.Config
+		fs := newFlagSet(synopsis, synopsis, stderr)
+		cfg.RegisterFlags(fs)
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		cfg.Logger = platform.NewLogger(stderr, name)
+		return gateway.Run(context.Background(), cfg)
+	}
+	runService, ok := services[name]
+	if !ok {
+		return fmt.Errorf("%w: unknown service %q; choose one of %s", errUsage, name, strings.Join(serviceNames(), ", "))
+	}
+	var cfg platform.ServiceConfig
+	fs := newFlagSet(synopsis, synopsis, stderr)
+	cfg.RegisterFlags(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg.Logger = platform.NewLogger(stderr, name)
+	// platform.Serve handles SIGINT and SIGTERM: it drains and returns.
+	return runService(context.Background(), cfg)
+}
+
+func runLoadgen(args []string, stdout, stderr io.Writer) error {
+	var cfg loadgen.Config
+	fs := newFlagSet("loadgen", "loadgen [flags]", stderr)
+	cfg.RegisterFlags(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg.Progress = stderr
+	if f, ok := stderr.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			cfg.ProgressTTY = true
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := loadgen.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout)
+	rep.Print(stdout)
+	return nil
+}

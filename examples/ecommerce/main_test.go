@@ -1,0 +1,66 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+)
+
+// clearEnv unsets every ECOMMERCE_* variable for the test, so that the
+// environment of whoever runs the tests does not change the flags.
+func clearEnv(t *testing.T) {
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "ECOMMERCE_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	clearEnv(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		out  string // in stdout or stderr
+	}{
+		{"help", []string{"help"}, 0, "ecommerce serve SERVICE"},
+		{"help up", []string{"help", "up"}, 0, "$ECOMMERCE_REGISTRY_LISTEN"},
+		{"up --help", []string{"--help"}, 0, "--replicas int"},
+		{"serve gateway --help", []string{"serve", "gateway", "--help"}, 0, "$ECOMMERCE_LOGIN_RATE"},
+		{"serve users --help", []string{"serve", "users", "-h"}, 0, "$ECOMMERCE_ADMIN_EMAIL"},
+		{"serve --help", []string{"serve", "--help"}, 0, "SERVICE is one of"},
+		{"loadgen --help", []string{"loadgen", "--help"}, 0, "--order-share"},
+		{"registry --help", []string{"registry", "--help"}, 0, "DIR/registry"},
+		{"unknown command", []string{"dance"}, 2, `unknown command "dance"`},
+		{"serve nothing", []string{"serve"}, 2, "serve needs a service"},
+		{"serve unknown", []string{"serve", "payments"}, 2, `unknown service "payments"`},
+		{"bad flag", []string{"up", "--no-such-flag"}, 2, "flag provided but not defined"},
+		{"bad replicas", []string{"up", "--replicas", "0"}, 2, "--replicas (ECOMMERCE_REPLICAS)"},
+		{"stray argument", []string{"up", "now"}, 2, `unexpected argument "now"`},
+		{"bad registry url", []string{"serve", "orders", "--registry", "http://x"}, 2, "--registry"},
+		{"remote loadgen", []string{"loadgen", "--target", "http://192.0.2.7:8080"}, 2, "loopback"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(tc.args, &stdout, &stderr)
+			if code != tc.code {
+				t.Errorf("exit code %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, &stdout, &stderr)
+			}
+			if out := stdout.String() + stderr.String(); !strings.Contains(out, tc.out) {
+				t.Errorf("output lacks %q:\n%s", tc.out, out)
+			}
+		})
+	}
+}
+
+func TestReplicasFromEnvironment(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("ECOMMERCE_REPLICAS", "99")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"up"}, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), `"99"`) {
+		t.Errorf("exit %d, stderr %s; want 2 naming the value from ECOMMERCE_REPLICAS", code, &stderr)
+	}
+}
