@@ -401,3 +401,31 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	}
 	g.Close()
 }
+
+func TestTLSTermination(t *testing.T) {
+	reg := memory.New()
+	defer reg.Close()
+	be := newBackend(t, "svc")
+	register(t, reg, "svc", "s1", addr(be.Server))
+	g, err := gateway.New(context.Background(), reg, []gateway.Route{{Pattern: "/", Service: "svc"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	g.WaitReady(context.Background())
+	srv := httptest.NewTLSServer(g)
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL + "/secure")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var e echo
+	json.NewDecoder(resp.Body).Decode(&e)
+	if resp.StatusCode != 200 || resp.TLS == nil {
+		t.Fatalf("status %d, TLS %v", resp.StatusCode, resp.TLS != nil)
+	}
+	if got := e.Header.Get("X-Forwarded-Proto"); got != "https" {
+		t.Fatalf("X-Forwarded-Proto at the upstream = %q, want https", got)
+	}
+}
