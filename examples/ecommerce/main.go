@@ -19,6 +19,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -164,7 +165,9 @@ func runUp(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	cfg.Out = stdout
-	cfg.Logger = platform.NewLogger(stderr, "launcher")
+	// The launcher talks to a person at a terminal: plain text, not JSON.
+	// The children's JSON logs go to <data>/logs.
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 	// The launcher handles SIGINT and SIGTERM itself: the first drains,
 	// the second kills.
 	return launcher.Run(context.Background(), cfg)
