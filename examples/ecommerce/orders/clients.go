@@ -92,7 +92,8 @@ type reservation struct {
 	Items   []Line `json:"items"`
 }
 
-// Reserve implements [Catalog]: 409 out_of_stock is ErrOutOfStock and 404
+// Reserve implements [Catalog]: 409 out_of_stock is ErrOutOfStock, 409
+// reservation_released is ErrReservationReleased, and 404
 // product_not_found is ErrProductNotFound.
 func (c *CatalogClient) Reserve(ctx context.Context, orderID string, items []Item) ([]Line, error) {
 	body := struct {
@@ -106,6 +107,8 @@ func (c *CatalogClient) Reserve(ctx context.Context, orderID string, items []Ite
 			switch {
 			case re.Status == http.StatusConflict && re.Code == "out_of_stock":
 				return nil, fmt.Errorf("%w: %w", ErrOutOfStock, err)
+			case re.Status == http.StatusConflict && re.Code == "reservation_released":
+				return nil, fmt.Errorf("%w: %w", ErrReservationReleased, err)
 			case re.Status == http.StatusNotFound:
 				return nil, fmt.Errorf("%w: %w", ErrProductNotFound, err)
 			}

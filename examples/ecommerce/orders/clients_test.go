@@ -135,6 +135,8 @@ func TestCatalogClient(t *testing.T) {
 			shttp.WriteError(w, r, shttp.Unavailable("busy"))
 		case in.OrderID == "ord_oos":
 			shttp.WriteError(w, r, &shttp.Error{Status: 409, Code: "out_of_stock", Message: "no"})
+		case in.OrderID == "ord_released":
+			shttp.WriteError(w, r, &shttp.Error{Status: 409, Code: "reservation_released", Message: "no"})
 		case in.OrderID == "ord_404":
 			shttp.WriteError(w, r, &shttp.Error{Status: 404, Code: "product_not_found", Message: "no"})
 		case in.OrderID == "ord_conflict":
@@ -185,6 +187,7 @@ func TestCatalogClient(t *testing.T) {
 	}{
 		{"ord_oos", orders.ErrOutOfStock},
 		{"ord_404", orders.ErrProductNotFound},
+		{"ord_released", orders.ErrReservationReleased},
 		{"ord_wrong", orders.ErrBadReservation},
 	} {
 		if _, err := c.Reserve(ctx, tt.order, items); !errors.Is(err, tt.want) {
@@ -208,7 +211,7 @@ func TestCatalogClient(t *testing.T) {
 	paths, _, _ := got.get()
 	want := []string{
 		"POST /v1/reservations", "POST /v1/reservations", // the 503 and its retry
-		"POST /v1/reservations", "POST /v1/reservations", "POST /v1/reservations", "POST /v1/reservations",
+		"POST /v1/reservations", "POST /v1/reservations", "POST /v1/reservations", "POST /v1/reservations", "POST /v1/reservations",
 		"DELETE /v1/reservations/ord_1", "DELETE /v1/reservations/ord_unknown", "DELETE /v1/reservations/ord_broken",
 	}
 	if !slices.Equal(paths, want) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 
 	"github.com/switchyard/switchyard/discovery"
@@ -30,7 +29,7 @@ func Run(ctx context.Context, cfg platform.ServiceConfig) (err error) {
 	}
 	logger := cfg.Logger
 	if logger == nil {
-		logger = platform.NewLogger(os.Stderr, ServiceName)
+		logger = slog.Default()
 	}
 	db, err := platform.OpenDB(ctx, filepath.Join(cfg.Data, "orders.db"), Migrations...)
 	if err != nil {
@@ -61,14 +60,15 @@ func Run(ctx context.Context, cfg platform.ServiceConfig) (err error) {
 	defer cleanup()
 
 	return platform.Serve(ctx, platform.ServeOptions{
-		Service:   ServiceName,
-		Handler:   h,
-		Listen:    cfg.Listen,
-		Registrar: reg.Registrar,
-		Resolver:  reg.Resolver,
-		Logger:    logger,
-		Telemetry: tel,
-		Checks:    map[string]shttp.CheckFunc{"database": db.PingContext},
+		Service:    ServiceName,
+		Handler:    h,
+		Listen:     cfg.Listen,
+		Registrar:  reg.Registrar,
+		Resolver:   reg.Resolver,
+		Logger:     logger,
+		Telemetry:  tel,
+		DrainDelay: cfg.DrainDelay,
+		Checks:     map[string]shttp.CheckFunc{"db": db.PingContext},
 	})
 }
 

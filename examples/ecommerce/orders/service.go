@@ -73,6 +73,9 @@ var (
 	ErrOrderNotFound   = errors.New("orders: order not found")
 	ErrInvalidCursor   = errors.New("orders: invalid cursor")
 	ErrBadReservation  = errors.New("orders: catalog answered with a reservation that does not match the order")
+	// ErrReservationReleased: the catalog refuses to reserve under an order
+	// id whose reservation was released (an order id reserves once).
+	ErrReservationReleased = errors.New("orders: the order id's reservation was released")
 )
 
 // Item is one line of an order request.
@@ -128,8 +131,9 @@ type Users interface {
 // returns the lines with their unit prices. It is idempotent per orderID: a
 // second call returns the first reservation without taking stock again. It
 // fails with [ErrOutOfStock] or [ErrProductNotFound] (wrapped or not) when
-// it reserved nothing for that reason; any other error leaves it unknown
-// whether stock was reserved.
+// it reserved nothing for that reason, and with [ErrReservationReleased]
+// when orderID's reservation was released before (an order id reserves at
+// most once); any other error leaves it unknown whether stock was reserved.
 //
 // Release returns the stock reserved for orderID. It is idempotent and
 // succeeds when nothing is reserved.
@@ -297,8 +301,9 @@ func ValidateKey(key string) error {
 // NormalizeItems validates items (1 to MaxItems lines, quantity 1 to
 // MaxQuantity, product ids of 1 to MaxProductIDLen letters, digits, '_',
 // '-' or '.') and merges lines of the same product, keeping the order in
-// which products first appear. Errors are *shttp.Error values (400
-// invalid_argument) wrapping ErrInvalidArgument.
+// which products first appear; a merged line too may hold at most
+// MaxQuantity units. Errors are *shttp.Error values (400 invalid_argument)
+// wrapping ErrInvalidArgument.
 func NormalizeItems(items []Item) ([]Item, error) {
 	if len(items) == 0 || len(items) > MaxItems {
 		return nil, invalid(fmt.Sprintf("items: between 1 and %d lines are required", MaxItems))
@@ -314,6 +319,9 @@ func NormalizeItems(items []Item) ([]Item, error) {
 		}
 		if j, ok := index[it.ProductID]; ok {
 			out[j].Quantity += it.Quantity
+			if out[j].Quantity > MaxQuantity {
+				return nil, invalid(fmt.Sprintf("items: at most %d units of product %q in one order", MaxQuantity, it.ProductID))
+			}
 			continue
 		}
 		index[it.ProductID] = len(out)
@@ -421,6 +429,12 @@ func (s *service) fulfil(ctx context.Context, t Ticket, items []Item) (Result, e
 	case errors.Is(err, ErrProductNotFound):
 		s.free(ctx, t, mayHoldStock)
 		return Result{}, apiError(http.StatusBadRequest, "product_not_found", err, "an item names a product that does not exist")
+	case errors.Is(err, ErrReservationReleased):
+		// Only an attempt that lost its claim meets a released order id
+		// (ids are released once no claim uses them): the request goes on
+		// under another claim, or may be retried afresh.
+		s.free(ctx, t, mayHoldStock)
+		return Result{}, errInProgress()
 	case err != nil:
 		s.free(ctx, t, true)
 		return Result{}, fmt.Errorf("orders: reserve stock: %w", err)

@@ -134,6 +134,7 @@ func TestPlaceOrderValidation(t *testing.T) {
 		{"zero quantity", "usr_a", "k", []orders.Item{{ProductID: "prd_apple"}}, "invalid_argument"},
 		{"negative quantity", "usr_a", "k", []orders.Item{{ProductID: "prd_apple", Quantity: -1}}, "invalid_argument"},
 		{"quantity 1001", "usr_a", "k", []orders.Item{{ProductID: "prd_apple", Quantity: 1001}}, "invalid_argument"},
+		{"merged quantity 1001", "usr_a", "k", []orders.Item{{ProductID: "prd_apple", Quantity: 1000}, {ProductID: "prd_apple", Quantity: 1}}, "invalid_argument"},
 		{"empty product", "usr_a", "k", []orders.Item{{Quantity: 1}}, "invalid_argument"},
 		{"odd product", "usr_a", "k", []orders.Item{{ProductID: "../x", Quantity: 1}}, "invalid_argument"},
 	}
@@ -516,6 +517,24 @@ func TestSlowAttemptLosesItsClaim(t *testing.T) {
 		t.Fatalf("slow attempt released %v under a confirmed order", releases)
 	}
 	checkConsistent(t, e.store, e.catalog, "usr_a")
+}
+
+// An attempt whose claim the sweeper abandoned (and whose order id it
+// released) finds the catalog refusing the id: it answers 409
+// request_in_progress and holds nothing.
+func TestReleasedOrderIDIsRefused(t *testing.T) {
+	e := newEnv(t, nil)
+	e.catalog.beforeReserve = func(context.Context, string) error {
+		return fmt.Errorf("fake catalog: %w", orders.ErrReservationReleased)
+	}
+	_, err := e.svc.PlaceOrder(context.Background(), "usr_a", "k", basket)
+	wantAPIError(t, err, http.StatusConflict, "request_in_progress", orders.ErrInProgress)
+	if held := e.catalog.heldOrders(); len(held) != 0 {
+		t.Fatalf("held: %v", held)
+	}
+	if _, err := e.sql.Lookup(context.Background(), "usr_a", "k"); !errors.Is(err, orders.ErrKeyNotFound) {
+		t.Fatalf("claim: %v, want it freed", err)
+	}
 }
 
 func TestCancel(t *testing.T) {
