@@ -18,19 +18,23 @@ import (
 // Its statistics are updated with atomics only; every method is safe for
 // concurrent use.
 type Host struct {
-	// Instance is the discovery record. Read-only.
-	Instance discovery.Instance
+	// The fields a pick reads come first, so that they share the Host's
+	// first cache line: at 10,000 hosts a pick's cost is its cache misses.
 
 	// Latency is the host's peak-EWMA latency, maintained by policies that
 	// observe outcomes.
 	Latency EWMA
 
+	inflight atomic.Int64
+	tick     *atomic.Int64 // the balancer's coarse clock, ns
+
+	// Instance is the discovery record. Read-only.
+	Instance discovery.Instance
+
 	ep     endpoint.Endpoint // the factory's endpoint, nil without a factory
 	call   endpoint.Endpoint // ep wrapped to report to the balancer; built once
 	closer io.Closer
-	tick   *atomic.Int64 // the balancer's coarse clock, ns
 
-	inflight    atomic.Int64
 	successes   atomic.Uint64 // since the last outlier sweep
 	failures    atomic.Uint64 // server failures since the last outlier sweep
 	consecutive atomic.Int32  // consecutive server failures
