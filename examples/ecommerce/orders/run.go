@@ -23,7 +23,11 @@ const ServiceName = "orders"
 // [Sweeper], and serves the API with platform.Serve until ctx ends or the
 // process is signalled; then it drains, stops the sweeper and returns nil.
 // Replicas share the database file.
-func Run(ctx context.Context, cfg platform.ServiceConfig) (err error) {
+func Run(ctx context.Context, cfg platform.ServiceConfig) error { return RunWith(ctx, cfg) }
+
+// RunWith is Run with opts passed to NewService and NewSweeper after the
+// defaults (tests shorten the lease or the sweep interval).
+func RunWith(ctx context.Context, cfg platform.ServiceConfig, opts ...Option) (err error) {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -53,6 +57,7 @@ func Run(ctx context.Context, cfg platform.ServiceConfig) (err error) {
 		Resolver:  reg.Resolver,
 		Telemetry: tel,
 		Logger:    logger,
+		Options:   opts,
 	})
 	if err != nil {
 		return err
