@@ -35,8 +35,9 @@ const (
 	MaxItems = 50
 	// MaxQuantity is the most units of one line.
 	MaxQuantity = 1000
-	// MaxProductIDLen bounds a product id; ids are opaque but short.
-	MaxProductIDLen = 128
+	// MaxProductIDLen bounds a product id, as the catalog does; ids are
+	// opaque but short.
+	MaxProductIDLen = 100
 	// MaxKeyLen is the longest Idempotency-Key accepted.
 	MaxKeyLen = 200
 	// DefaultLimit and MaxLimit bound a page of the order list.
