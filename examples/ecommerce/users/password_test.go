@@ -1,6 +1,7 @@
 package users_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -101,6 +102,35 @@ func BenchmarkHashPassword(b *testing.B) {
 				if _, err := users.DefaultArgon2.Hash("correct horse battery staple"); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	})
+}
+
+// BenchmarkLogin measures a whole login with the production KDF cost:
+// lookup, argon2id verification and token signing.
+func BenchmarkLogin(b *testing.B) {
+	f := newFixture(b, users.WithArgon2(users.DefaultArgon2))
+	ctx := context.Background()
+	if _, err := f.svc.Signup(ctx, "ann@example.com", "correct horse", "Ann"); err != nil {
+		b.Fatal(err)
+	}
+	login := func(b *testing.B) {
+		if _, err := f.svc.Login(ctx, "ann@example.com", "correct horse"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			login(b)
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				login(b)
 			}
 		})
 	})

@@ -22,7 +22,11 @@ const DBFile = "users.db"
 // registry at cfg.Registry and serves on cfg.Listen as "users" through
 // platform.Serve. Every replica pointed at the same data directory shares the
 // database and the key.
-func Run(ctx context.Context, cfg platform.ServiceConfig) error {
+func Run(ctx context.Context, cfg platform.ServiceConfig) error { return RunWith(ctx, cfg) }
+
+// RunWith is Run with opts passed to NewService after the admin address
+// (tests use WithArgon2 with cheap parameters).
+func RunWith(ctx context.Context, cfg platform.ServiceConfig, opts ...Option) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -38,7 +42,7 @@ func Run(ctx context.Context, cfg platform.ServiceConfig) error {
 	if err != nil {
 		return err
 	}
-	svc, err := NewService(NewSQLiteStore(db), key, WithAdminEmail(cfg.AdminEmail))
+	svc, err := NewService(NewSQLiteStore(db), key, append([]Option{WithAdminEmail(cfg.AdminEmail)}, opts...)...)
 	if err != nil {
 		return err
 	}

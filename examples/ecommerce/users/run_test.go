@@ -23,7 +23,7 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer etcd.Close()
+	t.Cleanup(func() { etcd.Close() })
 	cfg := platform.ServiceConfig{
 		Registry: "etcd://" + etcd.Addr(), Listen: "127.0.0.1:0", Data: t.TempDir(),
 		AdminEmail: "root@shop.example", Logger: slog.New(slog.DiscardHandler), DrainDelay: -1,
@@ -31,8 +31,22 @@ func TestRun(t *testing.T) {
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 2)
 	for range 2 { // two replicas on one data directory
-		go func() { done <- users.Run(runCtx, cfg) }()
+		go func() {
+			done <- users.RunWith(runCtx, cfg, users.WithArgon2(users.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1}))
+		}()
 	}
+	checked := false
+	t.Cleanup(func() { // on failure: stop the services before etcd goes
+		if !checked {
+			stop()
+			for range 2 {
+				select {
+				case <-done:
+				case <-time.After(10 * time.Second):
+				}
+			}
+		}
+	})
 
 	reg, err := platform.Connect(ctx, cfg.Registry)
 	if err != nil {
@@ -87,6 +101,7 @@ func TestRun(t *testing.T) {
 	}
 
 	stop()
+	checked = true
 	for range 2 {
 		if err := <-done; err != nil {
 			t.Fatalf("Run after stop: %v", err)

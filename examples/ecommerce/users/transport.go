@@ -7,7 +7,7 @@ import (
 
 	kithttp "github.com/go-kit/kit/transport/http"
 
-	"github.com/switchyard/switchyard/middleware/auth"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
 	shttp "github.com/switchyard/switchyard/transport/http"
 )
 
@@ -21,7 +21,7 @@ import (
 //
 // Every error is the JSON body {"error":{"code","message"}}. Bodies are
 // limited to 1 MiB and unknown fields are ignored.
-func NewHTTPHandler(e Endpoints, v *auth.Validator) *http.ServeMux {
+func NewHTTPHandler(e Endpoints, v platform.Authenticator) *http.ServeMux {
 	opts := []kithttp.ServerOption{kithttp.ServerErrorEncoder(EncodeError)}
 	mux := http.NewServeMux()
 	mux.Handle("POST /v1/users", shttp.NewHandler(e.Signup, decodeSignup, shttp.EncodeJSONResponse, opts...))

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -54,12 +55,20 @@ func NewValidator(keys auth.KeySet, opts ...auth.Option) (*auth.Validator, error
 // publishes, fetched through discovery and the full client path (so the
 // fetch is balanced over users' replicas and survives one of them failing).
 // The embedded Validator's Handler guards routes; JWKS exposes the key cache.
-// Create it with NewVerifier and Close it when done; it is safe for
-// concurrent use.
+// Use Verifier.Handler and Verifier.Validate rather than the embedded
+// Validator's: until the first fetch of the keys succeeds they fetch on every
+// call (one fetch at a time), so a service that started before users accepts
+// tokens as soon as users answers. Create it with NewVerifier and Close it
+// when done; it is safe for concurrent use.
 type Verifier struct {
 	*auth.Validator
 	JWKS   *auth.JWKS
 	client *Client
+	// loaded turns true after the first successful fetch. Until then every
+	// check forces a fetch (joining one in progress), so that a verifier
+	// that started before users accepts tokens as soon as users answers,
+	// instead of after the key set's refetch interval.
+	loaded atomic.Bool
 }
 
 // NewVerifier returns a Verifier that follows the users service through r.
@@ -72,20 +81,61 @@ func NewVerifier(ctx context.Context, r discovery.Resolver, opts ...auth.Option)
 	if err != nil {
 		return nil, err
 	}
-	jwks := auth.NewJWKS(func(ctx context.Context) ([]byte, error) {
-		return c.Call(ctx, Request{})
+	ver := &Verifier{client: c}
+	ver.JWKS = auth.NewJWKS(func(ctx context.Context) ([]byte, error) {
+		doc, err := c.Call(ctx, Request{})
+		if err == nil {
+			ver.loaded.Store(true)
+		}
+		return doc, err
 	}, auth.WithMinRefreshInterval(JWKSRefreshInterval))
-	v, err := NewValidator(jwks, opts...)
-	if err != nil {
+	if ver.Validator, err = NewValidator(ver.JWKS, opts...); err != nil {
 		c.Close()
 		return nil, err
 	}
-	_ = jwks.Refresh(ctx)
-	return &Verifier{Validator: v, JWKS: jwks, client: c}, nil
+	_ = ver.JWKS.Refresh(ctx)
+	return ver, nil
+}
+
+// Validate is auth.Validator.Validate, with a forced fetch of the keys while
+// none has succeeded yet.
+func (v *Verifier) Validate(ctx context.Context, token string) (*auth.Claims, error) {
+	v.ensureKeys(ctx)
+	return v.Validator.Validate(ctx, token)
+}
+
+// Handler is auth.Validator.Handler, with a forced fetch of the keys while
+// none has succeeded yet.
+func (v *Verifier) Handler(next http.Handler) http.Handler {
+	h := v.Validator.Handler(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v.ensureKeys(r.Context())
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (v *Verifier) ensureKeys(ctx context.Context) {
+	if !v.loaded.Load() {
+		_ = v.JWKS.Refresh(ctx)
+	}
 }
 
 // Close stops following the users service.
 func (v *Verifier) Close() error { return v.client.Close() }
+
+// Authenticator guards routes with the shop's tokens: *auth.Validator (a
+// service that knows the keys, or a test) and *Verifier (keys fetched from
+// users) both are one.
+type Authenticator interface {
+	// Handler runs next only for requests with a valid bearer token, with
+	// its claims in the request context; others get 401.
+	Handler(next http.Handler) http.Handler
+}
+
+var (
+	_ Authenticator = (*auth.Validator)(nil)
+	_ Authenticator = (*Verifier)(nil)
+)
 
 // TokenClaims are what a shop token says about its bearer.
 type TokenClaims struct {

@@ -175,3 +175,52 @@ func TestVerifier(t *testing.T) {
 		t.Error("claims helpers found claims in a bare context")
 	}
 }
+
+// A verifier that starts before users accepts tokens as soon as users is
+// registered, without waiting for the key set's refetch interval.
+func TestVerifierBeforeUsers(t *testing.T) {
+	reg := memory.New()
+	defer reg.Close()
+	ctx := context.Background()
+	v, err := platform.NewVerifier(ctx, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	pub, priv := newKey(t)
+	tok, _ := platform.SignToken(priv, platform.TokenClaims{UserID: "usr_1", Role: platform.RoleUser}, time.Now(), time.Hour)
+	if _, err := v.Validate(ctx, tok); !errors.Is(err, auth.ErrInvalidToken) {
+		t.Fatalf("without users: %v", err)
+	}
+
+	doc, _ := auth.MarshalJWKS(auth.Key{ID: platform.KeyID(pub), Alg: platform.Algorithm, Public: pub})
+	users := http.NewServeMux()
+	users.HandleFunc("GET "+platform.JWKSPath, func(w http.ResponseWriter, _ *http.Request) { w.Write(doc) })
+	startService(t, reg, platform.UsersService, users)
+	// The verifier's client sees the new instance asynchronously; poll for
+	// it. The key set alone would not fetch again for a second after the
+	// failed attempt above, so success well within that second shows the
+	// forced fetch at work.
+	start := time.Now()
+	for {
+		c, err := v.Validate(ctx, tok)
+		if err == nil && c.Subject == "usr_1" {
+			break
+		}
+		if time.Since(start) > 900*time.Millisecond {
+			t.Fatalf("still rejected %v after users arrived: %v", time.Since(start), err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	before := v.JWKS.Fetches()
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	rec := httptest.NewRecorder()
+	v.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(rec, req)
+	if rec.Code != 200 {
+		t.Fatalf("handler: %d", rec.Code)
+	}
+	if n := v.JWKS.Fetches() - before; n != 0 {
+		t.Fatalf("%d more fetches once the keys were known, want none", n)
+	}
+}

@@ -60,7 +60,10 @@
 //	func NewValidator(keys auth.KeySet, opts ...auth.Option) (*auth.Validator, error)
 //	type Verifier struct{ *auth.Validator; JWKS *auth.JWKS }   // keys fetched from users through discovery
 //	func NewVerifier(ctx context.Context, r discovery.Resolver, opts ...auth.Option) (*Verifier, error)
+//	func (v *Verifier) Handler(next http.Handler) http.Handler  // 401 unless a valid Bearer token; claims in ctx
+//	func (v *Verifier) Validate(ctx context.Context, token string) (*auth.Claims, error)
 //	func (v *Verifier) Close() error
+//	type Authenticator interface{ Handler(next http.Handler) http.Handler } // *auth.Validator or *Verifier
 //	type TokenClaims struct{ UserID, Email, Role string }
 //	func SignToken(key ed25519.PrivateKey, c TokenClaims, now time.Time, ttl time.Duration) (string, error)
 //	func KeyID(pub ed25519.PublicKey) string                 // RFC 7638 thumbprint

@@ -1,0 +1,63 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/middleware/auth"
+	shttp "github.com/switchyard/switchyard/transport/http"
+)
+
+// DBFile is the name of the catalog database in the data directory.
+const DBFile = "catalog.db"
+
+// Run runs one instance of the catalog service ("ecommerce serve catalog")
+// until ctx ends or SIGINT/SIGTERM arrives: it opens cfg.Data/catalog.db
+// (creating and seeding it on first start), joins the registry at
+// cfg.Registry, verifies admin tokens with the keys the users service
+// publishes (fetched through the registry), and serves on cfg.Listen as
+// "catalog" through platform.Serve.
+func Run(ctx context.Context, cfg platform.ServiceConfig) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return fmt.Errorf("catalog: data directory (--data): %w", err)
+	}
+	db, err := platform.OpenDB(ctx, filepath.Join(cfg.Data, DBFile), Migrations...)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	reg, err := platform.Connect(ctx, cfg.Registry)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	v, err := platform.NewVerifier(ctx, reg.Resolver, auth.WithErrorHook(func(_ context.Context, err error) {
+		logger.Info("catalog: token rejected", "err", err)
+	}))
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	h := NewHTTPHandler(MakeEndpoints(NewService(NewSQLiteStore(db))), v)
+	return platform.Serve(ctx, platform.ServeOptions{
+		Service:    ServiceName,
+		Handler:    h,
+		Listen:     cfg.Listen,
+		Registrar:  reg.Registrar,
+		Resolver:   reg.Resolver,
+		Logger:     cfg.Logger,
+		DrainDelay: cfg.DrainDelay,
+		Checks:     map[string]shttp.CheckFunc{"db": db.PingContext},
+	})
+}

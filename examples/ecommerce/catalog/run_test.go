@@ -1,0 +1,137 @@
+package catalog_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/discovery/etcd/embedded"
+	"github.com/switchyard/switchyard/examples/ecommerce/catalog"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/users"
+	shttp "github.com/switchyard/switchyard/transport/http"
+)
+
+// Run serves the catalog in the registry; an admin signed up with the users
+// service creates a product, which catalog accepts after fetching users'
+// JWKS through the registry, and orders-style calls reserve and release it.
+func TestRun(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	etcd, err := embedded.Start(ctx, t.TempDir(), "127.0.0.1:0", embedded.WithUnsafeNoFsync())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { etcd.Close() })
+	cfg := platform.ServiceConfig{
+		Registry: "etcd://" + etcd.Addr(), Listen: "127.0.0.1:0", Data: t.TempDir(),
+		AdminEmail: "root@shop.example", Logger: slog.New(slog.DiscardHandler), DrainDelay: -1,
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 3)
+	go func() {
+		done <- users.RunWith(runCtx, cfg, users.WithArgon2(users.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1}))
+	}()
+	for range 2 {
+		go func() { done <- catalog.Run(runCtx, cfg) }()
+	}
+	checked := false
+	t.Cleanup(func() { // on failure: stop the services before etcd goes
+		if !checked {
+			stop()
+			for range 3 {
+				select {
+				case <-done:
+				case <-time.After(10 * time.Second):
+				}
+			}
+		}
+	})
+
+	reg, err := platform.Connect(ctx, cfg.Registry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	client := func(service, method, path string) *platform.Client {
+		c, err := platform.NewClient(ctx, reg.Resolver, service, method, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	signup := client("users", http.MethodPost, "/v1/users")
+	login := client("users", http.MethodPost, "/v1/login")
+	create := client("catalog", http.MethodPost, "/v1/products")
+	list := client("catalog", http.MethodGet, "/v1/products")
+	reserve := client("catalog", http.MethodPost, "/v1/reservations")
+	release := client("catalog", http.MethodDelete, "/v1/reservations/")
+
+	for {
+		nu, _ := signup.Endpoint().Balancer().Len()
+		nc, _ := create.Endpoint().Balancer().Len()
+		if nu == 1 && nc == 2 {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("Run: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+
+	page, err := platform.CallJSON[catalog.Page](ctx, list, platform.Request{Path: "/v1/products?limit=200"})
+	if err != nil || len(page.Products) != len(catalog.SeedProducts) {
+		t.Fatalf("list: %d products, %v", len(page.Products), err)
+	}
+
+	token := func(email string) http.Header {
+		if _, err := signup.Call(ctx, platform.Request{Body: users.SignupRequest{Email: email, Password: "12345678", Name: "N"}}); err != nil {
+			t.Fatal(err)
+		}
+		tok, err := platform.CallJSON[users.Token](ctx, login, platform.Request{Body: users.LoginRequest{Email: email, Password: "12345678"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return http.Header{"Authorization": {"Bearer " + tok.Token}}
+	}
+	adminH, userH := token("root@shop.example"), token("ann@example.com")
+
+	stock := int64(2)
+	body := catalog.NewProduct{Name: "Limited print", PriceCents: &stock, Stock: &stock}
+	_, err = create.Call(ctx, platform.Request{Header: userH, Body: body})
+	var re *shttp.ResponseError
+	if !errors.As(err, &re) || re.Status != 403 {
+		t.Fatalf("create as user: %v", err)
+	}
+	p, err := platform.CallJSON[catalog.Product](ctx, create, platform.Request{Header: adminH, Body: body})
+	if err != nil || p.Stock != 2 {
+		t.Fatalf("create as admin: %+v, %v", p, err)
+	}
+
+	r, err := platform.CallJSON[catalog.Reservation](ctx, reserve, platform.Request{
+		Body: catalog.ReserveRequest{OrderID: "ord_1", Items: []catalog.Item{{ProductID: p.ID, Quantity: 2}}}})
+	if err != nil || len(r.Items) != 1 || r.Items[0].PriceCents != 2 {
+		t.Fatalf("reserve: %+v, %v", r, err)
+	}
+	_, err = reserve.Call(ctx, platform.Request{
+		Body: catalog.ReserveRequest{OrderID: "ord_2", Items: []catalog.Item{{ProductID: p.ID, Quantity: 1}}}})
+	if !errors.As(err, &re) || re.Status != 409 || re.Code != "out_of_stock" {
+		t.Fatalf("second reservation: %v", err)
+	}
+	if _, err := release.Call(ctx, platform.Request{Path: "/v1/reservations/ord_1"}); err != nil {
+		t.Fatal(err)
+	}
+
+	stop()
+	checked = true
+	for range 3 {
+		if err := <-done; err != nil {
+			t.Fatalf("Run after stop: %v", err)
+		}
+	}
+}
