@@ -28,6 +28,7 @@ import (
 	"syscall"
 
 	"github.com/switchyard/switchyard/discovery/etcd/embedded"
+	"github.com/switchyard/switchyard/examples/ecommerce/catalog"
 	"github.com/switchyard/switchyard/examples/ecommerce/gateway"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
 	"github.com/switchyard/switchyard/examples/ecommerce/launcher"
@@ -39,8 +40,9 @@ import (
 // services maps "serve NAME" to the service's entry point. Each takes the
 // common --registry, --listen, --data and --admin-email flags.
 var services = map[string]func(context.Context, platform.ServiceConfig) error{
-	"users":  users.Run,
-	"orders": orders.Run,
+	"users":   users.Run,
+	"catalog": catalog.Run,
+	"orders":  orders.Run,
 }
 
 const usage = `ecommerce — the Switchyard example shop
