@@ -168,7 +168,7 @@ type Service interface {
 	// Orders returns a page of userID's orders, newest first. limit 0
 	// means DefaultLimit; cursor "" means the first page.
 	Orders(ctx context.Context, userID string, limit int, cursor string) (Page, error)
-	// Cancel releases the order's stock and marks it cancelled. Cancelling
+	// Cancel marks the order cancelled and releases its stock. Cancelling
 	// a cancelled order returns it unchanged.
 	Cancel(ctx context.Context, userID, id string) (Order, error)
 }
@@ -648,16 +648,21 @@ func (s *service) Cancel(ctx context.Context, userID, id string) (Order, error) 
 	if err != nil || o.Status == StatusCancelled {
 		return o, err
 	}
-	// Stock first: if the release fails the order stays confirmed with its
-	// stock, and the caller may try again.
-	if err := s.catalog.Release(ctx, id); err != nil {
-		return Order{}, fmt.Errorf("orders: release stock: %w", err)
-	}
+	// The store marks the order cancelled and queues the release of its
+	// stock in one transaction; the release is then sent at once, and the
+	// sweeper retries it until catalog confirms. Stock held therefore
+	// always matches confirmed orders, whatever crashes in between.
 	o, err = s.store.Cancel(ctx, userID, id, s.cfg.clock.Now())
 	if errors.Is(err, ErrOrderNotFound) {
 		return Order{}, errNotFound(err)
 	}
-	return o, err
+	if err != nil {
+		return Order{}, err
+	}
+	rctx, cancel := detached(ctx)
+	defer cancel()
+	releaseNow(rctx, s.store, s.catalog, s.cfg.logger, id)
+	return o, nil
 }
 
 // Cursor is a position in a user's order list: the last order of a page.

@@ -557,22 +557,25 @@ func TestCancel(t *testing.T) {
 		t.Fatalf("refused cancels released %v", releases)
 	}
 
-	// A failed release leaves the order confirmed, its stock held.
+	// With catalog down the order is still cancelled: its release is
+	// queued in the same transaction, and the sweeper delivers it once
+	// catalog answers again.
 	e.catalog.setReleaseErr(errors.New("catalog down"))
-	if _, err := e.svc.Cancel(ctx, "usr_a", id); err == nil {
-		t.Fatal("cancel succeeded without releasing stock")
-	}
-	if o, _ := e.svc.Order(ctx, "usr_a", id); o.Status != orders.StatusConfirmed {
-		t.Fatalf("status %s after a failed cancel", o.Status)
-	}
-	e.catalog.setReleaseErr(nil)
-
 	o, err := e.svc.Cancel(ctx, "usr_a", id)
 	if err != nil || o.Status != orders.StatusCancelled || o.ID != id || o.TotalCents != decodeOrder(t, res.Body).TotalCents {
 		t.Fatalf("cancel = %+v, %v", o, err)
 	}
+	if e.catalog.stockOf("prd_apple") == 100 {
+		t.Fatal("stock returned although catalog refused the release")
+	}
+	e.catalog.setReleaseErr(nil)
+	sw := orders.NewSweeper(e.store, e.catalog, e.opts...)
+	e.clock.Advance(time.Minute)
+	if st, err := sw.Sweep(ctx); err != nil || st.Released != 1 {
+		t.Fatalf("sweep = %+v, %v; want the queued release sent", st, err)
+	}
 	if e.catalog.stockOf("prd_apple") != 100 || e.catalog.stockOf("prd_pear") != 10 {
-		t.Fatal("stock not returned by cancel")
+		t.Fatal("stock not returned after the queued release")
 	}
 	again, err := e.svc.Cancel(ctx, "usr_a", id)
 	if err != nil || again.Status != orders.StatusCancelled {

@@ -502,10 +502,19 @@ func (s *SQLStore) Orders(ctx context.Context, userID string, after *Cursor, lim
 // Cancel implements [Store].
 func (s *SQLStore) Cancel(ctx context.Context, userID, id string, now time.Time) (Order, error) {
 	err := s.db.WriteTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx,
+		res, err := tx.ExecContext(ctx,
 			`UPDATE orders SET status = 'cancelled', updated_at = ? WHERE id = ? AND user_id = ? AND status = 'confirmed'`,
 			ms(now), id, userID)
-		return err
+		if err != nil {
+			return err
+		}
+		// The release of the order's stock is queued in the same
+		// transaction, so no crash can leave a cancelled order holding
+		// stock, or a confirmed one without it.
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		return enqueueRelease(ctx, tx, id, now)
 	})
 	if err != nil {
 		return Order{}, fmt.Errorf("orders: cancel: %w", err)
