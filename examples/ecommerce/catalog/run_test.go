@@ -71,12 +71,7 @@ func TestRun(t *testing.T) {
 	reserve := client("catalog", http.MethodPost, "/v1/reservations")
 	release := client("catalog", http.MethodDelete, "/v1/reservations/")
 
-	for {
-		nu, _ := signup.Endpoint().Balancer().Len()
-		nc, _ := create.Endpoint().Balancer().Len()
-		if nu == 1 && nc == 2 {
-			break
-		}
+	for !sees(1, signup, login) || !sees(2, create, list, reserve, release) {
 		select {
 		case err := <-done:
 			t.Fatalf("Run: %v", err)
@@ -134,4 +129,14 @@ func TestRun(t *testing.T) {
 			t.Fatalf("Run after stop: %v", err)
 		}
 	}
+}
+
+// sees reports whether every client's balancer holds n instances.
+func sees(n int, clients ...*platform.Client) bool {
+	for _, c := range clients {
+		if m, _ := c.Endpoint().Balancer().Len(); m != n {
+			return false
+		}
+	}
+	return true
 }

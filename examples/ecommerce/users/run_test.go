@@ -64,8 +64,8 @@ func TestRun(t *testing.T) {
 	}
 	defer login.Close()
 
-	// Wait until both replicas are registered.
-	for n, _ := signup.Endpoint().Balancer().Len(); n < 2; n, _ = signup.Endpoint().Balancer().Len() {
+	// Wait until both clients see both replicas.
+	for !sees(2, signup, login) {
 		select {
 		case err := <-done:
 			t.Fatalf("Run: %v", err)
@@ -107,4 +107,14 @@ func TestRun(t *testing.T) {
 			t.Fatalf("Run after stop: %v", err)
 		}
 	}
+}
+
+// sees reports whether every client's balancer holds n instances.
+func sees(n int, clients ...*platform.Client) bool {
+	for _, c := range clients {
+		if m, _ := c.Endpoint().Balancer().Len(); m != n {
+			return false
+		}
+	}
+	return true
 }
