@@ -24,10 +24,12 @@ type Argon2Params struct {
 
 // DefaultArgon2 follows OWASP's first recommendation for argon2id (Password
 // Storage Cheat Sheet): 19 MiB of memory, 2 passes, 1 lane. One hash costs
-// about 38 ms of one core on the reference 2-core machine (see
-// BenchmarkHashPassword), so login sustains roughly 50 per second per
-// core-pair, above the 20 per second the shop needs, while an attacker with
-// a stolen database pays 19 MiB and 2 passes per guess.
+// 26 to 40 ms of one core on the reference 2-core machine (BenchmarkHashPassword;
+// the spread is other load), so two cores verify about 50 logins per second,
+// above the 20 per second the shop needs, while an attacker with a stolen
+// database pays 19 MiB and 2 passes per guess. The service runs at most
+// GOMAXPROCS hashes at once (WithMaxConcurrentHashes), which caps the memory
+// a login storm can take at 19 MiB per core.
 var DefaultArgon2 = Argon2Params{Time: 2, MemoryKiB: 19 * 1024, Threads: 1}
 
 // Limits on the parameters a stored hash may name, so that a corrupt or
