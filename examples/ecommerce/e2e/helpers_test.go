@@ -46,7 +46,10 @@ switchyard_request_duration_seconds_count{operation="GET /v1/me",outcome="succes
 	if err != nil || got != 5 {
 		t.Errorf("sumRequests = %d, %v; want 5 (JWKS left out)", got, err)
 	}
-	if _, err := sumRequests(strings.NewReader("go_goroutines 3\n")); err == nil {
-		t.Error("sumRequests of an exposition without the counter: no error")
+	if got, err := sumRequests(strings.NewReader("go_goroutines 3\n")); err != nil || got != 0 {
+		t.Errorf("sumRequests of an instance that served nothing = %d, %v; want 0", got, err)
+	}
+	if _, err := sumRequests(strings.NewReader(`switchyard_requests_total{operation="x"} many` + "\n")); err == nil {
+		t.Error("sumRequests of a bad sample: no error")
 	}
 }

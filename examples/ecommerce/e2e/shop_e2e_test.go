@@ -65,6 +65,7 @@ func TestShop(t *testing.T) {
 		t.Fatalf("the first sign-up with --admin-email got role %q, want admin", w.admin.Role)
 	}
 
+	t.Run("HealthAndMetrics", func(t *testing.T) { testHealthAndMetrics(t, w) })
 	t.Run("HappyPath", func(t *testing.T) { testHappyPath(t, w) })
 	t.Run("Oversell", func(t *testing.T) { testOversell(t, w) })
 	t.Run("IdempotencyKey", func(t *testing.T) { testIdempotencyKey(t, w) })
@@ -101,6 +102,43 @@ func testMemoryAtRest(t *testing.T, s *shop) {
 	t.Logf("resident memory at rest: %.1f MiB in total (MiB: %s)", float64(total)/1024, strings.Join(parts, ", "))
 	if total > 400*1024 {
 		t.Errorf("the shop at rest uses %.1f MiB resident, over the 400 MiB budget", float64(total)/1024)
+	}
+}
+
+// testHealthAndMetrics: /healthz, /readyz and /metrics answer 200 on the
+// gateway and on every instance the registry lists.
+func testHealthAndMetrics(t *testing.T, w *world) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	bases := []string{w.shop.base}
+	st := w.state(ctx, t)
+	for _, svc := range []string{"users", "catalog", "orders"} {
+		addrs := st.instanceAddrs(svc)
+		if len(addrs) != 2 {
+			t.Errorf("the gateway sees %d instances of %s, want 2", len(addrs), svc)
+		}
+		for _, a := range addrs {
+			bases = append(bases, "http://"+a)
+		}
+	}
+	hc := &http.Client{Timeout: 5 * time.Second}
+	defer hc.CloseIdleConnections()
+	for _, base := range bases {
+		for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := hc.Do(req)
+			if err != nil {
+				t.Errorf("GET %s%s: %v", base, path, err)
+				continue
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("GET %s%s: %d, want 200", base, path, resp.StatusCode)
+			}
+		}
 	}
 }
 
