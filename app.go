@@ -285,11 +285,54 @@ func (a *App) Instances() []discovery.Instance {
 
 // running is one server while Run runs.
 type running struct {
-	spec Server
-	srv  *http.Server
-	ln   net.Listener
-	inst discovery.Instance // zero when not registered
-	done chan struct{}      // closed when Serve has returned
+	spec  Server
+	srv   *http.Server
+	ln    net.Listener
+	inst  discovery.Instance // zero when not registered
+	done  chan struct{}      // closed when Serve has returned
+	fresh *freshConns
+}
+
+// freshConns tracks connections that have been accepted but have not yet
+// sent a request. http.Server.Shutdown treats such a connection as busy
+// for five seconds, in case its request is on the way, and a client's
+// transport often dials a spare connection that it then never uses: left
+// alone, one spare connection holds a drain up for five seconds.
+type freshConns struct {
+	mu    sync.Mutex // guards since
+	since map[net.Conn]time.Time
+}
+
+// hook returns a ConnState hook that records fresh connections and then
+// calls next, the server's own hook, if any.
+func (f *freshConns) hook(next func(net.Conn, http.ConnState)) func(net.Conn, http.ConnState) {
+	return func(c net.Conn, st http.ConnState) {
+		f.mu.Lock()
+		if st == http.StateNew {
+			f.since[c] = time.Now()
+		} else {
+			delete(f.since, c)
+		}
+		f.mu.Unlock()
+		if next != nil {
+			next(c, st)
+		}
+	}
+}
+
+// closeOlderThan closes the fresh connections accepted more than age ago.
+// Their clients never sent a request on them, so nothing is lost; a
+// client that does send one late sees the connection closed before any
+// response, which HTTP clients retry.
+func (f *freshConns) closeOlderThan(age time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c, at := range f.since {
+		if time.Since(at) >= age {
+			c.Close()
+			delete(f.since, c)
+		}
+	}
 }
 
 // Run runs the App until ctx ends, a signal in [WithSignals] arrives, or a
@@ -344,7 +387,9 @@ func (a *App) Run(ctx context.Context) error {
 		} else if srv.Handler == nil {
 			srv.Handler = s.Handler
 		}
-		runs = append(runs, &running{spec: s, srv: srv, ln: ln, done: make(chan struct{})})
+		fresh := &freshConns{since: make(map[net.Conn]time.Time)}
+		srv.ConnState = fresh.hook(srv.ConnState)
+		runs = append(runs, &running{spec: s, srv: srv, ln: ln, done: make(chan struct{}), fresh: fresh})
 	}
 	errs := make(chan error, len(runs))
 	for _, r := range runs {
@@ -564,6 +609,23 @@ func (a *App) stop(runs []*running, hurry <-chan struct{}) []error {
 	)
 	for _, r := range runs {
 		wg.Go(func() {
+			// While Shutdown waits, close connections that were opened
+			// and never used, instead of letting each hold it up for five
+			// seconds (see freshConns).
+			swept := make(chan struct{})
+			defer close(swept)
+			go func() {
+				t := time.NewTicker(freshConnSweep)
+				defer t.Stop()
+				for {
+					r.fresh.closeOlderThan(freshConnAge)
+					select {
+					case <-t.C:
+					case <-swept:
+						return
+					}
+				}
+			}()
 			err := r.srv.Shutdown(ctx)
 			if err != nil {
 				// Timed out or hurried: cut the remaining connections.
@@ -579,6 +641,15 @@ func (a *App) stop(runs []*running, hurry <-chan struct{}) []error {
 	wg.Wait()
 	return failures
 }
+
+// A connection that has sent nothing for freshConnAge after it was
+// accepted is closed during a shutdown; the check runs every
+// freshConnSweep. Real clients send their request within milliseconds of
+// connecting.
+const (
+	freshConnAge   = 500 * time.Millisecond
+	freshConnSweep = 100 * time.Millisecond
+)
 
 func isReporter(r discovery.Registrar) bool {
 	_, ok := r.(discovery.StateReporter)

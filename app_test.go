@@ -413,3 +413,34 @@ func (f *inFlight) wrap(h http.Handler) http.Handler {
 }
 
 func (f *inFlight) now() int64 { return f.started.Load() - f.finished.Load() }
+
+// A connection that a client opened and never used must not hold the
+// drain up: http.Server.Shutdown alone would wait five seconds for it.
+func TestStopClosesUnusedConnections(t *testing.T) {
+	app := switchyard.New(switchyard.WithSignals(), switchyard.WithLogger(quiet), switchyard.WithDrainDelay(time.Millisecond))
+	if err := app.Add(switchyard.Server{Addr: "127.0.0.1:0", Handler: http.NotFoundHandler()}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	<-app.Ready()
+	conn, err := net.Dial("tcp", app.Addrs()[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	time.Sleep(50 * time.Millisecond) // let the server accept it
+	start := time.Now()
+	cancel()
+	if err := waitRun(t, done, 4*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("stop took %v with one unused connection open", d)
+	}
+	conn.SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := conn.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the unused connection is still open after the stop")
+	}
+}
