@@ -80,10 +80,12 @@ func TestRun(t *testing.T) {
 	get := client("orders", http.MethodGet, "/v1/orders")
 	cancelOrder := client("orders", http.MethodPost, "/v1/orders")
 
-	// Wait until both orders replicas and the others are registered.
-	for _, c := range []*platform.Client{place, signup, products} {
+	// Wait until every client's balancer sees the instances it needs:
+	// both orders replicas, and the users and catalog instances. Each
+	// client follows the registry on its own.
+	for _, c := range []*platform.Client{place, get, cancelOrder, signup, login, products} {
 		want := 1
-		if c == place {
+		if c == place || c == get || c == cancelOrder {
 			want = 2
 		}
 		for n, _ := c.Endpoint().Balancer().Len(); n < want; n, _ = c.Endpoint().Balancer().Len() {
