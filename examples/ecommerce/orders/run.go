@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"time"
 
 	"github.com/switchyard/switchyard/discovery"
 
@@ -147,9 +148,39 @@ func NewHandler(ctx context.Context, c HandlerConfig) (h *http.ServeMux, cleanup
 	if c.Logger != nil {
 		opts = append([]Option{WithLogger(c.Logger)}, opts...)
 	}
+	// Take no traffic before the clients know where users and catalog
+	// are: replicas started together with them would otherwise answer
+	// their first calls with 503 no_instances, or leave a cancel's stock
+	// release to the sweeper.
+	waitForInstances(ctx, c.Logger, dependencyWait, users.Endpoint(), catalog.reserve.Endpoint(), catalog.release.Endpoint())
 	svc := NewService(c.Store, users, catalog, opts...)
 	sw := NewSweeper(c.Store, catalog, opts...)
 	sw.Start()
 	closers = append(closers, func() error { sw.Stop(); return nil })
 	return NewHTTPHandler(MakeEndpoints(svc), authn), cleanup, nil
+}
+
+// dependencyWait bounds how long Run waits for its dependencies to appear
+// in the registry before it serves anyway.
+const dependencyWait = 15 * time.Second
+
+// waitForInstances waits until every endpoint's balancer has at least one
+// instance, ctx ends, or max passes; in the last case it logs and returns,
+// since a dependency that is down must not keep the service from starting.
+func waitForInstances(ctx context.Context, logger *slog.Logger, max time.Duration, eps ...*shttp.ClientEndpoint) {
+	deadline := time.Now().Add(max)
+	for _, ep := range eps {
+		for {
+			if n, _ := ep.Balancer().Len(); n > 0 {
+				break
+			}
+			if ctx.Err() != nil || time.Now().After(deadline) {
+				if logger != nil {
+					logger.WarnContext(ctx, "orders: starting before every dependency is in the registry")
+				}
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 }
