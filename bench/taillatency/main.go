@@ -2,9 +2,12 @@
 // slow instance among three: real HTTP servers on 127.0.0.1, one of which
 // adds a fixed delay, driven by a fixed number of concurrent clients. It
 // prints p50, p99 and the share of requests that reached the slow instance,
-// per policy, all in one run so the ratios are comparable.
+// per policy, all in one run so the ratios are comparable. Each policy first
+// serves -warmup requests that are not counted, so the numbers show the
+// steady state rather than the first milliseconds, when no policy knows any
+// latency yet; -warmup 0 includes the cold start.
 //
-//	go run ./taillatency [-requests 2000] [-concurrency 16] [-slow 50ms] [-base 1ms]
+//	go run ./taillatency [-requests 2000] [-warmup 200] [-concurrency 16] [-slow 50ms] [-base 1ms]
 package main
 
 import (
@@ -37,12 +40,13 @@ func main() {
 	concurrency := flag.Int("concurrency", 16, "concurrent clients")
 	slow := flag.Duration("slow", 50*time.Millisecond, "extra delay of the slow instance")
 	base := flag.Duration("base", time.Millisecond, "service time of every instance")
+	warmup := flag.Int("warmup", 200, "requests per policy sent before measuring, not counted")
 	flag.Parse()
-	if *requests < 1 || *concurrency < 1 || *slow < 0 || *base < 0 {
+	if *requests < 1 || *concurrency < 1 || *slow < 0 || *base < 0 || *warmup < 0 {
 		fmt.Fprintln(os.Stderr, "taillatency: requests and concurrency must be positive, delays not negative")
 		os.Exit(2)
 	}
-	if err := run(*requests, *concurrency, *base, *slow); err != nil {
+	if err := run(*requests, *warmup, *concurrency, *base, *slow); err != nil {
 		fmt.Fprintln(os.Stderr, "taillatency:", err)
 		os.Exit(1)
 	}
@@ -72,7 +76,7 @@ func startServer(delay time.Duration) (*server, error) {
 	return s, nil
 }
 
-func run(requests, concurrency int, base, slow time.Duration) error {
+func run(requests, warmup, concurrency int, base, slow time.Duration) error {
 	var servers []*server
 	for i := range 3 {
 		d := base
@@ -144,9 +148,12 @@ func run(requests, concurrency int, base, slow time.Duration) error {
 		{"peak-EWMA p2c 1s", ours(p2c.New(p2c.WithHalfLife(time.Second)))},
 		{"peak-EWMA p2c 100ms", ours(p2c.New(p2c.WithHalfLife(100 * time.Millisecond)))},
 	}
-	fmt.Printf("3 instances on 127.0.0.1, service time %v, one slower by %v; %d requests per policy, concurrency %d\n\n",
-		base, slow, requests, concurrency)
+	fmt.Printf("3 instances on 127.0.0.1, service time %v, one slower by %v; %d requests per policy after %d warm-up requests, concurrency %d\n\n",
+		base, slow, requests, warmup, concurrency)
 	for _, p := range policies {
+		if warmup > 0 {
+			drive(p.ep, warmup, concurrency) // cold start: no latency known yet
+		}
 		for _, s := range servers {
 			s.hits.Store(0)
 		}
