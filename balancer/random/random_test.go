@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/switchyard/switchyard/balancer"
+	"github.com/switchyard/switchyard/balancer/balancertest"
 	"github.com/switchyard/switchyard/balancer/random"
 	"github.com/switchyard/switchyard/discovery"
 )
@@ -96,29 +97,11 @@ func TestPickDoesNotAllocate(t *testing.T) {
 }
 
 func benchmarkPick(b *testing.B, parallel bool) {
-	for _, n := range []int{3, 100, 10000} {
-		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
-			bal := newBalancer(b, n)
-			ctx := context.Background()
-			b.ReportAllocs()
-			if parallel {
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						if _, err := bal.Pick(ctx); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
-				return
-			}
-			for b.Loop() {
-				if _, err := bal.Pick(ctx); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	balancertest.BenchmarkPick(b, parallel, func(b *testing.B, list []discovery.Instance) (*balancer.Balancer, []context.Context) {
+		bal := balancer.New(random.New())
+		bal.Update(list)
+		return bal, nil
+	})
 }
 
 func BenchmarkPickRandom(b *testing.B)         { benchmarkPick(b, false) }

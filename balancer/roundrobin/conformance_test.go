@@ -1,0 +1,13 @@
+package roundrobin_test
+
+import (
+	"testing"
+
+	"github.com/switchyard/switchyard/balancer"
+	"github.com/switchyard/switchyard/balancer/balancertest"
+	"github.com/switchyard/switchyard/balancer/roundrobin"
+)
+
+func TestConformance(t *testing.T) {
+	balancertest.Run(t, func() balancer.Policy { return roundrobin.New() })
+}
