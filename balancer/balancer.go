@@ -21,6 +21,10 @@ import (
 // ErrNoHosts is returned when a balancer has no instance to pick.
 var ErrNoHosts = errors.New("balancer: no instances available")
 
+// ErrPanicked is reported to outlier detection and the policy for a call
+// whose endpoint panicked; the panic itself continues up the stack.
+var ErrPanicked = errors.New("balancer: endpoint panicked")
+
 // ErrNoEndpoint is returned by [Balancer.Call] when the balancer was built
 // without a [Factory].
 var ErrNoEndpoint = errors.New("balancer: no endpoint factory configured")
@@ -158,7 +162,9 @@ func (b *Balancer) Follow(w discovery.Watch) error {
 			if u.Err != nil && b.onError != nil {
 				b.onError(fmt.Errorf("balancer: registry: %w", u.Err))
 			}
-			b.Update(u.Instances)
+			// A registry that fails before it ever answered yields an
+			// empty list with an error: that is no snapshot to be ready on.
+			b.update(u.Instances, u.Err == nil || len(u.Instances) > 0)
 		}
 	}()
 	return nil
@@ -166,19 +172,32 @@ func (b *Balancer) Follow(w discovery.Watch) error {
 
 // Update replaces the set of instances. Instances whose record is
 // unchanged keep their Host and its statistics. When list holds an ID more
-// than once, the first record is used.
+// than once, the last record is used, as in a discovery.Feed. A factory
+// error skips its instance and goes to the error handler, which runs
+// after the balancer's lock is released.
 func (b *Balancer) Update(list []discovery.Instance) {
-	var closers []io.Closer
+	b.update(list, true)
+}
+
+// update replaces the membership; ready says whether this update counts as
+// the first snapshot for WaitReady.
+func (b *Balancer) update(list []discovery.Instance, ready bool) {
+	var (
+		closers []io.Closer
+		errs    []error
+	)
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
 		return
 	}
 	next := make([]*Host, 0, len(list))
-	// kept maps each ID of the new membership to its Host; the first record
-	// of an ID wins, as in a Feed.
+	// kept maps each ID of the new membership to its Host. The list is
+	// walked from the end so that, as in a Feed, the last record of an ID
+	// wins; next is sorted afterwards.
 	kept := make(map[string]*Host, len(list))
-	for _, inst := range list {
+	for i := len(list) - 1; i >= 0; i-- {
+		inst := list[i]
 		if _, dup := kept[inst.ID]; dup {
 			continue
 		}
@@ -190,9 +209,7 @@ func (b *Balancer) Update(list []discovery.Instance) {
 			var err error
 			h, err = b.newHost(inst)
 			if err != nil {
-				if b.onError != nil {
-					b.onError(err)
-				}
+				errs = append(errs, err)
 				continue
 			}
 		}
@@ -209,14 +226,24 @@ func (b *Balancer) Update(list []discovery.Instance) {
 	b.hosts = next
 	b.rebuildLocked()
 	b.mu.Unlock()
-	b.readyOnce.Do(func() { close(b.ready) })
+	if ready {
+		b.readyOnce.Do(func() { close(b.ready) })
+	}
+	// Hooks and closers run without the lock, so they may call back into
+	// the balancer.
+	if b.onError != nil {
+		for _, err := range errs {
+			b.onError(err)
+		}
+	}
 	for _, c := range closers {
 		c.Close()
 	}
 }
 
 // WaitReady blocks until the balancer has received its first membership
-// update (from Update or a followed watch) or ctx ends. A service that
+// update (from Update, or from a followed watch: a snapshot the registry
+// answered, or a last known good list) or ctx ends. A service that
 // must not start with an empty pool calls it after Follow.
 func (b *Balancer) WaitReady(ctx context.Context) error {
 	select {
@@ -235,11 +262,20 @@ func (b *Balancer) newHost(inst discovery.Instance) (*Host, error) {
 			return nil, fmt.Errorf("balancer: endpoint for %s (%s): %w", inst.ID, inst.Addr, err)
 		}
 		h.ep, h.closer = ep, c
-		h.call = func(ctx context.Context, req any) (any, error) {
+		h.call = func(ctx context.Context, req any) (resp any, err error) {
 			start := b.Begin(h)
-			resp, err := ep(ctx, req)
-			b.Done(ctx, h, start, err)
-			return resp, err
+			// Deferred so that an endpoint that panics (httputil.ReverseProxy
+			// aborts a response cut off mid-body with a panic) still ends
+			// its call: otherwise the host's in-flight count would stay up
+			// for good.
+			defer func() {
+				if p := recover(); p != nil {
+					b.Done(ctx, h, start, fmt.Errorf("%w: %v", ErrPanicked, p))
+					panic(p)
+				}
+				b.Done(ctx, h, start, err)
+			}()
+			return ep(ctx, req)
 		}
 	}
 	return h, nil
@@ -308,8 +344,10 @@ func (b *Balancer) Begin(h *Host) time.Time {
 
 // Done records the end of a call to h that began at start with err as its
 // result. Server-health failures (by the classifier) count towards
-// ejection; caller faults and cancellations count as neither success nor
-// failure.
+// ejection. A caller fault (a 4xx) counts as a success for outlier
+// detection, since the server answered correctly, and resets the
+// consecutive-failure count; a cancellation by the caller counts as
+// neither and teaches the policy nothing.
 func (b *Balancer) Done(ctx context.Context, h *Host, start time.Time, err error) {
 	now := b.clock.Now()
 	h.inflight.Add(-1)

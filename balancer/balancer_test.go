@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -495,7 +496,79 @@ func TestUpdateIgnoresDuplicateIDs(t *testing.T) {
 		t.Fatalf("%d members from 2 distinct IDs", m)
 	}
 	hosts, _ := b.Hosts()
-	if hosts[0].Instance.Addr != list[0].Addr {
-		t.Fatalf("duplicate ID: kept %s, want the first record %s", hosts[0].Instance.Addr, list[0].Addr)
+	if hosts[0].Instance.Addr != dup.Addr {
+		t.Fatalf("duplicate ID: kept %s, want the last record %s, as a Feed does", hosts[0].Instance.Addr, dup.Addr)
+	}
+}
+
+func TestPanickingEndpointStillEndsTheCall(t *testing.T) {
+	factory := func(discovery.Instance) (endpoint.Endpoint, io.Closer, error) {
+		return func(context.Context, any) (any, error) { panic(http.ErrAbortHandler) }, nil, nil
+	}
+	b := balancer.New(roundrobin.New(), balancer.WithFactory(factory),
+		balancer.WithOutlierDetection(balancer.OutlierConfig{ConsecutiveFailures: 3, MaxEjectionPercent: 100, PanicThreshold: -1}))
+	defer b.Close()
+	b.Update(instances(1))
+	for range 3 {
+		func() {
+			defer func() {
+				if p := recover(); p != http.ErrAbortHandler {
+					t.Fatalf("recovered %v, want the endpoint's own panic", p)
+				}
+			}()
+			b.Call(context.Background(), nil)
+		}()
+	}
+	hosts, _ := b.Hosts()
+	if hosts[0].InFlight != 0 {
+		t.Fatalf("%d calls still in flight after three panics", hosts[0].InFlight)
+	}
+	if !hosts[0].Ejected {
+		t.Fatal("three panicking calls did not count as failures")
+	}
+}
+
+func TestErrorHandlerMayCallBack(t *testing.T) {
+	var b *balancer.Balancer
+	calls := 0
+	factory := func(inst discovery.Instance) (endpoint.Endpoint, io.Closer, error) {
+		return nil, nil, errors.New("no route to host")
+	}
+	b = balancer.New(roundrobin.New(), balancer.WithFactory(factory),
+		balancer.WithErrorHandler(func(error) { calls++; b.Hosts() }))
+	defer b.Close()
+	done := make(chan struct{})
+	go func() { b.Update(instances(2)); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Update deadlocked on an error handler that calls the balancer")
+	}
+	if calls != 2 {
+		t.Fatalf("error handler called %d times, want 2", calls)
+	}
+}
+
+func TestWaitReadyNeedsARealSnapshot(t *testing.T) {
+	reg := memory.New()
+	defer reg.Close()
+	reg.SetUnavailable(errors.New("registry down"))
+	w, err := reg.Watch(context.Background(), "svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := balancer.New(roundrobin.New())
+	defer b.Close()
+	b.Follow(w)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := b.WaitReady(ctx); err == nil {
+		t.Fatal("ready on a registry that never answered")
+	}
+	reg.SetUnavailable(nil)
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel2()
+	if err := b.WaitReady(ctx2); err != nil {
+		t.Fatalf("not ready after the registry answered: %v", err)
 	}
 }
