@@ -429,3 +429,45 @@ func TestTLSTermination(t *testing.T) {
 		t.Fatalf("X-Forwarded-Proto at the upstream = %q, want https", got)
 	}
 }
+
+// A hung instance must count as failing: the route timeout is the
+// upstream's fault, so outlier detection ejects it.
+func TestRouteTimeoutCountsAgainstTheInstance(t *testing.T) {
+	reg := memory.New()
+	defer reg.Close()
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	defer hung.Close()
+	live := newBackend(t, "live")
+	register(t, reg, "svc", "a-hung", addr(hung))
+	register(t, reg, "svc", "b-live", addr(live.Server))
+	g, err := gateway.New(context.Background(), reg,
+		[]gateway.Route{{Pattern: "/", Service: "svc", Timeout: 50 * time.Millisecond, Retries: -1}},
+		gateway.WithPolicy(func(string) balancer.Policy { return roundrobin.New() }),
+		gateway.WithOutlierDetection(balancer.OutlierConfig{ConsecutiveFailures: 2, MaxEjectionPercent: 50}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	g.WaitReady(context.Background())
+	srv := httptest.NewServer(g)
+	defer srv.Close()
+	timeouts := 0
+	for range 20 {
+		resp, _ := get(t, srv.URL+"/x", nil)
+		if resp.StatusCode == http.StatusGatewayTimeout {
+			timeouts++
+		}
+	}
+	if timeouts == 0 || timeouts > 2 {
+		t.Fatalf("%d of 20 requests timed out; want the hung instance ejected after 2", timeouts)
+	}
+	for _, up := range g.Upstreams() {
+		for _, h := range up.Hosts {
+			if h.Instance.ID == "a-hung" && !h.Ejected {
+				t.Fatal("the hung instance was not ejected")
+			}
+		}
+	}
+}

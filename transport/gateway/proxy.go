@@ -78,7 +78,11 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		budget.Deposit()
 	}
 	for attempt := 1; ; attempt++ {
-		_, err = rt.up.bal.Call(ctx, c)
+		// The balancer classifies each attempt against the client's own
+		// context, not the route timeout's: a timeout is the upstream's
+		// failure and must count against it, a client that left is not.
+		// The attempt itself runs under the timeout through c.r.
+		_, err = rt.up.bal.Call(r.Context(), c)
 		if err == nil || c.started || ctx.Err() != nil || attempt >= attempts || errors.Is(err, balancer.ErrNoHosts) {
 			break
 		}
@@ -129,7 +133,9 @@ func (g *Gateway) factory(inst discovery.Instance) (endpoint.Endpoint, io.Closer
 		if c.err != nil {
 			return nil, c.err
 		}
-		if c.status >= 500 {
+		// 5xx, and 429 (this instance is overloaded), count against the
+		// instance through outcome.Default; other 4xx are the client's.
+		if c.status >= 500 || c.status == http.StatusTooManyRequests {
 			return nil, statusError(c.status)
 		}
 		return nil, nil
