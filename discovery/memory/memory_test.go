@@ -173,15 +173,21 @@ func TestRegistryOutage(t *testing.T) {
 	if u := latest(t, w2); len(u.Instances) != 0 || !errors.Is(u.Err, down) {
 		t.Fatalf("new watch during the outage: %v err=%v", ids(u.Instances), u.Err)
 	}
-	// TTLs keep running, but watchers are not told while the registry
-	// cannot be read.
+	// Nothing expires while the registry is down: nobody could renew.
 	c.Advance(3 * time.Second)
-	wantInstances(t, reg, "a")
+	wantInstances(t, reg, "a", "b")
 	noUpdate(t, w)
 
 	reg.SetUnavailable(nil)
+	if u := latest(t, w); !slices.Equal(ids(u.Instances), []string{"a", "b"}) || u.Err != nil {
+		t.Fatalf("update after the outage: %v err=%v, want [a b]", ids(u.Instances), u.Err)
+	}
+	// Recovery gives b a full TTL; unrenewed, it then expires.
+	c.Advance(3*time.Second - time.Millisecond)
+	wantInstances(t, reg, "a", "b")
+	c.Advance(time.Millisecond)
 	if u := latest(t, w); !slices.Equal(ids(u.Instances), []string{"a"}) || u.Err != nil {
-		t.Fatalf("update after the outage: %v err=%v, want [a]", ids(u.Instances), u.Err)
+		t.Fatalf("update after b's TTL: %v err=%v, want [a]", ids(u.Instances), u.Err)
 	}
 	if u := latest(t, w2); len(u.Instances) != 0 || u.Err != nil {
 		t.Fatalf("new watch after the outage: %v err=%v", ids(u.Instances), u.Err)
@@ -372,5 +378,35 @@ func TestRegistrarStopsWhenRegistryCloses(t *testing.T) {
 	}
 	if !errors.Is(g.RegistrationErr(), discovery.ErrStopped) {
 		t.Fatalf("RegistrationErr() = %v, want ErrStopped", g.RegistrationErr())
+	}
+}
+
+// A long outage must not empty the registry: when it ends, every
+// heartbeating registration is still there and is renewed before its TTL
+// runs out again.
+func TestLongOutageKeepsLeasedRegistrations(t *testing.T) {
+	fc := clock.NewFake(time.Unix(0, 0))
+	reg := memory.New(memory.WithClock(fc))
+	defer reg.Close()
+	g := memory.NewRegistrar(reg, time.Second)
+	inst := discovery.Instance{ID: "a", Service: "svc", Addr: "10.0.0.1:80"}
+	if err := g.Register(context.Background(), inst); err != nil {
+		t.Fatal(err)
+	}
+	w, err := reg.Watch(context.Background(), "svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	<-w.Updates()
+	reg.SetUnavailable(errors.New("down"))
+	fc.Advance(30 * time.Second)
+	reg.SetUnavailable(nil)
+	if u := <-w.Updates(); u.Err != nil || len(u.Instances) != 1 {
+		t.Fatalf("first update after the outage: %d instances, err %v; want the instance kept", len(u.Instances), u.Err)
+	}
+	fc.Advance(5 * time.Second) // the registrar renews within the fresh TTL
+	if got := reg.Instances("svc"); len(got) != 1 {
+		t.Fatalf("%d instances 5 s after recovery, want the renewed one", len(got))
 	}
 }

@@ -44,8 +44,9 @@ type Registry struct {
 
 type entry struct {
 	inst    discovery.Instance
-	expires time.Time   // zero: never
-	stop    func() bool // cancels the expiry timer; nil when none
+	ttl     time.Duration // zero: never expires
+	expires time.Time     // zero: never
+	stop    func() bool   // cancels the expiry timer; nil when none
 }
 
 var (
@@ -101,10 +102,9 @@ func (r *Registry) put(ctx context.Context, inst discovery.Instance, ttl time.Du
 	if old := svc[inst.ID]; old != nil && old.stop != nil {
 		old.stop()
 	}
-	e := &entry{inst: inst}
+	e := &entry{inst: inst, ttl: ttl}
 	if ttl > 0 {
-		e.expires = r.clock.Now().Add(ttl)
-		e.stop = r.clock.AfterFunc(ttl, func() { r.expire(inst.Service, inst.ID, e) })
+		r.armLocked(e)
 	}
 	svc[inst.ID] = e
 	r.publishLocked(inst.Service)
@@ -116,6 +116,12 @@ func (r *Registry) expire(service, id string, e *entry) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed || r.entries[service][id] != e {
+		return
+	}
+	if r.down != nil {
+		// Leases do not run out while the registry is down: nobody could
+		// have renewed them. Recovery re-arms the timer (SetUnavailable).
+		e.stop = nil
 		return
 	}
 	delete(r.entries[service], id)
@@ -173,12 +179,29 @@ func (r *Registry) Instances(service string) []discovery.Instance {
 
 // SetUnavailable simulates an outage: while err is non-nil every Register,
 // Put and Deregister fails with err, and watches keep their last known good
-// list with err beside it. TTLs keep running, as leases do on a real
-// registry. SetUnavailable(nil) ends the outage and publishes the current
+// list with err beside it. No registration expires while the registry is
+// down, since nobody could renew it; SetUnavailable(nil) ends the outage,
+// gives every registration with a TTL a full TTL from then (as etcd
+// extends leases when a new leader takes over), and publishes the current
 // state.
 func (r *Registry) SetUnavailable(err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.down != nil && err == nil {
+		// Back up: every lease gets a full TTL from now, as etcd extends
+		// leases when a new leader takes over, so that registrars have
+		// time to renew before anything expires.
+		for _, m := range r.entries {
+			for _, e := range m {
+				if e.ttl > 0 {
+					if e.stop != nil {
+						e.stop()
+					}
+					r.armLocked(e)
+				}
+			}
+		}
+	}
 	r.down = err
 	for svc, f := range r.feeds {
 		if err != nil {
@@ -187,6 +210,13 @@ func (r *Registry) SetUnavailable(err error) {
 			f.Publish(r.listLocked(svc))
 		}
 	}
+}
+
+// armLocked starts e's expiry timer for a full TTL from now.
+func (r *Registry) armLocked(e *entry) {
+	e.expires = r.clock.Now().Add(e.ttl)
+	service, id := e.inst.Service, e.inst.ID
+	e.stop = r.clock.AfterFunc(e.ttl, func() { r.expire(service, id, e) })
 }
 
 // Wipe forgets every registration, as a registry restarted on an empty
