@@ -321,9 +321,11 @@ func (f *freshConns) hook(next func(net.Conn, http.ConnState)) func(net.Conn, ht
 }
 
 // closeOlderThan closes the fresh connections accepted more than age ago.
-// Their clients never sent a request on them, so nothing is lost; a
-// client that does send one late sees the connection closed before any
-// response, which HTTP clients retry.
+// Their clients never sent a request on them, so nothing in flight is
+// lost. A client that sends its first request on such a connection after
+// this sees it closed, and Go's transport does not retry on a connection
+// it never used; that is acceptable only because the sweep runs after the
+// drain, when clients have stopped routing to this instance.
 func (f *freshConns) closeOlderThan(age time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
