@@ -71,6 +71,9 @@ func WithClock(c clock.Clock) Option { return func(b *Balancer) { b.clock = cloc
 // WithErrorHandler receives errors that have no caller to return to: a
 // factory that fails for an instance (the instance is skipped) and a
 // registry error beside a last-known-good update. The default drops them.
+// The handler runs without the balancer's lock held, on the goroutine
+// that applied the update (for a followed watch, the balancer's own), so
+// it may read the balancer but must not call Close.
 func WithErrorHandler(f func(error)) Option { return func(b *Balancer) { b.onError = f } }
 
 // Balancer picks hosts for calls to one service.
