@@ -205,8 +205,9 @@ func (b *Balancer) update(list []discovery.Instance, ready bool) {
 			continue
 		}
 		h := b.byID[inst.ID]
+		var prev *Host
 		if h != nil && !h.Instance.Equal(inst) {
-			h = nil // same ID, new record: start afresh
+			prev, h = h, nil // same ID, new record: a new Host
 		}
 		if h == nil {
 			var err error
@@ -215,6 +216,7 @@ func (b *Balancer) update(list []discovery.Instance, ready bool) {
 				errs = append(errs, err)
 				continue
 			}
+			b.inheritLocked(h, prev)
 		}
 		kept[inst.ID] = h
 		next = append(next, h)
@@ -282,6 +284,22 @@ func (b *Balancer) newHost(inst discovery.Instance) (*Host, error) {
 		}
 	}
 	return h, nil
+}
+
+// inheritLocked carries the outlier history of prev, the Host an instance
+// had before its record changed, over to h when the address is the same:
+// an instance that re-registers with new metadata must not shed its
+// ejection, or the multiplier that makes repeat offenders wait longer.
+func (b *Balancer) inheritLocked(h, prev *Host) {
+	if prev == nil || prev.out == nil || prev.Instance.Addr != h.Instance.Addr {
+		return
+	}
+	h.out = &ejection{count: prev.out.count, until: prev.out.until, restoredAt: prev.out.restoredAt}
+	if prev.ejected.Load() {
+		h.ejected.Store(true)
+		b.ejectedCount++ // prev's share is given back when it is dropped
+		h.out.stop = b.clock.AfterFunc(max(h.out.until.Sub(b.clock.Now()), 0), func() { b.restore(h) })
+	}
 }
 
 func (b *Balancer) dropLocked(h *Host, closers []io.Closer) []io.Closer {

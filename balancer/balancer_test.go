@@ -572,3 +572,35 @@ func TestWaitReadyNeedsARealSnapshot(t *testing.T) {
 		t.Fatalf("not ready after the registry answered: %v", err)
 	}
 }
+
+// An instance that re-registers with new metadata keeps its ejection and
+// its multiplier; one that comes back at a new address starts afresh.
+func TestEjectionSurvivesARecordChange(t *testing.T) {
+	b, fc, hosts := newOutlierBalancer(t, 4, balancer.OutlierConfig{
+		ConsecutiveFailures: 1, BaseEjectionTime: 10 * time.Second, MaxEjectionPercent: 50,
+	})
+	fail(b, hosts["i00001"], 1, statusErr(500))
+	list := instances(4)
+	list[1].Meta = map[string]string{"version": "2"}
+	fc.Advance(4 * time.Second)
+	b.Update(list)
+	state := func() balancer.HostState {
+		hs, _ := b.Hosts()
+		return hs[1]
+	}
+	if s := state(); !s.Ejected || s.Ejections != 1 || s.Instance.Meta["version"] != "2" {
+		t.Fatalf("after a metadata change: %+v, want still ejected with multiplier 1", s)
+	}
+	if eligible(b)["i00001"] {
+		t.Fatal("the re-registered instance is picked while ejected")
+	}
+	fc.Advance(6 * time.Second) // the original ejection ends at +10s
+	if s := state(); s.Ejected {
+		t.Fatal("ejection outlived its original end")
+	}
+	list[1].Addr = "10.9.9.9:80"
+	b.Update(list)
+	if s := state(); s.Ejected || s.Ejections != 0 {
+		t.Fatalf("new address: %+v, want a fresh host", s)
+	}
+}

@@ -48,7 +48,8 @@ type Host struct {
 
 type ejection struct {
 	count      int         // the ejection multiplier
-	restoredAt time.Time   // end of the latest ejection
+	until      time.Time   // end of the current or latest ejection
+	restoredAt time.Time   // when the latest ejection ended
 	stop       func() bool // cancels the pending restore, nil when none
 }
 

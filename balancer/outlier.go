@@ -130,6 +130,7 @@ func (b *Balancer) ejectLocked(h *Host, reason string, events *[]ejectEvent) boo
 	}
 	h.ejected.Store(true)
 	b.ejectedCount++
+	h.out.until = b.clock.Now().Add(d)
 	h.out.stop = b.clock.AfterFunc(d, func() { b.restore(h) })
 	*events = append(*events, ejectEvent{inst: h.Instance, reason: reason, d: d})
 	return true
