@@ -92,6 +92,9 @@ type Server struct {
 // Close the returned server to stop it; Close blocks until every listener
 // and goroutine of etcd has stopped.
 func Start(ctx context.Context, dir, clientAddr string, opts ...Option) (*Server, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotReady, err)
+	}
 	s := settings{logger: zap.NewNop(), name: "switchyard"}
 	for _, o := range opts {
 		o(&s)

@@ -186,7 +186,7 @@ func newProber(c *http.Client) *prober {
 // registry, never from a request).
 func (p *prober) probe(ctx context.Context, addrs map[string]bool) map[string]string {
 	out := make(map[string]string, len(addrs))
-	var todo []string
+	var stale []string
 	now := time.Now()
 	p.mu.Lock()
 	for a := range p.cache {
@@ -198,7 +198,7 @@ func (p *prober) probe(ctx context.Context, addrs map[string]bool) map[string]st
 		if r, ok := p.cache[a]; ok && now.Sub(r.at) < time.Second {
 			out[a] = r.health
 		} else {
-			todo = append(todo, a)
+			stale = append(stale, a)
 		}
 	}
 	p.mu.Unlock()
@@ -206,7 +206,7 @@ func (p *prober) probe(ctx context.Context, addrs map[string]bool) map[string]st
 		wg sync.WaitGroup
 		mu sync.Mutex // guards out
 	)
-	for _, a := range todo {
+	for _, a := range stale {
 		wg.Go(func() {
 			h := p.readyz(ctx, a)
 			mu.Lock()
@@ -216,7 +216,7 @@ func (p *prober) probe(ctx context.Context, addrs map[string]bool) map[string]st
 	}
 	wg.Wait()
 	p.mu.Lock()
-	for _, a := range todo {
+	for _, a := range stale {
 		p.cache[a] = probeResult{health: out[a], at: now}
 	}
 	p.mu.Unlock()
