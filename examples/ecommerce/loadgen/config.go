@@ -59,6 +59,11 @@ type Config struct {
 	// OrderShare is the share of operations that place an order
 	// (--order-share), 0 to 1. Default DefaultOrderShare.
 	OrderShare float64
+	// LoginShare is the share of operations that log one of the users in
+	// again (--login-share), 0 to 1; with OrderShare it may not exceed 1.
+	// Default 0. Each login costs the shop one password hash, so
+	// --login-share 1 measures the login rate.
+	LoginShare float64
 	// MaxInFlight caps the operations running at once (--max-in-flight);
 	// operations planned beyond it are dropped and counted. Default
 	// DefaultMaxInFlight.
@@ -92,6 +97,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Duration, "duration", DefaultDuration, "length of the run (at most 1h)")
 	fs.IntVar(&c.Users, "users", DefaultUsers, fmt.Sprintf("users signed up and used, 1 to %d", MaxUsers))
 	fs.Float64Var(&c.OrderShare, "order-share", DefaultOrderShare, "share of operations that place an order, 0 to 1")
+	fs.Float64Var(&c.LoginShare, "login-share", 0, "share of operations that log a user in again, 0 to 1 (with --order-share at most 1)")
 	fs.IntVar(&c.MaxInFlight, "max-in-flight", DefaultMaxInFlight, "operations running at once before new ones are dropped")
 	fs.DurationVar(&c.Timeout, "timeout", DefaultTimeout, "timeout of each request")
 	fs.BoolVar(&c.Chaos, "chaos", false, "kill a random service replica through the launcher (\"up --chaos\") every --chaos-interval")
@@ -114,6 +120,8 @@ func (c *Config) Validate() error {
 		return flagError("users", fmt.Sprint(c.Users), fmt.Sprintf("must be from 1 to %d", MaxUsers))
 	case !(c.OrderShare >= 0 && c.OrderShare <= 1):
 		return flagError("order-share", fmt.Sprint(c.OrderShare), "must be from 0 to 1")
+	case !(c.LoginShare >= 0 && c.LoginShare+c.OrderShare <= 1):
+		return flagError("login-share", fmt.Sprint(c.LoginShare), "must be from 0 to 1 minus --order-share")
 	case c.MaxInFlight < 1:
 		return flagError("max-in-flight", fmt.Sprint(c.MaxInFlight), "must be at least 1")
 	case c.Timeout <= 0 || c.Timeout > time.Minute:

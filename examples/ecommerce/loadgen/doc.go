@@ -7,7 +7,8 @@
 // It first signs up a few users (--users) and logs each of them in, then
 // lists the catalogue. Then, for --duration, it starts one operation every
 // 1/--rate seconds: a share of them (--order-share) place an order of one
-// unit of a random product with a fresh Idempotency-Key, the rest browse
+// unit of a random product with a fresh Idempotency-Key, a share
+// (--login-share, default none) log a user in again, the rest browse
 // (list the first page of products, or read one product). One placed order
 // in four is cancelled right after, which gives its stock back; that
 // follow-up is not counted in the rate.

@@ -344,15 +344,21 @@ func (g *gen) operation(ctx context.Context, at time.Time) {
 	u := g.users[rand.IntN(len(g.users))]
 	x := rand.Float64()
 	var op, outcome string
+	order, login := g.cfg.OrderShare, g.cfg.LoginShare
 	switch {
-	case x < g.cfg.OrderShare:
+	case x < login:
+		op = OpLogin
+		outcome = g.doPatient(ctx, http.MethodPost, "/api/v1/login", "", nil, map[string]string{
+			"email": u.email, "password": u.password,
+		}).outcome()
+	case x < login+order:
 		op = OpPlaceOrder
 		var id string
 		id, outcome = g.placeOrder(ctx, u)
 		if id != "" && rand.IntN(4) == 0 {
 			defer g.cancelOrder(ctx, u, id)
 		}
-	case x < g.cfg.OrderShare+(1-g.cfg.OrderShare)/2:
+	case x < login+order+(1-login-order)/2:
 		op = OpListProducts
 		outcome = g.doPatient(ctx, http.MethodGet, "/api/v1/products?limit=20", "", nil, nil).outcome()
 	default:

@@ -319,6 +319,8 @@ func TestConfigValidate(t *testing.T) {
 		{"long", func(c *loadgen.Config) { c.Duration = 2 * time.Hour }, loadgen.ErrConfig, "--duration"},
 		{"users", func(c *loadgen.Config) { c.Users = 0 }, loadgen.ErrConfig, "--users"},
 		{"share", func(c *loadgen.Config) { c.OrderShare = 1.5 }, loadgen.ErrConfig, "--order-share"},
+		{"login share", func(c *loadgen.Config) { c.LoginShare = -0.1 }, loadgen.ErrConfig, "--login-share"},
+		{"shares above one", func(c *loadgen.Config) { c.OrderShare, c.LoginShare = 0.6, 0.5 }, loadgen.ErrConfig, "--login-share"},
 		{"in flight", func(c *loadgen.Config) { c.MaxInFlight = 0 }, loadgen.ErrConfig, "--max-in-flight"},
 		{"timeout", func(c *loadgen.Config) { c.Timeout = 0 }, loadgen.ErrConfig, "--timeout"},
 		{"chaos interval", func(c *loadgen.Config) { c.Chaos = true; c.ChaosInterval = time.Millisecond }, loadgen.ErrConfig, "--chaos-interval"},
