@@ -30,6 +30,8 @@ func nop(context.Context, any) (any, error) { return nil, nil }
 //   - switchyard: tracing (no-op provider) → deadline → retry with budget →
 //     peak-EWMA P2C balancer with outlier detection → per-instance
 //     circuit breaker (transport/http.NewClientEndpoint);
+//   - switchyard-globaltracer: the same on the global tracer provider with
+//     no SDK installed;
 //   - gokit: x/time/rate limiter (not limiting) → gobreaker → lb.Retry(3)
 //     over lb.NewRoundRobin.
 func BenchmarkClientChain(b *testing.B) {
@@ -51,6 +53,13 @@ func BenchmarkClientChain(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer ours.Close()
+	// The same chain on the global tracer provider with no SDK installed,
+	// which still creates (non-recording) spans.
+	global, err := shttp.NewClientEndpoint(ctx, reg, "svc", factory, shttp.WithIdempotent())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer global.Close()
 
 	cb := gobreaker.NewCircuitBreaker[any](gobreaker.Settings{Name: "svc"})
 	breaker := func(next endpoint.Endpoint) endpoint.Endpoint {
@@ -64,7 +73,7 @@ func BenchmarkClientChain(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		ep   endpoint.Endpoint
-	}{{"switchyard", ours.Call}, {"gokit", kit}} {
+	}{{"switchyard", ours.Call}, {"switchyard-globaltracer", global.Call}, {"gokit", kit}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
