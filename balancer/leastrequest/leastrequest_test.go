@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/switchyard/switchyard/balancer"
+	"github.com/switchyard/switchyard/balancer/balancertest"
 	"github.com/switchyard/switchyard/balancer/leastrequest"
 	"github.com/switchyard/switchyard/discovery"
 )
@@ -174,33 +175,13 @@ func TestPickDoesNotAllocate(t *testing.T) {
 }
 
 func benchmarkPick(b *testing.B, parallel bool) {
-	for _, n := range []int{3, 100, 10000} {
-		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
-			bal, hosts := newBalancer(b, n)
-			for i, h := range hosts {
-				load(bal, h, i%4)
-			}
-			ctx := context.Background()
-			b.ReportAllocs()
-			b.ResetTimer()
-			if parallel {
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						if _, err := bal.Pick(ctx); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
-				return
-			}
-			for b.Loop() {
-				if _, err := bal.Pick(ctx); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	balancertest.BenchmarkPick(b, parallel, func(b *testing.B, list []discovery.Instance) (*balancer.Balancer, []context.Context) {
+		bal, hosts := newBalancer(b, len(list))
+		for i, h := range hosts {
+			load(bal, h, i%4)
+		}
+		return bal, nil
+	})
 }
 
 func BenchmarkPickLeastRequest(b *testing.B)         { benchmarkPick(b, false) }

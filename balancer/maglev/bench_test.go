@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/switchyard/switchyard/balancer"
+	"github.com/switchyard/switchyard/balancer/balancertest"
 	"github.com/switchyard/switchyard/balancer/maglev"
 	"github.com/switchyard/switchyard/discovery"
 )
@@ -30,39 +31,16 @@ func benchBalancer(b *testing.B, n int) *balancer.Balancer {
 	return bal
 }
 
-func BenchmarkPickMaglev(b *testing.B) {
-	for _, n := range benchSizes {
-		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
-			bal := benchBalancer(b, n)
-			ctxs := keyContexts()
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; b.Loop(); i++ {
-				if _, err := bal.Pick(ctxs[i&1023]); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+func benchmarkPick(b *testing.B, parallel bool) {
+	balancertest.BenchmarkPick(b, parallel, func(b *testing.B, list []discovery.Instance) (*balancer.Balancer, []context.Context) {
+		bal := balancer.New(maglev.Policy{})
+		bal.Update(list)
+		return bal, keyContexts()
+	})
 }
 
-func BenchmarkPickMaglevParallel(b *testing.B) {
-	for _, n := range benchSizes {
-		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
-			bal := benchBalancer(b, n)
-			ctxs := keyContexts()
-			b.ReportAllocs()
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for i := 0; pb.Next(); i++ {
-					if _, err := bal.Pick(ctxs[i&1023]); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
-		})
-	}
-}
+func BenchmarkPickMaglev(b *testing.B)         { benchmarkPick(b, false) }
+func BenchmarkPickMaglevParallel(b *testing.B) { benchmarkPick(b, true) }
 
 // BenchmarkBuildMaglev measures Policy.Build alone. The table has 65,537
 // slots (256 KiB) at every n; B/op also counts the scratch bitmap (8 KiB)

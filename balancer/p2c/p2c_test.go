@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/balancer"
+	"github.com/switchyard/switchyard/balancer/balancertest"
 	"github.com/switchyard/switchyard/balancer/p2c"
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/internal/clock"
@@ -375,39 +376,19 @@ func TestPickDoesNotAllocate(t *testing.T) {
 }
 
 func benchmarkPick(b *testing.B, parallel bool) {
-	for _, n := range []int{3, 100, 10000} {
-		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
-			clk := clock.NewFake(t0)
-			bal, hosts := newBalancer(b, clk, n)
-			// Every host has a sample, a few calls in flight, and an
-			// estimate of varying age.
-			for i, h := range hosts {
-				call(bal, clk, h, time.Duration(1+i%7)*time.Millisecond, nil)
-				for range i % 4 {
-					bal.Begin(h)
-				}
+	balancertest.BenchmarkPick(b, parallel, func(b *testing.B, list []discovery.Instance) (*balancer.Balancer, []context.Context) {
+		clk := clock.NewFake(t0)
+		bal, hosts := newBalancer(b, clk, len(list))
+		// Every host has a sample, a few calls in flight, and an
+		// estimate of varying age.
+		for i, h := range hosts {
+			call(bal, clk, h, time.Duration(1+i%7)*time.Millisecond, nil)
+			for range i % 4 {
+				bal.Begin(h)
 			}
-			ctx := context.Background()
-			b.ReportAllocs()
-			b.ResetTimer()
-			if parallel {
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						if _, err := bal.Pick(ctx); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
-				return
-			}
-			for b.Loop() {
-				if _, err := bal.Pick(ctx); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+		}
+		return bal, nil
+	})
 }
 
 func BenchmarkPickP2C(b *testing.B)         { benchmarkPick(b, false) }
