@@ -23,14 +23,6 @@ func keyContexts() []context.Context {
 	return ctxs
 }
 
-func benchBalancer(b *testing.B, n int) *balancer.Balancer {
-	b.Helper()
-	bal := balancer.New(maglev.Policy{})
-	b.Cleanup(func() { bal.Close() })
-	bal.Update(instances(n))
-	return bal
-}
-
 func benchmarkPick(b *testing.B, parallel bool) {
 	balancertest.BenchmarkPick(b, parallel, func(b *testing.B, list []discovery.Instance) (*balancer.Balancer, []context.Context) {
 		bal := balancer.New(maglev.Policy{})
