@@ -367,8 +367,9 @@ func (b *Balancer) Begin(h *Host) time.Time {
 // result. Server-health failures (by the classifier) count towards
 // ejection. A caller fault (a 4xx) counts as a success for outlier
 // detection, since the server answered correctly, and resets the
-// consecutive-failure count; a cancellation by the caller counts as
-// neither and teaches the policy nothing.
+// consecutive-failure count; a neutral outcome (the caller canceled or
+// aborted its request, or a local guard skipped the call; see
+// outcome.Class.Neutral) counts as neither and teaches the policy nothing.
 func (b *Balancer) Done(ctx context.Context, h *Host, start time.Time, err error) {
 	now := b.clock.Now()
 	h.inflight.Add(-1)
@@ -376,7 +377,7 @@ func (b *Balancer) Done(ctx context.Context, h *Host, start time.Time, err error
 	b.tick.Store(nowNs)
 	class := b.classify(ctx, err)
 	failed := class == outcome.ServerFailure
-	if b.observer != nil && class != outcome.Canceled {
+	if b.observer != nil && !class.Neutral() {
 		b.observer.Observe(h, now.Sub(start), nowNs, failed)
 	}
 	switch class {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/switchyard/switchyard/outcome"
 )
@@ -105,5 +106,56 @@ func BenchmarkDefault(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		outcome.Default(ctx, err)
+	}
+}
+
+func TestNewClasses(t *testing.T) {
+	bg := context.Background()
+	budget, cancel := outcome.WithTimeout(bg, time.Nanosecond)
+	defer cancel()
+	<-budget.Done()
+	own, cancelOwn := context.WithTimeout(bg, time.Nanosecond)
+	defer cancelOwn()
+	<-own.Done()
+	// A budget whose parent (the caller's own deadline) ran out first
+	// keeps the parent's cause: the caller gave up.
+	parentFirst, cancelPF := outcome.WithTimeout(own, time.Hour)
+	defer cancelPF()
+	cases := []struct {
+		name string
+		ctx  context.Context
+		err  error
+		want outcome.Class
+	}{
+		{"aborted body", bg, outcome.Abort(io.ErrUnexpectedEOF), outcome.Aborted},
+		{"aborted wrapped", bg, fmt.Errorf("proxy: %w", outcome.Abort(errors.New("chunked framing"))), outcome.Aborted},
+		{"aborted wins over a done context", own, outcome.Abort(io.ErrUnexpectedEOF), outcome.Aborted},
+		{"budget ran out", budget, context.DeadlineExceeded, outcome.ServerFailure},
+		{"budget ran out, any error", budget, errors.New("read tcp: use of closed connection"), outcome.ServerFailure},
+		{"caller's own deadline", own, context.DeadlineExceeded, outcome.Canceled},
+		{"caller's deadline under a budget", parentFirst, status(504), outcome.Canceled},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := outcome.Default(c.ctx, c.err); got != c.want {
+				t.Fatalf("Default(%v) = %v, want %v", c.err, got, c.want)
+			}
+		})
+	}
+	if outcome.Abort(nil) != nil {
+		t.Fatal("Abort(nil) is not nil")
+	}
+	inner := io.ErrUnexpectedEOF
+	if e := outcome.Abort(outcome.Abort(inner)); !errors.Is(e, inner) || errors.Unwrap(errors.Unwrap(e)) == inner {
+		t.Fatalf("Abort twice wraps twice or loses the error: %v", e)
+	}
+	for c := range outcome.Class(outcome.NumClasses) {
+		if c.String() == "unknown" {
+			t.Fatalf("class %d has no name", c)
+		}
+		want := c == outcome.Canceled || c == outcome.Aborted || c == outcome.Skipped
+		if c.Neutral() != want {
+			t.Fatalf("%v.Neutral() = %v", c, c.Neutral())
+		}
 	}
 }

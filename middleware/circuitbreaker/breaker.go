@@ -215,7 +215,7 @@ func IsRejection(err error) bool {
 
 // Classifier returns a classifier for a balancer whose endpoints are
 // guarded by per-instance breakers (see [Group.Factory]): it classifies
-// breaker rejections as outcome.Canceled, which the balancer treats as
+// breaker rejections as outcome.Skipped, which the balancer treats as
 // neutral (no failure, no success, no latency sample), and everything else
 // as next does (nil means outcome.Default). A rejected call never reached
 // the instance, so it says nothing new about the instance's health; the
@@ -224,7 +224,7 @@ func Classifier(next outcome.Classifier) outcome.Classifier {
 	next = outcome.Or(next)
 	return func(ctx context.Context, err error) outcome.Class {
 		if IsRejection(err) {
-			return outcome.Canceled
+			return outcome.Skipped
 		}
 		return next(ctx, err)
 	}
@@ -460,10 +460,10 @@ func (b *Breaker) verdict(ctx context.Context, err error) (*callRecord, error) {
 	if IsRejection(err) {
 		return nil, errNeutral
 	}
-	switch b.classify(ctx, err) {
-	case outcome.Canceled:
+	switch class := b.classify(ctx, err); {
+	case class.Neutral():
 		return nil, errNeutral
-	case outcome.ServerFailure:
+	case class == outcome.ServerFailure:
 		r := &callRecord{}
 		return r, r
 	}

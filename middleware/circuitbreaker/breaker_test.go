@@ -336,8 +336,8 @@ func TestRejectionClassification(t *testing.T) {
 		if got := outcome.Default(ctx, err); got != outcome.ServerFailure {
 			t.Fatalf("outcome.Default(rejection) = %v, want server_failure (retry elsewhere)", got)
 		}
-		if got := circuitbreaker.Classifier(nil)(ctx, err); got != outcome.Canceled {
-			t.Fatalf("Classifier(rejection) = %v, want canceled (neutral for outlier detection)", got)
+		if got := circuitbreaker.Classifier(nil)(ctx, err); got != outcome.Skipped {
+			t.Fatalf("Classifier(rejection) = %v, want skipped (neutral for outlier detection)", got)
 		}
 		if got := circuitbreaker.Classifier(nil)(ctx, errCaller); got != outcome.CallerFault {
 			t.Fatalf("Classifier(404) = %v, want the default's caller_fault", got)

@@ -55,7 +55,7 @@ func WithWait() Option { return func(l *Limiter) { l.wait = true } }
 
 // WithClassifier sets the rule that decides which outcomes are latency
 // samples for the adaptive limit: calls the caller cancelled
-// (outcome.Canceled) are not. Default outcome.Default.
+// (outcome.Canceled, Aborted, Skipped: see Class.Neutral) are not. Default outcome.Default.
 func WithClassifier(c outcome.Classifier) Option {
 	return func(l *Limiter) { l.classify = outcome.Or(c) }
 }
@@ -242,7 +242,7 @@ func (t Token) Release(ctx context.Context, err error) {
 	if l == nil {
 		return
 	}
-	if l.adapt != nil && l.classify(ctx, err) != outcome.Canceled {
+	if l.adapt != nil && !l.classify(ctx, err).Neutral() {
 		now := l.clock.Now()
 		l.adapt.sample(ctx, l, now, now.Sub(t.start), t.n)
 	}

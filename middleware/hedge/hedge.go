@@ -85,7 +85,8 @@ func WithClock(c clock.Clock) Option { return func(cfg *config) { cfg.clk = c } 
 
 // WithClassifier sets the rule that decides which answers end a call
 // (default [outcome.Default]): a [outcome.Success] or
-// [outcome.CallerFault] is final and returned at once; a server failure is
+// [outcome.CallerFault] (or an [outcome.Aborted] request, which no other
+// instance would take better) is final and returned at once; a server failure is
 // returned only when no other request of the call is still running.
 func WithClassifier(cl outcome.Classifier) Option { return func(c *config) { c.classifier = cl } }
 
@@ -207,7 +208,7 @@ func (h *hedger) middleware(next endpoint.Endpoint) endpoint.Endpoint {
 // requests would say.
 func (c *call) final(err error) bool {
 	switch c.h.classifier(c.ctx, err) {
-	case outcome.Success, outcome.CallerFault:
+	case outcome.Success, outcome.CallerFault, outcome.Aborted:
 		return true
 	}
 	return false

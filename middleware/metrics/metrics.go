@@ -222,13 +222,13 @@ func New(opts ...Option) (*Metrics, error) {
 // opSets are the precomputed measurement options of one operation.
 type opSets struct {
 	base []metric.AddOption                          // {operation}
-	errs [outcome.Canceled + 1][]metric.AddOption    // {operation, outcome}
-	durs [outcome.Canceled + 1][]metric.RecordOption // {operation, outcome}
+	errs [outcome.NumClasses][]metric.AddOption    // {operation, outcome}
+	durs [outcome.NumClasses][]metric.RecordOption // {operation, outcome}
 }
 
 func newOpSets(operation string) *opSets {
 	s := &opSets{base: []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(OperationKey.String(operation)))}}
-	for c := outcome.Success; c <= outcome.Canceled; c++ {
+	for c := range outcome.Class(outcome.NumClasses) {
 		set := metric.WithAttributeSet(attribute.NewSet(OperationKey.String(operation), OutcomeKey.String(c.String())))
 		s.errs[c] = []metric.AddOption{set}
 		s.durs[c] = []metric.RecordOption{set}
@@ -239,7 +239,7 @@ func newOpSets(operation string) *opSets {
 // record counts a finished call of class c that took d seconds.
 func (m *Metrics) record(ctx context.Context, s *opSets, d float64, c outcome.Class) {
 	m.requests.Add(ctx, 1, s.base...)
-	if c > outcome.Canceled {
+	if int(c) >= outcome.NumClasses {
 		c = outcome.ServerFailure // a custom classifier's unknown class
 	}
 	if c != outcome.Success {

@@ -27,11 +27,16 @@ var DefaultPolicy Policy = ClassifierPolicy(outcome.Default)
 
 // ClassifierPolicy is [DefaultPolicy] with c in place of [outcome.Default]
 // (nil means outcome.Default): a call is retried when c says
-// [outcome.ServerFailure] and [IsIdempotent] holds.
+// [outcome.ServerFailure] or [outcome.Skipped] (a local guard such as
+// an instance's open breaker refused it) and [IsIdempotent] holds.
 func ClassifierPolicy(c outcome.Classifier) Policy {
 	c = outcome.Or(c)
 	return func(ctx context.Context, req any, _ int, err error) bool {
-		return c(ctx, err) == outcome.ServerFailure && IsIdempotent(ctx, req)
+		switch c(ctx, err) {
+		case outcome.ServerFailure, outcome.Skipped:
+			return IsIdempotent(ctx, req)
+		}
+		return false
 	}
 }
 

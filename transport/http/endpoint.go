@@ -297,7 +297,11 @@ func defaultTimeout(d time.Duration) endpoint.Middleware {
 // alwaysIdempotent retries every server-health failure: the endpoint was
 // declared idempotent with WithIdempotent.
 func alwaysIdempotent(ctx context.Context, _ any, _ int, err error) bool {
-	return outcome.Default(ctx, err) == outcome.ServerFailure
+	switch outcome.Default(ctx, err) {
+	case outcome.ServerFailure, outcome.Skipped:
+		return true
+	}
+	return false
 }
 
 // Call is the endpoint.Endpoint of the whole call path.
