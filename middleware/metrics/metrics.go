@@ -221,7 +221,7 @@ func New(opts ...Option) (*Metrics, error) {
 
 // opSets are the precomputed measurement options of one operation.
 type opSets struct {
-	base []metric.AddOption                          // {operation}
+	base []metric.AddOption                        // {operation}
 	errs [outcome.NumClasses][]metric.AddOption    // {operation, outcome}
 	durs [outcome.NumClasses][]metric.RecordOption // {operation, outcome}
 }
