@@ -10,6 +10,7 @@ import (
 	"github.com/go-kit/kit/endpoint"
 
 	"github.com/switchyard/switchyard/internal/clock"
+	"github.com/switchyard/switchyard/internal/latency"
 	"github.com/switchyard/switchyard/middleware/retry"
 	"github.com/switchyard/switchyard/outcome"
 )
@@ -96,7 +97,7 @@ func WithHooks(h Hooks) Option { return func(c *config) { c.hooks = h } }
 type hedger struct {
 	budget *retry.Budget
 	config
-	latency *tracker // nil with a fixed delay
+	latency *latency.Tracker // nil with a fixed delay
 }
 
 // New returns a middleware that hedges idempotent calls: when a call has
@@ -144,7 +145,7 @@ func New(b *retry.Budget, opts ...Option) (endpoint.Middleware, error) {
 		return nil, fmt.Errorf("%w: initial delay %v not positive", ErrInvalidOption, h.initial)
 	}
 	if h.fixed == 0 {
-		h.latency = newTracker(h.percentile, h.initial)
+		h.latency = latency.New(h.percentile, h.initial)
 	}
 	h.clk = clock.OrReal(h.clk)
 	h.classifier = outcome.Or(h.classifier)

@@ -1,4 +1,7 @@
-package hedge
+// Package latency estimates a latency percentile from a stream of samples,
+// lock-free: the hedging middleware's delay and the gateway's per-attempt
+// timeouts are read from it.
+package latency
 
 import (
 	"math"
@@ -29,25 +32,29 @@ const (
 	decayAbove     = 2000
 )
 
-type tracker struct {
+// Tracker estimates one percentile of the latencies recorded into it. It
+// is safe for concurrent use; create it with [New].
+type Tracker struct {
 	p       float64
 	buckets [trackerBuckets]atomic.Uint64
 	records atomic.Uint64 // recordings since creation, for the refresh cadence
 	delay   atomic.Int64  // published estimate in nanoseconds
 }
 
-func newTracker(p float64, initial time.Duration) *tracker {
-	t := &tracker{p: p}
+// New returns a tracker of the p-quantile (0 < p < 1) that reports initial
+// until it has enough samples.
+func New(p float64, initial time.Duration) *Tracker {
+	t := &Tracker{p: p}
 	t.delay.Store(int64(initial))
 	return t
 }
 
 // Delay returns the current estimate of the p-quantile of the recorded
 // latencies, or the initial delay until minSamples were recorded.
-func (t *tracker) Delay() time.Duration { return time.Duration(t.delay.Load()) }
+func (t *Tracker) Delay() time.Duration { return time.Duration(t.delay.Load()) }
 
 // Record adds one latency.
-func (t *tracker) Record(d time.Duration) {
+func (t *Tracker) Record(d time.Duration) {
 	us := uint64(max(d.Microseconds(), 0))
 	t.buckets[bucketOf(min(us, maxMicros))].Add(1)
 	if t.records.Add(1)%refreshEvery == 0 {
@@ -55,7 +62,10 @@ func (t *tracker) Record(d time.Duration) {
 	}
 }
 
-func (t *tracker) refresh() {
+// Samples returns how many latencies were recorded.
+func (t *Tracker) Samples() uint64 { return t.records.Load() }
+
+func (t *Tracker) refresh() {
 	var counts [trackerBuckets]uint64
 	var total uint64
 	for i := range t.buckets {

@@ -1,15 +1,15 @@
-package hedge_test
+package latency_test
 
 import (
 	"math/rand/v2"
 	"testing"
 	"time"
 
-	"github.com/switchyard/switchyard/middleware/hedge"
+	"github.com/switchyard/switchyard/internal/latency"
 )
 
 func TestTrackerPercentile(t *testing.T) {
-	tr := hedge.NewTracker(0.95, 7*time.Millisecond)
+	tr := latency.New(0.95, 7*time.Millisecond)
 	for i := range 99 {
 		tr.Record(time.Duration(i+1) * time.Millisecond)
 	}
@@ -34,7 +34,7 @@ func TestTrackerPercentile(t *testing.T) {
 }
 
 func TestTrackerExtremes(t *testing.T) {
-	tr := hedge.NewTracker(0.5, time.Millisecond)
+	tr := latency.New(0.5, time.Millisecond)
 	for range 200 {
 		tr.Record(-time.Second)
 	}
@@ -50,7 +50,7 @@ func TestTrackerExtremes(t *testing.T) {
 }
 
 func TestTrackerRecordDoesNotAllocate(t *testing.T) {
-	tr := hedge.NewTracker(0.95, time.Millisecond)
+	tr := latency.New(0.95, time.Millisecond)
 	if n := testing.AllocsPerRun(1000, func() { tr.Record(3 * time.Millisecond) }); n != 0 {
 		t.Fatalf("Record allocates %v times", n)
 	}
