@@ -3,6 +3,7 @@ package outcome
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"syscall"
@@ -99,8 +100,8 @@ func (e *abortError) Is(target error) bool { return target == ErrAborted }
 // per-attempt timeout, a server's own default deadline — rather than a
 // deadline the caller chose. [Default] counts a call whose context ended
 // with this cause as a ServerFailure: the callee was too slow, and the
-// caller had not given up.
-var ErrTimeout = errors.New("outcome: the callee did not answer within its budget")
+// caller had not given up. It wraps context.DeadlineExceeded.
+var ErrTimeout = fmt.Errorf("outcome: the callee did not answer within its budget: %w", context.DeadlineExceeded)
 
 // WithTimeout is context.WithTimeout for a budget given to a callee: when
 // it runs out, context.Cause of the result is [ErrTimeout]. A parent that

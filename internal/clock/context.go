@@ -16,24 +16,36 @@ import (
 // expiry as context.Canceled with context.DeadlineExceeded as the cause;
 // that difference only shows on fake clocks.
 func WithDeadline(parent context.Context, c Clock, t time.Time) (context.Context, context.CancelFunc) {
+	return WithDeadlineCause(parent, c, t, nil)
+}
+
+// WithDeadlineCause is [WithDeadline] that, when t passes, gives the
+// context cause as its context.Cause (as context.WithDeadlineCause does);
+// a nil cause means context.DeadlineExceeded. cause should wrap
+// context.DeadlineExceeded or be a sentinel the caller checks with
+// errors.Is.
+func WithDeadlineCause(parent context.Context, c Clock, t time.Time, cause error) (context.Context, context.CancelFunc) {
 	if c == nil {
-		return context.WithDeadline(parent, t)
+		return context.WithDeadlineCause(parent, t, cause)
 	}
 	if _, ok := c.(Real); ok {
-		return context.WithDeadline(parent, t)
+		return context.WithDeadlineCause(parent, t, cause)
+	}
+	if cause == nil {
+		cause = context.DeadlineExceeded
 	}
 	inner, cancel := context.WithCancelCause(parent)
 	if pd, ok := parent.Deadline(); ok && !pd.After(t) {
 		// The parent expires first; its expiry reaches us through inner.
 		return &deadlineCtx{Context: inner, deadline: pd}, func() { cancel(context.Canceled) }
 	}
-	ctx := &deadlineCtx{Context: inner, deadline: t}
+	ctx := &deadlineCtx{Context: inner, deadline: t, expired: cause}
 	d := t.Sub(c.Now())
 	if d <= 0 {
-		cancel(context.DeadlineExceeded)
+		cancel(cause)
 		return ctx, func() { cancel(context.Canceled) }
 	}
-	stop := c.AfterFunc(d, func() { cancel(context.DeadlineExceeded) })
+	stop := c.AfterFunc(d, func() { cancel(cause) })
 	return ctx, func() {
 		stop()
 		cancel(context.Canceled)
@@ -72,14 +84,17 @@ func Sleep(ctx context.Context, c Clock, d time.Duration) error {
 type deadlineCtx struct {
 	context.Context
 	deadline time.Time
+	expired  error // the cause given when the deadline passes; nil when the parent's deadline is the one kept
 }
 
 func (c *deadlineCtx) Deadline() (time.Time, bool) { return c.deadline, true }
 
 func (c *deadlineCtx) Err() error {
 	err := c.Context.Err()
-	if errors.Is(err, context.Canceled) && errors.Is(context.Cause(c.Context), context.DeadlineExceeded) {
-		return context.DeadlineExceeded
+	if errors.Is(err, context.Canceled) {
+		if cause := context.Cause(c.Context); errors.Is(cause, context.DeadlineExceeded) || (c.expired != nil && cause == c.expired) {
+			return context.DeadlineExceeded
+		}
 	}
 	return err
 }

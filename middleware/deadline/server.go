@@ -11,46 +11,59 @@ import (
 	kithttp "github.com/go-kit/kit/transport/http"
 
 	"github.com/switchyard/switchyard/internal/clock"
+	"github.com/switchyard/switchyard/outcome"
 )
 
 // budgetOf reads the budget a request carries: ok is false without a
 // header; a malformed header (or several) is an [*Error] with status 400.
-// The budget is capped at c.max.
-func (c *config) budgetOf(r *http.Request) (d time.Duration, ok bool, err error) {
+// The budget is capped at c.max; capped reports that the cap applied.
+func (c *config) budgetOf(r *http.Request) (d time.Duration, ok, capped bool, err error) {
 	vs := r.Header.Values(Header)
 	switch len(vs) {
 	case 0:
-		return 0, false, nil
+		return 0, false, false, nil
 	case 1:
 	default:
-		return 0, false, badHeader(Header + " appears more than once")
+		return 0, false, false, badHeader(Header + " appears more than once")
 	}
 	d, err = ParseHeader(vs[0])
 	if err != nil {
-		return 0, false, err
+		return 0, false, false, err
 	}
-	return min(d, c.max), true, nil
+	return min(d, c.max), true, d >= c.max, nil
 }
 
 // deadlineFor returns the deadline a request received at now must meet:
 // the earlier of its header's budget and ctx's own deadline, or the
-// default budget when it has neither.
-func (c *config) deadlineFor(ctx context.Context, r *http.Request, now time.Time) (time.Time, bool, error) {
-	budget, has, err := c.budgetOf(r)
+// default budget when it has neither. own reports that the deadline is
+// this server's budget rather than the caller's: the default, or a header
+// capped at c.max. Only then does its expiry count against whoever this
+// server is waiting for (see [outcome.ErrTimeout]); a deadline the caller
+// chose running out is the caller giving up.
+func (c *config) deadlineFor(ctx context.Context, r *http.Request, now time.Time) (dl time.Time, has, own bool, err error) {
+	budget, has, capped, err := c.budgetOf(r)
 	if err != nil {
-		return time.Time{}, false, err
+		return time.Time{}, false, false, err
 	}
-	var dl time.Time
 	if has {
-		dl = now.Add(budget)
+		dl, own = now.Add(budget), capped
 	}
 	if local, ok := ctx.Deadline(); ok && (!has || local.Before(dl)) {
-		dl, has = local, true
+		// An earlier deadline already set keeps its own cause.
+		dl, has, own = local, true, false
 	}
 	if !has && c.def > 0 {
-		dl, has = now.Add(c.def), true
+		dl, has, own = now.Add(c.def), true, true
 	}
-	return dl, has, nil
+	return dl, has, own, nil
+}
+
+// causeOf is the cause a request context's deadline is given.
+func causeOf(own bool) error {
+	if own {
+		return outcome.ErrTimeout
+	}
+	return nil
 }
 
 // Handler returns a handler that gives each request the deadline its
@@ -69,6 +82,14 @@ func (c *config) deadlineFor(ctx context.Context, r *http.Request, now time.Time
 // 504 at the deadline, even if next ignores its context, and whatever next
 // writes after that is discarded. A response begun before the deadline is
 // left alone. Requests without any deadline pass straight through.
+//
+// The deadline's kind travels with it: when it is this server's own — the
+// default, or a header's budget cut to [WithMax] — context.Cause of the
+// request's context is [outcome.ErrTimeout] once it passes, so a call
+// made under it that runs out counts against the callee; a deadline the
+// caller chose is the caller's, and its running out is neutral. Set
+// WithMax to the default at an edge so that a client's header can shorten
+// the server's budget but never lengthen it.
 //
 // next sees a ResponseWriter of its own (it supports http.Flusher, not
 // http.Hijacker), so that the 504 can be written from the timer without
@@ -90,7 +111,7 @@ type handler struct {
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	now := h.clk.Now()
-	dl, has, err := h.deadlineFor(ctx, r, now)
+	dl, has, own, err := h.deadlineFor(ctx, r, now)
 	if err != nil {
 		var e *Error
 		errors.As(err, &e)
@@ -111,7 +132,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, exceeded("deadline exceeded on arrival", nil))
 		return
 	}
-	ctx, cancel := clock.WithDeadline(ctx, h.clk, dl)
+	ctx, cancel := clock.WithDeadlineCause(ctx, h.clk, dl, causeOf(own))
 	defer cancel()
 	gw := &guardWriter{h: h, ctx: ctx, w: w, deadline: dl, header: make(http.Header)}
 	stop := h.clk.AfterFunc(left, func() {
@@ -282,14 +303,14 @@ type errorKey struct{}
 func ServerBefore(opts ...Option) kithttp.RequestFunc {
 	c := mustConfig(opts)
 	return func(ctx context.Context, r *http.Request) context.Context {
-		dl, has, err := c.deadlineFor(ctx, r, c.clk.Now())
+		dl, has, own, err := c.deadlineFor(ctx, r, c.clk.Now())
 		if err != nil {
 			return context.WithValue(ctx, errorKey{}, err)
 		}
 		if !has {
 			return ctx
 		}
-		ctx, cancel := clock.WithDeadline(ctx, c.clk, dl)
+		ctx, cancel := clock.WithDeadlineCause(ctx, c.clk, dl, causeOf(own))
 		// The request context's end cancels ctx too; this only makes sure
 		// the timer goes with it even on clocks that are not the real one.
 		context.AfterFunc(ctx, cancel)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/switchyard/switchyard/internal/clock"
 	"github.com/switchyard/switchyard/middleware/deadline"
+	"github.com/switchyard/switchyard/outcome"
 )
 
 var t0 = time.Unix(1_700_000_000, 0)
@@ -278,5 +279,49 @@ func TestOptionsValidated(t *testing.T) {
 			}()
 			deadline.Handler(http.NotFoundHandler(), opt)
 		}()
+	}
+}
+
+// TestDeadlineCause: a deadline that is the server's own budget (the
+// default, or a header cut to WithMax) ends with outcome.ErrTimeout as its
+// cause, so what runs out under it counts against the callee; a deadline
+// the caller asked for ends as the caller's, which outcome treats as the
+// caller giving up.
+func TestDeadlineCause(t *testing.T) {
+	for _, tc := range []struct {
+		name, header string
+		own          bool
+	}{
+		{"default budget", "", true},
+		{"header under the cap", "100", false},
+		{"header over the cap", "5000", true},
+		{"header at the cap", "1000", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := clock.NewFake(t0)
+			causes := make(chan error, 1)
+			h := deadline.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				<-r.Context().Done()
+				causes <- context.Cause(r.Context())
+			}), deadline.WithClock(clk), deadline.WithDefault(time.Second), deadline.WithMax(time.Second))
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			if tc.header != "" {
+				req.Header.Set(deadline.Header, tc.header)
+			}
+			done := make(chan struct{})
+			go func() { defer close(done); h.ServeHTTP(httptest.NewRecorder(), req) }()
+			for clk.Pending() < 2 {
+				runtime.Gosched()
+			}
+			clk.Advance(5 * time.Second)
+			cause := <-causes
+			<-done
+			if got := errors.Is(cause, outcome.ErrTimeout); got != tc.own {
+				t.Fatalf("cause %v: server's own budget = %v, want %v", cause, got, tc.own)
+			}
+			if !errors.Is(cause, context.DeadlineExceeded) && !errors.Is(cause, outcome.ErrTimeout) {
+				t.Fatalf("cause %v is not a deadline", cause)
+			}
+		})
 	}
 }
