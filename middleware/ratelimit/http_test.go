@@ -86,12 +86,49 @@ func TestHandlerKeys(t *testing.T) {
 
 func TestRemoteIP(t *testing.T) {
 	for addr, want := range map[string]string{
-		"192.0.2.1:5555": "192.0.2.1",
-		"[::1]:80":       "::1",
-		"no-port":        "no-port",
+		"192.0.2.1:5555":               "192.0.2.1",
+		"192.0.2.1":                    "192.0.2.1",
+		"[::ffff:192.0.2.1]:80":        "192.0.2.1",
+		"[::1]:80":                     "::/64",
+		"[2001:db8:1:2::a]:443":        "2001:db8:1:2::/64",
+		"[2001:db8:1:2:ffff:1:2:3]:80": "2001:db8:1:2::/64",
+		"2001:db8:1:3::a":              "2001:db8:1:3::/64",
+		"[fe80::1%eth0]:80":            "fe80::/64",
+		"no-port":                      "no-port",
 	} {
 		if got := ratelimit.RemoteIP(&http.Request{RemoteAddr: addr}); got != want {
 			t.Errorf("RemoteIP(%q) = %q, want %q", addr, got, want)
+		}
+	}
+}
+
+// An IPv6 subscriber can take any address of its /64 for each request;
+// all of them share one bucket, and a neighbouring /64 has its own.
+func TestRemoteIPSharesABucketPerIPv6Slash64(t *testing.T) {
+	fake := clock.NewFake(t0)
+	h := ratelimit.Handler(ratelimit.NewPerKey(1, 1, ratelimit.WithClock(fake)), ratelimit.RemoteIP)(
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	do := func(remote string) int {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.RemoteAddr = remote
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w.Code
+	}
+	for _, c := range []struct {
+		remote string
+		want   int
+	}{
+		{"[2001:db8:1:2::a]:1000", 200},
+		{"[2001:db8:1:2::b]:1001", 429}, // same /64
+		{"[2001:db8:1:2:8000::1]:1002", 429},
+		{"[2001:db8:1:3::a]:1003", 200}, // next /64
+		{"192.0.2.1:1004", 200},
+		{"192.0.2.2:1005", 200}, // IPv4 stays per address
+		{"[::ffff:192.0.2.1]:1006", 429},
+	} {
+		if got := do(c.remote); got != c.want {
+			t.Errorf("%s: %d, want %d", c.remote, got, c.want)
 		}
 	}
 }

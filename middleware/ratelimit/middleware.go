@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 
 	"github.com/go-kit/kit/endpoint"
@@ -38,14 +39,34 @@ func Middleware(l Limiter, key KeyFunc) endpoint.Middleware {
 // HTTPKeyFunc picks the key an HTTP request is limited by.
 type HTTPKeyFunc func(r *http.Request) string
 
-// RemoteIP keys requests by the IP address of the connection's peer
-// (RemoteAddr without its port). Behind a proxy every request comes from
-// the proxy: key by a header the proxy sets and clients cannot, instead.
+// RemoteIP keys requests by the client's IP address, r.RemoteAddr without
+// its port. An IPv6 client is keyed by its /64 ("2001:db8:1:2::/64"): a
+// single subscriber is usually given a whole /64 and can pick a fresh
+// address in it for every request. An IPv4-mapped IPv6 address is keyed
+// as the IPv4 address. A RemoteAddr that is not an IP address is the key
+// as it is.
+//
+// RemoteAddr is the connection's peer unless a layer in front has
+// resolved the client: behind a proxy, put RemoteIP behind such a layer
+// (transport/gateway's WithTrustedProxies does this), or every request
+// shares the proxy's bucket.
 func RemoteIP(r *http.Request) string {
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+	host := r.RemoteAddr
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
 		return host
 	}
-	return r.RemoteAddr
+	switch {
+	case a.Is4():
+		return host
+	case a.Is4In6():
+		return a.Unmap().String()
+	}
+	p, _ := a.Prefix(64) // cannot fail for an IPv6 address; drops any zone
+	return p.String()
 }
 
 // Handler returns HTTP middleware that takes a token from l for every
