@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
 )
 
 // KeyFile is the name of the signing key's file in the data directory.
@@ -18,13 +20,19 @@ var ErrKey = errors.New("users: signing key")
 
 // LoadOrCreateKey returns the Ed25519 signing key stored in dir/KeyFile as a
 // PEM "PRIVATE KEY" block (PKCS #8), creating it with mode 0600 if the file
-// does not exist. Creation is atomic and race-free between processes: the key
-// is written and synced to a temporary file, which is then hard-linked to
-// the final name, an operation that fails if the name exists. Two replicas
+// does not exist and removing the group and other permissions of an existing
+// one (logged to slog.Default()). Creation is atomic and race-free between
+// processes: the key is written and synced to a temporary file, which is then
+// hard-linked to the final name, an operation that fails if the name exists. Two replicas
 // starting together therefore end up with the same key: the loser of the race
 // discards its own and reads the winner's. dir must exist.
 func LoadOrCreateKey(dir string) (ed25519.PrivateKey, error) {
 	path := filepath.Join(dir, KeyFile)
+	// A key file left readable by others (an older build, a copy) is made
+	// private before use; the change is logged.
+	if err := platform.Tighten(path, nil); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrKey, err)
+	}
 	if key, err := readKey(path); !errors.Is(err, os.ErrNotExist) {
 		return key, err
 	}

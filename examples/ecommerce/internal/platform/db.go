@@ -64,7 +64,9 @@ type DB struct {
 
 // OpenDB opens (creating it and its directory if needed) the SQLite database
 // at path with the "sqlite" driver of modernc.org/sqlite and brings its schema
-// up to date.
+// up to date. The directory is PrivateDirMode and the database's files are
+// PrivateFileMode whatever the umask; wider modes found are tightened and
+// logged.
 //
 // Every connection uses WAL journaling (readers never block the writer, and
 // replicas of a service in other processes share the file safely), a busy
@@ -85,8 +87,8 @@ func OpenDB(ctx context.Context, path string, migrations ...Migration) (*DB, err
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("platform: database path %q: must be a non-empty file name without '?' or '#'", path)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("platform: database directory: %w", err)
+	if err := privateDB(path); err != nil {
+		return nil, err
 	}
 	dsn := fmt.Sprintf("%s?_busy_timeout=%d&_foreign_keys=1&_synchronous=NORMAL&_txlock=immediate", path, BusyTimeoutMillis)
 	sdb, err := sql.Open("sqlite", dsn)
@@ -105,6 +107,30 @@ func OpenDB(ctx context.Context, path string, migrations ...Migration) (*DB, err
 		return nil, fmt.Errorf("platform: migrate %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// privateDB makes the database at path private to its owner whatever the
+// umask: its directory PrivateDirMode, the file created empty with
+// PrivateFileMode if missing (an empty file is a new SQLite database), and
+// an existing file, -wal or -shm with wider modes tightened, logged to
+// slog.Default() (OpenDB has no logger of its own; in a service that is its
+// log). SQLite gives the -wal and -shm files it creates the mode of the
+// database file, so they are private too.
+func privateDB(path string) error {
+	if err := MkdirPrivate(filepath.Dir(path), nil); err != nil {
+		return fmt.Errorf("platform: database directory: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, PrivateFileMode)
+	if err != nil {
+		return fmt.Errorf("platform: database %s: %w", path, err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := Tighten(p, nil); err != nil {
+			return fmt.Errorf("platform: database %s: %w", path, err)
+		}
+	}
+	return nil
 }
 
 // WriteTx runs fn in a write transaction (BEGIN IMMEDIATE) and commits it if
