@@ -4,9 +4,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -43,10 +45,21 @@ type ServiceConfig struct {
 	// Data is the directory of the databases (--data, ECOMMERCE_DATA);
 	// created if missing. Default DefaultDataDir.
 	Data string
-	// AdminEmail is the e-mail address whose first sign-up becomes an
-	// admin (--admin-email, ECOMMERCE_ADMIN_EMAIL). Only users reads it.
-	// Default empty: nobody becomes admin.
+	// AdminEmail is the e-mail address of the admin account, which the
+	// users service creates at start (--admin-email,
+	// ECOMMERCE_ADMIN_EMAIL). Only users reads it. Default empty: the shop
+	// has no admin.
 	AdminEmail string
+	// AdminPassword is the admin account's password. It has no flag, so
+	// that it never shows in a process listing: RegisterFlags takes it
+	// from ECOMMERCE_ADMIN_PASSWORD. Read it with
+	// [ServiceConfig.ReadAdminPassword]. Default empty.
+	AdminPassword string
+	// AdminPasswordFile names a file holding the admin's password
+	// (--admin-password-file, ECOMMERCE_ADMIN_PASSWORD_FILE); it wins
+	// over AdminPassword. See [ServiceConfig.ReadAdminPassword] for what
+	// the file must be. Default empty.
+	AdminPasswordFile string
 	// Logger receives the service's logs. Nil means slog.Default().
 	Logger *slog.Logger
 	// DrainDelay is passed to ServeOptions.DrainDelay: zero means the
@@ -54,13 +67,94 @@ type ServiceConfig struct {
 	DrainDelay time.Duration
 }
 
-// RegisterFlags defines --registry, --listen, --data and --admin-email on fs
-// with c's fields as destinations and the package defaults as defaults.
+// RegisterFlags defines --registry, --listen, --data, --admin-email and
+// --admin-password-file on fs with c's fields as destinations and the
+// package defaults as defaults, and sets c.AdminPassword from
+// ECOMMERCE_ADMIN_PASSWORD, which has no flag.
 func (c *ServiceConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Registry, "registry", DefaultRegistry, "etcd registry `URL`, etcd://host:port")
 	fs.StringVar(&c.Listen, "listen", DefaultListen, "`address` to listen on (port 0: any free port)")
 	fs.StringVar(&c.Data, "data", DefaultDataDir, "data `directory` (databases, signing key)")
-	fs.StringVar(&c.AdminEmail, "admin-email", "", "the first sign-up with this `email` becomes admin")
+	fs.StringVar(&c.AdminEmail, "admin-email", "", "`email` of the admin account, created at start")
+	fs.StringVar(&c.AdminPasswordFile, "admin-password-file", "",
+		"`file` holding the admin's password (mode 0600; else "+EnvName(adminPasswordVar)+")")
+	c.AdminPassword = os.Getenv(EnvName(adminPasswordVar))
+}
+
+// adminPasswordVar is the name whose EnvName carries the admin password.
+const adminPasswordVar = "admin-password"
+
+// MaxAdminPasswordFileSize bounds the admin password file: a password is at
+// most 1024 characters, which is at most 4 KiB of UTF-8.
+const MaxAdminPasswordFileSize = 4096
+
+// ErrNoAdminPassword is wrapped by the error [ServiceConfig.ReadAdminPassword]
+// returns when an admin e-mail is set but no password is given.
+var ErrNoAdminPassword = errors.New("platform: no admin password")
+
+// ReadAdminPassword returns the admin's password: the content of
+// AdminPasswordFile when it is set, else AdminPassword. It returns "" and
+// no error when AdminEmail is empty (no admin), and an error wrapping
+// [ErrNoAdminPassword] when AdminEmail is set and neither is given.
+//
+// The file is read as the password followed by at most one line ending
+// ("\n" or "\r\n"), which is removed; every other byte, spaces included,
+// is part of the password. It must be a regular file (a symbolic link to
+// one is fine, as Kubernetes mounts secrets), at most
+// MaxAdminPasswordFileSize bytes, not empty once the line ending is
+// removed, and, except on Windows, neither readable nor writable by group
+// or others (mode 0600 or 0400): a password file others can read is a
+// password others know, so it is refused with an error that says how to
+// fix it rather than used. File errors wrap [ErrConfig] and name the flag
+// and its variable. The password rules themselves (length) are the users
+// service's to check.
+func (c *ServiceConfig) ReadAdminPassword() (string, error) {
+	if c.AdminEmail == "" {
+		return "", nil
+	}
+	if c.AdminPasswordFile == "" {
+		if c.AdminPassword == "" {
+			return "", fmt.Errorf("%w for --admin-email %q: set %s or --admin-password-file (%s)",
+				ErrNoAdminPassword, c.AdminEmail, EnvName(adminPasswordVar), EnvName("admin-password-file"))
+		}
+		return c.AdminPassword, nil
+	}
+	name := c.AdminPasswordFile
+	f, err := os.Open(name)
+	if err != nil {
+		return "", fileError(name, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", fileError(name, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return "", flagError("admin-password-file", name, "is not a regular file")
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 && runtime.GOOS != "windows" {
+		return "", flagError("admin-password-file", name,
+			fmt.Sprintf("has mode %#o: group and others must have no access (chmod 600 %s)", perm, name))
+	}
+	raw, err := io.ReadAll(io.LimitReader(f, MaxAdminPasswordFileSize+1))
+	if err != nil {
+		return "", fileError(name, err)
+	}
+	if len(raw) > MaxAdminPasswordFileSize {
+		return "", flagError("admin-password-file", name, fmt.Sprintf("is larger than %d bytes", MaxAdminPasswordFileSize))
+	}
+	pw := string(raw)
+	if p, ok := strings.CutSuffix(pw, "\n"); ok {
+		pw = strings.TrimSuffix(p, "\r")
+	}
+	if pw == "" {
+		return "", flagError("admin-password-file", name, "is empty")
+	}
+	return pw, nil
+}
+
+func fileError(name string, err error) error {
+	return fmt.Errorf("%w: --admin-password-file (%s) %q: %w", ErrConfig, EnvName("admin-password-file"), name, err)
 }
 
 // Validate checks every field and returns an error wrapping [ErrConfig] that

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -109,5 +111,79 @@ func TestRegistryEndpoints(t *testing.T) {
 	}
 	if strings.Join(eps, " ") != "http://10.0.0.1:2379 http://10.0.0.2:2379" {
 		t.Fatalf("endpoints = %v", eps)
+	}
+}
+
+func TestAdminPasswordFromEnvironment(t *testing.T) {
+	t.Setenv("ECOMMERCE_ADMIN_PASSWORD", "from the environment")
+	t.Setenv("ECOMMERCE_ADMIN_EMAIL", "root@example.com")
+	fs, c := newFlags()
+	if err := platform.ParseFlags(fs, nil); err != nil {
+		t.Fatal(err)
+	}
+	if fs.Lookup("admin-password") != nil {
+		t.Error("--admin-password exists: a password on the command line shows in process listings")
+	}
+	pw, err := c.ReadAdminPassword()
+	if err != nil || pw != "from the environment" {
+		t.Fatalf("ReadAdminPassword = %q, %v", pw, err)
+	}
+}
+
+func TestReadAdminPassword(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil { // whatever the umask
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good", "correct horse\n", 0o600)
+	tests := []struct {
+		name    string
+		cfg     platform.ServiceConfig
+		want    string
+		wantErr string // substring; "" means no error
+	}{
+		{"no admin", platform.ServiceConfig{}, "", ""},
+		{"no admin, file ignored", platform.ServiceConfig{AdminPasswordFile: "/nonexistent"}, "", ""},
+		{"environment", platform.ServiceConfig{AdminEmail: "a@b.c", AdminPassword: "pw from env"}, "pw from env", ""},
+		{"file, one newline removed", platform.ServiceConfig{AdminEmail: "a@b.c", AdminPasswordFile: good}, "correct horse", ""},
+		{"file wins over environment", platform.ServiceConfig{AdminEmail: "a@b.c", AdminPassword: "env", AdminPasswordFile: good}, "correct horse", ""},
+		{"CRLF removed", platform.ServiceConfig{AdminEmail: "a@b.c", AdminPasswordFile: write("crlf", "pw pw pw\r\n", 0o600)}, "pw pw pw", ""},
+		{"only one newline removed", platform.ServiceConfig{AdminEmail: "a@b.c", AdminPasswordFile: write("two", " pw pw pw \n\n", 0o400)}, " pw pw pw \n", ""},
+		{"no newline", platform.ServiceConfig{AdminEmail: "a@b.c", AdminPasswordFile: write("bare", "12345678", 0o400)}, "12345678", ""},
+		{"neither", platform.ServiceConfig{AdminEmail: "a@b.c"}, "", "ECOMMERCE_ADMIN_PASSWORD or --admin-password-file"},
+		{"missing file", platform.ServiceConfig{AdminEmail: "a@b.c", AdminPasswordFile: filepath.Join(dir, "nope")}, "", "no such file"},
+		{"empty file", platform.ServiceConfig{AdminEmail: "a@b.c", AdminPasswordFile: write("empty", "", 0o600)}, "", "is empty"},
+		{"only a newline", platform.ServiceConfig{AdminEmail: "a@b.c", AdminPasswordFile: write("nl", "\n", 0o600)}, "", "is empty"},
+		{"group readable", platform.ServiceConfig{AdminEmail: "a@b.c", AdminPasswordFile: write("g", "12345678", 0o640)}, "", "has mode 0640"},
+		{"world readable", platform.ServiceConfig{AdminEmail: "a@b.c", AdminPasswordFile: write("o", "12345678", 0o604)}, "", "chmod 600"},
+		{"directory", platform.ServiceConfig{AdminEmail: "a@b.c", AdminPasswordFile: t.TempDir()}, "", "not a regular file"},
+		{"too large", platform.ServiceConfig{AdminEmail: "a@b.c", AdminPasswordFile: write("big", strings.Repeat("p", 4097), 0o600)}, "", "larger than 4096"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pw, err := tt.cfg.ReadAdminPassword()
+			if tt.wantErr == "" {
+				if err != nil || pw != tt.want {
+					t.Fatalf("ReadAdminPassword = %q, %v; want %q", pw, err, tt.want)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("ReadAdminPassword = %q, %v; want an error containing %q", pw, err, tt.wantErr)
+			}
+			if tt.cfg.AdminPasswordFile != "" && (!errors.Is(err, platform.ErrConfig) || !strings.Contains(err.Error(), "--admin-password-file")) {
+				t.Errorf("err = %v: want ErrConfig naming --admin-password-file", err)
+			}
+			if tt.cfg.AdminPasswordFile == "" && !errors.Is(err, platform.ErrNoAdminPassword) {
+				t.Errorf("err = %v: want ErrNoAdminPassword", err)
+			}
+		})
 	}
 }

@@ -12,9 +12,11 @@
 //
 // Configuration (config.go):
 //
-//	type ServiceConfig struct{ Registry, Listen, Data, AdminEmail string; Logger *slog.Logger; DrainDelay time.Duration }
+//	type ServiceConfig struct{ Registry, Listen, Data, AdminEmail, AdminPassword, AdminPasswordFile string;
+//	                           Logger *slog.Logger; DrainDelay time.Duration }
 //	func (c *ServiceConfig) RegisterFlags(fs *flag.FlagSet)
 //	func (c *ServiceConfig) Validate() error
+//	func (c *ServiceConfig) ReadAdminPassword() (string, error)  // the file's content, else ECOMMERCE_ADMIN_PASSWORD
 //	func ParseFlags(fs *flag.FlagSet, args []string) error   // command line, then ECOMMERCE_<FLAG>
 //	func EnvName(flagName string) string                     // "admin-email" → "ECOMMERCE_ADMIN_EMAIL"
 //	func CheckAddr(flagName, addr string) error
