@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/go-kit/kit/endpoint"
+
+	"github.com/switchyard/switchyard/internal/reqbody"
 )
 
 // Middleware returns endpoint middleware that calls through b: the next
@@ -56,7 +58,10 @@ func (e StatusError) StatusCode() int { return e.Code }
 // Handler returns HTTP middleware that guards a handler with b, as a
 // server or a gateway route would: a response with status ≥ 400 is
 // classified (see [StatusError]), a request whose client went away counts
-// as neither success nor failure, and while b rejects calls the request
+// as neither success nor failure, and so does a request the client broke
+// itself (outcome.Aborted: its body failed to read — broken chunked
+// framing, a hang-up mid-upload — or the answer was 413 or 408, whatever
+// the handler then answered); and while b rejects calls the request
 // is answered 503 with a Retry-After header (whole seconds, at least 1)
 // and the JSON body {"error":{"code":"circuit_open","message":"…"}},
 // without calling the handler.
@@ -64,12 +69,14 @@ func Handler(b *Breaker) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			sw := &statusWriter{ResponseWriter: w}
+			body := reqbody.Watch(r)
 			err := b.Execute(r.Context(), func(context.Context) error {
 				next.ServeHTTP(sw, r)
+				var err error
 				if sw.status >= 400 {
-					return StatusError{Code: sw.status}
+					err = StatusError{Code: sw.status}
 				}
-				return nil
+				return body.Abort(sw.status, err)
 			})
 			if re, ok := err.(*RejectedError); ok {
 				writeRejection(w, re)

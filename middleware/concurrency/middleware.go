@@ -9,6 +9,8 @@ import (
 	"strconv"
 
 	"github.com/go-kit/kit/endpoint"
+
+	"github.com/switchyard/switchyard/internal/reqbody"
 )
 
 // Middleware returns endpoint middleware that runs each call under a slot
@@ -33,7 +35,10 @@ func Middleware(l *Limiter) endpoint.Middleware {
 // [WithRetryAfter]) and the body
 // {"error":{"code":"overloaded","message":"…"}}, without calling the next
 // handler. For the adaptive limit, responses with status 500 and above
-// are reported as failures; their latency counts like any other.
+// are reported as failures; their latency counts like any other, except
+// for requests the client broke itself (outcome.Aborted: a body that
+// failed to read, a 413 or 408 answer) and requests whose client went
+// away, which teach the limit nothing: their latency is the client's.
 func Handler(l *Limiter) func(http.Handler) http.Handler {
 	secs := int64(math.Ceil(l.retryAfter.Seconds()))
 	if secs < 1 {
@@ -58,12 +63,13 @@ func Handler(l *Limiter) func(http.Handler) http.Handler {
 				return
 			}
 			sw := &statusWriter{ResponseWriter: w}
+			body := reqbody.Watch(r)
 			defer func() {
 				var err error
 				if sw.status >= 500 {
 					err = statusError(sw.status)
 				}
-				t.Release(ctx, err)
+				t.Release(ctx, body.Abort(sw.status, err))
 			}()
 			next.ServeHTTP(sw, r)
 		})

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/switchyard/switchyard/internal/clock"
+	"github.com/switchyard/switchyard/internal/reqbody"
 	"github.com/switchyard/switchyard/internal/respwriter"
 	"github.com/switchyard/switchyard/outcome"
 )
@@ -103,7 +104,10 @@ func traceAttrs(ctx context.Context, attrs []slog.Attr) []slog.Attr {
 
 // Handler wraps next so that one line is logged at the end of every
 // request: at level Error for a 5xx status or a panic (which is re-raised),
-// Info otherwise. The line carries method, route (the ServeMux pattern
+// Warn with aborted=true (and abort_error) for a request the client broke
+// itself — its body failed to read (broken chunked framing, a hang-up
+// mid-upload, whose line is the only trace it leaves) or the answer was
+// 413 or 408 — whatever the status, and Info otherwise. The line carries method, route (the ServeMux pattern
 // that matched inside next, when there is one), path, query (with
 // sensitive values replaced, omitted when empty), status, bytes, duration,
 // remote_addr (the connection's peer, not a forwarding header),
@@ -127,6 +131,7 @@ func Handler(logger *slog.Logger, next http.Handler, opts ...Option) http.Handle
 		scoped = append(scoped, slog.String("method", r.Method), slog.String("path", r.URL.Path))
 		reqLogger := slog.New(l.Handler().WithAttrs(scoped))
 		rw := respwriter.New(w)
+		body := reqbody.Watch(r)
 		r = r.WithContext(NewContext(ctx, reqLogger))
 		defer func() {
 			p := recover()
@@ -135,11 +140,22 @@ func Handler(logger *slog.Logger, next http.Handler, opts ...Option) http.Handle
 			if p != nil {
 				status = http.StatusInternalServerError
 			}
-			if status >= 500 {
+			aborted := p == nil && body.Aborted(status)
+			switch {
+			case aborted:
+				level = slog.LevelWarn
+			case status >= 500:
 				level = slog.LevelError
 			}
 			if l.Enabled(ctx, level) {
-				l.LogAttrs(ctx, level, c.message, c.requestAttrs(r, scoped, status, rw.Bytes(), c.clock.Now().Sub(start), p != nil)...)
+				attrs := c.requestAttrs(r, scoped, status, rw.Bytes(), c.clock.Now().Sub(start), p != nil)
+				if aborted {
+					attrs = append(attrs, slog.Bool("aborted", true))
+					if err := body.Err(); err != nil {
+						attrs = append(attrs, slog.String("abort_error", err.Error()))
+					}
+				}
+				l.LogAttrs(ctx, level, c.message, attrs...)
 			}
 			if p != nil {
 				panic(p)

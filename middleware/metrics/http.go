@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/switchyard/switchyard/internal/reqbody"
 	"github.com/switchyard/switchyard/internal/respwriter"
 	"github.com/switchyard/switchyard/outcome"
 )
@@ -30,6 +31,9 @@ const AllRoutes = "*"
 // for endpoint errors (by default [outcome.Default]): 5xx and 429 are
 // server failures, other 4xx caller faults, and an error status is
 // "canceled" when the client went away before the handler finished. A
+// request the client broke itself is "aborted", whatever the status: its
+// body failed to read (broken chunked framing, a hang-up mid-upload, a
+// read error), or the answer was 413 or 408. A
 // panic in next is recorded as a 500 and re-raised.
 func (m *Metrics) Handler(route string, next http.Handler) http.Handler {
 	if m.noop {
@@ -42,11 +46,12 @@ func (m *Metrics) Handler(route string, next http.Handler) http.Handler {
 			m.inflight.Add(ctx, 1, s.base...)
 			start := m.clock.Now()
 			rw := respwriter.New(w)
+			body := reqbody.Watch(r)
 			defer func() {
 				p := recover()
 				d := m.clock.Now().Sub(start).Seconds()
 				m.inflight.Add(ctx, -1, s.base...)
-				m.record(ctx, s, d, m.statusClass(ctx, status(rw, p)))
+				m.record(ctx, s, d, m.statusClass(ctx, body, status(rw, p)))
 				if p != nil {
 					panic(p)
 				}
@@ -60,12 +65,13 @@ func (m *Metrics) Handler(route string, next http.Handler) http.Handler {
 		m.inflight.Add(ctx, 1, all.base...)
 		start := m.clock.Now()
 		rw := respwriter.New(w)
+		body := reqbody.Watch(r)
 		defer func() {
 			p := recover()
 			d := m.clock.Now().Sub(start).Seconds()
 			m.inflight.Add(ctx, -1, all.base...)
 			// An inner ServeMux has written the matched pattern into r.
-			m.record(ctx, m.routeSets(r.Pattern), d, m.statusClass(ctx, status(rw, p)))
+			m.record(ctx, m.routeSets(r.Pattern), d, m.statusClass(ctx, body, status(rw, p)))
 			if p != nil {
 				panic(p)
 			}
@@ -99,9 +105,13 @@ type statusError int
 func (e statusError) Error() string   { return "metrics: status " + strconv.Itoa(int(e)) }
 func (e statusError) StatusCode() int { return int(e) }
 
-func (m *Metrics) statusClass(ctx context.Context, status int) outcome.Class {
-	if status < 400 {
+func (m *Metrics) statusClass(ctx context.Context, body *reqbody.Body, status int) outcome.Class {
+	var err error
+	if status >= 400 {
+		err = statusError(status)
+	}
+	if err = body.Abort(status, err); err == nil {
 		return outcome.Success
 	}
-	return m.classify(ctx, statusError(status))
+	return m.classify(ctx, err)
 }

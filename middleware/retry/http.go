@@ -3,6 +3,7 @@ package retry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/switchyard/switchyard/internal/clock"
+	"github.com/switchyard/switchyard/outcome"
 )
 
 // StatusError is what the [Policy] of [NewHTTPClient] sees for a response
@@ -61,7 +63,11 @@ func NewHTTPClient(b *Budget, opts ...Option) (*http.Client, error) {
 // carries a key from [WithIdempotencyKey] and the request has no
 // [IdempotencyKeyHeader], the key is sent in that header on every attempt.
 // [WithPerTryTimeout] bounds each attempt until its response body is
-// closed. [WithTransport] sets the RoundTripper each attempt goes through;
+// closed. A request body that cannot be read is the caller's broken
+// request: when it fails before the first attempt the call fails with an
+// error marked with outcome.Abort, having sent nothing and deposited
+// nothing into b; when it fails during an attempt, the error is marked the
+// same way and never retried, whatever the Policy says. [WithTransport] sets the RoundTripper each attempt goes through;
 // put the deadline propagation transport there so that each attempt
 // carries the time left when it starts.
 func NewTransport(b *Budget, opts ...Option) (http.RoundTripper, error) {
@@ -112,18 +118,22 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if Active(ctx) {
 		return t.one.RoundTrip(req)
 	}
+	// Read (or learn to rewind) the body before depositing: a body that
+	// cannot be read is the caller's broken request, which is neither
+	// sent nor counted by the budget.
+	rreq, err := retryablehttp.FromRequest(req)
+	if err != nil {
+		return nil, fmt.Errorf("retry: read the request body: %w", outcome.Abort(err))
+	}
 	ctx = t.r.budget.enterLayer(ctx)
 	c := &httpCall{r: t.r, req: req.WithContext(ctx)}
+	rreq = rreq.WithContext(ctx)
 	rc := &retryablehttp.Client{
 		HTTPClient:   t.client,
 		RetryMax:     t.r.maxAttempts - 1,
 		CheckRetry:   c.checkRetry,
 		Backoff:      c.backoff,
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
-	}
-	rreq, err := retryablehttp.FromRequest(c.req)
-	if err != nil {
-		return nil, err
 	}
 	resp, err := rc.Do(rreq)
 	var ue *url.Error
@@ -192,6 +202,14 @@ type attemptTransport struct {
 }
 
 func (a *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Body != nil && req.Body != http.NoBody {
+		// net/http returns a body's read error as the round trip's error;
+		// marked, it is the caller's fault, never retried. (A body that
+		// can seek is read during the attempt, not buffered up front.)
+		r := *req
+		r.Body = abortingBody{req.Body}
+		req = &r
+	}
 	if a.perTry <= 0 {
 		return a.base.RoundTrip(req)
 	}
@@ -203,6 +221,18 @@ func (a *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
 	return resp, nil
+}
+
+// abortingBody marks the errors of reading a request body with
+// outcome.Abort.
+type abortingBody struct{ io.ReadCloser }
+
+func (b abortingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = outcome.Abort(err)
+	}
+	return n, err
 }
 
 // cancelBody ends an attempt's context when its body is closed.

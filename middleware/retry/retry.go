@@ -163,7 +163,8 @@ func newRetrier(b *Budget, opts []Option) (*retrier, error) {
 //
 // For each call it deposits into b (once per call path, see
 // [Budget.Enter]) and makes the first attempt. After a failed attempt it
-// stops when the caller's context is done, when [MaxAttempts] (see
+// stops when the caller's context is done or the error is marked with
+// outcome.Abort (the caller broke its request), when [MaxAttempts] (see
 // [WithMaxAttempts]) attempts were made, or when the [Policy] says no —
 // by default, when the error is not a server-health failure or the call
 // is not idempotent. Otherwise it draws a [Backoff], gives up if the
@@ -223,8 +224,10 @@ func (r *retrier) attempt(ctx context.Context, next endpoint.Endpoint, req any) 
 // err, and after which wait (at least floor). A granted retry has been
 // withdrawn from the budget.
 func (r *retrier) decide(ctx context.Context, req any, attempts int, err error, floor time.Duration) (time.Duration, bool) {
-	if ctx.Err() != nil {
-		return 0, false // the caller gave up: never retried
+	if ctx.Err() != nil || errors.Is(err, outcome.ErrAborted) {
+		// The caller gave up, or broke its own request (its body failed
+		// to read): never retried, whatever the policy says.
+		return 0, false
 	}
 	if !r.policy(ctx, req, attempts, err) {
 		return 0, false

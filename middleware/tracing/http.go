@@ -15,6 +15,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/switchyard/switchyard/internal/reqbody"
 	"github.com/switchyard/switchyard/internal/respwriter"
 )
 
@@ -27,7 +28,10 @@ import (
 // the method and, once next has routed the request through an
 // [http.ServeMux], the matched pattern ("GET /items/{id}"). It carries
 // http.request.method, url.path, http.route (when known), client.address
-// and http.response.status_code; a 5xx status or a panic sets status Error.
+// and http.response.status_code; a 5xx status or a panic sets status Error,
+// except on a request the client broke itself (its body failed to read, or
+// the answer was 413 or 408), which instead gets switchyard.outcome
+// "aborted" and, for a body error, an [EventAborted] event with the error.
 // The query string is never recorded, since it may hold credentials.
 //
 // The returned handler is safe for concurrent use.
@@ -67,6 +71,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctx, span = h.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
 	}
 	rw := respwriter.New(w)
+	body := reqbody.Watch(r)
 	r = r.WithContext(ctx)
 	defer func() {
 		if p := recover(); p != nil {
@@ -86,13 +91,26 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		status := rw.StatusOr200()
 		span.SetAttributes(semconv.HTTPResponseStatusCode(status))
-		if status >= 500 {
+		switch {
+		case body.Aborted(status):
+			// The client broke its own request: not the server's error.
+			span.SetAttributes(attrAborted)
+			if err := body.Err(); err != nil {
+				span.AddEvent(EventAborted, trace.WithAttributes(attribute.String("error", err.Error())))
+			}
+		case status >= 500:
 			span.SetStatus(codes.Error, http.StatusText(status))
 		}
 		span.End()
 	}()
 	h.next.ServeHTTP(rw, r)
 }
+
+// EventAborted is the span event of a server request whose body failed to
+// read: broken chunked framing, a hang-up mid-upload, a read error.
+const EventAborted = EventPrefix + "http.request_aborted"
+
+var attrAborted = OutcomeKey.String("aborted")
 
 // routeName names a span after a ServeMux pattern, which may or may not
 // start with a method ("GET /x/{id}" or "/x/").

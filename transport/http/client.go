@@ -263,7 +263,10 @@ func WithoutTracePropagation() FactoryOption {
 // response. Each request carries the W3C trace context and the time left
 // before the context's deadline (see [WithoutTracePropagation] and
 // [WithoutDeadlinePropagation]). A response outside 2xx never reaches dec: the endpoint returns
-// the [*ResponseError] from [CheckResponse]. After dec, up to 64 KiB of an
+// the [*ResponseError] from [CheckResponse]. An error reading the request
+// body (one streamed from the caller's own request, say) comes back marked
+// with outcome.Abort: the caller's request broke, not the instance, so
+// neither outlier detection nor a breaker nor the retry layer counts it. After dec, up to 64 KiB of an
 // unread body is discarded so the connection goes back to the pool.
 //
 // The endpoints hold no resources of their own (the connection pool
@@ -282,6 +285,9 @@ func NewFactory(method, path string, enc kithttp.EncodeRequestFunc, dec kithttp.
 		before = append(before, deadline.ClientBefore())
 	}
 	before = append(before, cfg.before...)
+	// Last, so that it sees the body whatever enc and the before
+	// functions made of it.
+	before = append(before, markBodyErrors)
 	kitOpts := []kithttp.ClientOption{kithttp.SetClient(cfg.client)}
 	if len(before) > 0 {
 		kitOpts = append(kitOpts, kithttp.ClientBefore(before...))
@@ -296,6 +302,37 @@ func NewFactory(method, path string, enc kithttp.EncodeRequestFunc, dec kithttp.
 		u.Scheme, u.Host = cfg.scheme, inst.Addr
 		return kithttp.NewClient(method, u, enc, checked, kitOpts...).Endpoint(), nil, nil
 	}
+}
+
+// markBodyErrors makes the errors of reading r's body come back marked
+// with outcome.Abort: net/http returns a request body's read error as the
+// round trip's error, which outcome.Default would otherwise count against
+// the instance.
+func markBodyErrors(ctx context.Context, r *http.Request) context.Context {
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = abortingBody{r.Body}
+		if get := r.GetBody; get != nil {
+			r.GetBody = func() (io.ReadCloser, error) {
+				b, err := get()
+				if err != nil {
+					return nil, outcome.Abort(err)
+				}
+				return abortingBody{b}, nil
+			}
+		}
+	}
+	return ctx
+}
+
+// abortingBody marks its read errors with outcome.Abort.
+type abortingBody struct{ io.ReadCloser }
+
+func (b abortingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = outcome.Abort(err)
+	}
+	return n, err
 }
 
 func checkedDecoder(dec kithttp.DecodeResponseFunc) kithttp.DecodeResponseFunc {

@@ -228,6 +228,10 @@ func defaultMessage(status int) string {
 // first match wins:
 //
 //   - an [*Error] in err's chain is sent as it is;
+//   - an error marked with outcome.Abort (the caller broke its request:
+//     its body failed to read, as every body read under [LimitBody] does)
+//     is 413 when a body limit was hit, 408 when reading it timed out,
+//     and 400 otherwise;
 //   - a [*ResponseError] (a dependency answered with an error status that
 //     the service did not handle) becomes 503 when the dependency said 429
 //     or 503, 504 when it said 504, and 502 otherwise; its message is not
@@ -265,6 +269,11 @@ func ErrorFor(err error) *Error {
 			return &Error{Status: http.StatusGatewayTimeout, Message: "a dependency timed out", Err: err}
 		}
 		return &Error{Status: http.StatusBadGateway, Message: "a dependency failed", Err: err}
+	}
+	if errors.Is(err, outcome.ErrAborted) {
+		// The caller broke its own request (outcome.Aborted): its body
+		// failed to read, or a handler passed on such an error unwrapped.
+		return bodyError(err, 0)
 	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):

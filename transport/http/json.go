@@ -15,6 +15,8 @@ import (
 
 	"github.com/go-kit/kit/endpoint"
 	kithttp "github.com/go-kit/kit/transport/http"
+
+	"github.com/switchyard/switchyard/outcome"
 )
 
 // DefaultMaxBodyBytes is the largest request body a [JSONDecoder] and the
@@ -96,15 +98,7 @@ func (d JSONDecoder) Decode(r *http.Request, v any) error {
 	buf := getBuffer()
 	defer putBuffer(buf)
 	if _, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1)); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return tooLarge(min(limit, mbe.Limit), nil)
-		}
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return &Error{Status: http.StatusRequestTimeout, Message: "timed out reading the request body", Err: err}
-		}
-		return &Error{Status: http.StatusBadRequest, Message: "could not read the request body", Err: err}
+		return bodyError(err, limit)
 	}
 	if int64(buf.Len()) > limit {
 		abortBody(r)
@@ -174,6 +168,28 @@ func jsonError(err error) *Error {
 		return &Error{Status: http.StatusBadRequest, Code: "unknown_field", Message: "unknown field " + name, Err: err}
 	}
 	return &Error{Status: http.StatusBadRequest, Message: "invalid request body", Err: err}
+}
+
+// bodyError is the answer to a failure reading a request body with limit
+// as the decoder's own cap (≤ 0: none): 413 over a limit, 408 when reading timed out,
+// and 400 otherwise (a read error, broken chunked framing, a body cut off
+// by a hang-up). The cause is marked with outcome.Abort: the caller broke
+// its request, and no breaker, limiter or metric counts it against the
+// server.
+func bodyError(err error, limit int64) *Error {
+	err = outcome.Abort(err)
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		if limit > 0 {
+			return tooLarge(min(limit, mbe.Limit), err)
+		}
+		return tooLarge(mbe.Limit, err)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return &Error{Status: http.StatusRequestTimeout, Message: "timed out reading the request body", Err: err}
+	}
+	return &Error{Status: http.StatusBadRequest, Message: "could not read the request body", Err: err}
 }
 
 func tooLarge(limit int64, cause error) *Error {

@@ -10,6 +10,7 @@ import (
 	kithttp "github.com/go-kit/kit/transport/http"
 
 	"github.com/switchyard/switchyard/middleware/deadline"
+	"github.com/switchyard/switchyard/outcome"
 )
 
 // Server defaults set by [NewServer]. net/http's zero values mean "wait
@@ -128,6 +129,11 @@ func NewHandler(e endpoint.Endpoint, dec kithttp.DecodeRequestFunc, enc kithttp.
 // over the limit is refused before its body is read at all. limit ≤ 0 means
 // [DefaultMaxBodyBytes].
 //
+// Every error reading the body under LimitBody (other than io.EOF) comes
+// back marked with outcome.Abort: the caller broke its own request (see
+// outcome.Aborted), and [ErrorFor] answers it 400, or 413 over the limit,
+// never 500.
+//
 // Without this, net/http would read up to 256 KiB of an unread body after
 // the handler returns, to keep the connection alive. Put LimitBody
 // outermost, directly under the http.Server, so that it sees net/http's own
@@ -158,13 +164,20 @@ type limitedBody struct {
 	stopped bool // a handler reads its body from one goroutine
 }
 
+// Read reads the body. Every error but io.EOF is the caller's — a read
+// error, broken chunked framing, a hang-up mid-upload, the limit — and is
+// returned marked with outcome.Abort, so that no layer mistakes it for a
+// server failure; the limit also stops the server reading the connection.
 func (b *limitedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	if err != nil && !b.stopped {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			b.abort()
+	if err != nil && err != io.EOF {
+		if !b.stopped {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				b.abort()
+			}
 		}
+		err = outcome.Abort(err)
 	}
 	return n, err
 }
