@@ -430,6 +430,11 @@ type HostState struct {
 	Ejected  bool
 	// Ejections is the current ejection multiplier.
 	Ejections int
+	// Failures and Successes are the server failures and the answers
+	// (successes and caller faults) counted since the last outlier sweep;
+	// ConsecutiveFailures is the current run of server failures.
+	Failures, Successes uint64
+	ConsecutiveFailures int
 }
 
 // Hosts returns the state of every member host, sorted by ID, and whether
@@ -440,7 +445,10 @@ func (b *Balancer) Hosts() (hosts []HostState, panicMode bool) {
 	s := b.snap.Load()
 	out := make([]HostState, len(b.hosts))
 	for i, h := range b.hosts {
-		out[i] = HostState{Instance: h.Instance, InFlight: h.inflight.Load(), Ejected: h.ejected.Load()}
+		out[i] = HostState{
+			Instance: h.Instance, InFlight: h.inflight.Load(), Ejected: h.ejected.Load(),
+			Failures: h.failures.Load(), Successes: h.successes.Load(), ConsecutiveFailures: int(h.consecutive.Load()),
+		}
 		if h.out != nil {
 			out[i].Ejections = h.out.count
 		}

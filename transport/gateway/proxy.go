@@ -8,11 +8,14 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"time"
 
 	"github.com/go-kit/kit/endpoint"
 
 	"github.com/switchyard/switchyard/balancer"
 	"github.com/switchyard/switchyard/discovery"
+	"github.com/switchyard/switchyard/middleware/circuitbreaker"
+	"github.com/switchyard/switchyard/outcome"
 )
 
 type route struct {
@@ -27,23 +30,57 @@ type route struct {
 type call struct {
 	w      http.ResponseWriter
 	r      *http.Request
-	path   string // escaped upstream path
+	path   string      // escaped upstream path
+	body   *clientBody // nil for a bodiless request
+	up     *upstream
 	target *url.URL
+	// retry lets the response hook hold back a retryable 5xx instead of
+	// passing it to the client, for an attempt that may be followed by
+	// another; withdrawn records that the hook spent the retry budget.
+	retry     bool
+	withdrawn bool
 	// Set by the ReverseProxy hooks of the latest attempt.
 	err     error
 	status  int
-	started bool // the upstream answered: the response is being written
+	sent    time.Time // when the attempt started, for the latency sample
+	started bool      // the upstream answered: the response is being written
 }
 
 type callKey struct{}
 
 // statusError is the error an attempt returns when the upstream answered
 // with a server error, so the balancer's classifier counts it against the
-// instance. The response itself has already gone to the client.
+// instance. The response itself has already gone to the client, or was
+// held back for a retry.
 type statusError int
 
 func (e statusError) Error() string   { return fmt.Sprintf("gateway: upstream answered %d", int(e)) }
 func (e statusError) StatusCode() int { return int(e) }
+
+// clientBody is the client's request body as the upstream reads it. A
+// read error other than io.EOF is the client's fault (broken chunked
+// framing, a body over the limit, a hang-up mid-upload): it is kept so
+// that the attempt is classified [outcome.Aborted] whatever error the
+// transport reports, and returned marked with [outcome.Abort] so that
+// layers below the balancer (a per-host breaker in the transport) see it
+// the same way.
+type clientBody struct {
+	rc  io.ReadCloser
+	err error // the first read error other than io.EOF
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err != nil && err != io.EOF {
+		if b.err == nil {
+			b.err = err
+		}
+		return n, outcome.Abort(err)
+	}
+	return n, err
+}
+
+func (b *clientBody) Close() error { return b.rc.Close() }
 
 func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g := rt.gw
@@ -56,67 +93,147 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, CodeBadPath, "the request path cannot be forwarded")
 		return
 	}
+	c := &call{w: w, path: path, up: rt.up}
 	bodyless := r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0
 	if !bodyless {
-		r.Body = http.MaxBytesReader(w, r.Body, g.maxBody)
+		c.body = &clientBody{rc: http.MaxBytesReader(w, r.Body, g.maxBody)}
+		r.Body = c.body
 	}
+	// The route's budget ends with outcome.ErrTimeout as its cause, so
+	// that an upstream that outlasts it is counted as failing even when
+	// the request also carries a deadline of its own (a server's default
+	// deadline, or a client's header asking for more).
 	ctx := r.Context()
 	if rt.Timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, rt.Timeout)
+		ctx, cancel = outcome.WithTimeout(ctx, rt.Timeout)
 		defer cancel()
 	}
-	c := &call{w: w, path: path}
-	c.r = r.WithContext(context.WithValue(ctx, callKey{}, c))
-
+	idem := rt.idempotent(r)
 	attempts := 1
-	if rt.Retries > 0 && bodyless && idempotent(r) {
+	if rt.Retries > 0 && bodyless && idem {
 		attempts += rt.Retries
 	}
 	budget := rt.up.budget
 	if budget != nil {
 		budget.Deposit()
 	}
+attempts:
 	for attempt := 1; ; attempt++ {
-		// The balancer classifies each attempt against the client's own
-		// context, not the route timeout's: a timeout is the upstream's
-		// failure and must count against it, a client that left is not.
-		// The attempt itself runs under the timeout through c.r.
-		_, err = rt.up.bal.Call(r.Context(), c)
-		if err == nil || c.started || ctx.Err() != nil || attempt >= attempts || errors.Is(err, balancer.ErrNoHosts) {
+		// Every attempt but the last of a request that may be retried
+		// gets a timeout derived from the latency this upstream has shown,
+		// so that an instance that accepts connections and never answers
+		// costs a reader one such timeout, not the route's whole budget.
+		// The attempt is classified against its own context: its timeout,
+		// like the route's, counts against the instance; a client that
+		// left, or whose own deadline passed, is neutral.
+		actx, acancel := ctx, context.CancelFunc(nil)
+		last := attempt >= attempts
+		if !last && rt.up.attempt != nil {
+			actx, acancel = outcome.WithTimeout(ctx, rt.up.attempt.timeout())
+		}
+		c.retry, c.withdrawn = !last, false
+		c.r = r.WithContext(context.WithValue(actx, callKey{}, c))
+		_, err = rt.up.bal.Call(actx, c)
+		class := outcome.Success
+		if err != nil {
+			class = rt.up.classify(actx, err)
+		}
+		if acancel != nil {
+			acancel()
+		}
+		if err == nil || c.started || last || r.Context().Err() != nil || ctx.Err() != nil {
 			break
 		}
-		if budget != nil && !budget.TryWithdraw() {
+		switch class {
+		case outcome.ServerFailure, outcome.Skipped:
+		default:
+			// Aborted, Canceled, or a verdict on the request itself: no
+			// other instance would do better.
+			break attempts
+		}
+		if errors.Is(err, balancer.ErrNoHosts) {
+			break
+		}
+		if !c.withdrawn && budget != nil && !budget.TryWithdraw() {
 			break
 		}
 	}
 	if err == nil || c.started {
 		return
 	}
+	rt.fail(w, r, ctx, c, err)
+}
+
+// fail answers a request whose last attempt failed before any response
+// reached the client.
+func (rt *route) fail(w http.ResponseWriter, r *http.Request, ctx context.Context, c *call, err error) {
+	g := rt.gw
 	var tooBig *http.MaxBytesError
+	if c.body != nil && c.body.err != nil {
+		// The client's own body failed: its fault, whatever the transport
+		// made of it, and nothing the upstream is blamed for.
+		switch {
+		case errors.As(c.body.err, &tooBig):
+			writeError(w, http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("request body exceeds %d bytes", g.maxBody))
+		case r.Context().Err() != nil:
+			g.log.Info("gateway: client left during its upload", "service", rt.Service, "path", rt.Pattern, "error", c.body.err)
+			writeClientClosed(w)
+		default:
+			g.log.Info("gateway: unreadable request body", "service", rt.Service, "path", rt.Pattern, "error", c.body.err)
+			writeError(w, http.StatusBadRequest, CodeBadBody, "the request body could not be read")
+		}
+		return
+	}
+	var rejected *circuitbreaker.RejectedError
 	switch {
-	case errors.As(err, &tooBig):
-		writeError(w, http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("request body exceeds %d bytes", g.maxBody))
+	case r.Context().Err() != nil:
+		writeClientClosed(w)
 	case errors.Is(err, balancer.ErrNoHosts):
-		writeError(w, http.StatusServiceUnavailable, CodeNoUpstream, "no healthy instance of "+rt.Service)
+		writeOverloaded(w, time.Second, CodeNoUpstream, "no healthy instance of "+rt.Service)
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		writeError(w, http.StatusGatewayTimeout, CodeDeadline, "the upstream did not answer in time")
-	case r.Context().Err() != nil:
-		// The client went away; nobody is left to answer.
+	case errors.As(err, &rejected) || rt.up.classify(ctx, err) == outcome.Skipped:
+		// Every instance tried was refused by a local guard (an open
+		// breaker): the service is overloaded, not broken.
+		after := time.Second
+		if rejected != nil && rejected.RetryAfter > after {
+			after = rejected.RetryAfter
+		}
+		writeOverloaded(w, after, CodeNoUpstream, "every instance of "+rt.Service+" is refusing requests")
 	default:
 		g.log.Warn("gateway: upstream failed", "service", rt.Service, "path", rt.Pattern, "error", err)
 		writeError(w, http.StatusBadGateway, CodeUpstreamFailed, "the upstream failed")
 	}
 }
 
-// idempotent reports whether r may be sent twice: a safe or idempotent
-// method, or any request carrying an Idempotency-Key.
-func idempotent(r *http.Request) bool {
+// idempotent reports whether r may be sent twice: the route says so, or
+// (by default) its method is safe or idempotent, or it carries an
+// Idempotency-Key.
+func (rt *route) idempotent(r *http.Request) bool {
+	switch rt.Idempotent {
+	case IdempotentAlways:
+		return true
+	case IdempotentNever:
+		return false
+	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete, http.MethodTrace:
 		return true
 	}
 	return r.Header.Get("Idempotency-Key") != ""
+}
+
+// retryableStatus reports whether an answer with status may be held back
+// and the request sent to another instance instead: the server errors
+// that say "this instance cannot serve it now". 501 and 505 are answers
+// about the request that every instance would repeat.
+func retryableStatus(status int) bool {
+	switch status {
+	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
 }
 
 // factory makes the per-instance endpoint the balancer calls: it points
@@ -129,7 +246,13 @@ func (g *Gateway) factory(inst discovery.Instance) (endpoint.Endpoint, io.Closer
 	return func(ctx context.Context, req any) (any, error) {
 		c := req.(*call)
 		c.target, c.err, c.status = target, nil, 0
+		if c.up.attempt != nil {
+			c.sent = time.Now()
+		}
 		g.proxy.ServeHTTP(c.w, c.r)
+		if c.body != nil && c.body.err != nil {
+			return nil, outcome.Abort(c.body.err)
+		}
 		if c.err != nil {
 			return nil, c.err
 		}
@@ -164,9 +287,21 @@ func recordError(_ http.ResponseWriter, r *http.Request, err error) {
 	c.err = err
 }
 
+// errHeldBack is what recordResponse returns for an answer it keeps from
+// the client so that the request can be sent to another instance;
+// ReverseProxy then discards the response and calls recordError with it.
+var errHeldBack = errors.New("gateway: retryable answer held back")
+
 func recordResponse(resp *http.Response) error {
 	c := resp.Request.Context().Value(callKey{}).(*call)
 	c.status = resp.StatusCode
+	if c.up.attempt != nil && resp.StatusCode < 500 {
+		c.up.attempt.observe(time.Since(c.sent))
+	}
+	if c.retry && retryableStatus(resp.StatusCode) && (c.up.budget == nil || c.up.budget.TryWithdraw()) {
+		c.withdrawn = true
+		return fmt.Errorf("%w: %w", errHeldBack, statusError(resp.StatusCode))
+	}
 	c.started = true
 	return nil
 }

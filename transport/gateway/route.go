@@ -28,12 +28,34 @@ type Route struct {
 	// Timeout bounds the whole request, retries included. Zero means the
 	// gateway's default (see WithDefaultTimeout).
 	Timeout time.Duration
-	// Retries is how many times an idempotent request that failed before
-	// the upstream answered is tried again on another instance, within the
-	// retry budget. Zero means the gateway's default (WithRetries); a
-	// negative value turns retries off for the route.
+	// Retries is how many times an idempotent request without a body is
+	// tried again on another instance, within the retry budget, when an
+	// attempt failed before the upstream answered, timed out (see
+	// [AttemptTimeout]), or was answered 500, 502, 503 or 504 — that
+	// answer is then held back and the client sees the retry's. Zero means
+	// the gateway's default (WithRetries); a negative value turns retries
+	// off for the route.
 	Retries int
+	// Idempotent says which of the route's requests may be sent twice.
+	// The zero value, IdempotentByMethod, means GET, HEAD, OPTIONS, PUT,
+	// DELETE and TRACE, and any request with an Idempotency-Key header.
+	Idempotent Idempotence
 }
+
+// Idempotence is a route's rule for which requests may be sent twice.
+type Idempotence uint8
+
+const (
+	// IdempotentByMethod: safe and idempotent methods, and requests
+	// carrying an Idempotency-Key header.
+	IdempotentByMethod Idempotence = iota
+	// IdempotentAlways: every request of the route (a POST that only
+	// reads, for example).
+	IdempotentAlways
+	// IdempotentNever: no request of the route is retried or given a
+	// per-attempt timeout.
+	IdempotentNever
+)
 
 // ErrBadRoute is wrapped by every route validation error.
 var ErrBadRoute = errors.New("gateway: invalid route")
