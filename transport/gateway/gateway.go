@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"net/netip"
 	"sort"
 	"sync"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/switchyard/switchyard/balancer"
 	"github.com/switchyard/switchyard/balancer/p2c"
 	"github.com/switchyard/switchyard/discovery"
+	"github.com/switchyard/switchyard/outcome"
 )
 
 // Budget gates retries so that a failing upstream is not hit by a storm of
@@ -77,39 +77,25 @@ func WithMiddleware(mw ...func(http.Handler) http.Handler) Option {
 // the client. The default is slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(g *Gateway) { g.log = l } }
 
+// WithClassifier sets the rule that decides which failed attempts count
+// against an instance and may be retried on another (nil means
+// outcome.Default). It is given to every upstream balancer too; set it
+// here rather than with a balancer option, so that both agree.
+func WithClassifier(c outcome.Classifier) Option {
+	return func(g *Gateway) { g.classify = outcome.Or(c) }
+}
+
+// WithAttemptTimeout sets how the timeout of each attempt of a request
+// that may be retried is derived from its upstream's latency. The default
+// is AttemptTimeout{} with its documented defaults.
+func WithAttemptTimeout(cfg AttemptTimeout) Option {
+	return func(g *Gateway) { g.attempt = cfg }
+}
+
 // WithBalancerOptions adds options to every upstream balancer (a clock,
 // a classifier, an error handler).
 func WithBalancerOptions(opts ...balancer.Option) Option {
 	return func(g *Gateway) { g.balancerOpts = append(g.balancerOpts, opts...) }
-}
-
-// WithTrustedProxies names the proxies (load balancers, ingresses) in
-// front of the gateway. A request whose peer is in one of cidrs has its
-// client taken from the forwarding header (X-Forwarded-For unless
-// [WithClientIPHeader] says otherwise) by the rightmost-untrusted rule; a
-// request from any other peer is from that peer, whatever it sent. The
-// client address is what route middleware (per-IP rate limits), access
-// logs and the upstream's X-Forwarded-For see. The default trusts nobody.
-func WithTrustedProxies(cidrs ...netip.Prefix) Option {
-	return func(g *Gateway) { g.ident.trust(cidrs) }
-}
-
-// WithClientIPHeader sets the header the trusted proxies write the chain
-// of addresses to: "X-Forwarded-For" (the default) or any header in its
-// comma-separated format, or "Forwarded" (RFC 7239, its for= parameters).
-// Name the one your proxies append to; a header they pass through from
-// clients untouched would let clients choose their address.
-func WithClientIPHeader(name string) Option {
-	return func(g *Gateway) { g.ident.useHeader(name) }
-}
-
-// WithStrippedHeaders adds names to the identity headers removed from
-// every request before routing (see the package documentation for the
-// default list); use it for the headers an upstream trusts to say who the
-// caller is (X-User-Id, X-Tenant). Names match regardless of case and of
-// '_' written for '-'.
-func WithStrippedHeaders(names ...string) Option {
-	return func(g *Gateway) { g.ident.strip(names) }
 }
 
 // Gateway is an http.Handler that routes requests to discovered upstream
@@ -126,7 +112,8 @@ type Gateway struct {
 	middleware   []func(http.Handler) http.Handler
 	log          *slog.Logger
 	balancerOpts []balancer.Option
-	ident        identity
+	classify     outcome.Classifier
+	attempt      AttemptTimeout
 
 	handler   http.Handler
 	proxy     *httputil.ReverseProxy
@@ -135,9 +122,11 @@ type Gateway struct {
 }
 
 type upstream struct {
-	service string
-	bal     *balancer.Balancer
-	budget  Budget
+	service  string
+	bal      *balancer.Balancer
+	budget   Budget
+	classify outcome.Classifier
+	attempt  *attemptTimer // nil when attempt timeouts are disabled
 }
 
 // New builds a gateway that resolves each route's service with resolver
@@ -151,6 +140,7 @@ func New(ctx context.Context, resolver discovery.Resolver, routes []Route, opts 
 		timeout:   30 * time.Second,
 		retries:   2,
 		log:       slog.Default(),
+		classify:  outcome.Default,
 		upstreams: map[string]*upstream{},
 	}
 	for _, o := range opts {
@@ -179,7 +169,7 @@ func New(ctx context.Context, resolver discovery.Resolver, routes []Route, opts 
 	for i := len(g.middleware) - 1; i >= 0; i-- {
 		h = g.middleware[i](h)
 	}
-	g.handler = g.ident.wrap(h)
+	g.handler = h
 	return g, nil
 }
 
@@ -228,6 +218,7 @@ func (g *Gateway) follow(ctx context.Context, resolver discovery.Resolver, servi
 	opts := []balancer.Option{
 		balancer.WithFactory(g.factory),
 		balancer.WithOutlierDetection(g.outlier),
+		balancer.WithClassifier(g.classify),
 		balancer.WithErrorHandler(func(err error) { g.log.Warn("gateway: upstream", "service", service, "error", err) }),
 	}
 	opts = append(opts, g.balancerOpts...)
@@ -236,7 +227,7 @@ func (g *Gateway) follow(ctx context.Context, resolver discovery.Resolver, servi
 		bal.Close()
 		return nil, err
 	}
-	up := &upstream{service: service, bal: bal}
+	up := &upstream{service: service, bal: bal, classify: g.classify, attempt: newAttemptTimer(g.attempt)}
 	if g.budget != nil {
 		up.budget = g.budget(service)
 	}

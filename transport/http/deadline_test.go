@@ -71,11 +71,21 @@ func TestDeadlineCrossesTheHop(t *testing.T) {
 	})
 
 	t.Run("no header, no deadline", func(t *testing.T) {
-		if _, err := fast.Call(ctx, nil); err != nil {
+		plain := newEndpoint("/", shttp.WithoutAttemptTimeout())
+		if _, err := plain.Call(ctx, nil); err != nil {
 			t.Fatal(err)
 		}
 		if s := <-last; s.has {
 			t.Fatalf("server invented a deadline: %v left", s.remaining)
+		}
+	})
+
+	t.Run("an idempotent attempt's own timeout travels", func(t *testing.T) {
+		if _, err := fast.Call(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		if s := <-last; !s.has || s.remaining <= 0 || s.remaining > shttp.DefaultAttemptInitial {
+			t.Fatalf("server saw deadline=%v with %v left, want the attempt's (0, %v]", s.has, s.remaining, shttp.DefaultAttemptInitial)
 		}
 	})
 

@@ -30,6 +30,7 @@ var ErrInvalidClient = errors.New("http: invalid client endpoint")
 //	deadline.Middleware   fails fast when no time is left; a failure past the deadline is a 504
 //	extra middleware      WithMiddleware, in the order given
 //	retry.New             attempts ≤ 3, full-jitter backoff, shared Budget, idempotent calls only
+//	attempt timeout       idempotent calls: each attempt bounded by k × p99 of observed latency (AttemptTimeout)
 //	balancer.Call         picks an instance per attempt (peak-EWMA P2C), outlier detection
 //	circuitbreaker.Group  one breaker per instance (Group.Factory)
 //	factory endpoint      go-kit HTTP client for the instance (see NewFactory)
@@ -43,7 +44,19 @@ var ErrInvalidClient = errors.New("http: invalid client endpoint")
 // breakers sit inside it, one per instance, so that one sick instance opens
 // its own breaker and not the service's; their rejections are neutral to
 // outlier detection (circuitbreaker.Classifier) but retried elsewhere; the
-// span is outermost so that retries, ejections and trips land on it.
+// per-attempt timeout sits between retry and balancer, so that an attempt
+// cut off by it counts against its instance (see [AttemptTimeout]) and
+// the retry tries another; the span is outermost so that retries,
+// ejections and trips land on it.
+//
+// For an idempotent call, then, a 5xx answer, a connection error or an
+// attempt timeout from one instance is retried on another (the failure
+// penalty of the peak-EWMA policy steers the retry away from the instance
+// that just failed), within the retry budget and the caller's deadline,
+// and the caller sees the retry's answer. An error the caller caused — a
+// 4xx, its cancellation or deadline, a request body that could not be
+// read (outcome.Aborted) — is never retried nor counted against an
+// instance.
 //
 // A ClientEndpoint is safe for concurrent use. It runs the balancer's
 // watch goroutine and timers until Close.
@@ -72,6 +85,8 @@ type clientConfig struct {
 	traceOpts   []tracing.Option
 	noTrace     bool
 	timeout     time.Duration
+	attempt     AttemptTimeout
+	noAttempt   bool
 	deadline    []deadline.Option
 	noDeadline  bool
 	middlewares []endpoint.Middleware
@@ -162,6 +177,19 @@ func WithoutTracing() ClientOption {
 // retry layer's attempts and the transport's dial timeout.
 func WithTimeout(d time.Duration) ClientOption {
 	return func(c *clientConfig) { c.timeout = d }
+}
+
+// WithAttemptTimeout sets how the per-attempt timeout of idempotent calls
+// is derived from observed latency (see [AttemptTimeout]; the default is
+// its zero value: max(100 ms, 3 × p99), 1 s until measured).
+func WithAttemptTimeout(a AttemptTimeout) ClientOption {
+	return func(c *clientConfig) { c.attempt, c.noAttempt = a, false }
+}
+
+// WithoutAttemptTimeout removes the per-attempt timeout: an attempt of an
+// idempotent call then waits as long as the caller's deadline allows.
+func WithoutAttemptTimeout() ClientOption {
+	return func(c *clientConfig) { c.noAttempt = true }
 }
 
 // WithDeadlineOptions passes options (a minimum budget, hooks, a clock) to
@@ -257,6 +285,14 @@ func NewClientEndpoint(ctx context.Context, r discovery.Resolver, service string
 			return nil, fmt.Errorf("%w: %w", ErrInvalidClient, err)
 		}
 		mws = append(mws, mw)
+	}
+	if !cfg.noAttempt {
+		a, err := newAttempts(cfg.attempt, cfg.idempotent, classifier)
+		if err != nil {
+			c.bal.Close()
+			return nil, fmt.Errorf("%w: %w", ErrInvalidClient, err)
+		}
+		mws = append(mws, a.middleware)
 	}
 	c.ep = c.bal.Call
 	for i := len(mws) - 1; i >= 0; i-- {
