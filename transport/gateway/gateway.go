@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"sort"
 	"sync"
 	"time"
@@ -98,6 +99,35 @@ func WithBalancerOptions(opts ...balancer.Option) Option {
 	return func(g *Gateway) { g.balancerOpts = append(g.balancerOpts, opts...) }
 }
 
+// WithTrustedProxies names the proxies (load balancers, ingresses) in
+// front of the gateway. A request whose peer is in one of cidrs has its
+// client taken from the forwarding header (X-Forwarded-For unless
+// [WithClientIPHeader] says otherwise) by the rightmost-untrusted rule; a
+// request from any other peer is from that peer, whatever it sent. The
+// client address is what route middleware (per-IP rate limits), access
+// logs and the upstream's X-Forwarded-For see. The default trusts nobody.
+func WithTrustedProxies(cidrs ...netip.Prefix) Option {
+	return func(g *Gateway) { g.ident.trust(cidrs) }
+}
+
+// WithClientIPHeader sets the header the trusted proxies write the chain
+// of addresses to: "X-Forwarded-For" (the default) or any header in its
+// comma-separated format, or "Forwarded" (RFC 7239, its for= parameters).
+// Name the one your proxies append to; a header they pass through from
+// clients untouched would let clients choose their address.
+func WithClientIPHeader(name string) Option {
+	return func(g *Gateway) { g.ident.useHeader(name) }
+}
+
+// WithStrippedHeaders adds names to the identity headers removed from
+// every request before routing (see the package documentation for the
+// default list); use it for the headers an upstream trusts to say who the
+// caller is (X-User-Id, X-Tenant). Names match regardless of case and of
+// '_' written for '-'.
+func WithStrippedHeaders(names ...string) Option {
+	return func(g *Gateway) { g.ident.strip(names) }
+}
+
 // Gateway is an http.Handler that routes requests to discovered upstream
 // instances. It is safe for concurrent use; Close stops following the
 // registry.
@@ -112,6 +142,7 @@ type Gateway struct {
 	middleware   []func(http.Handler) http.Handler
 	log          *slog.Logger
 	balancerOpts []balancer.Option
+	ident        identity
 	classify     outcome.Classifier
 	attempt      AttemptTimeout
 
@@ -169,7 +200,7 @@ func New(ctx context.Context, resolver discovery.Resolver, routes []Route, opts 
 	for i := len(g.middleware) - 1; i >= 0; i-- {
 		h = g.middleware[i](h)
 	}
-	g.handler = h
+	g.handler = g.ident.wrap(h)
 	return g, nil
 }
 
