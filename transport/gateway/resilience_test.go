@@ -1,0 +1,264 @@
+package gateway_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchyard/switchyard/balancer"
+	"github.com/switchyard/switchyard/balancer/roundrobin"
+	"github.com/switchyard/switchyard/discovery/memory"
+	"github.com/switchyard/switchyard/middleware/circuitbreaker"
+	"github.com/switchyard/switchyard/middleware/deadline"
+	"github.com/switchyard/switchyard/middleware/retry"
+	"github.com/switchyard/switchyard/transport/gateway"
+)
+
+// hungListener accepts connections and never answers on them, as a
+// process stopped with SIGSTOP does once the kernel has accepted for it.
+func hungListener(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := make(chan net.Conn, 1024)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held <- c
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		for {
+			select {
+			case c := <-held:
+				c.Close()
+			default:
+				return
+			}
+		}
+	})
+	return ln.Addr().String()
+}
+
+func quietLogger() gateway.Option { return gateway.WithLogger(slog.New(slog.DiscardHandler)) }
+
+func hostByID(t *testing.T, g *gateway.Gateway, id string) balancer.HostState {
+	t.Helper()
+	for _, up := range g.Upstreams() {
+		for _, h := range up.Hosts {
+			if h.Instance.ID == id {
+				return h
+			}
+		}
+	}
+	t.Fatalf("no host %s", id)
+	return balancer.HostState{}
+}
+
+func startGateway(t *testing.T, reg *memory.Registry, routes []gateway.Route, wrap func(http.Handler) http.Handler, opts ...gateway.Option) (*gateway.Gateway, string) {
+	t.Helper()
+	g, err := gateway.New(context.Background(), reg, routes, append([]gateway.Option{quietLogger()}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := g.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var h http.Handler = g
+	if wrap != nil {
+		h = wrap(g)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(func() { srv.Close(); g.Close() })
+	return g, srv.URL
+}
+
+func status(t *testing.T, req *http.Request) (int, http.Header, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header, time.Since(start)
+}
+
+func mustGet(t *testing.T, url string, hdr ...string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i+1] == "" {
+			continue
+		}
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	return req
+}
+
+// TestServerErrorsAreRetriedForIdempotentRequests: an instance that
+// answers 500 to everything sits beside a healthy one; no reader ever sees
+// its 500, and outlier detection still learns from it.
+func TestServerErrorsAreRetriedForIdempotentRequests(t *testing.T) {
+	reg := memory.New()
+	defer reg.Close()
+	sick := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "broken", http.StatusInternalServerError)
+	}))
+	defer sick.Close()
+	live := newBackend(t, "live")
+	register(t, reg, "svc", "a-sick", addr(sick))
+	register(t, reg, "svc", "b-live", addr(live.Server))
+	budget, err := retry.NewBudget()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc"}}, nil,
+		gateway.WithPolicy(func(string) balancer.Policy { return roundrobin.New() }),
+		gateway.WithBudget(func(string) gateway.Budget { return budget }),
+		gateway.WithOutlierDetection(balancer.OutlierConfig{ConsecutiveFailures: 3, MaxEjectionPercent: 50}))
+	for i := range 50 {
+		if code, _, _ := status(t, mustGet(t, url+"/x")); code != http.StatusOK {
+			t.Fatalf("GET %d: status %d; a 500 from one instance must be retried on another", i, code)
+		}
+	}
+	if !hostByID(t, g, "a-sick").Ejected {
+		t.Fatal("the instance answering 500 was not ejected")
+	}
+}
+
+// TestServerErrorsReachNonIdempotentCallers: a POST without an
+// Idempotency-Key may not be sent twice, so it gets the instance's 500.
+func TestServerErrorsReachNonIdempotentCallers(t *testing.T) {
+	reg := memory.New()
+	defer reg.Close()
+	sick := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "broken", http.StatusInternalServerError)
+	}))
+	defer sick.Close()
+	register(t, reg, "svc", "a-sick", addr(sick))
+	_, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc"}}, nil)
+	req, err := http.NewRequest(http.MethodPost, url+"/x", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := status(t, req); code != http.StatusInternalServerError {
+		t.Fatalf("POST: status %d, want the instance's 500", code)
+	}
+}
+
+// TestHungInstanceCostsOneAttemptTimeout: with an instance that accepts
+// connections and never answers, every read is answered by the live one
+// after at most an attempt timeout — far less than the route's budget —
+// and the hung one is ejected.
+func TestHungInstanceCostsOneAttemptTimeout(t *testing.T) {
+	reg := memory.New()
+	defer reg.Close()
+	live := newBackend(t, "live")
+	register(t, reg, "svc", "a-hung", hungListener(t))
+	register(t, reg, "svc", "b-live", addr(live.Server))
+	g, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc", Timeout: 30 * time.Second}}, nil,
+		gateway.WithPolicy(func(string) balancer.Policy { return roundrobin.New() }),
+		gateway.WithAttemptTimeout(gateway.AttemptTimeout{Min: 100 * time.Millisecond, Max: 200 * time.Millisecond}),
+		gateway.WithOutlierDetection(balancer.OutlierConfig{ConsecutiveFailures: 3, MaxEjectionPercent: 50}))
+	var slowest time.Duration
+	for i := range 20 {
+		code, _, took := status(t, mustGet(t, url+"/x"))
+		if code != http.StatusOK {
+			t.Fatalf("GET %d: status %d", i, code)
+		}
+		slowest = max(slowest, took)
+	}
+	// Generous bound: one attempt timeout (200ms) plus the retry, on a
+	// loaded machine; the route's budget is 30s.
+	if slowest > 5*time.Second {
+		t.Fatalf("slowest read took %v: the hung instance held it for the route's budget", slowest)
+	}
+	if !hostByID(t, g, "a-hung").Ejected {
+		t.Fatal("the hung instance was not ejected")
+	}
+}
+
+// TestRouteTimeoutUnderAnEqualServerDeadline: the request already carries
+// the server's own default deadline (deadline.Handler, as a service's edge
+// sets it) equal to the route's timeout. When they fire, the hung
+// instance is still blamed and ejected; and a client's deadline header
+// asking for more than the route's budget changes nothing.
+func TestRouteTimeoutUnderAnEqualServerDeadline(t *testing.T) {
+	for _, header := range []string{"", "300000"} {
+		t.Run("header="+header, func(t *testing.T) {
+			reg := memory.New()
+			defer reg.Close()
+			live := newBackend(t, "live")
+			register(t, reg, "svc", "a-hung", hungListener(t))
+			register(t, reg, "svc", "b-live", addr(live.Server))
+			const budget = 100 * time.Millisecond
+			edge := func(next http.Handler) http.Handler {
+				return deadline.Handler(next, deadline.WithDefault(budget), deadline.WithMax(budget))
+			}
+			g, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc", Timeout: budget, Retries: -1}}, edge,
+				gateway.WithPolicy(func(string) balancer.Policy { return roundrobin.New() }),
+				gateway.WithOutlierDetection(balancer.OutlierConfig{ConsecutiveFailures: 2, MaxEjectionPercent: 50}))
+			timeouts := 0
+			for range 20 {
+				code, _, _ := status(t, mustGet(t, url+"/x", deadline.Header, header))
+				if code == http.StatusGatewayTimeout {
+					timeouts++
+				}
+			}
+			if timeouts == 0 || timeouts > 2 {
+				t.Fatalf("%d of 20 requests timed out; want the hung instance ejected after 2", timeouts)
+			}
+			if !hostByID(t, g, "a-hung").Ejected {
+				t.Fatal("the hung instance was not ejected")
+			}
+		})
+	}
+}
+
+// TestEveryBreakerOpenAnswers503: when every instance's breaker is open
+// the service is overloaded, not broken: 503 with Retry-After.
+func TestEveryBreakerOpenAnswers503(t *testing.T) {
+	reg := memory.New()
+	defer reg.Close()
+	sick := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "broken", http.StatusServiceUnavailable)
+	}))
+	defer sick.Close()
+	register(t, reg, "svc", "a", addr(sick))
+	breakers := circuitbreaker.NewGroup(circuitbreaker.Settings{ConsecutiveFailures: 1, Timeout: time.Minute})
+	tr := gateway.NewTransport(4)
+	defer tr.CloseIdleConnections()
+	_, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc"}}, nil,
+		gateway.WithTransport(&breakerTransport{group: breakers, next: tr}),
+		gateway.WithClassifier(circuitbreaker.Classifier(nil)),
+		gateway.WithOutlierDetection(balancer.OutlierConfig{DisableConsecutive: true, DisableSuccessRate: true, DisableFailurePercentage: true}))
+	if code, _, _ := status(t, mustGet(t, url+"/x")); code != http.StatusServiceUnavailable {
+		t.Fatalf("first request: status %d, want the instance's own 503", code)
+	}
+	code, hdr, _ := status(t, mustGet(t, url+"/x"))
+	if code != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" {
+		t.Fatalf("with the breaker open: status %d, Retry-After %q; want 503 with Retry-After", code, hdr.Get("Retry-After"))
+	}
+	if hdr.Get("Retry-After") != "60" {
+		t.Fatalf("Retry-After %q, want the breaker's 60 seconds", hdr.Get("Retry-After"))
+	}
+}
