@@ -1,0 +1,163 @@
+package http_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/go-kit/kit/endpoint"
+
+	"github.com/switchyard/switchyard/balancer"
+	"github.com/switchyard/switchyard/balancer/roundrobin"
+	"github.com/switchyard/switchyard/discovery"
+	"github.com/switchyard/switchyard/discovery/memory"
+	"github.com/switchyard/switchyard/outcome"
+	shttp "github.com/switchyard/switchyard/transport/http"
+)
+
+// TestAttemptTimeoutAttribution runs the client chain over in-process
+// endpoints in a synctest bubble: "hung" waits for its context to end,
+// "ok" answers at once. An attempt's own timeout ends with the cause
+// outcome.ErrTimeout (a server failure of the hung instance, retried on the
+// other); a caller deadline shorter than the attempt timeout ends the
+// attempt as the caller's (neutral, not retried, not counted).
+func TestAttemptTimeoutAttribution(t *testing.T) {
+	const attempt = 300 * time.Millisecond
+	tests := []struct {
+		name          string
+		callerBudget  time.Duration
+		wantErr       bool
+		wantClass     outcome.Class
+		wantHungFails bool
+	}{
+		{"the attempt timeout counts against the instance", 10 * time.Second, false, outcome.ServerFailure, true},
+		{"the caller's shorter deadline is neutral", 100 * time.Millisecond, true, outcome.Canceled, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx := context.Background()
+				reg := memory.New()
+				defer reg.Close()
+				for _, id := range []string{"a-hung", "b-ok"} {
+					if err := reg.Register(ctx, discovery.Instance{ID: id, Service: "svc", Addr: "127.0.0.1:" + map[string]string{"a-hung": "1", "b-ok": "2"}[id]}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var (
+					class   atomic.Int32
+					waited  atomic.Int64
+					hungHit atomic.Int32
+				)
+				class.Store(-1)
+				factory := func(inst discovery.Instance) (endpoint.Endpoint, io.Closer, error) {
+					if inst.ID == "b-ok" {
+						return func(context.Context, any) (any, error) { return "ok", nil }, nil, nil
+					}
+					return func(ctx context.Context, _ any) (any, error) {
+						hungHit.Add(1)
+						start := time.Now()
+						<-ctx.Done()
+						waited.Store(int64(time.Since(start)))
+						class.Store(int32(outcome.Default(ctx, ctx.Err())))
+						return nil, ctx.Err()
+					}, nil, nil
+				}
+				ce, err := shttp.NewClientEndpoint(ctx, reg, "svc", factory,
+					shttp.WithPolicy(roundrobin.New()), shttp.WithoutTracing(), shttp.WithIdempotent(),
+					shttp.WithAttemptTimeout(shttp.AttemptTimeout{Initial: attempt}),
+					shttp.WithOutlierDetection(balancer.OutlierConfig{ConsecutiveFailures: 1}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer ce.Close()
+
+				// Round robin: one of two calls goes to the hung instance first.
+				for range 2 {
+					cctx, cancel := context.WithTimeout(ctx, tt.callerBudget)
+					_, err = ce.Call(cctx, nil)
+					cancel()
+					if hungHit.Load() > 0 {
+						break
+					}
+				}
+				if hungHit.Load() == 0 {
+					t.Fatal("the hung instance was never called")
+				}
+				if (err != nil) != tt.wantErr {
+					t.Fatalf("call error %v, want error %v", err, tt.wantErr)
+				}
+				if tt.wantErr && !errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("call error %v, want the caller's deadline", err)
+				}
+				if got := outcome.Class(class.Load()); got != tt.wantClass {
+					t.Fatalf("the hung attempt ended as %v, want %v", got, tt.wantClass)
+				}
+				if want := min(attempt, tt.callerBudget); time.Duration(waited.Load()) != want {
+					t.Fatalf("the hung attempt waited %v, want %v", time.Duration(waited.Load()), want)
+				}
+				hosts, _ := ce.Balancer().Hosts()
+				for _, h := range hosts {
+					if h.Instance.ID == "a-hung" && h.Ejected != tt.wantHungFails {
+						t.Fatalf("hung instance ejected = %v, want %v: %+v", h.Ejected, tt.wantHungFails, h)
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestAttemptTimeoutFollowsLatency shows the timeout learning: after many
+// answers of 40ms the attempt timeout is about 3 × p99 (≈ 120ms, within
+// the tracker's 12.5 % buckets), not the 1s initial one.
+func TestAttemptTimeoutFollowsLatency(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		reg := memory.New()
+		defer reg.Close()
+		if err := reg.Register(ctx, discovery.Instance{ID: "a", Service: "svc", Addr: "127.0.0.1:1"}); err != nil {
+			t.Fatal(err)
+		}
+		var hang atomic.Bool
+		var waited atomic.Int64
+		factory := func(discovery.Instance) (endpoint.Endpoint, io.Closer, error) {
+			return func(ctx context.Context, _ any) (any, error) {
+				start := time.Now()
+				if hang.Load() {
+					<-ctx.Done()
+					waited.Store(int64(time.Since(start)))
+					return nil, ctx.Err()
+				}
+				select { // waits like a network call, arming the attempt's timer
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				case <-time.After(40 * time.Millisecond):
+					return "ok", nil
+				}
+			}, nil, nil
+		}
+		ce, err := shttp.NewClientEndpoint(ctx, reg, "svc", factory, shttp.WithoutTracing(),
+			shttp.WithIdempotent(), shttp.WithoutRetry(),
+			shttp.WithOutlierDetection(balancer.OutlierConfig{DisableConsecutive: true}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ce.Close()
+		for i := range 200 {
+			if _, err := ce.Call(ctx, nil); err != nil {
+				t.Fatalf("call %d: %v", i, err)
+			}
+		}
+		hang.Store(true)
+		if _, err := ce.Call(ctx, nil); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("hung call: %v, want its attempt timeout", err)
+		}
+		if got := time.Duration(waited.Load()); got < 120*time.Millisecond || got > 140*time.Millisecond {
+			t.Fatalf("attempt timeout %v after 40ms answers, want about 3 × 40ms", got)
+		}
+	})
+}
