@@ -10,6 +10,7 @@ import (
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
 	"github.com/switchyard/switchyard/middleware/auth"
+	"github.com/switchyard/switchyard/middleware/retry"
 	shttp "github.com/switchyard/switchyard/transport/http"
 )
 
@@ -23,6 +24,8 @@ const (
 // (GET /v1/users/{id}) through the library's client chain: discovery,
 // P2C balancing with outlier detection, per-instance breakers, retries
 // under a budget, deadline propagation and tracing (see platform.Client).
+// A user lookup is idempotent: each attempt is bounded by the chain's
+// per-attempt timeout, and a 5xx or a hung replica is retried on another.
 // The caller's bearer token, when the context carries one
 // (auth.NewTokenContext), is forwarded. Create it with [NewUsersClient] and
 // Close it; it is safe for concurrent use.
@@ -61,7 +64,9 @@ func (c *UsersClient) Endpoint() *shttp.ClientEndpoint { return c.get.Endpoint()
 // CatalogClient is the [Catalog] implementation that calls the catalog
 // service (POST /v1/reservations, DELETE /v1/reservations/{order_id})
 // through the library's client chain, like [UsersClient]. Reservations are
-// idempotent per order id, so both calls are retried on server failures.
+// idempotent per order id — a reservation carries it as its Idempotency-Key
+// — so both calls get the chain's per-attempt timeout and are retried on
+// another instance after a server failure (a 5xx, a hung replica).
 // Create it with [NewCatalogClient] and Close it; it is safe for concurrent
 // use.
 type CatalogClient struct {
@@ -100,7 +105,15 @@ func (c *CatalogClient) Reserve(ctx context.Context, orderID string, items []Ite
 		OrderID string `json:"order_id"`
 		Items   []Item `json:"items"`
 	}{orderID, items}
-	r, err := platform.CallJSON[reservation](ctx, c.reserve, platform.Request{Body: body, Header: bearer(ctx)})
+	// The reservation is keyed by the order id: say so, so that every hop
+	// (and the chain's per-attempt timeout and retries) treats it as the
+	// idempotent call it is.
+	h := bearer(ctx)
+	if h == nil {
+		h = http.Header{}
+	}
+	h.Set(retry.IdempotencyKeyHeader, "reserve-"+orderID)
+	r, err := platform.CallJSON[reservation](ctx, c.reserve, platform.Request{Body: body, Header: h})
 	if err != nil {
 		var re *shttp.ResponseError
 		if errors.As(err, &re) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/middleware/deadline"
+	"github.com/switchyard/switchyard/middleware/retry"
 	shttp "github.com/switchyard/switchyard/transport/http"
 )
 
@@ -26,6 +27,14 @@ type Request struct {
 	Body any
 }
 
+// Idempotent reports whether the call may be sent more than once: when its
+// Header carries an Idempotency-Key, the service applies it at most once.
+// The client chain asks it (retry.IdempotentRequest), so such a POST gets
+// the per-attempt timeout and the retries of an idempotent call.
+func (r Request) Idempotent() bool { return r.Header.Get(retry.IdempotencyKeyHeader) != "" }
+
+var _ retry.IdempotentRequest = Request{}
+
 // Client calls one operation (method and path) of another service of the
 // shop through the library's whole client path, first outermost:
 //
@@ -33,14 +42,22 @@ type Request struct {
 //	deadline         fails at once when the caller's context has no time left
 //	(options)        whatever opts add with shttp.WithMiddleware, e.g. metrics
 //	retry            up to 3 attempts under a shared budget, for idempotent calls only
+//	attempt timeout  idempotent calls: each attempt bounded by max(100ms, 3 × p99 of answers)
 //	balancer         peak-EWMA P2C over the instances discovery reports, with outlier detection
 //	breaker          one circuit breaker per instance
 //	HTTP             go-kit client; writes the deadline header and trace context
 //
-// Calls with method GET, HEAD, PUT or DELETE are retried on server failures;
-// a POST is retried only when opts include shttp.WithIdempotent() (a POST
-// that is idempotent by design, such as a reservation keyed by order id), or
-// its context says so (retry.WithIdempotent, retry.WithIdempotencyKey).
+// Calls with method GET, HEAD, PUT or DELETE are idempotent; a POST is
+// idempotent when opts include shttp.WithIdempotent() (a POST that is
+// idempotent by design, such as a reservation keyed by order id), when its
+// [Request] carries an Idempotency-Key header, or when its context says so
+// (retry.WithIdempotent, retry.WithIdempotencyKey). An idempotent call
+// that meets a server failure on one instance — a 5xx answer, a refused or
+// reset connection, or no answer within its per-attempt timeout (a hung
+// replica) — is retried on another instance within the retry budget, and
+// the caller gets the retry's answer; the failure counts against the
+// instance it happened on. See shttp.AttemptTimeout for the timeout's rule;
+// pass shttp.WithAttemptTimeout in opts to change its numbers.
 //
 // A Client is safe for concurrent use; Close it when done.
 type Client struct {

@@ -6,7 +6,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/discovery/memory"
@@ -107,5 +109,130 @@ func TestClient(t *testing.T) {
 	}
 	if n, _ := get.Endpoint().Balancer().Len(); n != 2 {
 		t.Errorf("balancer has %d hosts, want 2", n)
+	}
+}
+
+// startHung registers as service an instance that accepts connections and
+// never answers, like a replica stopped with SIGSTOP.
+func startHung(t *testing.T, reg *memory.Registry, service string) {
+	t.Helper()
+	hung, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 64)
+	go func() {
+		defer close(accepted)
+		for {
+			c, err := hung.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c // held open, never read
+		}
+	}()
+	t.Cleanup(func() {
+		hung.Close()
+		for c := range accepted {
+			c.Close()
+		}
+	})
+	inst := discovery.Instance{ID: service + "-hung", Service: service, Addr: hung.Addr().String()}
+	if err := reg.Register(context.Background(), inst); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestClientIdempotentCallsAvoidSickAndHungInstances puts beside a healthy
+// instance one that answers 500 to everything, or one that accepts
+// connections and never answers. Reads and POSTs carrying an
+// Idempotency-Key all succeed, each well within the caller's budget; a POST
+// without a key is not retried, so beside the sick instance some of those
+// meet its 500.
+func TestClientIdempotentCallsAvoidSickAndHungInstances(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		start func(t *testing.T, reg *memory.Registry)
+		sick  bool
+	}{
+		{"500 to everything", func(t *testing.T, reg *memory.Registry) {
+			startService(t, reg, "things", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				shttp.WriteError(w, r, shttp.Internal(errors.New("sick")))
+			}))
+		}, true},
+		{"hung", func(t *testing.T, reg *memory.Registry) { startHung(t, reg, "things") }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := memory.New()
+			defer reg.Close()
+			healthy := http.NewServeMux()
+			healthy.HandleFunc("GET /v1/things/{id}", func(w http.ResponseWriter, r *http.Request) {
+				_ = shttp.EncodeJSONResponse(r.Context(), w, echo{ID: r.PathValue("id")})
+			})
+			healthy.HandleFunc("POST /v1/things", func(w http.ResponseWriter, r *http.Request) {
+				_ = shttp.EncodeJSONResponse(r.Context(), w, echo{Name: "made"})
+			})
+			startService(t, reg, "things", healthy)
+			tc.start(t, reg)
+
+			ctx := context.Background()
+			attempt := shttp.WithAttemptTimeout(shttp.AttemptTimeout{Initial: 200 * time.Millisecond})
+			get, err := platform.NewClient(ctx, reg, "things", http.MethodGet, "/v1/things/x", attempt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer get.Close()
+			post, err := platform.NewClient(ctx, reg, "things", http.MethodPost, "/v1/things", attempt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer post.Close()
+
+			const budget = 10 * time.Second
+			for i := range 30 {
+				for _, c := range []struct {
+					name string
+					cl   *platform.Client
+					req  platform.Request
+				}{
+					{"GET", get, platform.Request{}},
+					{"POST with a key", post, platform.Request{Body: map[string]string{"n": "1"},
+						Header: http.Header{"Idempotency-Key": {"k" + strconv.Itoa(i)}}}},
+				} {
+					cctx, cancel := context.WithTimeout(ctx, budget)
+					start := time.Now()
+					_, err := c.cl.Call(cctx, c.req)
+					took := time.Since(start)
+					cancel()
+					if err != nil {
+						t.Fatalf("%s call %d: %v", c.name, i, err)
+					}
+					if took > budget/3 {
+						t.Fatalf("%s call %d took %v of its %v budget", c.name, i, took, budget)
+					}
+				}
+			}
+			if !tc.sick {
+				return
+			}
+			// P2C steers away from the sick instance after a failure; a
+			// fresh client without a key meets it before it learns.
+			var failed int
+			for range 10 {
+				fresh, err := platform.NewClient(ctx, reg, "things", http.MethodPost, "/v1/things")
+				if err != nil {
+					t.Fatal(err)
+				}
+				for range 3 {
+					if _, err := fresh.Call(ctx, platform.Request{Body: map[string]string{"n": "1"}}); err != nil {
+						failed++
+					}
+				}
+				fresh.Close()
+			}
+			if failed == 0 {
+				t.Error("no POST without a key failed: the sick instance was never called")
+			}
+		})
 	}
 }
