@@ -102,8 +102,10 @@ func TestUsersClient(t *testing.T) {
 	if !slices.Equal(authz, []string{"Bearer tok123", ""}) {
 		t.Fatalf("Authorization headers = %q, want the caller's token forwarded", authz)
 	}
-	if !slices.Equal(deadlines, []bool{true, false}) {
-		t.Fatalf("deadline header sent = %v, want it with the caller's deadline only", deadlines)
+	// A user lookup is idempotent, so even a caller without a deadline
+	// gives each attempt its per-attempt timeout, which travels too.
+	if !slices.Equal(deadlines, []bool{true, true}) {
+		t.Fatalf("deadline header sent = %v, want it on every attempt (caller's deadline or attempt timeout)", deadlines)
 	}
 }
 
