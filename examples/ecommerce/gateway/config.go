@@ -3,6 +3,8 @@ package gateway
 import (
 	"flag"
 	"fmt"
+	"net/netip"
+	"strings"
 
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
 )
@@ -43,6 +45,62 @@ type Config struct {
 	// --signup-burst). Defaults DefaultLoginRate/Burst and
 	// DefaultSignupRate/Burst.
 	Login, Signup Limit
+	// TrustedProxies are the load balancers or ingresses in front of the
+	// gateway (--trusted-proxies CIDR,…, ECOMMERCE_TRUSTED_PROXIES): from
+	// them the client's address is taken from X-Forwarded-For, for the
+	// per-IP limits and the upstreams' X-Forwarded-For. Default none: the
+	// connection's peer is the client.
+	TrustedProxies Prefixes
+}
+
+// Prefixes is a list of IP address ranges, written on the command line as
+// CIDRs separated by commas ("10.0.0.0/8,fd00::/8"); a bare address is a
+// range of one. It is a [flag.Value]: Set replaces the list, and the empty
+// string is the empty list.
+type Prefixes []netip.Prefix
+
+// ParsePrefixes parses a comma-separated list of CIDRs or addresses. The
+// error names the entry it could not read.
+func ParsePrefixes(s string) (Prefixes, error) {
+	var out Prefixes
+	for entry := range strings.SplitSeq(s, ",") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(entry)
+		if err != nil {
+			a, aerr := netip.ParseAddr(entry)
+			if aerr != nil || a.Zone() != "" {
+				return nil, fmt.Errorf("%q is not a CIDR range such as 10.0.0.0/8 or fd00::/8, nor an IP address", entry)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// String returns the list as Set reads it.
+func (p *Prefixes) String() string {
+	if p == nil {
+		return ""
+	}
+	parts := make([]string, len(*p))
+	for i, pre := range *p {
+		parts[i] = pre.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+// Set replaces the list with the one s holds.
+func (p *Prefixes) Set(s string) error {
+	v, err := ParsePrefixes(s)
+	if err != nil {
+		return err
+	}
+	*p = v
+	return nil
 }
 
 // RegisterFlags defines the gateway's flags on fs with c's fields as
@@ -57,6 +115,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Login.Burst, "login-burst", DefaultLoginBurst, "login burst per client IP")
 	fs.Float64Var(&c.Signup.Rate, "signup-rate", DefaultSignupRate, "sign-ups per second per client IP")
 	fs.IntVar(&c.Signup.Burst, "signup-burst", DefaultSignupBurst, "sign-up burst per client IP")
+	fs.Var(&c.TrustedProxies, "trusted-proxies", "`CIDR,…` of load balancers in front of the gateway, whose X-Forwarded-For names the client (default none)")
 }
 
 // Validate checks c and returns an error wrapping platform.ErrConfig that
@@ -74,6 +133,11 @@ func (c *Config) Validate() error {
 		}
 		if l.l.Burst < 1 {
 			return flagError(l.name+"-burst", fmt.Sprint(l.l.Burst), "must be at least 1")
+		}
+	}
+	for _, p := range c.TrustedProxies {
+		if !p.IsValid() {
+			return flagError("trusted-proxies", c.TrustedProxies.String(), "holds an invalid CIDR")
 		}
 	}
 	return nil

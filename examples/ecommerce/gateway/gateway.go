@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"time"
 
 	"golang.org/x/time/rate"
 
-	"github.com/switchyard/switchyard/balancer"
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
 	"github.com/switchyard/switchyard/middleware/circuitbreaker"
@@ -67,6 +67,14 @@ type Options struct {
 	// ProbeClient probes the instances' /readyz for the dashboard. Nil
 	// means a client with a 500 ms timeout.
 	ProbeClient *http.Client
+	// TrustedProxies are the proxies in front of the gateway whose
+	// X-Forwarded-For names the client that Login and Signup limit (see
+	// transport/gateway's WithTrustedProxies). Nil means none: the
+	// connection's peer is the client.
+	TrustedProxies []netip.Prefix
+	// RouteTimeout bounds every proxied request, retries included. Zero
+	// means the package's RouteTimeout.
+	RouteTimeout time.Duration
 }
 
 // Gateway is the shop's HTTP front: API routes, pages and the dashboard's
@@ -158,15 +166,20 @@ func New(ctx context.Context, o Options) (g *Gateway, err error) {
 		{Pattern: "GET /api/v1/orders/{id}", Service: OrdersService, Rewrite: "/v1/orders/{id}", Middleware: mw(authed)},
 		{Pattern: "POST /api/v1/orders/{id}/cancel", Service: OrdersService, Rewrite: "/v1/orders/{id}/cancel", Middleware: mw(authed)},
 	}
+	timeout := o.RouteTimeout
+	if timeout <= 0 {
+		timeout = RouteTimeout
+	}
 	for i := range routes {
-		routes[i].Timeout = RouteTimeout
+		routes[i].Timeout = timeout
 	}
 	g.gw, err = tgw.New(ctx, o.Resolver, routes,
 		tgw.WithTransport(transport),
 		tgw.WithLogger(logger),
-		tgw.WithDefaultTimeout(RouteTimeout),
+		tgw.WithDefaultTimeout(timeout),
 		tgw.WithBudget(func(s string) tgw.Budget { return budgets[s] }),
-		tgw.WithBalancerOptions(balancer.WithClassifier(circuitbreaker.Classifier(nil))),
+		tgw.WithClassifier(circuitbreaker.Classifier(nil)),
+		tgw.WithTrustedProxies(o.TrustedProxies...),
 	)
 	if err != nil {
 		return nil, err
@@ -294,11 +307,12 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	defer tel.Prometheus.Shutdown(context.WithoutCancel(ctx))
 	g, err := New(ctx, Options{
-		Resolver:  reg.Resolver,
-		Login:     cfg.Login,
-		Signup:    cfg.Signup,
-		Telemetry: tel,
-		Logger:    logger,
+		Resolver:       reg.Resolver,
+		Login:          cfg.Login,
+		Signup:         cfg.Signup,
+		TrustedProxies: cfg.TrustedProxies,
+		Telemetry:      tel,
+		Logger:         logger,
 	})
 	if err != nil {
 		return err
