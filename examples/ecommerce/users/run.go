@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,17 +19,42 @@ const DBFile = "users.db"
 
 // Run runs one instance of the users service ("ecommerce serve users")
 // until ctx ends or SIGINT/SIGTERM arrives: it opens cfg.Data/users.db and
-// the signing key in cfg.Data (creating both on first start), joins the
-// registry at cfg.Registry and serves on cfg.Listen as "users" through
-// platform.Serve. Every replica pointed at the same data directory shares the
-// database and the key.
+// the signing key in cfg.Data (creating both on first start), creates or
+// updates the admin account from cfg.AdminEmail and the password that
+// cfg.ReadAdminPassword returns ([EnsureAdmin]), joins the registry at
+// cfg.Registry and serves on cfg.Listen as "users" through platform.Serve.
+// Every replica pointed at the same data directory shares the database and
+// the key. With an admin e-mail address but no password it fails before
+// opening anything.
 func Run(ctx context.Context, cfg platform.ServiceConfig) error { return RunWith(ctx, cfg) }
 
-// RunWith is Run with opts passed to NewService after the admin address
-// (tests use WithArgon2 with cheap parameters).
+// RunWith is Run with opts passed to EnsureAdmin and NewService after the
+// admin address and the logger (tests use WithArgon2 with cheap
+// parameters).
 func RunWith(ctx context.Context, cfg platform.ServiceConfig, opts ...Option) error {
 	if err := cfg.Validate(); err != nil {
 		return err
+	}
+	adminPassword, err := cfg.ReadAdminPassword()
+	if err != nil {
+		return fmt.Errorf("users: %w", err)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if cfg.AdminEmail != "" {
+		from := platform.EnvName("admin-password")
+		if cfg.AdminPasswordFile != "" {
+			from = "--admin-password-file " + cfg.AdminPasswordFile
+			if cfg.AdminPassword != "" {
+				log.Warn("users: both --admin-password-file and "+platform.EnvName("admin-password")+" are set; using the file",
+					"file", cfg.AdminPasswordFile)
+			}
+		}
+		if err := checkPassword(adminPassword); err != nil {
+			return fmt.Errorf("users: the admin password (%s): %w", from, err)
+		}
 	}
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return fmt.Errorf("users: data directory (--data): %w", err)
@@ -42,7 +68,16 @@ func RunWith(ctx context.Context, cfg platform.ServiceConfig, opts ...Option) er
 	if err != nil {
 		return err
 	}
-	svc, err := NewService(NewSQLiteStore(db), key, append([]Option{WithAdminEmail(cfg.AdminEmail)}, opts...)...)
+	store := NewSQLiteStore(db)
+	opts = append([]Option{WithAdminEmail(cfg.AdminEmail), WithLogger(log)}, opts...)
+	if cfg.AdminEmail != "" {
+		admin, err := EnsureAdmin(ctx, store, cfg.AdminEmail, adminPassword, opts...)
+		if err != nil {
+			return err
+		}
+		log.Info("users: admin account ready", "email", admin.Email, "id", admin.ID)
+	}
+	svc, err := NewService(store, key, opts...)
 	if err != nil {
 		return err
 	}
@@ -61,7 +96,7 @@ func RunWith(ctx context.Context, cfg platform.ServiceConfig, opts ...Option) er
 		Listen:     cfg.Listen,
 		Registrar:  reg.Registrar,
 		Resolver:   reg.Resolver,
-		Logger:     cfg.Logger,
+		Logger:     log,
 		DrainDelay: cfg.DrainDelay,
 		Checks:     map[string]shttp.CheckFunc{"db": db.PingContext},
 	})

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,7 +18,9 @@ import (
 )
 
 // Run serves the users service in the registry, where other services find
-// it, sign users up through it and verify its tokens with its JWKS.
+// it, sign users up through it and verify its tokens with its JWKS. Two
+// replicas starting at once create one admin account from the password
+// file.
 func TestRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -26,7 +31,8 @@ func TestRun(t *testing.T) {
 	t.Cleanup(func() { etcd.Close() })
 	cfg := platform.ServiceConfig{
 		Registry: "etcd://" + etcd.Addr(), Listen: "127.0.0.1:0", Data: t.TempDir(),
-		AdminEmail: "root@shop.example", Logger: slog.New(slog.DiscardHandler), DrainDelay: -1,
+		AdminEmail: "root@shop.example", AdminPasswordFile: passwordFile(t, "admin password\n", 0o600),
+		Logger: slog.New(slog.DiscardHandler), DrainDelay: -1,
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 2)
@@ -73,14 +79,16 @@ func TestRun(t *testing.T) {
 		}
 	}
 	u, err := platform.CallJSON[users.User](ctx, signup, platform.Request{
-		Body: users.SignupRequest{Email: "root@shop.example", Password: "12345678", Name: "Root"}})
-	if err != nil || u.Role != platform.RoleAdmin {
+		Body: users.SignupRequest{Email: "ann@shop.example", Password: "12345678", Name: "Ann"}})
+	if err != nil || u.Role != platform.RoleUser {
 		t.Fatalf("signup: %+v, %v", u, err)
 	}
-	_, err = signup.Call(ctx, platform.Request{Body: users.SignupRequest{Email: "root@shop.example", Password: "12345678", Name: "Root"}})
-	var re *shttp.ResponseError
-	if !errors.As(err, &re) || re.Status != 409 || re.Code != "email_taken" {
-		t.Fatalf("duplicate: %v", err)
+	for _, email := range []string{"ann@shop.example", "root@shop.example"} {
+		_, err = signup.Call(ctx, platform.Request{Body: users.SignupRequest{Email: email, Password: "12345678", Name: "Root"}})
+		var re *shttp.ResponseError
+		if !errors.As(err, &re) || re.Status != 409 || re.Code != "email_taken" {
+			t.Fatalf("sign-up with %s: %v, want 409 email_taken", email, err)
+		}
 	}
 
 	v, err := platform.NewVerifier(ctx, reg.Resolver)
@@ -90,13 +98,21 @@ func TestRun(t *testing.T) {
 	defer v.Close()
 	for range 4 { // both replicas sign with the one shared key
 		tok, err := platform.CallJSON[users.Token](ctx, login, platform.Request{
-			Body: users.LoginRequest{Email: "root@shop.example", Password: "12345678"}})
+			Body: users.LoginRequest{Email: "ann@shop.example", Password: "12345678"}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		c, err := v.Validate(ctx, tok.Token)
 		if err != nil || c.Subject != u.ID {
 			t.Fatalf("token: %+v, %v", c, err)
+		}
+		tok, err = platform.CallJSON[users.Token](ctx, login, platform.Request{
+			Body: users.LoginRequest{Email: "root@shop.example", Password: "admin password"}})
+		if err != nil {
+			t.Fatalf("admin login: %v", err)
+		}
+		if c, err = v.Validate(ctx, tok.Token); err != nil || c.String("role") != platform.RoleAdmin {
+			t.Fatalf("admin token: %+v, %v", c, err)
 		}
 	}
 
@@ -106,6 +122,60 @@ func TestRun(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatalf("Run after stop: %v", err)
 		}
+	}
+	db, err := platform.OpenDB(ctx, filepath.Join(cfg.Data, users.DBFile), users.Migrations...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var admins int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE role = 'admin'`).Scan(&admins); err != nil || admins != 1 {
+		t.Fatalf("%d admin accounts after two replicas started, %v; want 1", admins, err)
+	}
+}
+
+// passwordFile writes content to a new file with mode and returns its name.
+func passwordFile(t *testing.T, content string, mode os.FileMode) string {
+	t.Helper()
+	name := filepath.Join(t.TempDir(), "admin-password")
+	if err := os.WriteFile(name, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(name, mode); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+// With an admin address, Run refuses to start without a usable password,
+// before it joins the registry (there is none here).
+func TestRunAdminPasswordErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		edit    func(*platform.ServiceConfig)
+		wantErr string
+	}{
+		{"no password", func(*platform.ServiceConfig) {}, "ECOMMERCE_ADMIN_PASSWORD or --admin-password-file"},
+		{"missing file", func(c *platform.ServiceConfig) { c.AdminPasswordFile = filepath.Join(t.TempDir(), "nope") }, "no such file"},
+		{"group readable", func(c *platform.ServiceConfig) { c.AdminPasswordFile = passwordFile(t, "admin password", 0o640) }, "chmod 600"},
+		{"empty file", func(c *platform.ServiceConfig) { c.AdminPasswordFile = passwordFile(t, "\n", 0o600) }, "is empty"},
+		{"short in file", func(c *platform.ServiceConfig) { c.AdminPasswordFile = passwordFile(t, "short\n", 0o600) }, "password must be 8 to 1024 characters"},
+		{"short in environment", func(c *platform.ServiceConfig) { c.AdminPassword = "short" }, "password must be 8 to 1024 characters"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := platform.ServiceConfig{
+				Registry: "etcd://127.0.0.1:1", Listen: "127.0.0.1:0", Data: t.TempDir(),
+				AdminEmail: "root@shop.example", Logger: slog.New(slog.DiscardHandler), DrainDelay: -1,
+			}
+			tt.edit(&cfg)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err := users.RunWith(ctx, cfg, users.WithArgon2(cheap))
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("RunWith = %v, want an error containing %q", err, tt.wantErr)
+			}
+		})
 	}
 }
 

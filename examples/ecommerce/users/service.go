@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/mail"
 	"runtime"
 	"strings"
@@ -23,6 +24,7 @@ const (
 	MaxPasswordLen    = 1024
 	MaxNameLen        = 100 // characters
 	DefaultTokenTTL   = time.Hour
+	KnownSourceTTL    = 30 * 24 * time.Hour // a login from an address exempts it from the account budget this long
 	ServiceName       = "users"
 	userIDPrefix      = "usr"
 	dummyPasswordSalt = "not a password anybody has"
@@ -65,12 +67,14 @@ type Token struct {
 // Service is the users service's logic: sign-up, login, lookup and the
 // public keys of its tokens. Implementations are safe for concurrent use.
 type Service interface {
-	// Signup creates a user with role user, or admin when email is the
-	// configured admin address. Inputs are normalised and checked first
-	// (*InvalidError); an existing address is ErrEmailTaken.
+	// Signup creates a user with role user. Inputs are normalised and
+	// checked first (*InvalidError); an existing address, or the admin
+	// address, is ErrEmailTaken.
 	Signup(ctx context.Context, email, password, name string) (User, error)
 	// Login checks the credentials and returns a signed token, or
-	// ErrInvalidCredentials.
+	// ErrInvalidCredentials, or a *ThrottledError (without checking the
+	// password) when too many logins to the account have failed; the
+	// client address it throttles by comes from ctx (NewClientContext).
 	Login(ctx context.Context, email, password string) (Token, error)
 	// User returns the user with id, or ErrNotFound.
 	User(ctx context.Context, id string) (User, error)
@@ -81,8 +85,10 @@ type Service interface {
 // Option configures NewService.
 type Option func(*service)
 
-// WithAdminEmail makes the user who signs up with email an admin. Default
-// none. The address is normalised like every e-mail address.
+// WithAdminEmail reserves email for the admin account that [EnsureAdmin]
+// creates: a sign-up with it is ErrEmailTaken, whether or not the account
+// exists yet, so nobody becomes admin by signing up. Default none. The
+// address is normalised like every e-mail address.
 func WithAdminEmail(email string) Option {
 	return func(s *service) { s.adminEmail = strings.ToLower(strings.TrimSpace(email)) }
 }
@@ -94,7 +100,8 @@ func WithArgon2(p Argon2Params) Option { return func(s *service) { s.argon = p }
 // WithTokenTTL sets how long tokens are valid. Default DefaultTokenTTL.
 func WithTokenTTL(d time.Duration) Option { return func(s *service) { s.ttl = d } }
 
-// WithNow sets the clock of token issuance. Default time.Now.
+// WithNow sets the clock of token issuance and of the login throttle.
+// Default time.Now.
 func WithNow(now func() time.Time) Option { return func(s *service) { s.now = now } }
 
 // WithMaxConcurrentHashes bounds how many password hashes run at once; the
@@ -104,6 +111,20 @@ func WithMaxConcurrentHashes(n int) Option {
 	return func(s *service) {
 		if n > 0 {
 			s.kdf = make(chan struct{}, n)
+		}
+	}
+}
+
+// WithThrottle sets the throttle of failed logins. Default
+// NewThrottle(ThrottleSettings{}); nil turns throttling off.
+func WithThrottle(t *Throttle) Option { return func(s *service) { s.throttle = t } }
+
+// WithLogger sets where the service logs trouble that does not fail a
+// request (a login source it could not record). Default slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return func(s *service) {
+		if l != nil {
+			s.log = l
 		}
 	}
 }
@@ -118,12 +139,15 @@ type service struct {
 	now        func() time.Time
 	kdf        chan struct{} // semaphore: one token per running hash
 	dummyHash  string        // verified for unknown e-mail addresses, so they cost what a known one costs
+	throttle   *Throttle     // nil: no throttling
+	log        *slog.Logger
 }
 
 // NewService returns the users service on store, signing tokens with key. It
 // hashes one dummy password at start (one KDF run).
 func NewService(store Store, key ed25519.PrivateKey, opts ...Option) (Service, error) {
-	s := &service{store: store, key: key, argon: DefaultArgon2, ttl: DefaultTokenTTL, now: time.Now}
+	s := &service{store: store, key: key, argon: DefaultArgon2, ttl: DefaultTokenTTL, now: time.Now,
+		throttle: NewThrottle(ThrottleSettings{}), log: slog.Default()}
 	for _, o := range opts {
 		o(s)
 	}
@@ -192,18 +216,17 @@ func (s *service) Signup(ctx context.Context, email, password, name string) (Use
 	if name, err = normalizeName(name); err != nil {
 		return User{}, err
 	}
+	// The admin address is taken even before EnsureAdmin has run, so
+	// that nobody can claim it in the moment after a first start.
+	if s.adminEmail != "" && email == s.adminEmail {
+		return User{}, ErrEmailTaken
+	}
 	hash, err := s.hash(ctx, password)
 	if err != nil {
 		return User{}, err
 	}
-	role := platform.RoleUser
-	// E-mail addresses are unique, so the first user with the admin
-	// address is also the only one: no separate "first" check is needed.
-	if s.adminEmail != "" && email == s.adminEmail {
-		role = platform.RoleAdmin
-	}
 	r := Record{
-		User:         User{ID: platform.NewID(userIDPrefix), Email: email, Name: name, Role: role},
+		User:         User{ID: platform.NewID(userIDPrefix), Email: email, Name: name, Role: platform.RoleUser},
 		PasswordHash: hash,
 		CreatedAt:    s.now().UTC(),
 	}
@@ -217,20 +240,36 @@ func (s *service) Login(ctx context.Context, email, password string) (Token, err
 	if strings.TrimSpace(email) == "" || password == "" {
 		return Token{}, &InvalidError{"email and password", "are required"}
 	}
+	account := strings.ToLower(strings.TrimSpace(email))
+	client := ClientFromContext(ctx)
+	begun, exempt := false, false
+	if s.throttle != nil {
+		var err error
+		if exempt, err = s.begin(ctx, account, client); err != nil {
+			return Token{}, err
+		}
+		begun = true
+	}
 	hash := s.dummyHash
-	r, err := s.store.ByEmail(ctx, strings.ToLower(strings.TrimSpace(email)))
+	r, err := s.store.ByEmail(ctx, account)
 	switch {
 	case err == nil:
 		hash = r.PasswordHash
 	case !errors.Is(err, ErrNotFound):
+		s.refund(begun, exempt, account, client) // the service failed, not the caller
 		return Token{}, err
 	}
 	ok, err := s.verify(ctx, hash, password)
 	if err != nil {
+		s.refund(begun, exempt, account, client)
 		return Token{}, err
 	}
 	if !ok || hash == s.dummyHash {
 		return Token{}, ErrInvalidCredentials
+	}
+	if begun {
+		s.throttle.Success(account, client, exempt)
+		s.remember(ctx, r, client)
 	}
 	now := s.now()
 	tok, err := platform.SignToken(s.key, platform.TokenClaims{UserID: r.ID, Email: r.Email, Role: r.Role}, now, s.ttl)
@@ -238,6 +277,54 @@ func (s *service) Login(ctx context.Context, email, password string) (Token, err
 		return Token{}, err
 	}
 	return Token{Token: tok, ExpiresAt: now.Add(s.ttl).Truncate(time.Second).UTC()}, nil
+}
+
+// begin asks the throttle to admit a login attempt. When only the
+// account's budget refuses it, an address the account has logged in from
+// within KnownSourceTTL is let through: that is how the owner gets in while
+// somebody else fails logins to the account from other addresses. The
+// database is only asked then, so an ordinary login costs no query here.
+// It reports whether the attempt was let through as exempt.
+func (s *service) begin(ctx context.Context, account, client string) (exempt bool, err error) {
+	now := s.now()
+	wait, byAccount := s.throttle.Begin(account, client, false, now)
+	if wait > 0 && byAccount {
+		known, err := s.store.KnownSource(ctx, account, client, now.Add(-KnownSourceTTL))
+		if err != nil {
+			return false, err
+		}
+		if known {
+			wait, _ = s.throttle.Begin(account, client, true, now)
+			exempt = true
+		}
+	}
+	if wait > 0 {
+		return false, &ThrottledError{RetryAfter: wait}
+	}
+	return exempt, nil
+}
+
+// refund takes back the failure begin counted for an attempt that ended
+// in the service's own error or the caller's cancellation.
+func (s *service) refund(begun, exempt bool, account, client string) {
+	if begun {
+		s.throttle.Refund(account, client, exempt)
+	}
+}
+
+// remember records client as a known address of r's account, at most once
+// a day per address. A failure to record it is logged, not returned: the
+// password was right, and the cost is only that this address is not
+// exempt from the account's budget.
+func (s *service) remember(ctx context.Context, r Record, client string) {
+	now := s.now()
+	known, err := s.store.KnownSource(ctx, r.Email, client, now.Add(-24*time.Hour))
+	if err == nil && !known {
+		err = s.store.RememberSource(ctx, r.ID, client, now)
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "users: recording a login source failed", "user", r.ID, "error", err)
+	}
 }
 
 func (s *service) User(ctx context.Context, id string) (User, error) {

@@ -116,27 +116,6 @@ func TestSignupConcurrentDuplicates(t *testing.T) {
 	}
 }
 
-func TestAdminBootstrap(t *testing.T) {
-	f := newFixture(t)
-	ctx := context.Background()
-	u, err := f.svc.Signup(ctx, "someone@example.com", "12345678", "Someone")
-	if err != nil || u.Role != platform.RoleUser {
-		t.Fatalf("ordinary user: %+v, %v", u, err)
-	}
-	a, err := f.svc.Signup(ctx, " Root@Shop.Example", "12345678", "Root")
-	if err != nil || a.Role != platform.RoleAdmin {
-		t.Fatalf("admin address: %+v, %v", a, err)
-	}
-	if _, err := f.svc.Signup(ctx, adminEmail, "12345678", "Impostor"); !errors.Is(err, users.ErrEmailTaken) {
-		t.Fatalf("second sign-up with the admin address: %v", err)
-	}
-
-	none := newFixture(t, users.WithAdminEmail(""))
-	if u, err := none.svc.Signup(ctx, adminEmail, "12345678", "Root"); err != nil || u.Role != platform.RoleUser {
-		t.Fatalf("without --admin-email: %+v, %v", u, err)
-	}
-}
-
 func TestLogin(t *testing.T) {
 	now := time.Date(2030, 1, 2, 3, 4, 5, 600, time.UTC)
 	f := newFixture(t, users.WithNow(func() time.Time { return now }))

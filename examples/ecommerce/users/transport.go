@@ -14,7 +14,8 @@ import (
 // NewHTTPHandler returns the users service's routes:
 //
 //	POST /v1/users       {email,password,name} → 201 user; 400 invalid_argument; 409 email_taken
-//	POST /v1/login       {email,password} → 200 {token,expires_at}; 401 invalid_credentials
+//	POST /v1/login       {email,password} → 200 {token,expires_at}; 401 invalid_credentials;
+//	                     429 login_throttled with Retry-After (throttled by ClientAddr)
 //	GET  /v1/me          Bearer token (checked by v) → 200 user; 401
 //	GET  /v1/users/{id}  → 200 user; 404 user_not_found (for other services)
 //	GET  /v1/jwks        → the JWKS that verifies the tokens
@@ -25,7 +26,8 @@ func NewHTTPHandler(e Endpoints, v platform.Authenticator) *http.ServeMux {
 	opts := []kithttp.ServerOption{kithttp.ServerErrorEncoder(EncodeError)}
 	mux := http.NewServeMux()
 	mux.Handle("POST /v1/users", shttp.NewHandler(e.Signup, decodeSignup, shttp.EncodeJSONResponse, opts...))
-	mux.Handle("POST /v1/login", shttp.NewHandler(e.Login, decodeLogin, shttp.EncodeJSONResponse, opts...))
+	mux.Handle("POST /v1/login", shttp.NewHandler(e.Login, decodeLogin, shttp.EncodeJSONResponse,
+		append(opts, kithttp.ServerBefore(clientToContext))...))
 	mux.Handle("GET /v1/me", v.Handler(shttp.NewHandler(e.Me, kithttp.NopRequestDecoder, shttp.EncodeJSONResponse, opts...)))
 	mux.Handle("GET /v1/users/{id}", shttp.NewHandler(e.GetUser, decodeGetUser, shttp.EncodeJSONResponse, opts...))
 	mux.Handle("GET /v1/jwks", shttp.NewHandler(e.JWKS, kithttp.NopRequestDecoder, encodeJWKS, opts...))
@@ -38,6 +40,10 @@ func decodeSignup(ctx context.Context, r *http.Request) (any, error) {
 
 func decodeLogin(ctx context.Context, r *http.Request) (any, error) {
 	return shttp.DecodeJSONRequest[LoginRequest](ctx, r)
+}
+
+func clientToContext(ctx context.Context, r *http.Request) context.Context {
+	return NewClientContext(ctx, ClientAddr(r))
 }
 
 func decodeGetUser(_ context.Context, r *http.Request) (any, error) {
@@ -59,7 +65,12 @@ func EncodeError(ctx context.Context, err error, w http.ResponseWriter) {
 
 func httpError(err error) error {
 	var inv *InvalidError
+	var thr *ThrottledError
 	switch {
+	case errors.As(err, &thr):
+		e := shttp.TooManyRequests("too many failed logins; retry later", thr.RetryAfterSeconds())
+		e.Code, e.Err = "login_throttled", err
+		return e
 	case errors.As(err, &inv):
 		return &shttp.Error{Status: http.StatusBadRequest, Code: "invalid_argument", Message: inv.Error(), Err: err}
 	case errors.Is(err, ErrEmailTaken):
