@@ -281,32 +281,18 @@ func TestFailingInstanceIsRoutedAround(t *testing.T) {
 	shop := newFakeShop(t)
 	base, g := startGateway(t, shop, noLimit, noLimit)
 	shop.setFailing("catalog-2", true)
-	failed := 0
 	for i := range 40 {
-		st, _, b := call(t, "GET", base+"/api/v1/products", "", nil)
-		switch {
-		case st == http.StatusOK:
-		case st == http.StatusInternalServerError && i < 20:
-			failed++
-		default:
+		// A 500 from one instance to an idempotent read is held back and
+		// the read retried on the other: no reader sees it.
+		if st, _, b := call(t, "GET", base+"/api/v1/products", "", nil); st != http.StatusOK {
 			t.Fatalf("request %d: %d %s", i, st, b)
 		}
 	}
-	// Outlier detection and the breaker both act after 5 consecutive
-	// failures; P2C spreads the first requests over both instances.
-	if failed > 10 {
-		t.Errorf("%d of the first 20 requests failed; the sick instance was not avoided soon enough", failed)
-	}
-	var sick gateway.InstanceState
-	for _, s := range g.State(t.Context()).Services {
-		for _, i := range s.Instances {
-			if i.ID == "catalog-2" {
-				sick = i
-			}
-		}
-	}
-	if sick.Failures == 0 || sick.Failures != int64(failed) {
-		t.Errorf("catalog-2 failures not counted: %+v", sick)
+	sick := instanceState(t, g, "catalog-2")
+	// Its answers were counted against it, not hidden, and peak-EWMA P2C
+	// stopped choosing it after the first few.
+	if sick.Failures == 0 || sick.Failures > 5 {
+		t.Errorf("catalog-2's failures not counted, or it was not avoided soon enough: %+v", sick)
 	}
 }
 

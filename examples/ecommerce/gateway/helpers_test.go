@@ -339,15 +339,22 @@ func (s *fakeShop) ordersHandler() http.Handler {
 // and returns its base URL.
 func startGateway(t testing.TB, shop *fakeShop, login, signup gateway.Limit) (string, *gateway.Gateway) {
 	t.Helper()
+	return startGatewayWith(t, shop, gateway.Options{Login: login, Signup: signup}, 0)
+}
+
+// startGatewayWith is startGateway with o (its Resolver, Telemetry and
+// Logger are filled in) and serveDeadline as platform.Serve's
+// DefaultDeadline (zero: Serve's default).
+func startGatewayWith(t testing.TB, shop *fakeShop, o gateway.Options, serveDeadline time.Duration) (string, *gateway.Gateway) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	tel, err := platform.NewTelemetry("gateway")
 	if err != nil {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	g, err := gateway.New(ctx, gateway.Options{
-		Resolver: shop.reg, Telemetry: tel, Logger: logger, Login: login, Signup: signup,
-	})
+	o.Resolver, o.Telemetry, o.Logger = shop.reg, tel, logger
+	g, err := gateway.New(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,7 +365,7 @@ func startGateway(t testing.TB, shop *fakeShop, login, signup gateway.Limit) (st
 	go func() {
 		served <- platform.Serve(ctx, platform.ServeOptions{
 			Service: gateway.ServiceName, Handler: g, Registrar: shop.reg, Logger: logger,
-			Telemetry: tel, DrainDelay: -1,
+			Telemetry: tel, DrainDelay: -1, DefaultDeadline: serveDeadline,
 			OnReady: func(a net.Addr) { ready <- a },
 		})
 	}()

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/switchyard/switchyard/middleware/circuitbreaker"
+	"github.com/switchyard/switchyard/outcome"
 )
 
 // hostTable is the gateway's outbound transport below the balancer: it
@@ -52,6 +53,11 @@ func (t *hostTable) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil
 	})
 	if circuitbreaker.IsRejection(err) {
+		return nil, err
+	}
+	if outcome.Default(req.Context(), err).Neutral() {
+		// The client broke or abandoned its request: nothing to hold
+		// against the instance.
 		return nil, err
 	}
 	st.requests.Add(1)

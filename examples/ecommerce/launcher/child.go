@@ -5,19 +5,43 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/middleware/retry"
 )
 
-// Restart pauses of a child that exits after the shop is ready.
+// Restart pauses of a child that exits after the shop is ready, or whose
+// start fails then: the step doubles from restartMin up to restartMax with
+// each consecutive failure, and each pause is drawn at random from the upper
+// half of its step, so that replicas that died together do not come back
+// in lockstep.
 const (
 	restartMin   = time.Second
 	restartMax   = 30 * time.Second
 	restartReset = time.Minute // a child that ran this long starts again at restartMin
 )
+
+// restartPause returns the pause before restart attempt n (0 for the first
+// after a clean run).
+func restartPause(n int) time.Duration {
+	step := retry.Exponential(restartMin, restartMax, n)
+	return step/2 + rand.N(step/2+1)
+}
+
+// process is a started child process. Wait returns once it has exited and
+// its resources (the log file) are released.
+type process interface {
+	Pid() int
+	Signal(os.Signal) error
+	Kill() error
+	Wait() error
+}
 
 // child is one supervised process: "serve NAME ..." with its output going
 // to a log file.
@@ -36,9 +60,12 @@ type child struct {
 	// failed receives the error of a child that exited while not
 	// supervised; it is buffered by the caller.
 	failed chan<- error
+	// startProcess starts the process. Nil means execStart; tests put a
+	// fake here to run the supervision in a synctest bubble.
+	startProcess func() (process, error)
 
-	mu       sync.Mutex // guards cmd, stopping, restarts
-	cmd      *exec.Cmd  // the running process, nil between runs
+	mu       sync.Mutex // guards proc, stopping, restarts
+	proc     process    // the running process, nil between runs
 	stopping bool       // stop was called: no restart
 	restarts int
 	wake     chan struct{} // closed by stop to end a restart pause
@@ -53,48 +80,82 @@ func (c *child) name() string { return fmt.Sprintf("%s-%d", c.service, c.replica
 func (c *child) start() error {
 	c.done = make(chan struct{})
 	c.wake = make(chan struct{})
-	cmd, logf, err := c.spawn()
+	if c.startProcess == nil {
+		c.startProcess = c.execStart
+	}
+	p, err := c.spawn()
 	if err != nil {
 		close(c.done)
 		return err
 	}
-	go c.supervise(cmd, logf)
+	go c.supervise(p)
 	return nil
 }
 
-func (c *child) spawn() (*exec.Cmd, *os.File, error) {
-	logf, err := os.OpenFile(c.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+// spawn starts the process unless stop has been called. It starts it while
+// holding mu, so that a concurrent stop either prevents the start or finds
+// the process to signal.
+func (c *child) spawn() (process, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopping {
+		return nil, fmt.Errorf("launcher: %s: stopped before it started", c.name())
+	}
+	p, err := c.startProcess()
 	if err != nil {
-		return nil, nil, fmt.Errorf("launcher: log of %s: %w", c.name(), err)
+		return nil, err
+	}
+	c.proc = p
+	return p, nil
+}
+
+// execStart starts "exe args..." with its output appended to the child's
+// log, a file private to the owner.
+func (c *child) execStart() (process, error) {
+	logf, err := platform.OpenPrivate(c.logPath, c.log)
+	if err != nil {
+		return nil, fmt.Errorf("launcher: log of %s: %w", c.name(), err)
 	}
 	cmd := exec.Command(c.exe, c.args...)
 	cmd.Env = c.env
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	cmd.SysProcAttr = sysProcAttr()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.stopping {
-		logf.Close()
-		return nil, nil, fmt.Errorf("launcher: %s: stopped before it started", c.name())
-	}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		return nil, nil, fmt.Errorf("launcher: start %s: %w", c.name(), err)
+		return nil, fmt.Errorf("launcher: start %s: %w", c.name(), err)
 	}
-	c.cmd = cmd
-	return cmd, logf, nil
+	return &execProcess{cmd: cmd, logf: logf}, nil
 }
 
-func (c *child) supervise(cmd *exec.Cmd, logf *os.File) {
+// execProcess is a process started by execStart.
+type execProcess struct {
+	cmd  *exec.Cmd
+	logf *os.File
+}
+
+func (p *execProcess) Pid() int                 { return p.cmd.Process.Pid }
+func (p *execProcess) Signal(s os.Signal) error { return p.cmd.Process.Signal(s) }
+func (p *execProcess) Kill() error              { return p.cmd.Process.Kill() }
+
+func (p *execProcess) Wait() error {
+	err := p.cmd.Wait()
+	p.logf.Close()
+	return err
+}
+
+// supervise waits for p to exit and, once the shop is ready, starts the
+// child again after a pause (restartPause). A start that fails is retried
+// with the next, longer pause, and logged each time: a replica is never
+// given up on while the launcher runs. The loop ends when stop is called.
+func (c *child) supervise(p process) {
 	defer close(c.done)
-	pause := restartMin
+	failures := 0 // consecutive short runs and failed starts
 	for {
 		began := time.Now()
-		err := cmd.Wait()
-		logf.Close()
+		err := p.Wait()
 		c.mu.Lock()
-		c.cmd = nil
+		c.proc = nil
 		stopping := c.stopping
 		c.mu.Unlock()
 		if stopping {
@@ -106,31 +167,45 @@ func (c *child) supervise(cmd *exec.Cmd, logf *os.File) {
 			return
 		}
 		if time.Since(began) >= restartReset {
-			pause = restartMin
+			failures = 0
 		}
+		pause := restartPause(failures)
+		failures++
 		c.log.Warn("launcher: child exited; restarting", "child", c.name(), "status", fmt.Sprint(err), "in", pause.String(), "log", c.logPath)
-		select {
-		case <-c.wake:
-			return
-		case <-time.After(pause):
-		}
-		pause = min(2*pause, restartMax)
-		var serr error
-		cmd, logf, serr = c.spawn()
-		if serr != nil {
+		for {
+			if !c.sleep(pause) {
+				return
+			}
+			var serr error
+			if p, serr = c.spawn(); serr == nil {
+				break
+			}
 			c.mu.Lock()
 			stopping := c.stopping
 			c.mu.Unlock()
 			if stopping {
 				return
 			}
-			c.log.Error("launcher: child did not restart", "child", c.name(), "error", serr)
-			return
+			pause = restartPause(failures)
+			failures++
+			c.log.Error("launcher: child did not restart; trying again", "child", c.name(), "error", serr, "failures", failures, "in", pause.String())
 		}
 		c.mu.Lock()
 		c.restarts++
 		c.mu.Unlock()
-		c.log.Info("launcher: child restarted", "child", c.name(), "pid", cmd.Process.Pid)
+		c.log.Info("launcher: child restarted", "child", c.name(), "pid", p.Pid())
+	}
+}
+
+// sleep waits d. It reports false, at once, when stop has been called.
+func (c *child) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-c.wake:
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
@@ -138,10 +213,10 @@ func (c *child) supervise(cmd *exec.Cmd, logf *os.File) {
 func (c *child) pid() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.cmd == nil || c.cmd.Process == nil {
+	if c.proc == nil {
 		return 0
 	}
-	return c.cmd.Process.Pid
+	return c.proc.Pid()
 }
 
 // kill sends SIGKILL to the running process without stopping the
@@ -150,11 +225,11 @@ func (c *child) pid() int {
 func (c *child) kill() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.cmd == nil || c.stopping {
+	if c.proc == nil || c.stopping {
 		return 0
 	}
-	_ = c.cmd.Process.Kill()
-	return c.cmd.Process.Pid
+	_ = c.proc.Kill()
+	return c.proc.Pid()
 }
 
 // stop ends the supervision: SIGTERM, then SIGKILL if the process has not
@@ -166,10 +241,10 @@ func (c *child) stop(timeout time.Duration, force <-chan struct{}) {
 		c.stopping = true
 		close(c.wake)
 	}
-	cmd := c.cmd
+	p := c.proc
 	c.mu.Unlock()
-	if cmd != nil {
-		_ = cmd.Process.Signal(terminateSignal)
+	if p != nil {
+		_ = p.Signal(terminateSignal)
 	}
 	t := time.NewTimer(timeout)
 	defer t.Stop()
@@ -180,8 +255,8 @@ func (c *child) stop(timeout time.Duration, force <-chan struct{}) {
 		c.log.Warn("launcher: child did not drain in time; killing it", "child", c.name(), "after", timeout.String())
 	case <-force:
 	}
-	if cmd != nil {
-		_ = cmd.Process.Kill()
+	if p != nil {
+		_ = p.Kill()
 	}
 	<-c.done
 }

@@ -22,7 +22,8 @@ const (
 	DefaultReplicas = 2
 	// MaxReplicas bounds --replicas: every replica is a process.
 	MaxReplicas = 16
-	// DefaultAdminEmail is the address whose first sign-up becomes admin.
+	// DefaultAdminEmail is the e-mail address of the admin account the
+	// users service creates.
 	DefaultAdminEmail = "admin@example.com"
 	// DefaultReadyTimeout bounds the wait for the whole shop to be ready.
 	DefaultReadyTimeout = 60 * time.Second
@@ -72,6 +73,16 @@ type Config struct {
 	// AdminEmail is passed to the users service (--admin-email,
 	// ECOMMERCE_ADMIN_EMAIL). Default DefaultAdminEmail.
 	AdminEmail string
+	// AdminPasswordFile names a file holding the admin's password
+	// (--admin-password-file, ECOMMERCE_ADMIN_PASSWORD_FILE). Default
+	// empty: AdminPassword, or else the password in <data>/AdminPasswordFile,
+	// generated on first start. See the package documentation.
+	AdminPasswordFile string
+	// AdminPassword is the admin's password itself. It has no flag, so
+	// that it never shows in a process listing: the command takes it from
+	// ECOMMERCE_ADMIN_PASSWORD. At most one of AdminPassword and
+	// AdminPasswordFile may be set. Default empty.
+	AdminPassword string
 	// Chaos serves the chaos control API (--chaos, ECOMMERCE_CHAOS).
 	// Default false.
 	Chaos bool
@@ -97,14 +108,15 @@ type Config struct {
 }
 
 // RegisterFlags defines --addr, --registry-listen, --data, --replicas,
-// --admin-email and --chaos on fs, with c's fields as destinations and the
-// package defaults as defaults.
+// --admin-email, --admin-password-file and --chaos on fs, with c's fields as
+// destinations and the package defaults as defaults.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", DefaultAddr, "gateway `address` (storefront, admin and API)")
 	fs.StringVar(&c.RegistryListen, "registry-listen", DefaultRegistryListen, "embedded etcd client `address`")
 	fs.StringVar(&c.Data, "data", platform.DefaultDataDir, "data `directory` (databases, signing key, registry, logs)")
 	fs.IntVar(&c.Replicas, "replicas", DefaultReplicas, fmt.Sprintf("instances of each service, 1 to %d", MaxReplicas))
-	fs.StringVar(&c.AdminEmail, "admin-email", DefaultAdminEmail, "the first sign-up with this `email` becomes admin")
+	fs.StringVar(&c.AdminEmail, "admin-email", DefaultAdminEmail, "`email` of the admin account the shop creates")
+	fs.StringVar(&c.AdminPasswordFile, "admin-password-file", "", "`file` holding the admin's password (default: $ECOMMERCE_ADMIN_PASSWORD, else DATA/"+AdminPasswordFile+", generated on first start)")
 	fs.BoolVar(&c.Chaos, "chaos", false, "serve the chaos control API that \"loadgen --chaos\" uses to kill replicas")
 }
 
@@ -125,6 +137,9 @@ func (c *Config) Validate() error {
 	}
 	if c.AdminEmail != "" && !strings.Contains(c.AdminEmail, "@") {
 		return flagError("admin-email", c.AdminEmail, "is not an e-mail address")
+	}
+	if c.AdminPassword != "" && c.AdminPasswordFile != "" {
+		return flagError("admin-password-file", c.AdminPasswordFile, "is set together with ECOMMERCE_ADMIN_PASSWORD; give the admin password one way")
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package launcher
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
@@ -35,18 +37,31 @@ type KillResult struct {
 }
 
 // control is the chaos control API: an HTTP server on a free loopback port,
-// registered in the registry so that the loadgen can find it.
+// registered in the registry so that the loadgen can find it. Every request
+// must carry the run's secret, which is in secretPath (mode 0600) and
+// nowhere else: the registry is readable by anyone who can reach it.
 type control struct {
-	addr string
-	srv  *http.Server
-	reg  *etcd.Registrar
-	inst discovery.Instance
-	done chan struct{}
+	addr       string
+	secretPath string
+	srv        *http.Server
+	reg        *etcd.Registrar
+	inst       discovery.Instance
+	done       chan struct{}
 }
 
-func startControl(ctx context.Context, cli *clientv3.Client, services []*child, log *slog.Logger) (*control, error) {
+func startControl(ctx context.Context, cli *clientv3.Client, data string, services []*child, log *slog.Logger) (*control, error) {
+	secretPath := filepath.Join(data, ChaosSecretFile)
+	if _, err := createSecret(secretPath, true); err != nil {
+		return nil, fmt.Errorf("launcher: chaos control secret: %w", err)
+	}
+	secret, err := readSecret(secretPath)
+	if err != nil {
+		os.Remove(secretPath)
+		return nil, fmt.Errorf("launcher: chaos control secret: %w", err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		os.Remove(secretPath)
 		return nil, fmt.Errorf("launcher: chaos control: %w", err)
 	}
 	mux := http.NewServeMux()
@@ -76,10 +91,11 @@ func startControl(ctx context.Context, cli *clientv3.Client, services []*child, 
 		writeJSON(w, http.StatusOK, KillResult{Service: name, Replica: c.replica, PID: pid})
 	})
 	c := &control{
-		addr: ln.Addr().String(),
-		srv:  &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second},
-		reg:  etcd.NewRegistrar(cli, etcd.WithTTL(5*time.Second)),
-		done: make(chan struct{}),
+		addr:       ln.Addr().String(),
+		secretPath: secretPath,
+		srv:        &http.Server{Handler: requireSecret(secret, mux, log), ReadHeaderTimeout: 5 * time.Second},
+		reg:        etcd.NewRegistrar(cli, etcd.WithTTL(5*time.Second)),
+		done:       make(chan struct{}),
 	}
 	go func() {
 		defer close(c.done)
@@ -106,6 +122,26 @@ func (c *control) close() {
 	_ = c.srv.Shutdown(ctx)
 	_ = c.srv.Close()
 	<-c.done
+	// The secret dies with the run; a loadgen that reads it later would
+	// find no control API anyway.
+	os.Remove(c.secretPath)
+}
+
+// requireSecret answers 403 to every request whose Authorization header is
+// not "Bearer " and the secret, compared in constant time, and passes the
+// others to next.
+func requireSecret(secret string, next http.Handler, log *slog.Logger) http.Handler {
+	want := []byte("Bearer " + secret)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			log.Warn("launcher: chaos control refused a request without the secret", "remote", r.RemoteAddr, "path", r.URL.Path)
+			writeJSON(w, http.StatusForbidden, map[string]any{"error": map[string]string{
+				"code":    "forbidden",
+				"message": "the chaos control API needs \"Authorization: Bearer SECRET\" with the secret in DATA/" + ChaosSecretFile}})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

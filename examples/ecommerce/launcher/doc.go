@@ -14,13 +14,43 @@
 // and prints the storefront, admin and API URLs. Each child writes its log
 // to <data>/logs/NAME-N.log.
 //
+// # Files
+//
+// The data directory and every directory under it are 0700, every file in
+// it 0600 (databases, signing key, password and secret files, logs),
+// whatever the umask. Before starting anything Run tightens what it finds
+// with wider modes, removing the group and other permissions, and logs each
+// change.
+//
+// # Admin account
+//
+// The users service creates the admin account (--admin-email) itself; the
+// launcher decides its password and hands it to the users children without
+// ever putting it on a command line, where any local user could read it:
+//
+//   - with ECOMMERCE_ADMIN_PASSWORD (Config.AdminPassword), the variable is
+//     passed on in the environment of the users children only, and not
+//     written to disk;
+//   - with --admin-password-file F, F is passed on as --admin-password-file;
+//   - with neither, the first start generates a password (crypto/rand, 26
+//     base32 characters) into <data>/admin-password, mode 0600; later
+//     starts reuse it. It is passed on as --admin-password-file.
+//
+// Giving both is a configuration error. The banner says where the password
+// is, never the password. The launcher removes ECOMMERCE_ADMIN_PASSWORD and
+// ECOMMERCE_ADMIN_PASSWORD_FILE from the environment of every other child.
+//
 // # Supervision
 //
 // A child that exits before the shop is ready fails Run with the tail of
 // its log. A child that exits afterwards is started again after a pause
-// that doubles from 1 s up to 30 s (and resets once the child has run for
-// a minute), so "kill -9" of one replica, or the chaos control below, shows
-// the rest of the shop riding it out while the replica comes back.
+// drawn from the upper half of a step that doubles from 1 s up to 30 s
+// (and resets once the child has run for a minute), so "kill -9" of one
+// replica, or the chaos control below, shows the rest of the shop riding it
+// out while the replica comes back. A restart that fails (the executable
+// gone, the log not writable, no process slots) is logged and tried again
+// after the next pause, for as long as the launcher runs: a replica is
+// never given up on.
 //
 // # Stop
 //
@@ -45,4 +75,12 @@
 // {"service":…,"replica":…,"pid":…}; the supervisor brings it back. The
 // loadgen's --chaos mode finds this API through the registry. Without
 // --chaos nothing is served.
+//
+// Every request must carry "Authorization: Bearer SECRET", or it is
+// answered 403 with {"error":{"code":"forbidden",…}}. The secret is new for
+// every run (crypto/rand), compared in constant time, and kept only in
+// <data>/chaos-secret ([ChaosSecretFile], mode 0600, removed at stop): not
+// in the registry, which anyone who reaches etcd can read. So only the
+// owner of the data directory can kill replicas; "loadgen --chaos --data
+// DIR" reads the secret from there.
 package launcher

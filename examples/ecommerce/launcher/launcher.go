@@ -54,6 +54,7 @@ type launcher struct {
 	failed chan error
 	force  chan struct{} // closed by a second signal: kill, do not drain
 	regURL string
+	admin  adminSecret
 	// gatewayListen is --addr with a zero port made concrete; gateway is
 	// the same with an unspecified host replaced by 127.0.0.1, for URLs.
 	gatewayListen, gateway string
@@ -109,12 +110,21 @@ func (l *launcher) run(parent context.Context) (err error) {
 		}()
 	}
 
-	if err := os.MkdirAll(l.cfg.Data, 0o755); err != nil {
+	// Everything under the data directory is private to its owner: what
+	// is created from here on is, and what an earlier run or another
+	// program left with wider modes is tightened (and logged) first.
+	if err := platform.MkdirPrivate(l.cfg.Data, l.log); err != nil {
+		return fmt.Errorf("launcher: --data %s: %w", l.cfg.Data, err)
+	}
+	if err := platform.TightenTree(l.cfg.Data, l.log); err != nil {
 		return fmt.Errorf("launcher: --data %s: %w", l.cfg.Data, err)
 	}
 	l.logDir = filepath.Join(l.cfg.Data, "logs")
-	if err := os.MkdirAll(l.logDir, 0o755); err != nil {
+	if err := platform.MkdirPrivate(l.logDir, l.log); err != nil {
 		return fmt.Errorf("launcher: %w", err)
+	}
+	if l.admin, err = l.adminPassword(); err != nil {
+		return err
 	}
 	// Check both addresses before starting anything, so that a second
 	// "up" fails at once with the flag to change.
@@ -191,7 +201,7 @@ func (l *launcher) run(parent context.Context) (err error) {
 
 	var ctl *control
 	if l.cfg.Chaos {
-		ctl, err = startControl(ctx, cli, services, l.log)
+		ctl, err = startControl(ctx, cli, l.cfg.Data, services, l.log)
 		if err != nil {
 			return err
 		}
@@ -226,13 +236,16 @@ func (l *launcher) newChild(service string, replica int, listen string) *child {
 	}
 	if service == "users" {
 		args = append(args, "--admin-email", l.cfg.AdminEmail)
+		if l.admin.file != "" {
+			args = append(args, "--admin-password-file", l.admin.file)
+		}
 	}
 	return &child{
 		service:    service,
 		replica:    replica,
 		exe:        l.exe,
 		args:       args,
-		env:        append(os.Environ(), l.cfg.Env...),
+		env:        l.childEnv(service),
 		logPath:    filepath.Join(l.logDir, fmt.Sprintf("%s-%d.log", service, replica)),
 		log:        l.log,
 		supervised: l.ready.Load,
@@ -300,12 +313,12 @@ func (l *launcher) banner(ctl *control) {
 	base := "http://" + l.gateway
 	fmt.Fprintf(l.out, "Switchyard shop is up: %d × users, catalog, orders; gateway; registry.\n", l.cfg.Replicas)
 	fmt.Fprintf(l.out, "  Storefront  %s/\n", base)
-	fmt.Fprintf(l.out, "  Admin       %s/admin/   (sign up as %s to be the admin)\n", base, l.cfg.AdminEmail)
+	fmt.Fprintf(l.out, "  Admin       %s/admin/   (log in as %s; %s)\n", base, l.cfg.AdminEmail, l.admin.note)
 	fmt.Fprintf(l.out, "  API         %s/api/v1/products\n", base)
 	fmt.Fprintf(l.out, "  Registry    %s\n", l.regURL)
 	fmt.Fprintf(l.out, "  Data        %s   (logs in %s)\n", l.cfg.Data, l.logDir)
 	if ctl != nil {
-		fmt.Fprintf(l.out, "  Chaos       http://%s/v1/chaos/kill?service=orders   (registered as %q)\n", ctl.addr, ControlService)
+		fmt.Fprintf(l.out, "  Chaos       http://%s%s?service=orders   (registered as %q; bearer secret in %s)\n", ctl.addr, KillPath, ControlService, ctl.secretPath)
 	}
 	fmt.Fprintf(l.out, "Press Ctrl-C to stop.\n")
 }

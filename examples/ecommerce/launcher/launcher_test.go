@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -190,11 +191,34 @@ func TestRunStartsSupervisesAndStops(t *testing.T) {
 		}
 	}
 
-	// The chaos API kills a replica; the supervisor starts it again.
-	resp, err = http.Post(chaos[1]+"?service=orders", "", nil)
-	if err != nil {
-		t.Fatal(err)
+	// The chaos API refuses a request without the run's secret.
+	secretPath := filepath.Join(cfg.Data, launcher.ChaosSecretFile)
+	secret := readSecret(t, secretPath, 0o600)
+	if strings.Contains(banner, secret) {
+		t.Errorf("the banner shows the chaos secret:\n%s", banner)
 	}
+	for _, tc := range []struct{ name, auth string }{
+		{"no secret", ""},
+		{"wrong secret", "Bearer " + strings.Repeat("A", len(secret))},
+		{"secret without Bearer", secret},
+		{"secret with a suffix", "Bearer " + secret + "x"},
+	} {
+		resp := chaosPost(t, chaos[1]+"?service=orders", tc.auth)
+		var body struct {
+			Error struct{ Code, Message string }
+		}
+		err := json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || err != nil || body.Error.Code != "forbidden" || body.Error.Message == "" {
+			t.Errorf("%s: status %d, body %+v (%v); want 403 with a JSON error", tc.name, resp.StatusCode, body, err)
+		}
+	}
+	if n := len(pids(t, cfg.Data)["orders"]); n != 2 {
+		t.Fatalf("%d orders processes after refused kills, want 2", n)
+	}
+
+	// With the secret it kills a replica; the supervisor starts it again.
+	resp = chaosPost(t, chaos[1]+"?service=orders", "Bearer "+secret)
 	var kill launcher.KillResult
 	if err := json.NewDecoder(resp.Body).Decode(&kill); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("kill: status %d, %v", resp.StatusCode, err)
@@ -206,10 +230,7 @@ func TestRunStartsSupervisesAndStops(t *testing.T) {
 	waitFor(t, 5*time.Second, "the killed replica to die", func() bool { return !alive(kill.PID) })
 	waitFor(t, 10*time.Second, "the killed replica to restart", func() bool { return len(pids(t, cfg.Data)["orders"]) == 3 })
 
-	resp, err = http.Post(chaos[1]+"?service=gateway", "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp = chaosPost(t, chaos[1]+"?service=gateway", "Bearer "+secret)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("killing the gateway: status %d, want 400", resp.StatusCode)
@@ -234,6 +255,256 @@ func TestRunStartsSupervisesAndStops(t *testing.T) {
 	if c, err := net.DialTimeout("tcp", reg[1], time.Second); err == nil {
 		c.Close()
 		t.Errorf("the registry still listens on %s", reg[1])
+	}
+	if _, err := os.Stat(secretPath); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the chaos secret outlives the run: %v", err)
+	}
+}
+
+// chaosPost posts to the chaos control API with the Authorization header
+// auth (none if empty).
+func chaosPost(t *testing.T, url, auth string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+// readSecret returns the first line of the file at path, checking that it
+// has the given mode and holds a non-trivial secret.
+func readSecret(t *testing.T, path string, mode fs.FileMode) string {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != mode {
+		t.Errorf("%s: mode %v, want %v", path, st.Mode().Perm(), mode)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.TrimSuffix(string(b), "\n")
+	if len(s) < 20 || strings.ContainsAny(s, "\n ") {
+		t.Fatalf("%s holds %q, want one line of at least 20 characters", path, s)
+	}
+	return s
+}
+
+// records returns what the fake children recorded, by service.
+func records(t *testing.T, data string) map[string][]childRecord {
+	t.Helper()
+	out := map[string][]childRecord{}
+	for name, ps := range pids(t, data) {
+		for _, p := range ps {
+			b, err := os.ReadFile(filepath.Join(data, "pids", name+"-"+strconv.Itoa(p)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r childRecord
+			if err := json.Unmarshal(b, &r); err != nil {
+				t.Fatalf("record of %s-%d: %v", name, p, err)
+			}
+			out[name] = append(out[name], r)
+		}
+	}
+	return out
+}
+
+// runUntilReady runs the launcher with cfg until its banner is printed and
+// returns the banner and a function that stops it and checks that Run
+// returned nil.
+func runUntilReady(t *testing.T, cfg launcher.Config) (banner string, stop func()) {
+	t.Helper()
+	out := &lockedBuffer{}
+	cfg.Out = out
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- launcher.Run(ctx, cfg) }()
+	waitFor(t, 30*time.Second, "the banner", func() bool {
+		select {
+		case err := <-done:
+			cancel()
+			t.Fatalf("Run returned early: %v\n%s", err, out)
+		default:
+		}
+		return strings.Contains(out.String(), "Press Ctrl-C")
+	})
+	return out.String(), func() {
+		t.Helper()
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("Run = %v, want nil after a requested stop", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("Run did not return after cancel")
+		}
+	}
+}
+
+// privateModes lists every file and directory under root whose mode gives
+// anything to the group or others.
+func privateModes(t *testing.T, root string) []string {
+	t.Helper()
+	var wide []string
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		want := fs.FileMode(0o600)
+		if d.IsDir() {
+			want = 0o700
+		}
+		if info.Mode().Perm() != want {
+			wide = append(wide, fmt.Sprintf("%s %v", path, info.Mode().Perm()))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wide
+}
+
+// With a umask that lets everything through, and a data directory left
+// world-readable by an earlier run, every directory under the data
+// directory ends up 0700 and every file 0600; the generated admin password
+// is passed to the users children by file and reused by the next run.
+func TestRunKeepsTheDataPrivate(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	cfg := testConfig(t)
+	cfg.Replicas = 1
+	cfg.Chaos = true
+	var logs lockedBuffer
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	// What an older build left: a world-readable directory, database, log.
+	if err := os.Chmod(cfg.Data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(cfg.Data, "logs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"users.db", "logs/users-1.log"} {
+		if err := os.WriteFile(filepath.Join(cfg.Data, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	banner, stop := runUntilReady(t, cfg)
+	passwordPath := filepath.Join(cfg.Data, launcher.AdminPasswordFile)
+	password := readSecret(t, passwordPath, 0o600)
+	if !strings.Contains(banner, passwordPath) || strings.Contains(banner, password) {
+		t.Errorf("the banner should name %s and not show the password:\n%s", passwordPath, banner)
+	}
+	if wide := privateModes(t, cfg.Data); len(wide) > 0 {
+		t.Errorf("not private to the owner under a umask of 0:\n%s", strings.Join(wide, "\n"))
+	}
+	for _, f := range []string{"users.db", "logs/users-1.log"} {
+		if !strings.Contains(logs.String(), filepath.Join(cfg.Data, f)) {
+			t.Errorf("tightening %s was not logged:\n%s", f, &logs)
+		}
+	}
+	recs := records(t, cfg.Data)
+	if len(recs["users"]) != 1 {
+		t.Fatalf("users children: %+v", recs["users"])
+	}
+	u := recs["users"][0]
+	if u.AdminPasswordFile != passwordPath || strings.TrimSpace(u.AdminPassword) != password || u.AdminPasswordEnv != "" {
+		t.Errorf("the users child got --admin-password-file %q holding %q, env %q; want %s holding %q",
+			u.AdminPasswordFile, u.AdminPassword, u.AdminPasswordEnv, passwordPath, password)
+	}
+	for name, rs := range recs {
+		for _, r := range rs {
+			if strings.Contains(strings.Join(r.Args, " "), password) {
+				t.Errorf("the password is on the command line of %s: %q", name, r.Args)
+			}
+			if name != "users" && r.AdminPasswordFile != "" {
+				t.Errorf("%s was given the admin password file", name)
+			}
+		}
+	}
+	stop()
+
+	// The next run reuses the password, and tightens the file if needed.
+	if err := os.Chmod(passwordPath, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	banner, stop = runUntilReady(t, cfg)
+	if again := readSecret(t, passwordPath, 0o600); again != password {
+		t.Errorf("the second run changed the admin password from %q to %q", password, again)
+	}
+	if strings.Contains(banner, "generated") {
+		t.Errorf("the second run says it generated the password:\n%s", banner)
+	}
+	stop()
+}
+
+// A password from ECOMMERCE_ADMIN_PASSWORD reaches the users children in
+// their environment only: not on a command line, not on disk, not in the
+// other children's environment.
+func TestRunPassesAdminPasswordFromEnvironment(t *testing.T) {
+	const password = "from-the-environment-Jq7vX"
+	cfg := testConfig(t)
+	cfg.Replicas = 1
+	cfg.AdminPassword = password
+	t.Setenv("ECOMMERCE_ADMIN_PASSWORD", password) // as the command sees it
+	banner, stop := runUntilReady(t, cfg)
+	defer stop()
+	if strings.Contains(banner, password) || !strings.Contains(banner, "ECOMMERCE_ADMIN_PASSWORD") {
+		t.Errorf("the banner should name the variable and not show the password:\n%s", banner)
+	}
+	for name, rs := range records(t, cfg.Data) {
+		for _, r := range rs {
+			if strings.Contains(strings.Join(r.Args, " "), password) || r.AdminPasswordFile != "" {
+				t.Errorf("%s got the password on its command line: %q", name, r.Args)
+			}
+			want := ""
+			if name == "users" {
+				want = password
+			}
+			if r.AdminPasswordEnv != want {
+				t.Errorf("%s has ECOMMERCE_ADMIN_PASSWORD=%q, want %q", name, r.AdminPasswordEnv, want)
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(cfg.Data, launcher.AdminPasswordFile)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a password given in the environment was written to disk: %v", err)
+	}
+}
+
+func TestRunRefusesUnreadableAdminPasswordFile(t *testing.T) {
+	cfg := testConfig(t)
+	for name, path := range map[string]string{
+		"missing": filepath.Join(cfg.Data, "nope"),
+		"empty":   filepath.Join(cfg.Data, "empty"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := os.WriteFile(filepath.Join(cfg.Data, "empty"), []byte("\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg.AdminPasswordFile = path
+			err := launcher.Run(context.Background(), cfg)
+			if !errors.Is(err, launcher.ErrConfig) || !strings.Contains(err.Error(), "--admin-password-file") {
+				t.Fatalf("Run = %v, want ErrConfig naming --admin-password-file", err)
+			}
+		})
 	}
 }
 
@@ -371,6 +642,7 @@ func TestConfigValidate(t *testing.T) {
 		{"no replicas", "--replicas", func(c *launcher.Config) { c.Replicas = 0 }},
 		{"too many replicas", "--replicas", func(c *launcher.Config) { c.Replicas = launcher.MaxReplicas + 1 }},
 		{"admin email", "--admin-email", func(c *launcher.Config) { c.AdminEmail = "admin" }},
+		{"admin password twice", "--admin-password-file", func(c *launcher.Config) { c.AdminPassword, c.AdminPasswordFile = "pw", "f" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := valid()

@@ -2,6 +2,7 @@ package launcher_test
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -45,7 +46,19 @@ func TestMain(m *testing.M) {
 	)
 }
 
-// fakeChild serves like a shop service: it writes its pid to
+// childRecord is what a fake child writes to <data>/pids/NAME-PID: what it
+// was given, for the tests to check.
+type childRecord struct {
+	Args []string `json:"args"`
+	// AdminPasswordEnv is $ECOMMERCE_ADMIN_PASSWORD.
+	AdminPasswordEnv string `json:"admin_password_env"`
+	// AdminPasswordFile is --admin-password-file and AdminPassword the
+	// content of that file.
+	AdminPasswordFile string `json:"admin_password_file"`
+	AdminPassword     string `json:"admin_password"`
+}
+
+// fakeChild serves like a shop service: it writes a childRecord to
 // <data>/pids/NAME-PID, registers in the registry (except the gateway,
 // which like the real one listens on a fixed address) and answers /readyz.
 func fakeChild(args []string) int {
@@ -57,6 +70,13 @@ func fakeChild(args []string) int {
 	var cfg platform.ServiceConfig
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	cfg.RegisterFlags(fs)
+	// The users service takes --admin-password-file; define it here in
+	// case platform.ServiceConfig does not.
+	passwordFile := fs.Lookup("admin-password-file")
+	if passwordFile == nil {
+		fs.String("admin-password-file", "", "")
+		passwordFile = fs.Lookup("admin-password-file")
+	}
 	if err := fs.Parse(args[2:]); err != nil {
 		return 2
 	}
@@ -64,9 +84,19 @@ func fakeChild(args []string) int {
 		fmt.Fprintln(os.Stderr, "fake child: failing on purpose: the database is on fire")
 		return 1
 	}
+	rec := childRecord{Args: os.Args, AdminPasswordEnv: os.Getenv("ECOMMERCE_ADMIN_PASSWORD"), AdminPasswordFile: passwordFile.Value.String()}
+	if rec.AdminPasswordFile != "" {
+		b, err := os.ReadFile(rec.AdminPasswordFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "fake child:", err)
+			return 1
+		}
+		rec.AdminPassword = string(b)
+	}
+	b, _ := json.Marshal(rec)
 	pids := filepath.Join(cfg.Data, "pids")
-	_ = os.MkdirAll(pids, 0o755)
-	_ = os.WriteFile(filepath.Join(pids, name+"-"+strconv.Itoa(os.Getpid())), nil, 0o644)
+	_ = os.MkdirAll(pids, 0o700)
+	_ = os.WriteFile(filepath.Join(pids, name+"-"+strconv.Itoa(os.Getpid())), b, 0o600)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()

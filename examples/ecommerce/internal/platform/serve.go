@@ -145,12 +145,16 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		app.Health().AddCheck(name, check)
 	}
 
+	// The default deadline is also the most a caller's header may ask
+	// for: a client can shorten a request's budget, never lengthen it, and
+	// when the budget runs out it is this service's (outcome.ErrTimeout),
+	// so whatever it was waiting for is blamed.
 	var dopts []deadline.Option
 	switch {
 	case o.DefaultDeadline == 0:
-		dopts = append(dopts, deadline.WithDefault(DefaultDeadline))
+		dopts = append(dopts, deadline.WithDefault(DefaultDeadline), deadline.WithMax(DefaultDeadline))
 	case o.DefaultDeadline > 0:
-		dopts = append(dopts, deadline.WithDefault(o.DefaultDeadline))
+		dopts = append(dopts, deadline.WithDefault(o.DefaultDeadline), deadline.WithMax(o.DefaultDeadline))
 	}
 	api := tracing.Handler(o.Service,
 		logging.Handler(logger,

@@ -1,0 +1,144 @@
+package launcher
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+)
+
+// Files the launcher keeps in the data directory, mode 0600.
+const (
+	// AdminPasswordFile holds the admin password "up" generates on first
+	// start when none is given; later starts reuse it.
+	AdminPasswordFile = "admin-password"
+	// ChaosSecretFile holds the secret of the running launcher's chaos
+	// control API, a new one each run; it is removed when the launcher
+	// stops.
+	ChaosSecretFile = "chaos-secret"
+)
+
+// Environment variables the launcher keeps from the children it does not
+// mean them for.
+var (
+	envAdminPassword     = platform.EnvName("admin-password")
+	envAdminPasswordFile = platform.EnvName("admin-password-file")
+)
+
+// adminSecret is where the users children find the admin password.
+type adminSecret struct {
+	file string   // passed as --admin-password-file, or ""
+	env  []string // added to the users children's environment, or nil
+	note string   // for the banner: where the password is; never the password
+}
+
+// adminPassword decides how the users children get the admin password,
+// generating one into <data>/AdminPasswordFile if none is given. A password
+// from the environment is passed on in the users children's environment
+// only, and is not written to disk: whoever gave it that way keeps it where
+// they chose. A file is passed by name. The password itself never goes on a
+// command line, which any local user can read.
+func (l *launcher) adminPassword() (adminSecret, error) {
+	switch {
+	case l.cfg.AdminPassword != "":
+		return adminSecret{
+			env:  []string{envAdminPassword + "=" + l.cfg.AdminPassword},
+			note: "password from $" + envAdminPassword,
+		}, nil
+	case l.cfg.AdminPasswordFile != "":
+		if _, err := readSecret(l.cfg.AdminPasswordFile); err != nil {
+			return adminSecret{}, fmt.Errorf("%w: --admin-password-file (%s): %w", ErrConfig, envAdminPasswordFile, err)
+		}
+		return adminSecret{file: l.cfg.AdminPasswordFile, note: "password in " + l.cfg.AdminPasswordFile}, nil
+	}
+	path := filepath.Join(l.cfg.Data, AdminPasswordFile)
+	created, err := createSecret(path, false)
+	if err != nil {
+		return adminSecret{}, fmt.Errorf("launcher: admin password: %w", err)
+	}
+	if !created {
+		if err := platform.Tighten(path, l.log); err != nil {
+			return adminSecret{}, fmt.Errorf("launcher: admin password: %w", err)
+		}
+		if _, err := readSecret(path); err != nil {
+			return adminSecret{}, fmt.Errorf("launcher: admin password: %w; delete it and a new password is generated", err)
+		}
+	}
+	note := "password in " + path
+	if created {
+		note += ", generated now"
+	}
+	return adminSecret{file: path, note: note}, nil
+}
+
+// childEnv returns the environment of a child of service: the launcher's
+// own and Config.Env, without the admin password variables, which only the
+// users children get, and only when the password came that way.
+func (l *launcher) childEnv(service string) []string {
+	var env []string
+	for _, kv := range append(os.Environ(), l.cfg.Env...) {
+		k, _, _ := strings.Cut(kv, "=")
+		if k == envAdminPassword || k == envAdminPasswordFile {
+			continue
+		}
+		env = append(env, kv)
+	}
+	if service == "users" {
+		env = append(env, l.admin.env...)
+	}
+	return env
+}
+
+// createSecret writes a new random secret (crypto/rand, 130 bits as 26
+// base32 characters and a newline) to path with mode 0600. With replace
+// false an existing file is kept and created is false; with replace true
+// it is replaced. Either way the file appears whole or not at all: the
+// secret is written to a temporary file first.
+func createSecret(path string, replace bool) (created bool, err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*") // mode 0600
+	if err != nil {
+		return false, err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.WriteString(rand.Text() + "\n")
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return false, err
+	}
+	if replace {
+		return true, os.Rename(tmp.Name(), path)
+	}
+	// A link fails if path exists, so a secret already there is kept.
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, nil
+}
+
+// readSecret reads a secret from path: the file's content without its
+// trailing line ends, which must not be empty.
+func readSecret(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	s := strings.TrimRight(string(b), "\r\n")
+	if s == "" {
+		return "", fmt.Errorf("%s is empty", path)
+	}
+	return s, nil
+}
