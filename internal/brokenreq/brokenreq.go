@@ -114,37 +114,18 @@ var Naive = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 
 // Serve serves h on 127.0.0.1:0 under http.MaxBytesHandler with [Limit]
 // (outermost, as transport/http's NewServer puts its LimitBody) and
-// returns its address. wait(n) returns once the server has accepted n
-// connections since it started and every one is closed — every request on
-// it handled — so that what the layers under test recorded is complete.
+// returns its address and the wait of [Track].
 func Serve(t testing.TB, h http.Handler) (addr string, wait func(n int)) {
 	t.Helper()
-	var (
-		mu           sync.Mutex // guards open and accepted
-		open         int        // connections accepted and not yet closed
-		accepted     int        // connections accepted
-		allClosed    = sync.NewCond(&mu)
-		countedConns sync.Map // net.Conn → struct{}: accepted
-	)
-	srv := &http.Server{
-		Handler:           http.MaxBytesHandler(h, Limit),
-		ReadHeaderTimeout: 5 * time.Second,
-		ConnState: func(c net.Conn, s http.ConnState) {
-			mu.Lock()
-			defer mu.Unlock()
-			switch s {
-			case http.StateNew:
-				countedConns.Store(c, struct{}{})
-				open++
-				accepted++
-			case http.StateClosed, http.StateHijacked:
-				if _, ok := countedConns.LoadAndDelete(c); ok {
-					open--
-					allClosed.Broadcast()
-				}
-			}
-		},
-	}
+	srv := &http.Server{Handler: http.MaxBytesHandler(h, Limit), ReadHeaderTimeout: 5 * time.Second}
+	wait = Track(srv)
+	return Start(t, srv), wait
+}
+
+// Start serves srv on 127.0.0.1:0 until the test ends and returns its
+// address.
+func Start(t testing.TB, srv *http.Server) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +139,39 @@ func Serve(t testing.TB, h http.Handler) (addr string, wait func(n int)) {
 		_ = srv.Close()
 		<-done
 	})
-	return ln.Addr().String(), func(n int) {
+	return ln.Addr().String()
+}
+
+// Track sets srv.ConnState (before it serves) and returns wait: wait(n)
+// returns once srv has accepted n connections and every one is closed —
+// every request on it handled, net/http's lingering close of a connection
+// with an unread body included — so that what the layers under test
+// recorded is complete and no goroutine of the server is left.
+func Track(srv *http.Server) (wait func(n int)) {
+	var (
+		mu        sync.Mutex // guards open, accepted and conns
+		open      int        // connections accepted and not yet closed
+		accepted  int        // connections accepted
+		conns     = map[net.Conn]bool{}
+		allClosed = sync.NewCond(&mu)
+	)
+	srv.ConnState = func(c net.Conn, s http.ConnState) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch s {
+		case http.StateNew:
+			conns[c] = true
+			open++
+			accepted++
+		case http.StateClosed, http.StateHijacked:
+			if conns[c] {
+				delete(conns, c)
+				open--
+				allClosed.Broadcast()
+			}
+		}
+	}
+	return func(n int) {
 		mu.Lock()
 		defer mu.Unlock()
 		for accepted < n || open > 0 {
