@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	shopgateway "github.com/switchyard/switchyard/examples/ecommerce/gateway"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
 )
 
@@ -86,6 +87,11 @@ type Config struct {
 	// Chaos serves the chaos control API (--chaos, ECOMMERCE_CHAOS).
 	// Default false.
 	Chaos bool
+	// TrustedProxies are the load balancers in front of the shop, passed
+	// to the gateway (--trusted-proxies CIDR,…,
+	// ECOMMERCE_TRUSTED_PROXIES): their X-Forwarded-For names the client
+	// for the per-IP limits. Default none.
+	TrustedProxies shopgateway.Prefixes
 
 	// Executable is the binary started for every child with "serve NAME
 	// ...". Empty means os.Executable().
@@ -108,8 +114,8 @@ type Config struct {
 }
 
 // RegisterFlags defines --addr, --registry-listen, --data, --replicas,
-// --admin-email, --admin-password-file and --chaos on fs, with c's fields as
-// destinations and the package defaults as defaults.
+// --admin-email, --admin-password-file, --chaos and --trusted-proxies on
+// fs, with c's fields as destinations and the package defaults as defaults.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", DefaultAddr, "gateway `address` (storefront, admin and API)")
 	fs.StringVar(&c.RegistryListen, "registry-listen", DefaultRegistryListen, "embedded etcd client `address`")
@@ -118,6 +124,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.AdminEmail, "admin-email", DefaultAdminEmail, "`email` of the admin account the shop creates")
 	fs.StringVar(&c.AdminPasswordFile, "admin-password-file", "", "`file` holding the admin's password (default: $ECOMMERCE_ADMIN_PASSWORD, else DATA/"+AdminPasswordFile+", generated on first start)")
 	fs.BoolVar(&c.Chaos, "chaos", false, "serve the chaos control API that \"loadgen --chaos\" uses to kill replicas")
+	fs.Var(&c.TrustedProxies, "trusted-proxies", "`CIDR,…` of load balancers in front of the gateway, whose X-Forwarded-For names the client (default none)")
 }
 
 // Validate checks every flag-backed field and returns an error wrapping
@@ -140,6 +147,11 @@ func (c *Config) Validate() error {
 	}
 	if c.AdminPassword != "" && c.AdminPasswordFile != "" {
 		return flagError("admin-password-file", c.AdminPasswordFile, "is set together with ECOMMERCE_ADMIN_PASSWORD; give the admin password one way")
+	}
+	for _, p := range c.TrustedProxies {
+		if !p.IsValid() {
+			return flagError("trusted-proxies", c.TrustedProxies.String(), "holds an invalid CIDR")
+		}
 	}
 	return nil
 }

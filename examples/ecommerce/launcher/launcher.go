@@ -240,6 +240,9 @@ func (l *launcher) newChild(service string, replica int, listen string) *child {
 			args = append(args, "--admin-password-file", l.admin.file)
 		}
 	}
+	if service == GatewayService && len(l.cfg.TrustedProxies) > 0 {
+		args = append(args, "--trusted-proxies", l.cfg.TrustedProxies.String())
+	}
 	return &child{
 		service:    service,
 		replica:    replica,
