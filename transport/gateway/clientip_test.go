@@ -3,9 +3,11 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"net/textproto"
 	"strings"
@@ -14,6 +16,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/discovery/memory"
 	"github.com/switchyard/switchyard/middleware/ratelimit"
 	"github.com/switchyard/switchyard/transport/gateway"
@@ -360,4 +363,36 @@ func TestPerIPLimitUsesTheClientAddress(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Behind a load balancer at 10.0.0.2, the client is the rightmost address
+// of X-Forwarded-For that is not a trusted proxy; what the client wrote to
+// the left of it, and its X-Real-Ip, are not believed and not passed on.
+func ExampleWithTrustedProxies() {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "X-Forwarded-For %q, X-Real-Ip %q\n", r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Real-Ip"))
+	}))
+	defer upstream.Close()
+	reg := memory.New()
+	defer reg.Close()
+	reg.Register(context.Background(), discovery.Instance{ID: "a1", Service: "api", Addr: strings.TrimPrefix(upstream.URL, "http://")})
+
+	limit := ratelimit.Handler(ratelimit.NewPerKey(10, 20), ratelimit.RemoteIP) // keyed by the client
+	g, err := gateway.New(context.Background(), reg,
+		[]gateway.Route{{Pattern: "/", Service: "api", Middleware: []func(http.Handler) http.Handler{limit}}},
+		gateway.WithTrustedProxies(netip.MustParsePrefix("10.0.0.0/8")))
+	if err != nil {
+		panic(err)
+	}
+	defer g.Close()
+	g.WaitReady(context.Background())
+
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.RemoteAddr = "10.0.0.2:41000" // the load balancer
+	r.Header.Set("X-Forwarded-For", "6.6.6.6, 203.0.113.7")
+	r.Header.Set("X-Real-Ip", "6.6.6.6")
+	w := httptest.NewRecorder()
+	g.ServeHTTP(w, r)
+	fmt.Print(w.Body.String())
+	// Output: X-Forwarded-For "203.0.113.7", X-Real-Ip ""
 }
