@@ -57,6 +57,9 @@ Usage:
 
 Every flag can also be set through the environment as ECOMMERCE_<FLAG>, for
 example --admin-email as ECOMMERCE_ADMIN_EMAIL; the command line wins.
+The admin's password comes from ECOMMERCE_ADMIN_PASSWORD or
+--admin-password-file; with neither, "up" generates one into
+DATA/admin-password on first start and prints that path.
 
 Try it:
   ecommerce                         then open http://127.0.0.1:8080/
@@ -166,6 +169,9 @@ func runUp(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	// The admin password has no flag, so that it never shows in a process
+	// listing: it comes from the environment (or --admin-password-file).
+	cfg.AdminPassword = os.Getenv(platform.EnvName("admin-password"))
 	cfg.Out = stdout
 	// The launcher talks to a person at a terminal: plain text, not JSON.
 	// The children's JSON logs go to <data>/logs.

@@ -29,6 +29,8 @@ func TestCommandLine(t *testing.T) {
 		{"help", []string{"help"}, 0, "ecommerce serve SERVICE"},
 		{"help up", []string{"help", "up"}, 0, "$ECOMMERCE_REGISTRY_LISTEN"},
 		{"up --help", []string{"--help"}, 0, "--replicas int"},
+		{"up --help: admin password file", []string{"up", "--help"}, 0, "--admin-password-file file"},
+		{"loadgen --help: data", []string{"loadgen", "--help"}, 0, "$ECOMMERCE_DATA"},
 		{"serve gateway --help", []string{"serve", "gateway", "--help"}, 0, "$ECOMMERCE_LOGIN_RATE"},
 		{"serve users --help", []string{"serve", "users", "-h"}, 0, "$ECOMMERCE_ADMIN_EMAIL"},
 		{"serve --help", []string{"serve", "--help"}, 0, "SERVICE is one of"},
@@ -53,6 +55,16 @@ func TestCommandLine(t *testing.T) {
 				t.Errorf("output lacks %q:\n%s", tc.out, out)
 			}
 		})
+	}
+}
+
+func TestAdminPasswordGivenTwice(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("ECOMMERCE_ADMIN_PASSWORD", "a-password-from-the-env")
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"up", "--admin-password-file", "pw"}, &stdout, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), "--admin-password-file") || strings.Contains(stderr.String(), "a-password-from-the-env") {
+		t.Errorf("exit %d, stderr %s; want 2 naming --admin-password-file, without the password", code, &stderr)
 	}
 }
 

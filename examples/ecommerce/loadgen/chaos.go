@@ -8,6 +8,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/switchyard/switchyard/discovery"
@@ -69,12 +72,20 @@ func (g *gen) chaosLoop(ctx context.Context, end time.Time) {
 }
 
 // kill asks the control API at addr (which must be a loopback address) to
-// kill a replica of service.
+// kill a replica of service, with the secret the launcher keeps in the data
+// directory. The secret is read for every kill: a restarted launcher has a
+// new one.
 func (g *gen) kill(ctx context.Context, addr, service string) (string, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil || !loopbackHost(host) {
 		return "", fmt.Errorf("%w: control API at %q", ErrNotLoopback, addr)
 	}
+	secretPath := filepath.Join(g.cfg.Data, launcher.ChaosSecretFile)
+	b, err := os.ReadFile(secretPath)
+	if err != nil {
+		return "", fmt.Errorf("the control API's secret: %w (is --data the shop's data directory?)", err)
+	}
+	secret := strings.TrimRight(string(b), "\r\n")
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	u := "http://" + addr + launcher.KillPath + "?service=" + url.QueryEscape(service)
@@ -82,11 +93,15 @@ func (g *gen) kill(ctx context.Context, addr, service string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	req.Header.Set("Authorization", "Bearer "+secret)
 	resp, err := g.client.Do(req)
 	if err != nil {
 		return "", err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusForbidden {
+		return "", fmt.Errorf("control API answered 403: the secret in %s is not the running launcher's", secretPath)
+	}
 	if resp.StatusCode != http.StatusOK {
 		return "", fmt.Errorf("control API answered %d", resp.StatusCode)
 	}

@@ -78,6 +78,11 @@ type Config struct {
 	// Registry is where the launcher's control API is found with --chaos
 	// (--registry). Default platform.DefaultRegistry.
 	Registry string
+	// Data is the shop's data directory (--data, ECOMMERCE_DATA, the same
+	// flag and variable as "up"'s): with --chaos the control API's secret
+	// is read from Data/launcher.ChaosSecretFile before each kill. Default
+	// platform.DefaultDataDir.
+	Data string
 
 	// Resolver, when set, is used instead of connecting to Registry to
 	// find the control API (tests).
@@ -103,6 +108,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Chaos, "chaos", false, "kill a random service replica through the launcher (\"up --chaos\") every --chaos-interval")
 	fs.DurationVar(&c.ChaosInterval, "chaos-interval", DefaultChaosInterval, "pause between two chaos kills")
 	fs.StringVar(&c.Registry, "registry", platform.DefaultRegistry, "etcd registry `URL` where --chaos finds the launcher")
+	fs.StringVar(&c.Data, "data", platform.DefaultDataDir, "the shop's data `directory`, where --chaos reads the launcher's secret")
 }
 
 // Validate checks c and returns an error wrapping [ErrConfig] (or
@@ -128,6 +134,8 @@ func (c *Config) Validate() error {
 		return flagError("timeout", c.Timeout.String(), "must be above 0 and at most 1m")
 	case c.Chaos && c.ChaosInterval < time.Second:
 		return flagError("chaos-interval", c.ChaosInterval.String(), "must be at least 1s")
+	case c.Chaos && strings.TrimSpace(c.Data) == "":
+		return flagError("data", c.Data, "must name the shop's data directory with --chaos")
 	}
 	if c.Chaos && c.Resolver == nil {
 		if _, err := platform.RegistryEndpoints("registry", c.Registry); err != nil {

@@ -42,6 +42,13 @@
 // so the effect of losing an instance (a few retried orders, a latency
 // bump, no lost or duplicated order) can be read off the report.
 //
+// The control API answers only requests that carry the launcher's secret
+// ("Authorization: Bearer …"), and the registry, which anyone who reaches
+// etcd can read, does not hold it: the loadgen reads it, before each kill,
+// from DATA/chaos-secret (mode 0600), where DATA is --data, the same flag
+// and ECOMMERCE_DATA variable as "up"'s. So only the owner of the shop's
+// data directory can kill its replicas.
+//
 // # Limits
 //
 // Everything is bounded: the set-up by 30 s, the run by --duration (at most

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -141,6 +143,7 @@ func baseConfig(target string) loadgen.Config {
 		Timeout:       5 * time.Second,
 		ChaosInterval: time.Second,
 		Registry:      "etcd://127.0.0.1:2379",
+		Data:          "ecommerce-data",
 	}
 }
 
@@ -247,53 +250,98 @@ func TestSetupFailure(t *testing.T) {
 	}
 }
 
+// TestChaosAsksTheLauncher runs the chaos loop against a fake control API
+// that, like the launcher's, answers 403 unless the request carries the
+// secret in DATA/chaos-secret.
 func TestChaosAsksTheLauncher(t *testing.T) {
-	shop := newFakeShop()
-	shop.signups = 1
-	srv := httptest.NewServer(shop.handler())
-	defer srv.Close()
+	const secret = "RUNSECRET2345ABCDEFGHIJKLM"
+	for _, tc := range []struct {
+		name string
+		file string // content of DATA/chaos-secret; "" for no file
+		// kills says whether the control API kills; when it does not,
+		// fails is in every chaos line of the report.
+		kills bool
+		fails string
+	}{
+		{"the launcher's secret", secret + "\n", true, ""},
+		{"a stale secret", "ANOTHERRUNSSECRET234567ABC\n", false, "403"},
+		{"no secret file", "", false, "is --data the shop's data directory?"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			shop := newFakeShop()
+			shop.signups = 1
+			srv := httptest.NewServer(shop.handler())
+			defer srv.Close()
 
-	var mu sync.Mutex
-	var killed []string
-	ctl := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || r.URL.Path != launcher.KillPath {
-			http.NotFound(w, r)
-			return
-		}
-		s := r.URL.Query().Get("service")
-		mu.Lock()
-		killed = append(killed, s)
-		mu.Unlock()
-		writeJSON(w, http.StatusOK, launcher.KillResult{Service: s, Replica: 2, PID: 4242})
-	}))
-	defer ctl.Close()
-	reg := memory.New()
-	defer reg.Close()
-	if err := reg.Register(context.Background(), discovery.Instance{ID: "ctl", Service: launcher.ControlService, Addr: ctl.Listener.Addr().String()}); err != nil {
-		t.Fatal(err)
-	}
+			var mu sync.Mutex
+			var killed []string
+			refused := 0
+			ctl := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method != http.MethodPost || r.URL.Path != launcher.KillPath {
+					http.NotFound(w, r)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if r.Header.Get("Authorization") != "Bearer "+secret {
+					refused++
+					writeJSON(w, http.StatusForbidden, map[string]any{"error": map[string]string{"code": "forbidden", "message": "no"}})
+					return
+				}
+				s := r.URL.Query().Get("service")
+				killed = append(killed, s)
+				writeJSON(w, http.StatusOK, launcher.KillResult{Service: s, Replica: 2, PID: 4242})
+			}))
+			defer ctl.Close()
+			reg := memory.New()
+			defer reg.Close()
+			if err := reg.Register(context.Background(), discovery.Instance{ID: "ctl", Service: launcher.ControlService, Addr: ctl.Listener.Addr().String()}); err != nil {
+				t.Fatal(err)
+			}
 
-	cfg := baseConfig(srv.URL)
-	cfg.Duration = 2500 * time.Millisecond
-	cfg.Rate = 10
-	cfg.Chaos = true
-	cfg.Resolver = reg
-	rep, err := loadgen.Run(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(killed) < 1 || len(killed) > 2 {
-		t.Fatalf("%d kills in 2.5 s at one per second (first after 1 s): %v", len(killed), killed)
-	}
-	for _, s := range killed {
-		if s != "users" && s != "catalog" && s != "orders" {
-			t.Errorf("asked to kill %q", s)
-		}
-	}
-	if len(rep.Chaos) != len(killed) || !strings.Contains(rep.Chaos[0], "(pid 4242)") {
-		t.Errorf("report's chaos lines %q", rep.Chaos)
+			cfg := baseConfig(srv.URL)
+			cfg.Duration = 2500 * time.Millisecond
+			cfg.Rate = 10
+			cfg.Chaos = true
+			cfg.Resolver = reg
+			cfg.Data = t.TempDir()
+			if tc.file != "" {
+				if err := os.WriteFile(filepath.Join(cfg.Data, launcher.ChaosSecretFile), []byte(tc.file), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rep, err := loadgen.Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(rep.Chaos) < 1 || len(rep.Chaos) > 2 {
+				t.Fatalf("%d chaos events in 2.5 s at one per second (first after 1 s): %q", len(rep.Chaos), rep.Chaos)
+			}
+			if !tc.kills {
+				if len(killed) != 0 {
+					t.Errorf("killed %v without the secret", killed)
+				}
+				for _, line := range rep.Chaos {
+					if !strings.Contains(line, "failed") || !strings.Contains(line, tc.fails) {
+						t.Errorf("chaos line %q does not report the failure (%q)", line, tc.fails)
+					}
+				}
+				return
+			}
+			if refused != 0 || len(killed) != len(rep.Chaos) {
+				t.Fatalf("%d kills, %d refused, report %q", len(killed), refused, rep.Chaos)
+			}
+			for _, s := range killed {
+				if s != "users" && s != "catalog" && s != "orders" {
+					t.Errorf("asked to kill %q", s)
+				}
+			}
+			if !strings.Contains(rep.Chaos[0], "(pid 4242)") {
+				t.Errorf("report's chaos lines %q", rep.Chaos)
+			}
+		})
 	}
 }
 
@@ -325,6 +373,7 @@ func TestConfigValidate(t *testing.T) {
 		{"timeout", func(c *loadgen.Config) { c.Timeout = 0 }, loadgen.ErrConfig, "--timeout"},
 		{"chaos interval", func(c *loadgen.Config) { c.Chaos = true; c.ChaosInterval = time.Millisecond }, loadgen.ErrConfig, "--chaos-interval"},
 		{"chaos registry", func(c *loadgen.Config) { c.Chaos = true; c.Registry = "http://x" }, loadgen.ErrConfig, "--registry"},
+		{"chaos data", func(c *loadgen.Config) { c.Chaos = true; c.Data = "" }, loadgen.ErrConfig, "--data"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := baseConfig("http://127.0.0.1:8080")
