@@ -491,13 +491,23 @@ func TestRunPassesAdminPasswordFromEnvironment(t *testing.T) {
 
 func TestRunRefusesUnreadableAdminPasswordFile(t *testing.T) {
 	cfg := testConfig(t)
-	for name, path := range map[string]string{
-		"missing": filepath.Join(cfg.Data, "nope"),
-		"empty":   filepath.Join(cfg.Data, "empty"),
+	for _, tc := range []struct {
+		name, content string
+		mode          fs.FileMode
+	}{
+		{"missing", "", 0},
+		{"empty", "\n", 0o600},
+		{"readable by others", "a-long-enough-password\n", 0o644},
 	} {
-		t.Run(name, func(t *testing.T) {
-			if err := os.WriteFile(filepath.Join(cfg.Data, "empty"), []byte("\n"), 0o600); err != nil {
-				t.Fatal(err)
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "pw")
+			if tc.mode != 0 {
+				if err := os.WriteFile(path, []byte(tc.content), tc.mode); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chmod(path, tc.mode); err != nil {
+					t.Fatal(err)
+				}
 			}
 			cfg.AdminPasswordFile = path
 			err := launcher.Run(context.Background(), cfg)

@@ -70,13 +70,6 @@ func fakeChild(args []string) int {
 	var cfg platform.ServiceConfig
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	cfg.RegisterFlags(fs)
-	// The users service takes --admin-password-file; define it here in
-	// case platform.ServiceConfig does not.
-	passwordFile := fs.Lookup("admin-password-file")
-	if passwordFile == nil {
-		fs.String("admin-password-file", "", "")
-		passwordFile = fs.Lookup("admin-password-file")
-	}
 	if err := fs.Parse(args[2:]); err != nil {
 		return 2
 	}
@@ -84,7 +77,7 @@ func fakeChild(args []string) int {
 		fmt.Fprintln(os.Stderr, "fake child: failing on purpose: the database is on fire")
 		return 1
 	}
-	rec := childRecord{Args: os.Args, AdminPasswordEnv: os.Getenv("ECOMMERCE_ADMIN_PASSWORD"), AdminPasswordFile: passwordFile.Value.String()}
+	rec := childRecord{Args: os.Args, AdminPasswordEnv: cfg.AdminPassword, AdminPasswordFile: cfg.AdminPasswordFile}
 	if rec.AdminPasswordFile != "" {
 		b, err := os.ReadFile(rec.AdminPasswordFile)
 		if err != nil {

@@ -45,14 +45,18 @@ type adminSecret struct {
 // command line, which any local user can read.
 func (l *launcher) adminPassword() (adminSecret, error) {
 	switch {
+	case l.cfg.AdminEmail == "":
+		return adminSecret{note: "no admin account: --admin-email is empty"}, nil
 	case l.cfg.AdminPassword != "":
 		return adminSecret{
 			env:  []string{envAdminPassword + "=" + l.cfg.AdminPassword},
 			note: "password from $" + envAdminPassword,
 		}, nil
 	case l.cfg.AdminPasswordFile != "":
-		if _, err := readSecret(l.cfg.AdminPasswordFile); err != nil {
-			return adminSecret{}, fmt.Errorf("%w: --admin-password-file (%s): %w", ErrConfig, envAdminPasswordFile, err)
+		// Refuse now, naming the flag, what the users children would
+		// refuse: a missing, empty or group- or world-readable file.
+		if err := l.checkPasswordFile(l.cfg.AdminPasswordFile); err != nil {
+			return adminSecret{}, err
 		}
 		return adminSecret{file: l.cfg.AdminPasswordFile, note: "password in " + l.cfg.AdminPasswordFile}, nil
 	}
@@ -61,12 +65,9 @@ func (l *launcher) adminPassword() (adminSecret, error) {
 	if err != nil {
 		return adminSecret{}, fmt.Errorf("launcher: admin password: %w", err)
 	}
-	if !created {
-		if err := platform.Tighten(path, l.log); err != nil {
-			return adminSecret{}, fmt.Errorf("launcher: admin password: %w", err)
-		}
-		if _, err := readSecret(path); err != nil {
-			return adminSecret{}, fmt.Errorf("launcher: admin password: %w; delete it and a new password is generated", err)
+	if !created { // from an earlier run, made private by TightenTree
+		if err := l.checkPasswordFile(path); err != nil {
+			return adminSecret{}, fmt.Errorf("launcher: %w; delete %s and a new password is generated", err, path)
 		}
 	}
 	note := "password in " + path
@@ -74,6 +75,15 @@ func (l *launcher) adminPassword() (adminSecret, error) {
 		note += ", generated now"
 	}
 	return adminSecret{file: path, note: note}, nil
+}
+
+// checkPasswordFile reads the admin password file at path by the users
+// service's own rules (platform.ServiceConfig.ReadAdminPassword); errors
+// wrap ErrConfig and name --admin-password-file.
+func (l *launcher) checkPasswordFile(path string) error {
+	c := platform.ServiceConfig{AdminEmail: l.cfg.AdminEmail, AdminPasswordFile: path}
+	_, err := c.ReadAdminPassword()
+	return err
 }
 
 // childEnv returns the environment of a child of service: the launcher's
