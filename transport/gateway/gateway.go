@@ -265,6 +265,14 @@ func (g *Gateway) follow(ctx context.Context, resolver discovery.Resolver, servi
 	return up, nil
 }
 
+// Identify wraps next in the gateway's client-address layer (see
+// [WithTrustedProxies]), for handlers that run in front of the gateway —
+// an access log or a metrics layer — so that they see the client's
+// address and none of the stripped headers, as the routes do. The gateway
+// applies the same layer itself; running it twice changes nothing, since
+// the first removes the headers the second would read.
+func (g *Gateway) Identify(next http.Handler) http.Handler { return g.ident.wrap(next) }
+
 // ServeHTTP routes and proxies r.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.handler.ServeHTTP(w, r)

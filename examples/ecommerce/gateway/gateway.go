@@ -254,6 +254,10 @@ func (g *Gateway) poolSize(service string) func() (int, int) {
 	}
 }
 
+// Identify wraps next in the gateway's client-address layer
+// (--trusted-proxies), for the access log and metrics in front of it.
+func (g *Gateway) Identify(next http.Handler) http.Handler { return g.gw.Identify(next) }
+
 // ServeHTTP serves the API, the pages and the dashboard's data.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.ServeHTTP(w, r) }
 
@@ -327,5 +331,6 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		Logger:    logger,
 		Telemetry: tel,
 		Checks:    map[string]shttp.CheckFunc{"upstreams": g.Ready},
+		Edge:      g.Identify,
 	})
 }

@@ -73,6 +73,10 @@ type ServeOptions struct {
 	// DefaultDeadline is the deadline of requests that arrive without the
 	// deadline header. Zero means DefaultDeadline; negative means none.
 	DefaultDeadline time.Duration
+	// Edge, if set, wraps the whole API handler, outside the access log,
+	// metrics and tracing: the gateway resolves the client's address there
+	// so that its access log shows the client rather than a load balancer.
+	Edge func(http.Handler) http.Handler
 	// OnReady, if set, is called once the server listens and the instance
 	// is registered, with the listener's address. It runs on a goroutine of
 	// its own; Serve waits for it before returning.
@@ -163,6 +167,9 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		Handler(*http.Request) (http.Handler, string)
 	}); ok {
 		api = namedRoutes(m, api)
+	}
+	if o.Edge != nil {
+		api = o.Edge(api)
 	}
 	root := http.NewServeMux()
 	app.Health().Mount(root)
