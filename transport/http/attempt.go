@@ -168,7 +168,7 @@ type attemptCtx struct {
 
 	a *attempts
 
-	mu    sync.Mutex // guards arming the timer against ending the attempt
+	mu    sync.Mutex // serialises arming, so the timer is made once
 	ended atomic.Bool
 	timer atomic.Pointer[armed] // set once, under mu
 }
@@ -192,20 +192,21 @@ func (c *attemptCtx) arm() *armed {
 	// that comes first: then the caller's deadline ends the attempt.
 	t := &armed{start: time.Now()}
 	t.ctx, t.cancel = outcome.WithDeadline(c.Context, t.start.Add(c.a.timeout()))
+	c.timer.Store(t)
+	// Store the timer, then look at ended; end stores ended, then looks at
+	// the timer: one of the two sees the other, so an attempt armed as it
+	// ends is still cancelled (twice, harmlessly).
 	if c.ended.Load() {
 		t.cancel()
 	}
-	c.timer.Store(t)
 	return t
 }
 
-// end cancels the attempt, as a CancelFunc would.
+// end cancels the attempt, as a CancelFunc would. It takes no lock: on
+// the common path, an attempt that was never armed, it is two atomics.
 func (c *attemptCtx) end() {
-	c.mu.Lock()
 	c.ended.Store(true)
-	t := c.timer.Load()
-	c.mu.Unlock()
-	if t != nil {
+	if t := c.timer.Load(); t != nil {
 		t.cancel()
 	}
 }

@@ -161,3 +161,53 @@ func TestAttemptTimeoutFollowsLatency(t *testing.T) {
 		}
 	})
 }
+
+// TestAttemptContextEndsWithTheAttempt keeps an attempt's context past the
+// attempt's end (as a goroutine left running by an endpoint would) and
+// looks at it only then: it is done and canceled, never left running until
+// its timeout; one looked at during the attempt is done after it too.
+func TestAttemptContextEndsWithTheAttempt(t *testing.T) {
+	for _, armDuring := range []bool{false, true} {
+		t.Run(map[bool]string{false: "armed after the end", true: "armed during the attempt"}[armDuring], func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx := context.Background()
+				reg := memory.New()
+				defer reg.Close()
+				if err := reg.Register(ctx, discovery.Instance{ID: "a", Service: "svc", Addr: "127.0.0.1:1"}); err != nil {
+					t.Fatal(err)
+				}
+				kept := make(chan context.Context, 1)
+				factory := func(discovery.Instance) (endpoint.Endpoint, io.Closer, error) {
+					return func(ctx context.Context, _ any) (any, error) {
+						if armDuring {
+							<-time.After(time.Millisecond)
+							_ = ctx.Done()
+						}
+						kept <- ctx
+						return "ok", nil
+					}, nil, nil
+				}
+				ce, err := shttp.NewClientEndpoint(ctx, reg, "svc", factory, shttp.WithoutTracing(), shttp.WithIdempotent())
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer ce.Close()
+				if _, err := ce.Call(ctx, nil); err != nil {
+					t.Fatal(err)
+				}
+				actx := <-kept
+				select {
+				case <-actx.Done():
+				default:
+					t.Fatal("the attempt's context is not done after the attempt")
+				}
+				if !errors.Is(actx.Err(), context.Canceled) {
+					t.Fatalf("Err() = %v, want canceled", actx.Err())
+				}
+				if _, ok := actx.Deadline(); !ok {
+					t.Fatal("the attempt's context has no deadline")
+				}
+			})
+		})
+	}
+}
