@@ -233,13 +233,12 @@ func TestStorefrontInBrowser(t *testing.T) {
 
 	// The admin dashboard: a user's token is refused, an admin's shows
 	// every upstream instance.
-	signupLogin(t, base, adminEmail)
 	var catalogInstances int
 	err = chromedp.Do(ctx,
 		chromedp.Navigate(base+"/admin/"),
 		waitText(`#status`, "is not an admin"),
 		chromedp.SendKeys(css(`#login-email`), adminEmail),
-		chromedp.SendKeys(css(`#login-password`), "correct horse"),
+		chromedp.SendKeys(css(`#login-password`), adminPassword),
 		chromedp.Click(css(`#login-submit`)),
 		chromedp.WaitVisible(css(`#services .service[data-service="catalog"] .instance`)),
 		waitText(`.service[data-service="catalog"] .instance[data-id="catalog-2"]`, "ready"),

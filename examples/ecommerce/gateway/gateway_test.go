@@ -38,7 +38,7 @@ func TestRoutesAndEdgePolicies(t *testing.T) {
 	shop := newFakeShop(t)
 	base, _ := startGateway(t, shop, noLimit, noLimit)
 	user := signupLogin(t, base, "ann@example.com")
-	admin := signupLogin(t, base, adminEmail)
+	admin := adminLogin(t, base)
 
 	for _, tc := range []struct {
 		name, method, path, token string
@@ -218,7 +218,7 @@ func TestAdminState(t *testing.T) {
 	shop := newFakeShop(t)
 	base, _ := startGateway(t, shop, noLimit, noLimit)
 	user := signupLogin(t, base, "carol@example.com")
-	admin := signupLogin(t, base, adminEmail)
+	admin := adminLogin(t, base)
 	for range 4 {
 		call(t, "GET", base+"/api/v1/products", "", nil)
 	}

@@ -26,7 +26,13 @@ import (
 	"github.com/switchyard/switchyard/middleware/deadline"
 )
 
-const adminEmail = "admin@example.com"
+// The admin account, which the shop creates at start (the fake shop in
+// newFakeShop, the real users service with users.EnsureAdmin): nobody
+// becomes admin by signing up.
+const (
+	adminEmail    = "admin@example.com"
+	adminPassword = "correct horse" // what the browser tests type
+)
 
 // fakeShop plays users, catalog and orders behind the gateway, each on
 // real HTTP servers on 127.0.0.1 registered in a memory registry. It keeps
@@ -88,6 +94,7 @@ func newFakeShop(t testing.TB) *fakeShop {
 		calls: map[string]int{}, users: map[string]fakeUser{}, orders: map[string]order{},
 		keys: map[string]string{}, failing: map[string]bool{},
 	}
+	s.users[adminEmail] = fakeUser{ID: platform.NewID("usr"), Email: adminEmail, Name: "Admin", Role: platform.RoleAdmin, Password: adminPassword}
 	for i, name := range []string{"Espresso cup", "Walnut board", "Linen apron"} {
 		s.products = append(s.products, product{
 			ID: fmt.Sprintf("prd_%02d", i+1), Name: name, Description: "A fine " + strings.ToLower(name) + ".",
@@ -185,11 +192,7 @@ func (s *fakeShop) usersHandler() http.Handler {
 			writeJSON(w, http.StatusConflict, errBody("email_taken", "email taken"))
 			return
 		}
-		role := platform.RoleUser
-		if email == adminEmail {
-			role = platform.RoleAdmin
-		}
-		u := fakeUser{ID: platform.NewID("usr"), Email: email, Name: b.Name, Role: role, Password: b.Password}
+		u := fakeUser{ID: platform.NewID("usr"), Email: email, Name: b.Name, Role: platform.RoleUser, Password: b.Password}
 		s.users[email] = u
 		writeJSON(w, http.StatusCreated, map[string]string{"id": u.ID, "email": u.Email, "name": u.Name, "role": u.Role})
 	})
@@ -428,7 +431,20 @@ func signupLogin(t testing.TB, base, email string) string {
 	if st, _, b := call(t, "POST", base+"/api/v1/users", "", map[string]string{"email": email, "password": "correct horse", "name": "Tester"}); st != http.StatusCreated {
 		t.Fatalf("sign-up %s: %d %s", email, st, b)
 	}
-	st, _, b := call(t, "POST", base+"/api/v1/login", "", map[string]string{"email": email, "password": "correct horse"})
+	return login(t, base, email, "correct horse")
+}
+
+// adminLogin logs the shop's admin account in through the gateway and
+// returns its token.
+func adminLogin(t testing.TB, base string) string {
+	t.Helper()
+	return login(t, base, adminEmail, adminPassword)
+}
+
+// login logs email in through the gateway and returns its token.
+func login(t testing.TB, base, email, password string) string {
+	t.Helper()
+	st, _, b := call(t, "POST", base+"/api/v1/login", "", map[string]string{"email": email, "password": password})
 	if st != http.StatusOK {
 		t.Fatalf("login %s: %d %s", email, st, b)
 	}

@@ -76,7 +76,11 @@ func realShop(t *testing.T) *memory.Registry {
 	if err != nil {
 		t.Fatal(err)
 	}
-	usvc, err := users.NewService(users.NewSQLiteStore(open(users.DBFile, users.Migrations)), key, users.WithAdminEmail(adminEmail))
+	ustore := users.NewSQLiteStore(open(users.DBFile, users.Migrations))
+	if _, err := users.EnsureAdmin(ctx, ustore, adminEmail, adminPassword); err != nil {
+		t.Fatal(err)
+	}
+	usvc, err := users.NewService(ustore, key, users.WithAdminEmail(adminEmail))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,11 +175,10 @@ func TestStorefrontWithRealServices(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	signupLogin(t, base, adminEmail)
 	err = chromedp.Do(ctx,
 		chromedp.Navigate(base+"/admin/"),
 		chromedp.SendKeys(css(`#login-email`), adminEmail),
-		chromedp.SendKeys(css(`#login-password`), "correct horse"),
+		chromedp.SendKeys(css(`#login-password`), adminPassword),
 		chromedp.Click(css(`#login-submit`)),
 		chromedp.WaitVisible(css(`.service[data-service="orders"] .instance`)),
 		waitText(`.service[data-service="catalog"] .instance`, "ready"),
