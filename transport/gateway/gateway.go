@@ -17,6 +17,7 @@ import (
 	"github.com/switchyard/switchyard/balancer/p2c"
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/outcome"
+	shttp "github.com/switchyard/switchyard/transport/http"
 )
 
 // Budget gates retries so that a failing upstream is not hit by a storm of
@@ -87,11 +88,20 @@ func WithClassifier(c outcome.Classifier) Option {
 }
 
 // WithAttemptTimeout sets how the timeout of each attempt of a request
-// that may be retried is derived from its upstream's latency. The default
-// is AttemptTimeout{} with its documented defaults.
-func WithAttemptTimeout(cfg AttemptTimeout) Option {
-	return func(g *Gateway) { g.attempt = cfg }
+// that may be retried (every attempt but the last) is derived from the
+// latency its upstream has shown: the rule of shttp.AttemptTimeout, whose
+// zero value — the default — takes every documented default. An instance
+// that accepts connections and never answers then costs such a request
+// one attempt timeout before it is retried elsewhere, and counts a
+// failure towards its ejection, instead of holding the request for the
+// route's whole budget. New fails on an out-of-range field.
+func WithAttemptTimeout(cfg shttp.AttemptTimeout) Option {
+	return func(g *Gateway) { g.attempt, g.noAttempt = cfg, false }
 }
+
+// WithoutAttemptTimeout turns per-attempt timeouts off: every attempt may
+// use the rest of its route's budget.
+func WithoutAttemptTimeout() Option { return func(g *Gateway) { g.noAttempt = true } }
 
 // WithBalancerOptions adds options to every upstream balancer (a clock,
 // a classifier, an error handler).
@@ -144,7 +154,8 @@ type Gateway struct {
 	balancerOpts []balancer.Option
 	ident        identity
 	classify     outcome.Classifier
-	attempt      AttemptTimeout
+	attempt      shttp.AttemptTimeout
+	noAttempt    bool
 
 	handler   http.Handler
 	proxy     *httputil.ReverseProxy
@@ -157,7 +168,7 @@ type upstream struct {
 	bal      *balancer.Balancer
 	budget   Budget
 	classify outcome.Classifier
-	attempt  *attemptTimer // nil when attempt timeouts are disabled
+	attempt  *attemptTimer // nil when attempt timeouts are off
 }
 
 // New builds a gateway that resolves each route's service with resolver
@@ -176,6 +187,10 @@ func New(ctx context.Context, resolver discovery.Resolver, routes []Route, opts 
 	}
 	for _, o := range opts {
 		o(g)
+	}
+	var err error
+	if g.attempt, err = g.attempt.WithDefaults(); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	if g.transport == nil {
 		g.transport = NewTransport(256)
@@ -258,7 +273,10 @@ func (g *Gateway) follow(ctx context.Context, resolver discovery.Resolver, servi
 		bal.Close()
 		return nil, err
 	}
-	up := &upstream{service: service, bal: bal, classify: g.classify, attempt: newAttemptTimer(g.attempt)}
+	up := &upstream{service: service, bal: bal, classify: g.classify}
+	if !g.noAttempt {
+		up.attempt = newAttemptTimer(g.attempt)
+	}
 	if g.budget != nil {
 		up.budget = g.budget(service)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/switchyard/switchyard/middleware/deadline"
 	"github.com/switchyard/switchyard/middleware/retry"
 	"github.com/switchyard/switchyard/transport/gateway"
+	shttp "github.com/switchyard/switchyard/transport/http"
 )
 
 // hungListener accepts connections and never answers on them, as a
@@ -177,7 +178,7 @@ func TestHungInstanceCostsOneAttemptTimeout(t *testing.T) {
 	register(t, reg, "svc", "b-live", addr(live.Server))
 	g, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc", Timeout: 30 * time.Second}}, nil,
 		gateway.WithPolicy(func(string) balancer.Policy { return roundrobin.New() }),
-		gateway.WithAttemptTimeout(gateway.AttemptTimeout{Min: 100 * time.Millisecond, Max: 200 * time.Millisecond}),
+		gateway.WithAttemptTimeout(shttp.AttemptTimeout{Floor: 100 * time.Millisecond, Initial: 200 * time.Millisecond}),
 		gateway.WithOutlierDetection(balancer.OutlierConfig{ConsecutiveFailures: 3, MaxEjectionPercent: 50}))
 	var slowest time.Duration
 	for i := range 20 {

@@ -31,7 +31,7 @@ type Route struct {
 	// Retries is how many times an idempotent request without a body is
 	// tried again on another instance, within the retry budget, when an
 	// attempt failed before the upstream answered, timed out (see
-	// [AttemptTimeout]), or was answered 500, 502, 503 or 504 — that
+	// [WithAttemptTimeout]), or was answered 500, 502, 503 or 504 — that
 	// answer is then held back and the client sees the retry's. Zero means
 	// the gateway's default (WithRetries); a negative value turns retries
 	// off for the route.

@@ -22,10 +22,11 @@ const (
 	// DefaultAttemptFactor multiplies the percentile: an attempt may take
 	// three times as long as 99 % of recent answers did.
 	DefaultAttemptFactor = 3.0
-	// DefaultAttemptFloor is the shortest per-attempt timeout: 100 ms, so
+	// DefaultAttemptFloor is the shortest per-attempt timeout: 250 ms, so
 	// that a fast service's ordinary jitter (a GC pause, a cold cache, a
-	// fresh connection's handshake) does not turn into retries.
-	DefaultAttemptFloor = 100 * time.Millisecond
+	// fresh connection's handshake, a busy machine's scheduling delay) does
+	// not turn into retries.
+	DefaultAttemptFloor = 250 * time.Millisecond
 	// DefaultAttemptInitial is the per-attempt timeout until enough
 	// answers have been measured (about 130 attempts): 1 s.
 	DefaultAttemptInitial = time.Second
@@ -71,7 +72,9 @@ type AttemptTimeout struct {
 	Initial time.Duration
 }
 
-func (a AttemptTimeout) withDefaults() (AttemptTimeout, error) {
+// WithDefaults returns a with its zero fields set to their defaults, or an
+// error naming a field that is out of range.
+func (a AttemptTimeout) WithDefaults() (AttemptTimeout, error) {
 	if a.Percentile == 0 {
 		a.Percentile = DefaultAttemptPercentile
 	}
@@ -106,7 +109,7 @@ type attempts struct {
 }
 
 func newAttempts(cfg AttemptTimeout, idempotent bool, classify outcome.Classifier) (*attempts, error) {
-	cfg, err := cfg.withDefaults()
+	cfg, err := cfg.WithDefaults()
 	if err != nil {
 		return nil, err
 	}

@@ -142,6 +142,7 @@ func TestAttemptTimeoutFollowsLatency(t *testing.T) {
 		}
 		ce, err := shttp.NewClientEndpoint(ctx, reg, "svc", factory, shttp.WithoutTracing(),
 			shttp.WithIdempotent(), shttp.WithoutRetry(),
+			shttp.WithAttemptTimeout(shttp.AttemptTimeout{Floor: 10 * time.Millisecond}),
 			shttp.WithOutlierDetection(balancer.OutlierConfig{DisableConsecutive: true}))
 		if err != nil {
 			t.Fatal(err)
