@@ -22,11 +22,13 @@ const (
 	// Success: the call worked.
 	Success Class = iota
 	// ServerFailure: the server or the path to it is unhealthy (timeout,
-	// refused or reset connection, 5xx, 429). It counts against the
+	// refused or reset connection, 5xx). It counts against the
 	// instance and may be retried on another when the call is idempotent.
 	ServerFailure
 	// CallerFault: the server answered that the request is wrong (a 4xx,
-	// a validation error). The server is healthy — outlier detection counts
+	// a validation error), or that this caller must slow down (429: a limit
+	// any client can run into on purpose, so it says nothing against the
+	// instance; an overloaded server answers 503). The server is healthy — outlier detection counts
 	// it as an answer — and the call is never retried.
 	CallerFault
 	// Canceled: the caller gave up before the server answered: its context
@@ -142,8 +144,8 @@ type Temporary interface {
 //     otherwise (the caller canceled, or its own deadline passed),
 //     whatever the error says;
 //   - context.Canceled is Canceled;
-//   - an error with a status code: 5xx (and 429, which means "this instance
-//     is overloaded") is ServerFailure, other 4xx is CallerFault;
+//   - an error with a status code: 5xx is ServerFailure, 4xx (429
+//     included: a client can exceed its own limit at will) is CallerFault;
 //   - context.DeadlineExceeded (a per-try timeout), net.Error, syscall
 //     connection errors and io errors are ServerFailure;
 //   - an error reporting Temporary() == false is CallerFault;
@@ -166,7 +168,7 @@ func Default(ctx context.Context, err error) Class {
 	}
 	if code, ok := statusOf(err); ok {
 		switch {
-		case code >= 500 || code == 429:
+		case code >= 500:
 			return ServerFailure
 		case code >= 400:
 			return CallerFault

@@ -38,7 +38,7 @@ func TestDefault(t *testing.T) {
 		{"nil", bg, nil, outcome.Success},
 		{"500", bg, status(500), outcome.ServerFailure},
 		{"503 wrapped", bg, fmt.Errorf("call catalog: %w", status(503)), outcome.ServerFailure},
-		{"429 is the instance overloaded", bg, status(429), outcome.ServerFailure},
+		{"429 is the caller's limit, not the instance's health", bg, status(429), outcome.CallerFault},
 		{"404", bg, status(404), outcome.CallerFault},
 		{"409 wrapped twice", bg, fmt.Errorf("a: %w", fmt.Errorf("b: %w", status(409))), outcome.CallerFault},
 		{"400 inside a join", bg, errors.Join(errors.New("x"), status(400)), outcome.CallerFault},

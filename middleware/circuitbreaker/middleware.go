@@ -44,7 +44,7 @@ func New(name string, s Settings) endpoint.Middleware {
 
 // StatusError is the error a [Handler] reports to the breaker's
 // classifier for a response with status 400 or above, so that
-// outcome.Default counts 5xx (and 429) as server failures and other 4xx
+// outcome.Default counts 5xx as server failures and 4xx (429 included)
 // as the caller's fault.
 type StatusError struct{ Code int }
 

@@ -28,8 +28,8 @@ const AllRoutes = "*"
 // used, so the number of series stays bounded.
 //
 // The outcome class comes from the status code through the same rule as
-// for endpoint errors (by default [outcome.Default]): 5xx and 429 are
-// server failures, other 4xx caller faults, and an error status is
+// for endpoint errors (by default [outcome.Default]): 5xx are server
+// failures, 4xx (429 included) caller faults, and an error status is
 // "canceled" when the client went away before the handler finished. A
 // request the client broke itself is "aborted", whatever the status: its
 // body failed to read (broken chunked framing, a hang-up mid-upload, a

@@ -233,7 +233,7 @@ func TestHandlerSeries(t *testing.T) {
 	}{
 		{"GET /items/{id}", "", 3},
 		{"POST /items", "server_failure", 1},
-		{"GET /limited", "server_failure", 1},
+		{"GET /limited", "caller_fault", 1},
 		{metrics.Unmatched, "caller_fault", 1},
 		{"GET /panic", "server_failure", 1},
 		{"health", "", 1},

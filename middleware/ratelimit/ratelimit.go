@@ -34,8 +34,9 @@ var ErrInvalid = errors.New("ratelimit: invalid rate or burst")
 
 // Error is returned for a request over the rate. It wraps [ErrLimited].
 //
-// It reports HTTP status 429 (outcome.Default: this instance is
-// overloaded) and, for go-kit's default error encoder, a Retry-After
+// It reports HTTP status 429 (outcome.Default: the caller's fault — a
+// client can exceed a limit on purpose, so it never counts against an
+// instance) and, for go-kit's default error encoder, a Retry-After
 // header.
 type Error struct {
 	// RetryAfter is how long until a token will be available, at the rate

@@ -105,8 +105,9 @@ func TestErrorCarriesRetryAfter(t *testing.T) {
 		if le.RetryAfterSeconds() != 1 || le.Headers().Get("Retry-After") != "1" || le.StatusCode() != 429 {
 			t.Fatalf("seconds %d, header %q, status %d", le.RetryAfterSeconds(), le.Headers().Get("Retry-After"), le.StatusCode())
 		}
-		if outcome.Default(ctx, err) != outcome.ServerFailure {
-			t.Fatalf("outcome.Default(429) = %v", outcome.Default(ctx, err))
+		// A limit is the caller's to respect: never held against an instance.
+		if outcome.Default(ctx, err) != outcome.CallerFault {
+			t.Fatalf("outcome.Default(429) = %v, want caller_fault", outcome.Default(ctx, err))
 		}
 		fake.Advance(70 * time.Millisecond)
 		if err := l.Acquire(ctx, "k"); err != nil {

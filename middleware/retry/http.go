@@ -18,7 +18,8 @@ import (
 
 // StatusError is what the [Policy] of [NewHTTPClient] sees for a response
 // with status 429 or 5xx, so that [outcome.Default] classifies it like any
-// other error that carries a status. It is never returned to the caller:
+// other error that carries a status (a 5xx is retried, a 429 is the
+// caller's to wait out). It is never returned to the caller:
 // the final response is.
 type StatusError struct {
 	Code int

@@ -21,7 +21,7 @@ import (
 type Policy func(ctx context.Context, req any, attempts int, err error) bool
 
 // DefaultPolicy retries a call when [outcome.Default] classifies its error
-// as a server-health failure (a timeout, a connection error, a 5xx or 429)
+// as a server-health failure (a timeout, a connection error, a 5xx)
 // and the call is idempotent according to [IsIdempotent].
 var DefaultPolicy Policy = ClassifierPolicy(outcome.Default)
 

@@ -71,7 +71,7 @@ func TestWhatIsRetried(t *testing.T) {
 		attempts int
 	}{
 		{"server failure, idempotent ctx", ctxIdem, nil, err503, 3},
-		{"429, idempotent ctx", ctxIdem, nil, &retry.StatusError{Code: 429}, 3},
+		{"429 is the caller's to wait out", ctxIdem, nil, &retry.StatusError{Code: 429}, 1},
 		{"timeout of an attempt", ctxIdem, nil, context.DeadlineExceeded, 3},
 		{"caller fault", ctxIdem, nil, err400, 1},
 		{"context.Canceled", ctxIdem, nil, context.Canceled, 1},

@@ -256,9 +256,9 @@ func (g *Gateway) factory(inst discovery.Instance) (endpoint.Endpoint, io.Closer
 		if c.err != nil {
 			return nil, c.err
 		}
-		// 5xx, and 429 (this instance is overloaded), count against the
-		// instance through outcome.Default; other 4xx are the client's.
-		if c.status >= 500 || c.status == http.StatusTooManyRequests {
+		// 5xx count against the instance through outcome.Default; 4xx,
+		// 429 included, are answers about the client.
+		if c.status >= 500 {
 			return nil, statusError(c.status)
 		}
 		return nil, nil

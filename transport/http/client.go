@@ -81,8 +81,8 @@ var DefaultClient = &http.Client{Transport: DefaultTransport}
 
 // ResponseError is the error a client endpoint returns when an instance
 // answers with a status outside 2xx. It carries the status, so
-// outcome.Default classifies it (5xx and 429 are server failures, other
-// 4xx are caller faults), and, when the instance answered with this
+// outcome.Default classifies it (5xx are server failures, 4xx — 429
+// included — caller faults), and, when the instance answered with this
 // package's error body, its code and message.
 //
 // A server that returns a ResponseError unhandled answers 502 (or 503/504,

@@ -31,7 +31,7 @@
 // into a go-kit HTTP client endpoint for one method and path, sharing one
 // tuned transport ([DefaultTransport]). A non-2xx answer comes back as a
 // [*ResponseError] carrying the status, which outcome.Default classifies:
-// 5xx and 429 count against the instance, other 4xx are the caller's fault.
+// 5xx count against the instance, 4xx (429 included) are the caller's.
 // [NewClientEndpoint] wires the whole call path for one operation of a
 // service: discovery, a balancer with outlier detection, a circuit breaker
 // per instance, retries under a budget, and tracing, in a documented order.

@@ -109,7 +109,7 @@ func TestErrorsClassify(t *testing.T) {
 		{shttp.NotFound("x"), outcome.CallerFault},
 		{shttp.Unavailable("x"), outcome.ServerFailure},
 		{&shttp.ResponseError{Status: 500}, outcome.ServerFailure},
-		{&shttp.ResponseError{Status: 429}, outcome.ServerFailure},
+		{&shttp.ResponseError{Status: 429}, outcome.CallerFault},
 		{&shttp.ResponseError{Status: 409}, outcome.CallerFault},
 		{fmt.Errorf("wrapped: %w", &shttp.ResponseError{Status: 502}), outcome.ServerFailure},
 	}
