@@ -216,3 +216,42 @@ func (r *Recorder) String() string {
 	}
 	return strings.TrimSpace(b.String())
 }
+
+// Hung returns the address of a listener that accepts connections and
+// never reads from them nor answers, as a process stopped with SIGSTOP
+// does once the kernel has completed the handshake for it. The listener
+// and every connection it held are closed at the end of the test.
+func Hung(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex // guards held
+		held  []net.Conn
+		ended = make(chan struct{})
+	)
+	go func() {
+		defer close(ended)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-ended
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}

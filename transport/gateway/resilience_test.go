@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,44 +13,13 @@ import (
 	"github.com/switchyard/switchyard/balancer"
 	"github.com/switchyard/switchyard/balancer/roundrobin"
 	"github.com/switchyard/switchyard/discovery/memory"
+	"github.com/switchyard/switchyard/internal/brokenreq"
 	"github.com/switchyard/switchyard/middleware/circuitbreaker"
 	"github.com/switchyard/switchyard/middleware/deadline"
 	"github.com/switchyard/switchyard/middleware/retry"
 	"github.com/switchyard/switchyard/transport/gateway"
 	shttp "github.com/switchyard/switchyard/transport/http"
 )
-
-// hungListener accepts connections and never answers on them, as a
-// process stopped with SIGSTOP does once the kernel has accepted for it.
-func hungListener(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	held := make(chan net.Conn, 1024)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			held <- c
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		for {
-			select {
-			case c := <-held:
-				c.Close()
-			default:
-				return
-			}
-		}
-	})
-	return ln.Addr().String()
-}
 
 func quietLogger() gateway.Option { return gateway.WithLogger(slog.New(slog.DiscardHandler)) }
 
@@ -174,7 +142,7 @@ func TestHungInstanceCostsOneAttemptTimeout(t *testing.T) {
 	reg := memory.New()
 	defer reg.Close()
 	live := newBackend(t, "live")
-	register(t, reg, "svc", "a-hung", hungListener(t))
+	register(t, reg, "svc", "a-hung", brokenreq.Hung(t))
 	register(t, reg, "svc", "b-live", addr(live.Server))
 	g, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc", Timeout: 30 * time.Second}}, nil,
 		gateway.WithPolicy(func(string) balancer.Policy { return roundrobin.New() }),
@@ -209,7 +177,7 @@ func TestRouteTimeoutUnderAnEqualServerDeadline(t *testing.T) {
 			reg := memory.New()
 			defer reg.Close()
 			live := newBackend(t, "live")
-			register(t, reg, "svc", "a-hung", hungListener(t))
+			register(t, reg, "svc", "a-hung", brokenreq.Hung(t))
 			register(t, reg, "svc", "b-live", addr(live.Server))
 			const budget = 100 * time.Millisecond
 			edge := func(next http.Handler) http.Handler {

@@ -2,7 +2,6 @@ package http_test
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	"github.com/switchyard/switchyard/balancer/roundrobin"
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/discovery/memory"
+	"github.com/switchyard/switchyard/internal/brokenreq"
 	shttp "github.com/switchyard/switchyard/transport/http"
 )
 
@@ -81,44 +81,6 @@ func TestIdempotentCallsRetry5xxElsewhere(t *testing.T) {
 	}
 }
 
-// hungListener accepts connections and never reads from them nor answers,
-// like a process stopped with SIGSTOP whose kernel still completes
-// handshakes.
-func hungListener(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		mu    sync.Mutex // guards conns
-		conns []net.Conn
-		done  = make(chan struct{})
-	)
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	return ln.Addr().String()
-}
-
 // TestHungInstanceCostsOneAttemptTimeout puts an instance that accepts
 // connections and never answers beside a healthy one. Every idempotent
 // call succeeds, each well within the caller's 10s budget: an attempt to
@@ -139,7 +101,7 @@ func TestHungInstanceCostsOneAttemptTimeout(t *testing.T) {
 	} {
 		t.Run(pc.name, func(t *testing.T) {
 			healthy := newBackend(t, itemHandler())
-			hung := hungListener(t)
+			hung := brokenreq.Hung(t)
 			reg := memory.New()
 			defer reg.Close()
 			ctx := context.Background()

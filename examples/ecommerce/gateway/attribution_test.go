@@ -2,45 +2,20 @@ package gateway_test
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/examples/ecommerce/gateway"
+	"github.com/switchyard/switchyard/internal/brokenreq"
 	"github.com/switchyard/switchyard/middleware/deadline"
 )
 
 // hungInstance registers an instance of service whose port accepts
 // connections and never answers, as a replica stopped with SIGSTOP does.
 func (s *fakeShop) hungInstance(service, id string) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	held := make(chan net.Conn, 1024)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			held <- c
-		}
-	}()
-	s.t.Cleanup(func() {
-		ln.Close()
-		for {
-			select {
-			case c := <-held:
-				c.Close()
-			default:
-				return
-			}
-		}
-	})
-	inst := discovery.Instance{ID: id, Service: service, Addr: ln.Addr().String()}
+	inst := discovery.Instance{ID: id, Service: service, Addr: brokenreq.Hung(s.t)}
 	if err := s.reg.Register(s.t.Context(), inst); err != nil {
 		s.t.Fatal(err)
 	}

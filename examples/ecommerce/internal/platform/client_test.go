@@ -13,6 +13,7 @@ import (
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/discovery/memory"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/internal/brokenreq"
 	"github.com/switchyard/switchyard/middleware/deadline"
 	shttp "github.com/switchyard/switchyard/transport/http"
 )
@@ -116,28 +117,7 @@ func TestClient(t *testing.T) {
 // never answers, like a replica stopped with SIGSTOP.
 func startHung(t *testing.T, reg *memory.Registry, service string) {
 	t.Helper()
-	hung, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	accepted := make(chan net.Conn, 64)
-	go func() {
-		defer close(accepted)
-		for {
-			c, err := hung.Accept()
-			if err != nil {
-				return
-			}
-			accepted <- c // held open, never read
-		}
-	}()
-	t.Cleanup(func() {
-		hung.Close()
-		for c := range accepted {
-			c.Close()
-		}
-	})
-	inst := discovery.Instance{ID: service + "-hung", Service: service, Addr: hung.Addr().String()}
+	inst := discovery.Instance{ID: service + "-hung", Service: service, Addr: brokenreq.Hung(t)}
 	if err := reg.Register(context.Background(), inst); err != nil {
 		t.Fatal(err)
 	}
