@@ -272,7 +272,27 @@ func (t *table) refund(k uint64) {
 	if d := t.rule.delay(e.failures); d > 0 {
 		e.until = e.last.Add(d)
 	}
-	t.place(el)
+	// e.last has not changed, so e keeps its place by last failure: moving
+	// it to the front would put it ahead of newer keys and stop prune's
+	// quiet sweep early. Only a key that falls below Free changes list.
+	if heavy := e.failures >= t.rule.Free; heavy != e.heavy {
+		t.list(e.heavy).Remove(el)
+		e.heavy = heavy
+		t.keys[e.key] = insertByLast(t.list(heavy), e)
+	}
+}
+
+// insertByLast inserts e into l, which is ordered by last failure, newest
+// first, after every entry newer than e. The walk from the front passes
+// only the keys that failed since e's last failure; for a refund that is
+// the time of one password check.
+func insertByLast(l *list.List, e *entry) *list.Element {
+	for el := l.Front(); el != nil; el = el.Next() {
+		if !el.Value.(*entry).last.After(e.last) {
+			return l.InsertBefore(e, el)
+		}
+	}
+	return l.PushBack(e)
 }
 
 func (t *table) remove(k uint64) {
@@ -281,7 +301,8 @@ func (t *table) remove(k uint64) {
 	}
 }
 
-// place moves el to the front of the list its count belongs in.
+// place moves el, whose last failure is now, to the front of the list its
+// count belongs in.
 func (t *table) place(el *list.Element) {
 	e := el.Value.(*entry)
 	heavy := e.failures >= t.rule.Free

@@ -172,6 +172,40 @@ func TestThrottleRefund(t *testing.T) {
 	}
 }
 
+// A refund leaves a key where its last failure puts it, so the quiet sweep
+// that every failure runs still drops every stale key: a refunded key
+// moved ahead of newer ones would stop the sweep at the first fresh key
+// behind it. Keys z, a and b fail at t0, t0+1s and t0+2m; a's second
+// failure is then refunded (with Free 2 that moves it from the delayed
+// keys back to the undelayed ones). At t0+1h+90s, when z and a have been
+// quiet for an hour and b has not, a failure of c must leave only b and c.
+func TestThrottleRefundKeepsQuietSweep(t *testing.T) {
+	for _, free := range []int{2, 5} {
+		t.Run(fmt.Sprintf("free %d", free), func(t *testing.T) {
+			rule := users.ThrottleRule{Free: free, Base: time.Second, Max: time.Minute, Quiet: time.Hour}
+			th := users.NewThrottle(users.ThrottleSettings{Source: rule, Account: rule})
+			begin := func(account string, at time.Time) {
+				t.Helper()
+				if w, _ := th.Begin(account, account+"-source", false, at); w != 0 {
+					t.Fatalf("%s refused at %v: wait %v", account, at, w)
+				}
+			}
+			begin("z", t0)
+			begin("a", t0.Add(time.Second))
+			begin("a", t0.Add(time.Second))
+			begin("b", t0.Add(2*time.Minute))
+			th.Refund("a", "a-source", false)
+			if s, a := th.Len(); s != 3 || a != 3 {
+				t.Fatalf("Len = %d, %d before the sweep; want 3, 3", s, a)
+			}
+			begin("c", t0.Add(time.Hour+90*time.Second))
+			if s, a := th.Len(); s != 2 || a != 2 {
+				t.Fatalf("Len = %d, %d after the sweep; want 2, 2 (b and c): a stale key lingers", s, a)
+			}
+		})
+	}
+}
+
 // Concurrent attempts cannot slip past the limit together: each is counted
 // when it begins.
 func TestThrottleConcurrent(t *testing.T) {
