@@ -64,7 +64,13 @@ func (id *identity) strip(names []string) {
 	}
 }
 
-func (id *identity) useHeader(name string) { id.header = headerName(name) }
+// useHeader makes name the forwarding header read from trusted proxies.
+// It is stripped like every identity header: an untrusted client's value
+// must never reach an upstream.
+func (id *identity) useHeader(name string) {
+	id.header = headerName(name)
+	id.strip([]string{name})
+}
 
 // headerName is the canonical form of a header name with '_' read as '-':
 // several servers and frameworks (CGI, PHP, some WSGI setups) map

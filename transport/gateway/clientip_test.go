@@ -242,7 +242,8 @@ func TestStrippedHeaders(t *testing.T) {
 	defer reg.Close()
 	routes, _ := recordingRoutes(t, reg)
 	var outerSaw string
-	g, err := gateway.New(context.Background(), reg, routes, gateway.WithStrippedHeaders("X-User-Id", "x-tenant"))
+	g, err := gateway.New(context.Background(), reg, routes, gateway.WithStrippedHeaders("X-User-Id", "x-tenant"),
+		gateway.WithClientIPHeader("X-Envoy-External-Address"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,8 +273,10 @@ func TestStrippedHeaders(t *testing.T) {
 		"X-Tenant":     {"other"},
 		"X-Real-Ip":    {"6.6.6.6"},
 		"X-Request-Id": {"r-1"},
+		// The header the trusted proxies write is an identity header too.
+		"X-Envoy-External-Address": {"6.6.6.7"},
 	})
-	checkNoIdentityHeaders(t, s.Upstream.Header, "X-User-Id", "X-Tenant")
+	checkNoIdentityHeaders(t, s.Upstream.Header, "X-User-Id", "X-Tenant", "X-Envoy-External-Address")
 	if got := s.Upstream.Header.Get("X-Request-Id"); got != "r-1" {
 		t.Errorf("X-Request-Id at upstream %q, want r-1", got)
 	}

@@ -168,7 +168,6 @@ type upstream struct {
 	bal      *balancer.Balancer
 	budget   Budget
 	classify outcome.Classifier
-	attempt  *attemptTimer // nil when attempt timeouts are off
 }
 
 // New builds a gateway that resolves each route's service with resolver
@@ -236,6 +235,11 @@ func (g *Gateway) addRoute(ctx context.Context, mux *http.ServeMux, resolver dis
 		g.upstreams[rt.Service] = up
 	}
 	r := &route{Route: rt, tmpl: tmpl, up: up, gw: g}
+	if !g.noAttempt {
+		// Each route learns its own latency: a fast read must not teach
+		// the timeout that cuts off a slow report on the same service.
+		r.attempt = newAttemptTimer(g.attempt)
+	}
 	if r.Timeout == 0 {
 		r.Timeout = g.timeout
 	}
@@ -264,19 +268,19 @@ func (g *Gateway) follow(ctx context.Context, resolver discovery.Resolver, servi
 	opts := []balancer.Option{
 		balancer.WithFactory(g.factory),
 		balancer.WithOutlierDetection(g.outlier),
-		balancer.WithClassifier(g.classify),
 		balancer.WithErrorHandler(func(err error) { g.log.Warn("gateway: upstream", "service", service, "error", err) }),
 	}
+	// The gateway's classifier goes last, so that a classifier among the
+	// balancer options cannot make the balancer disagree with the
+	// gateway's own retry decisions.
 	opts = append(opts, g.balancerOpts...)
+	opts = append(opts, balancer.WithClassifier(g.classify))
 	bal := balancer.New(g.newPolicy(service), opts...)
 	if err := bal.Follow(w); err != nil {
 		bal.Close()
 		return nil, err
 	}
 	up := &upstream{service: service, bal: bal, classify: g.classify}
-	if !g.noAttempt {
-		up.attempt = newAttemptTimer(g.attempt)
-	}
 	if g.budget != nil {
 		up.budget = g.budget(service)
 	}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/go-kit/kit/endpoint"
@@ -20,9 +22,10 @@ import (
 
 type route struct {
 	Route
-	tmpl *template
-	up   *upstream
-	gw   *Gateway
+	tmpl    *template
+	up      *upstream
+	gw      *Gateway
+	attempt *attemptTimer // nil when attempt timeouts are off
 }
 
 // call is one proxied request, handed to the balancer as the endpoint's
@@ -32,18 +35,25 @@ type call struct {
 	r      *http.Request
 	path   string      // escaped upstream path
 	body   *clientBody // nil for a bodiless request
+	replay []byte      // the whole body, read ahead so that it can be sent again
 	up     *upstream
+	timer  *attemptTimer
 	target *url.URL
 	// retry lets the response hook hold back a retryable 5xx instead of
 	// passing it to the client, for an attempt that may be followed by
 	// another; withdrawn records that the hook spent the retry budget.
 	retry     bool
 	withdrawn bool
+	// stopAttempt ends the current attempt's timeout once the upstream's
+	// answer has begun: the timeout is for the wait for an answer, and
+	// must not cut off a response body that a slow client reads slowly.
+	stopAttempt func() bool
 	// Set by the ReverseProxy hooks of the latest attempt.
 	err     error
 	status  int
 	sent    time.Time // when the attempt started, for the latency sample
 	started bool      // the upstream answered: the response is being written
+	cut     bool      // the response was cut off after it had begun
 }
 
 type callKey struct{}
@@ -64,23 +74,56 @@ func (e statusError) StatusCode() int { return int(e) }
 // transport reports, and returned marked with [outcome.Abort] so that
 // layers below the balancer (a per-host breaker in the transport) see it
 // the same way.
+//
+// The transport reads the body on a goroutine of its own, which may still
+// run when the upstream has answered early; mu orders its write of err
+// with the handler's reads.
 type clientBody struct {
 	rc  io.ReadCloser
-	err error // the first read error other than io.EOF
+	mu  sync.Mutex // guards err
+	err error      // the first read error other than io.EOF
 }
 
 func (b *clientBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	if err != nil && err != io.EOF {
+		b.mu.Lock()
 		if b.err == nil {
 			b.err = err
 		}
+		b.mu.Unlock()
 		return n, outcome.Abort(err)
 	}
 	return n, err
 }
 
 func (b *clientBody) Close() error { return b.rc.Close() }
+
+// failed returns the first read error other than io.EOF, or nil.
+func (b *clientBody) failed() error {
+	if b == nil {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
+}
+
+// maxReplayBody is the largest request body the gateway reads ahead and
+// keeps, so that an idempotent request with a body (a PUT, a POST with an
+// Idempotency-Key) can be retried on another instance. A larger body is
+// streamed to one instance and not retried.
+const maxReplayBody = 64 << 10
+
+// errCutOff is an attempt's error when the response, already begun, was
+// cut off because the request's context ended — the client left or read
+// too slowly for the route's budget. The instance answered in time, so
+// this is not held against it.
+var errCutOff = outcome.Abort(errors.New("gateway: response cut off after it had begun"))
+
+// errUpstreamBroke is an attempt's error when the response, already
+// begun, broke on the upstream's side: a failure of the instance.
+var errUpstreamBroke = errors.New("gateway: upstream response broke off")
 
 func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g := rt.gw
@@ -93,11 +136,22 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, CodeBadPath, "the request path cannot be forwarded")
 		return
 	}
-	c := &call{w: w, path: path, up: rt.up}
+	c := &call{w: w, path: path, up: rt.up, timer: rt.attempt}
 	bodyless := r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0
+	idem := rt.idempotent(r)
+	replayable := bodyless
 	if !bodyless {
 		c.body = &clientBody{rc: http.MaxBytesReader(w, r.Body, g.maxBody)}
 		r.Body = c.body
+		if idem && rt.Retries > 0 && r.ContentLength <= maxReplayBody {
+			// Read a small body ahead, so that the request can be sent
+			// again; one that breaks is the client's fault, answered
+			// before any instance is troubled with it.
+			if replayable = rt.readAhead(c, r); c.body.failed() != nil {
+				rt.fail(w, r, r.Context(), c, c.body.failed())
+				return
+			}
+		}
 	}
 	// The route's budget ends with outcome.ErrTimeout as its cause, so
 	// that an upstream that outlasts it is counted as failing even when
@@ -109,9 +163,8 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel = outcome.WithTimeout(ctx, rt.Timeout)
 		defer cancel()
 	}
-	idem := rt.idempotent(r)
 	attempts := 1
-	if rt.Retries > 0 && bodyless && idem {
+	if rt.Retries > 0 && replayable && idem {
 		attempts += rt.Retries
 	}
 	budget := rt.up.budget
@@ -120,27 +173,23 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 attempts:
 	for attempt := 1; ; attempt++ {
-		// Every attempt but the last of a request that may be retried
-		// gets a timeout derived from the latency this upstream has shown,
-		// so that an instance that accepts connections and never answers
-		// costs a reader one such timeout, not the route's whole budget.
-		// The attempt is classified against its own context: its timeout,
-		// like the route's, counts against the instance; a client that
-		// left, or whose own deadline passed, is neutral.
-		actx, acancel := ctx, context.CancelFunc(nil)
 		last := attempt >= attempts
-		if !last && rt.up.attempt != nil {
-			actx, acancel = outcome.WithTimeout(ctx, rt.up.attempt.timeout())
+		actx, acancel := rt.attemptContext(ctx, c, last)
+		c.retry, c.withdrawn, c.cut = !last, false, false
+		if c.replay != nil {
+			r.Body = io.NopCloser(bytes.NewReader(c.replay))
 		}
-		c.retry, c.withdrawn = !last, false
 		c.r = r.WithContext(context.WithValue(actx, callKey{}, c))
 		_, err = rt.up.bal.Call(actx, c)
 		class := outcome.Success
 		if err != nil {
 			class = rt.up.classify(actx, err)
 		}
-		if acancel != nil {
-			acancel()
+		acancel()
+		if c.cut {
+			// The response had begun; net/http must abort the client's
+			// connection rather than end the response as if it were whole.
+			panic(http.ErrAbortHandler)
 		}
 		if err == nil || c.started || last || r.Context().Err() != nil || ctx.Err() != nil {
 			break
@@ -165,29 +214,77 @@ attempts:
 	rt.fail(w, r, ctx, c, err)
 }
 
+// readAhead reads the body of r into c.replay when it fits in
+// maxReplayBody and reports whether it did. A larger body is left to
+// stream: what was read ahead goes first.
+func (rt *route) readAhead(c *call, r *http.Request) bool {
+	buf, err := io.ReadAll(io.LimitReader(c.body, maxReplayBody+1))
+	if err != nil {
+		return false // c.body has kept the error
+	}
+	if len(buf) > maxReplayBody {
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(buf), c.body), c.body}
+		return false
+	}
+	c.replay = buf
+	r.ContentLength = int64(len(buf))
+	r.Header.Del("Transfer-Encoding")
+	r.TransferEncoding = nil
+	return true
+}
+
+// attemptContext returns the context of one attempt. Every attempt but the
+// last of a request that may be retried gets a timeout derived from the
+// latency the route has shown, so that an instance that accepts
+// connections and never answers costs a reader one such timeout, not the
+// route's whole budget; the last runs under what is left of the route's
+// budget, so that a request that is merely slow is still answered. The
+// timeout covers only the wait for the answer: recordResponse stops it
+// when the answer begins. It ends the attempt with outcome.ErrTimeout as
+// its cause, so it counts against the instance, while a client that left,
+// or whose own deadline passed, is neutral.
+func (rt *route) attemptContext(ctx context.Context, c *call, last bool) (context.Context, context.CancelFunc) {
+	c.stopAttempt = nil
+	if last || rt.attempt == nil {
+		return ctx, func() {}
+	}
+	actx, cancel := context.WithCancelCause(ctx)
+	t := time.AfterFunc(rt.attempt.timeout(), func() { cancel(outcome.ErrTimeout) })
+	c.stopAttempt = t.Stop
+	return actx, func() {
+		t.Stop()
+		cancel(context.Canceled)
+	}
+}
+
 // fail answers a request whose last attempt failed before any response
 // reached the client.
 func (rt *route) fail(w http.ResponseWriter, r *http.Request, ctx context.Context, c *call, err error) {
 	g := rt.gw
 	var tooBig *http.MaxBytesError
-	if c.body != nil && c.body.err != nil {
+	if bodyErr := c.body.failed(); bodyErr != nil {
 		// The client's own body failed: its fault, whatever the transport
 		// made of it, and nothing the upstream is blamed for.
 		switch {
-		case errors.As(c.body.err, &tooBig):
+		case errors.As(bodyErr, &tooBig):
 			writeError(w, http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("request body exceeds %d bytes", g.maxBody))
 		case r.Context().Err() != nil:
-			g.log.Info("gateway: client left during its upload", "service", rt.Service, "path", rt.Pattern, "error", c.body.err)
+			g.log.Info("gateway: client left during its upload", "service", rt.Service, "path", rt.Pattern, "error", bodyErr)
 			writeClientClosed(w)
 		default:
-			g.log.Info("gateway: unreadable request body", "service", rt.Service, "path", rt.Pattern, "error", c.body.err)
+			g.log.Info("gateway: unreadable request body", "service", rt.Service, "path", rt.Pattern, "error", bodyErr)
 			writeError(w, http.StatusBadRequest, CodeBadBody, "the request body could not be read")
 		}
 		return
 	}
 	var rejected *circuitbreaker.RejectedError
 	switch {
-	case r.Context().Err() != nil:
+	case r.Context().Err() != nil && !errors.Is(context.Cause(r.Context()), context.DeadlineExceeded):
+		// The client hung up. (A deadline set in front of the gateway
+		// that ran out is a timeout, answered 504 below.)
 		writeClientClosed(w)
 	case errors.Is(err, balancer.ErrNoHosts):
 		writeOverloaded(w, time.Second, CodeNoUpstream, "no healthy instance of "+rt.Service)
@@ -243,15 +340,35 @@ func (g *Gateway) factory(inst discovery.Instance) (endpoint.Endpoint, io.Closer
 	if inst.Meta["scheme"] == "https" {
 		target.Scheme = "https"
 	}
-	return func(ctx context.Context, req any) (any, error) {
+	return func(ctx context.Context, req any) (_ any, err error) {
 		c := req.(*call)
 		c.target, c.err, c.status = target, nil, 0
-		if c.up.attempt != nil {
+		if c.timer != nil {
 			c.sent = time.Now()
 		}
+		defer func() {
+			// ReverseProxy aborts a response that breaks off after it has
+			// begun with this panic. Whose fault it is depends on why:
+			// when the request's context ended (the client left, or read
+			// so slowly that the route's budget ran out), the instance
+			// answered in time; otherwise its response broke. The route
+			// re-raises the panic once the balancer has recorded the
+			// attempt, so that net/http still aborts the connection.
+			if p := recover(); p != nil {
+				if p != http.ErrAbortHandler || !c.started {
+					panic(p)
+				}
+				c.cut = true
+				if ctx.Err() != nil {
+					err = errCutOff
+				} else {
+					err = errUpstreamBroke
+				}
+			}
+		}()
 		g.proxy.ServeHTTP(c.w, c.r)
-		if c.body != nil && c.body.err != nil {
-			return nil, outcome.Abort(c.body.err)
+		if bodyErr := c.body.failed(); bodyErr != nil {
+			return nil, outcome.Abort(bodyErr)
 		}
 		if c.err != nil {
 			return nil, c.err
@@ -295,8 +412,11 @@ var errHeldBack = errors.New("gateway: retryable answer held back")
 func recordResponse(resp *http.Response) error {
 	c := resp.Request.Context().Value(callKey{}).(*call)
 	c.status = resp.StatusCode
-	if c.up.attempt != nil && resp.StatusCode < 500 {
-		c.up.attempt.observe(time.Since(c.sent))
+	if c.stopAttempt != nil {
+		c.stopAttempt()
+	}
+	if c.timer != nil && resp.StatusCode < 500 {
+		c.timer.observe(time.Since(c.sent))
 	}
 	if c.retry && retryableStatus(resp.StatusCode) && (c.up.budget == nil || c.up.budget.TryWithdraw()) {
 		c.withdrawn = true

@@ -2,8 +2,10 @@ package gateway_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -229,5 +231,154 @@ func TestEveryBreakerOpenAnswers503(t *testing.T) {
 	}
 	if hdr.Get("Retry-After") != "60" {
 		t.Fatalf("Retry-After %q, want the breaker's 60 seconds", hdr.Get("Retry-After"))
+	}
+}
+
+// TestAttemptTimeoutCoversOnlyTheWaitForAnAnswer: a healthy instance that
+// answers at once and then streams its body for longer than the attempt
+// timeout is not cut off, and nothing counts against it.
+func TestAttemptTimeoutCoversOnlyTheWaitForAnAnswer(t *testing.T) {
+	reg := memory.New()
+	defer reg.Close()
+	streaming := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for range 6 {
+			w.Write([]byte(strings.Repeat("x", 100)))
+			w.(http.Flusher).Flush()
+			time.Sleep(100 * time.Millisecond) // a real server streaming; not a timer under test
+		}
+	}))
+	defer streaming.Close()
+	register(t, reg, "svc", "a", addr(streaming))
+	register(t, reg, "svc", "b", addr(streaming))
+	g, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc"}}, nil,
+		gateway.WithAttemptTimeout(shttp.AttemptTimeout{Floor: 50 * time.Millisecond, Initial: 100 * time.Millisecond}))
+	for i := range 3 {
+		resp, err := http.Get(url + "/stream")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || len(body) != 600 {
+			t.Fatalf("stream %d: status %d, %d bytes, %v; want the whole 600", i, resp.StatusCode, len(body), err)
+		}
+	}
+	for _, id := range []string{"a", "b"} {
+		if h := hostByID(t, g, id); h.Failures != 0 || h.Ejected {
+			t.Fatalf("streaming instance %s was blamed: %+v", id, h)
+		}
+	}
+}
+
+// TestSlowReaderIsNotTheInstancesFault: a client that asks for a large
+// answer and does not read it until the route's budget has run out has
+// its response cut off, and the instance, which answered at once, is not
+// blamed.
+func TestSlowReaderIsNotTheInstancesFault(t *testing.T) {
+	reg := memory.New()
+	defer reg.Close()
+	big := strings.Repeat("y", 8<<20)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, big)
+	}))
+	defer srv.Close()
+	register(t, reg, "svc", "a", addr(srv))
+	g, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc", Timeout: 200 * time.Millisecond}}, nil,
+		gateway.WithOutlierDetection(balancer.OutlierConfig{ConsecutiveFailures: 1, MaxEjectionPercent: 100}))
+	host := strings.TrimPrefix(url, "http://")
+	for range 3 {
+		conn, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(conn, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+		time.Sleep(500 * time.Millisecond) // the client does not read: real I/O, not a timer under test
+		io.Copy(io.Discard, conn)
+		conn.Close()
+	}
+	waitIdle(t, g, "a")
+	if h := hostByID(t, g, "a"); h.Failures != 0 || h.Ejected {
+		t.Fatalf("the instance was blamed for a slow reader: %+v", h)
+	}
+}
+
+// waitIdle waits until the gateway has finished every call to instance id.
+func waitIdle(t *testing.T, g *gateway.Gateway, id string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); hostByID(t, g, id).InFlight != 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("calls to %s still in flight", id)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestIdempotentRequestWithABodyIsRetried: a PUT (idempotent) with a small
+// body that one instance answers 500 is sent again, body and all, to the
+// other, and the client sees its answer.
+func TestIdempotentRequestWithABodyIsRetried(t *testing.T) {
+	reg := memory.New()
+	defer reg.Close()
+	sick := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		http.Error(w, "broken", http.StatusInternalServerError)
+	}))
+	defer sick.Close()
+	live := newBackend(t, "live")
+	register(t, reg, "svc", "a-sick", addr(sick))
+	register(t, reg, "svc", "b-live", addr(live.Server))
+	_, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc"}}, nil,
+		gateway.WithPolicy(func(string) balancer.Policy { return roundrobin.New() }))
+	for i := range 6 {
+		for _, chunked := range []bool{false, true} {
+			var body io.Reader = strings.NewReader(`{"n":1}`)
+			if chunked {
+				body = io.MultiReader(body) // unknown length: sent chunked
+			}
+			req, err := http.NewRequest(http.MethodPut, url+"/things/1", body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, e := get2(t, req)
+			if resp.StatusCode != http.StatusOK || e.Body != `{"n":1}` {
+				t.Fatalf("PUT %d (chunked %v): status %d, upstream saw body %q", i, chunked, resp.StatusCode, e.Body)
+			}
+		}
+	}
+}
+
+func get2(t *testing.T, req *http.Request) (*http.Response, echo) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var e echo
+	if resp.Header.Get("X-Backend") != "" {
+		if err := json.NewDecoder(resp.Body).Decode(&e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return resp, e
+}
+
+// TestOuterDeadlineIsATimeoutNotAHangUp: when a deadline set in front of
+// the gateway runs out, the client is answered 504, not the 499 of a
+// client that hung up.
+func TestOuterDeadlineIsATimeoutNotAHangUp(t *testing.T) {
+	reg := memory.New()
+	defer reg.Close()
+	register(t, reg, "svc", "hung", brokenreq.Hung(t))
+	outer := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), 100*time.Millisecond)
+			defer cancel()
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+	_, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc", Retries: -1}}, outer)
+	if code, _, _ := status(t, mustGet(t, url+"/x")); code != http.StatusGatewayTimeout {
+		t.Fatalf("status %d, want 504", code)
 	}
 }

@@ -28,8 +28,9 @@ type Route struct {
 	// Timeout bounds the whole request, retries included. Zero means the
 	// gateway's default (see WithDefaultTimeout).
 	Timeout time.Duration
-	// Retries is how many times an idempotent request without a body is
-	// tried again on another instance, within the retry budget, when an
+	// Retries is how many times an idempotent request — with no body, or
+	// a body of at most 64 KiB, which the gateway then reads ahead and
+	// keeps — is tried again on another instance, within the retry budget, when an
 	// attempt failed before the upstream answered, timed out (see
 	// [WithAttemptTimeout]), or was answered 500, 502, 503 or 504 — that
 	// answer is then held back and the client sees the retry's. Zero means
