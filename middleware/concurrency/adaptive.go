@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/switchyard/switchyard/middleware/tracing"
 )
 
 // Adaptive configures [NewAdaptive]. The zero value is valid: every zero
@@ -111,9 +113,9 @@ func (g *gradient) sample(ctx context.Context, l *Limiter, at time.Time, rtt tim
 	}
 	l.setLimit(to)
 	if to < from {
-		event(ctx, evLimit, "latency_rose")
+		tracing.Event(ctx, evLimit, "latency_rose")
 	} else {
-		event(ctx, evLimit, "latency_steady")
+		tracing.Event(ctx, evLimit, "latency_steady")
 	}
 	if l.onChange != nil {
 		l.onChange(from, to)

@@ -9,10 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
-
 	"github.com/switchyard/switchyard/internal/clock"
+	"github.com/switchyard/switchyard/middleware/tracing"
 	"github.com/switchyard/switchyard/outcome"
 )
 
@@ -160,7 +158,7 @@ func (l *Limiter) token(n int64) Token {
 }
 
 func (l *Limiter) shed(ctx context.Context, reason string) error {
-	event(ctx, evShed, reason)
+	tracing.Event(ctx, evShed, reason)
 	return &Error{Limit: l.Limit()}
 }
 
@@ -204,7 +202,7 @@ func (l *Limiter) enqueue(ctx context.Context) (Token, error) {
 		l.nwait.Add(-1)
 		l.mu.Unlock()
 	}
-	event(ctx, evShed, "wait_canceled")
+	tracing.Event(ctx, evShed, "wait_canceled")
 	return Token{}, fmt.Errorf("concurrency: waiting for a slot: %w", ctx.Err())
 }
 
@@ -263,11 +261,3 @@ const (
 	evShed  = "switchyard.concurrency.shed"
 	evLimit = "switchyard.concurrency.limit"
 )
-
-func event(ctx context.Context, name, reason string) {
-	span := trace.SpanFromContext(ctx)
-	if !span.IsRecording() {
-		return
-	}
-	span.AddEvent(name, trace.WithAttributes(attribute.String("reason", reason)))
-}

@@ -5,7 +5,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
+
+	"github.com/switchyard/switchyard/middleware/tracing"
 )
 
 // Span events, added to trace.SpanFromContext of the request's or the
@@ -22,12 +23,5 @@ const (
 )
 
 func event(ctx context.Context, name, reason string, left time.Duration) {
-	span := trace.SpanFromContext(ctx)
-	if !span.IsRecording() {
-		return
-	}
-	span.AddEvent(name, trace.WithAttributes(
-		attribute.String("reason", reason),
-		attribute.Int64("left_ms", left.Milliseconds()),
-	))
+	tracing.Event(ctx, name, reason, attribute.Int64("left_ms", left.Milliseconds()))
 }

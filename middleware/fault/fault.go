@@ -12,10 +12,9 @@ import (
 	"time"
 
 	"github.com/go-kit/kit/endpoint"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/switchyard/switchyard/internal/clock"
+	"github.com/switchyard/switchyard/middleware/tracing"
 )
 
 // Defaults.
@@ -193,7 +192,7 @@ func (i *Injector) choose(spec *Spec) plan {
 
 // sleep waits d on the injector's clock, or until ctx ends.
 func (i *Injector) sleep(ctx context.Context, d time.Duration, source string) error {
-	event(ctx, evDelay, source)
+	tracing.Event(ctx, evDelay, source)
 	if i.onFault != nil {
 		i.onFault("delay", source)
 	}
@@ -209,7 +208,7 @@ func (i *Injector) sleep(ctx context.Context, d time.Duration, source string) er
 }
 
 func (i *Injector) aborted(ctx context.Context, source string) {
-	event(ctx, evAbort, source)
+	tracing.Event(ctx, evAbort, source)
 	if i.onFault != nil {
 		i.onFault("abort", source)
 	}
@@ -287,11 +286,3 @@ const (
 	evDelay = "switchyard.fault.delay"
 	evAbort = "switchyard.fault.abort"
 )
-
-func event(ctx context.Context, name, reason string) {
-	span := trace.SpanFromContext(ctx)
-	if !span.IsRecording() {
-		return
-	}
-	span.AddEvent(name, trace.WithAttributes(attribute.String("reason", reason)))
-}

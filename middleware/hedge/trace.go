@@ -5,7 +5,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
+
+	"github.com/switchyard/switchyard/middleware/tracing"
 )
 
 // Span events, added to trace.SpanFromContext of the caller's context,
@@ -22,13 +23,7 @@ const (
 )
 
 func (h *hedger) event(ctx context.Context, name, reason string, n int, delay time.Duration) {
-	span := trace.SpanFromContext(ctx)
-	if !span.IsRecording() {
-		return
-	}
-	span.AddEvent(name, trace.WithAttributes(
-		attribute.String("reason", reason),
+	tracing.Event(ctx, name, reason,
 		attribute.Int("hedge", n),
-		attribute.Int64("delay_ms", delay.Milliseconds()),
-	))
+		attribute.Int64("delay_ms", delay.Milliseconds()))
 }

@@ -9,11 +9,10 @@ import (
 	"strconv"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
 	"github.com/switchyard/switchyard/internal/clock"
+	"github.com/switchyard/switchyard/middleware/tracing"
 )
 
 // Limiter admits or refuses requests. [Global] and [PerKey] implement it.
@@ -169,7 +168,7 @@ func (g *Global) Acquire(ctx context.Context, key string) error {
 func (g *Global) Limiter() *rate.Limiter { return g.lim }
 
 func (c *config) refuse(ctx context.Context, key string, d time.Duration, reason string) error {
-	event(ctx, evLimit, reason)
+	tracing.Event(ctx, evLimit, reason)
 	if c.onLimited != nil {
 		c.onLimited(key)
 	}
@@ -191,7 +190,7 @@ func (c *config) wait1(ctx context.Context, key string, r *rate.Reservation, now
 		r.CancelAt(now)
 		return c.refuse(ctx, key, d, "wait_exceeds_deadline")
 	}
-	event(ctx, evWait, "token_delay")
+	tracing.Event(ctx, evWait, "token_delay")
 	done := make(chan struct{})
 	stop := c.clock.AfterFunc(d, func() { close(done) })
 	select {
@@ -208,11 +207,3 @@ const (
 	evLimit = "switchyard.ratelimit.limit"
 	evWait  = "switchyard.ratelimit.wait"
 )
-
-func event(ctx context.Context, name, reason string) {
-	span := trace.SpanFromContext(ctx)
-	if !span.IsRecording() {
-		return
-	}
-	span.AddEvent(name, trace.WithAttributes(attribute.String("reason", reason)))
-}

@@ -6,6 +6,8 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/switchyard/switchyard/middleware/tracing"
 )
 
 // Span events, added to trace.SpanFromContext of the caller's context.
@@ -26,16 +28,14 @@ const (
 	EventAttemptsExhausted = "switchyard.retry.attempts_exhausted"
 )
 
-// event records a decision on ctx's span. It costs one interface call when
-// the span does not record.
+// event records a decision on ctx's span with [tracing.Event]; the check
+// first spares the classifier when the span does not record.
 func (r *retrier) event(ctx context.Context, name string, err error, attempt int, wait time.Duration) {
 	span := trace.SpanFromContext(ctx)
 	if !span.IsRecording() {
 		return
 	}
-	span.AddEvent(name, trace.WithAttributes(
-		attribute.String("reason", r.classifier(ctx, err).String()),
+	tracing.Event(ctx, name, r.classifier(ctx, err).String(),
 		attribute.Int("attempt", attempt),
-		attribute.Int64("backoff_ms", wait.Milliseconds()),
-	))
+		attribute.Int64("backoff_ms", wait.Milliseconds()))
 }
