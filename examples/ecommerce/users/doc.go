@@ -56,10 +56,17 @@
 // service throttles failed logins per account ([Throttle]). A throttled
 // attempt is answered at once, without checking the password, with 429
 // login_throttled and Retry-After; the server never sleeps. The client
-// address is the last X-Forwarded-For element (the one the gateway
-// appends), else the connection's peer; IPv6 addresses count per /64
-// ([ClientAddr]). Unknown accounts are throttled alike, so a 429 does not
-// tell whether an account exists. Two budgets, each a growing delay:
+// address is the connection's peer, unless the peer is a trusted proxy
+// ([WithTrustedProxies]; by default loopback, 127.0.0.0/8 and ::1, where
+// "ecommerce up" runs the gateway next to the replicas): then it is the
+// last X-Forwarded-For element, the one the gateway appends. A caller that
+// reaches a replica without the gateway therefore cannot choose its key or
+// claim an address the owner used before. IPv6 addresses count per /64
+// ([ClientAddr]). The trust is by network address; once the services
+// authenticate each other with mutual TLS (issue 11) it becomes a check of
+// the caller's identity. Unknown accounts are throttled alike, so a 429
+// does not tell whether an account exists. Two budgets, each a growing
+// delay:
 //
 //   - per account and address: 5 failures free, then a delay of 1 s after
 //     the 5th, doubling with each further failure (2 s, 4 s, …) up to

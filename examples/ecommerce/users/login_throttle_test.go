@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strconv"
 	"testing"
 	"time"
@@ -129,24 +130,43 @@ func TestLoginThrottledFromOneAddress(t *testing.T) {
 }
 
 func TestClientAddr(t *testing.T) {
+	private := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}
+	loopback := users.DefaultTrustedProxies
 	tests := []struct {
-		name   string
-		remote string
-		xff    []string
-		want   string
+		name    string
+		trusted []netip.Prefix
+		remote  string
+		xff     []string
+		want    string
 	}{
-		{"remote IPv4", "192.0.2.1:5000", nil, "192.0.2.1"},
-		{"remote IPv6 by /64", "[2001:db8:1:2:3:4:5:6]:5000", nil, "2001:db8:1:2::/64"},
-		{"remote IPv6 zone", "[fe80::1%eth0]:5000", nil, "fe80::/64"},
-		{"remote mapped IPv4", "[::ffff:192.0.2.1]:5000", nil, "192.0.2.1"},
-		{"remote without port", "192.0.2.1", nil, "192.0.2.1"},
-		{"gateway's element last", "10.0.0.2:4000", []string{"6.6.6.6, 198.51.100.4"}, "198.51.100.4"},
-		{"several header lines", "10.0.0.2:4000", []string{"6.6.6.6", "7.7.7.7,198.51.100.4"}, "198.51.100.4"},
-		{"forwarded IPv6", "10.0.0.2:4000", []string{"2001:db8:aa:bb:1::1"}, "2001:db8:aa:bb::/64"},
-		{"same /64, same key", "10.0.0.2:4000", []string{"2001:db8:aa:bb:ffff::2"}, "2001:db8:aa:bb::/64"},
-		{"garbage last element", "10.0.0.2:4000", []string{"198.51.100.4, unknown"}, "10.0.0.2"},
-		{"empty last element", "10.0.0.2:4000", []string{"198.51.100.4,"}, "10.0.0.2"},
-		{"unparsable remote", "@pipe", nil, "@pipe"},
+		{"remote IPv4", loopback, "192.0.2.1:5000", nil, "192.0.2.1"},
+		{"remote IPv6 by /64", loopback, "[2001:db8:1:2:3:4:5:6]:5000", nil, "2001:db8:1:2::/64"},
+		{"remote IPv6 zone", loopback, "[fe80::1%eth0]:5000", nil, "fe80::/64"},
+		{"remote mapped IPv4", loopback, "[::ffff:192.0.2.1]:5000", nil, "192.0.2.1"},
+		{"remote without port", loopback, "192.0.2.1", nil, "192.0.2.1"},
+		{"unparsable remote", loopback, "@pipe", []string{"198.51.100.4"}, "@pipe"},
+
+		// A trusted peer names the client: the last element, the one
+		// the gateway appends.
+		{"trusted: gateway's element last", private, "10.0.0.2:4000", []string{"6.6.6.6, 198.51.100.4"}, "198.51.100.4"},
+		{"trusted: several header lines", private, "10.0.0.2:4000", []string{"6.6.6.6", "7.7.7.7,198.51.100.4"}, "198.51.100.4"},
+		{"trusted: forwarded IPv6", private, "10.0.0.2:4000", []string{"2001:db8:aa:bb:1::1"}, "2001:db8:aa:bb::/64"},
+		{"trusted: same /64, same key", private, "10.0.0.2:4000", []string{"2001:db8:aa:bb:ffff::2"}, "2001:db8:aa:bb::/64"},
+		{"trusted: garbage last element", private, "10.0.0.2:4000", []string{"198.51.100.4, unknown"}, "10.0.0.2"},
+		{"trusted: empty last element", private, "10.0.0.2:4000", []string{"198.51.100.4,"}, "10.0.0.2"},
+		{"trusted IPv6 peer", private, "[fd00::7]:4000", []string{"198.51.100.4"}, "198.51.100.4"},
+		{"default: IPv4 loopback", loopback, "127.0.0.1:4000", []string{"198.51.100.4"}, "198.51.100.4"},
+		{"default: another 127/8 address", loopback, "127.0.0.2:4000", []string{"2001:db8::1"}, "2001:db8::/64"},
+		{"default: IPv6 loopback", loopback, "[::1]:4000", []string{"198.51.100.4"}, "198.51.100.4"},
+		{"default: mapped IPv4 loopback", loopback, "[::ffff:127.0.0.1]:4000", []string{"198.51.100.4"}, "198.51.100.4"},
+
+		// Anybody else is the client, whatever it claims.
+		{"untrusted IPv4 peer", private, "192.0.2.1:5000", []string{"198.51.100.4"}, "192.0.2.1"},
+		{"untrusted IPv6 peer", private, "[2001:db8:1:2::9]:5000", []string{"198.51.100.4"}, "2001:db8:1:2::/64"},
+		{"untrusted peer spoofing loopback", private, "192.0.2.1:5000", []string{"127.0.0.1"}, "192.0.2.1"},
+		{"default: not loopback", loopback, "10.0.0.2:4000", []string{"198.51.100.4"}, "10.0.0.2"},
+		{"default: IPv6 not loopback", loopback, "[::2]:4000", []string{"198.51.100.4"}, "::/64"},
+		{"none trusted", nil, "127.0.0.1:4000", []string{"198.51.100.4"}, "127.0.0.1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -155,7 +175,7 @@ func TestClientAddr(t *testing.T) {
 			for _, v := range tt.xff {
 				r.Header.Add("X-Forwarded-For", v)
 			}
-			if got := users.ClientAddr(r); got != tt.want {
+			if got := users.ClientAddr(r, tt.trusted); got != tt.want {
 				t.Fatalf("ClientAddr = %q, want %q", got, tt.want)
 			}
 		})
@@ -165,15 +185,65 @@ func TestClientAddr(t *testing.T) {
 func FuzzClientAddr(f *testing.F) {
 	for _, s := range []string{"192.0.2.1", "2001:db8::1", "a, b", "", ",", "::ffff:1.2.3.4%x"} {
 		f.Add(s, "192.0.2.1:1")
+		f.Add(s, "127.0.0.1:1")
 	}
 	f.Fuzz(func(t *testing.T, xff, remote string) {
 		r := httptest.NewRequest(http.MethodPost, "/", nil)
 		r.RemoteAddr = remote
 		r.Header.Set("X-Forwarded-For", xff)
-		if got := users.ClientAddr(r); len(got) > 64 {
+		got := users.ClientAddr(r, users.DefaultTrustedProxies)
+		if len(got) > 64 {
 			t.Fatalf("ClientAddr = %q: longer than 64 bytes", got)
 		}
+		// Trusting nobody, the header never matters.
+		if untrusted, bare := users.ClientAddr(r, nil), users.ClientAddr(stripXFF(r), nil); untrusted != bare {
+			t.Fatalf("untrusted peer %q: X-Forwarded-For %q changed the key from %q to %q", remote, xff, bare, untrusted)
+		}
 	})
+}
+
+func stripXFF(r *http.Request) *http.Request {
+	r = r.Clone(r.Context())
+	r.Header.Del("X-Forwarded-For")
+	return r
+}
+
+// Over real HTTP, from a peer on 127.0.0.1: with the default trusted
+// proxies (loopback) each X-Forwarded-For client has its own budget; a
+// replica that trusts no peer keys every attempt by the peer, so a caller
+// that varies X-Forwarded-For is still held after 5 failures.
+func TestHTTPClientAddrTrust(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		hopts     []users.HandlerOption
+		throttled bool
+	}{
+		{"loopback trusted by default", nil, false},
+		{"no peer trusted", []users.HandlerOption{users.WithTrustedProxies()}, true},
+		{"only another network trusted", []users.HandlerOption{users.WithTrustedProxies(netip.MustParsePrefix("10.0.0.0/8"))}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			h, err := users.NewHandler(f.svc, f.key, tt.hopts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(h)
+			t.Cleanup(srv.Close)
+			var last answer
+			for i := range 6 {
+				last = do(t, "POST", srv.URL+"/v1/login", `{"email":"ann@example.com","password":"wrong password"}`,
+					"X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i))
+				if i < 5 && last.status != 401 {
+					t.Fatalf("attempt %d: %d %v, want 401", i+1, last.status, last.body)
+				}
+			}
+			if got := last.status == 429; got != tt.throttled {
+				t.Fatalf("6th attempt from a 6th X-Forwarded-For address: %d %v; throttled %v, want %v",
+					last.status, last.body, got, tt.throttled)
+			}
+		})
+	}
 }
 
 // Over real HTTP: the last X-Forwarded-For element is the address; 401

@@ -25,7 +25,9 @@ const DBFile = "users.db"
 // cfg.Registry and serves on cfg.Listen as "users" through platform.Serve.
 // Every replica pointed at the same data directory shares the database and
 // the key. With an admin e-mail address but no password it fails before
-// opening anything.
+// opening anything. Logins are throttled by the X-Forwarded-For client only
+// when the peer is loopback ([DefaultTrustedProxies]), as the gateway is
+// when "ecommerce up" runs the shop; any other peer is the client itself.
 func Run(ctx context.Context, cfg platform.ServiceConfig) error { return RunWith(ctx, cfg) }
 
 // RunWith is Run with opts passed to EnsureAdmin and NewService after the
@@ -104,12 +106,12 @@ func RunWith(ctx context.Context, cfg platform.ServiceConfig, opts ...Option) er
 
 // NewHandler returns the HTTP handler of svc, checking the bearer tokens of
 // GET /v1/me against key's own public key (this service signs them, so it
-// needs no JWKS fetch).
-func NewHandler(svc Service, key ed25519.PrivateKey) (*http.ServeMux, error) {
+// needs no JWKS fetch). opts are passed to [NewHTTPHandler].
+func NewHandler(svc Service, key ed25519.PrivateKey, opts ...HandlerOption) (*http.ServeMux, error) {
 	pub := key.Public().(ed25519.PublicKey)
 	v, err := platform.NewValidator(auth.StaticKeys(auth.Key{ID: platform.KeyID(pub), Alg: platform.Algorithm, Public: pub}))
 	if err != nil {
 		return nil, err
 	}
-	return NewHTTPHandler(MakeEndpoints(svc), v), nil
+	return NewHTTPHandler(MakeEndpoints(svc), v, opts...), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/netip"
 
 	kithttp "github.com/go-kit/kit/transport/http"
 
@@ -21,8 +22,16 @@ import (
 //	GET  /v1/jwks        → the JWKS that verifies the tokens
 //
 // Every error is the JSON body {"error":{"code","message"}}. Bodies are
-// limited to 1 MiB and unknown fields are ignored.
-func NewHTTPHandler(e Endpoints, v platform.Authenticator) *http.ServeMux {
+// limited to 1 MiB and unknown fields are ignored. hopts set which peers
+// may name the client of a login ([WithTrustedProxies]).
+func NewHTTPHandler(e Endpoints, v platform.Authenticator, hopts ...HandlerOption) *http.ServeMux {
+	hc := handlerConfig{trusted: DefaultTrustedProxies}
+	for _, o := range hopts {
+		o(&hc)
+	}
+	clientToContext := func(ctx context.Context, r *http.Request) context.Context {
+		return NewClientContext(ctx, ClientAddr(r, hc.trusted))
+	}
 	opts := []kithttp.ServerOption{kithttp.ServerErrorEncoder(EncodeError)}
 	mux := http.NewServeMux()
 	mux.Handle("POST /v1/users", shttp.NewHandler(e.Signup, decodeSignup, shttp.EncodeJSONResponse, opts...))
@@ -34,16 +43,30 @@ func NewHTTPHandler(e Endpoints, v platform.Authenticator) *http.ServeMux {
 	return mux
 }
 
+// HandlerOption configures [NewHTTPHandler] and [NewHandler].
+type HandlerOption func(*handlerConfig)
+
+type handlerConfig struct {
+	trusted []netip.Prefix
+}
+
+// WithTrustedProxies sets the peers whose X-Forwarded-For names the client
+// that failed logins are throttled by ([ClientAddr]); from any other peer
+// the peer is the client. Default [DefaultTrustedProxies] (loopback, where
+// the shop's gateway reaches the replicas). WithTrustedProxies() with no
+// prefix trusts no peer. A users replica behind a gateway on another host
+// must list the gateway's address: otherwise every login through it counts
+// as coming from the gateway.
+func WithTrustedProxies(prefixes ...netip.Prefix) HandlerOption {
+	return func(c *handlerConfig) { c.trusted = append([]netip.Prefix{}, prefixes...) }
+}
+
 func decodeSignup(ctx context.Context, r *http.Request) (any, error) {
 	return shttp.DecodeJSONRequest[SignupRequest](ctx, r)
 }
 
 func decodeLogin(ctx context.Context, r *http.Request) (any, error) {
 	return shttp.DecodeJSONRequest[LoginRequest](ctx, r)
-}
-
-func clientToContext(ctx context.Context, r *http.Request) context.Context {
-	return NewClientContext(ctx, ClientAddr(r))
 }
 
 func decodeGetUser(_ context.Context, r *http.Request) (any, error) {
