@@ -20,8 +20,8 @@ var ErrKey = errors.New("users: signing key")
 
 // LoadOrCreateKey returns the Ed25519 signing key stored in dir/KeyFile as a
 // PEM "PRIVATE KEY" block (PKCS #8), creating it with mode 0600 if the file
-// does not exist and removing the group and other permissions of an existing
-// one (logged to slog.Default()). Creation is atomic and race-free between
+// does not exist and setting an existing one to exactly 0600 if it has any
+// other mode (platform.Tighten, logged to slog.Default()). Creation is atomic and race-free between
 // processes: the key is written and synced to a temporary file, which is then
 // hard-linked to the final name, an operation that fails if the name exists. Two replicas
 // starting together therefore end up with the same key: the loser of the race

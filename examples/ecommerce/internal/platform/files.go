@@ -21,9 +21,8 @@ const (
 )
 
 // MkdirPrivate creates dir and any missing parents with [PrivateDirMode].
-// If dir already exists with permissions for its group or others, they are
-// removed ([Tighten]) and the change is logged to log (nil means
-// slog.Default()).
+// If dir already exists with another mode, it is set to PrivateDirMode
+// ([Tighten]) and the change is logged to log (nil means slog.Default()).
 func MkdirPrivate(dir string, log *slog.Logger) error {
 	if err := os.MkdirAll(dir, PrivateDirMode); err != nil {
 		return fmt.Errorf("platform: %w", err)
@@ -31,10 +30,15 @@ func MkdirPrivate(dir string, log *slog.Logger) error {
 	return Tighten(dir, log)
 }
 
-// Tighten removes the group and other permission bits of the file or
-// directory at path, if it has any, and logs the change to log (nil means
-// slog.Default()). A missing path is not an error: there is nothing to
-// tighten. Symbolic links are followed, as by os.Chmod.
+// Tighten sets the mode of the directory at path to exactly
+// [PrivateDirMode], or of the regular file at path to exactly
+// [PrivateFileMode], if it is anything else, and logs the change to log
+// (nil means slog.Default()). Exactly: the owner's bits are set too (a
+// 0500 directory the owner cannot write to is as wrong for the data
+// directory as a 0755 one), and setuid, setgid and sticky bits are
+// cleared. Other kinds of file are left alone. A missing path is not an
+// error: there is nothing to tighten. Symbolic links are followed, as by
+// os.Chmod.
 func Tighten(path string, log *slog.Logger) error {
 	st, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -43,7 +47,7 @@ func Tighten(path string, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("platform: %w", err)
 	}
-	return tighten(path, st.Mode(), log)
+	return tighten(path, st.Mode(), func(m fs.FileMode) error { return os.Chmod(path, m) }, log)
 }
 
 // TightenTree tightens root and every directory and regular file under it
@@ -67,7 +71,7 @@ func TightenTree(root string, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		return tighten(path, info.Mode(), log)
+		return tighten(path, info.Mode(), func(m fs.FileMode) error { return os.Chmod(path, m) }, log)
 	})
 	if err != nil {
 		return fmt.Errorf("platform: tighten %s: %w", root, err)
@@ -75,25 +79,43 @@ func TightenTree(root string, log *slog.Logger) error {
 	return nil
 }
 
-func tighten(path string, mode fs.FileMode, log *slog.Logger) error {
-	perm := mode.Perm()
-	if perm&0o077 == 0 {
+// modeBits are the bits tighten sets: the permissions and the setuid,
+// setgid and sticky bits.
+const modeBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
+
+// tighten gives the file at path, whose mode is mode, its private mode with
+// chmod, and logs the change.
+func tighten(path string, mode fs.FileMode, chmod func(fs.FileMode) error, log *slog.Logger) error {
+	var want fs.FileMode
+	switch {
+	case mode.IsDir():
+		want = PrivateDirMode
+	case mode.IsRegular():
+		want = PrivateFileMode
+	default:
 		return nil
 	}
-	if err := os.Chmod(path, perm&^0o077); err != nil {
+	if mode&modeBits == want {
+		return nil
+	}
+	if err := chmod(want); err != nil {
 		return fmt.Errorf("platform: %w", err)
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	log.Warn("platform: removed group and other permissions: the data directory is private to its owner",
-		"path", path, "was", perm.String(), "now", (perm &^ 0o077).String())
+	log.Warn("platform: set the private mode: the data directory is its owner's alone",
+		"path", path, "was", (mode & modeBits).String(), "now", want.String())
 	return nil
 }
 
 // OpenPrivate opens the file at path for appending, creating it with
-// [PrivateFileMode] if it does not exist, and tightens an existing one
-// ([Tighten], logging to log). It suits log files.
+// [PrivateFileMode] if it does not exist, and gives an existing one that
+// mode as [Tighten] does, logging to log. The mode is read and set on the
+// open file, never by path again, so the file that is returned is the one
+// that was tightened even if the path is swapped meanwhile; a path that
+// leads to something other than a regular file (a device) is left as it
+// is. It suits log files.
 func OpenPrivate(path string, log *slog.Logger) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, PrivateFileMode)
 	if err != nil {
@@ -104,7 +126,7 @@ func OpenPrivate(path string, log *slog.Logger) (*os.File, error) {
 		f.Close()
 		return nil, fmt.Errorf("platform: %w", err)
 	}
-	if err := tighten(path, st.Mode(), log); err != nil {
+	if err := tighten(path, st.Mode(), f.Chmod, log); err != nil {
 		f.Close()
 		return nil, err
 	}
