@@ -18,8 +18,8 @@ func TestHandlerDoesNotCountRequestsTheClientBroke(t *testing.T) {
 	for _, c := range brokenreq.Cases("/login") {
 		t.Run(c.Name, func(t *testing.T) {
 			var rec brokenreq.Recorder
-			b := circuitbreaker.NewBreaker("users", circuitbreaker.Settings{ConsecutiveFailures: 1, Classifier: rec.Classify})
-			addr, wait := brokenreq.Serve(t, circuitbreaker.Handler(b)(brokenreq.Naive))
+			b := newBreaker(t, "users", circuitbreaker.Config{ConsecutiveFailures: 1, Classifier: rec.Classify})
+			addr, wait := brokenreq.Serve(t, b.Handler(brokenreq.Naive))
 			for range 3 {
 				if status := brokenreq.Send(t, addr, c); status >= 500 && status != http.StatusInternalServerError {
 					t.Fatalf("answered %d", status)

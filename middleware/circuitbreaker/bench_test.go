@@ -14,14 +14,14 @@ import (
 func BenchmarkMiddleware(b *testing.B) {
 	ctx := context.Background()
 	b.Run("closed/serial", func(b *testing.B) {
-		ep := circuitbreaker.New("bench", circuitbreaker.Settings{})(endpoint.Nop)
+		ep := newBreaker(b, "bench", circuitbreaker.Config{}).Endpoint(endpoint.Nop)
 		b.ReportAllocs()
 		for b.Loop() {
 			ep(ctx, nil)
 		}
 	})
 	b.Run("closed/parallel", func(b *testing.B) {
-		ep := circuitbreaker.New("bench", circuitbreaker.Settings{})(endpoint.Nop)
+		ep := newBreaker(b, "bench", circuitbreaker.Config{}).Endpoint(endpoint.Nop)
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
@@ -30,9 +30,9 @@ func BenchmarkMiddleware(b *testing.B) {
 		})
 	})
 	open := func() endpoint.Endpoint {
-		br := circuitbreaker.NewBreaker("bench", circuitbreaker.Settings{ConsecutiveFailures: 1, Timeout: 1 << 62})
+		br := newBreaker(b, "bench", circuitbreaker.Config{ConsecutiveFailures: 1, Timeout: 1 << 62})
 		br.Execute(ctx, ret(errServer))
-		return circuitbreaker.Middleware(br)(endpoint.Nop)
+		return br.Endpoint(endpoint.Nop)
 	}
 	b.Run("open-reject/serial", func(b *testing.B) {
 		ep := open()
@@ -57,7 +57,7 @@ func BenchmarkGroupMiddleware(b *testing.B) {
 	keys := []any{"a", "b", "c", "d", "e", "f", "g", "h"}
 	key := func(_ context.Context, req any) string { return req.(string) }
 	b.Run("serial", func(b *testing.B) {
-		ep := circuitbreaker.NewGroup(circuitbreaker.Settings{}).Middleware(key)(endpoint.Nop)
+		ep := newGroup(b, circuitbreaker.GroupConfig{Key: key}).Endpoint(endpoint.Nop)
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
@@ -66,7 +66,7 @@ func BenchmarkGroupMiddleware(b *testing.B) {
 		}
 	})
 	b.Run("parallel", func(b *testing.B) {
-		ep := circuitbreaker.NewGroup(circuitbreaker.Settings{}).Middleware(key)(endpoint.Nop)
+		ep := newGroup(b, circuitbreaker.GroupConfig{Key: key}).Endpoint(endpoint.Nop)
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			i := 0
@@ -79,7 +79,7 @@ func BenchmarkGroupMiddleware(b *testing.B) {
 }
 
 func BenchmarkHandler(b *testing.B) {
-	h := circuitbreaker.Handler(circuitbreaker.NewBreaker("bench", circuitbreaker.Settings{}))(
+	h := newBreaker(b, "bench", circuitbreaker.Config{}).Handler(
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	req := httptest.NewRequest("GET", "/", nil)
 	b.Run("serial", func(b *testing.B) {

@@ -11,9 +11,8 @@ import (
 	"time"
 
 	"github.com/sony/gobreaker/v2"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 
+	"github.com/switchyard/switchyard/middleware/tracing"
 	"github.com/switchyard/switchyard/outcome"
 )
 
@@ -53,7 +52,7 @@ func fromGobreaker(s gobreaker.State) State {
 	return Closed
 }
 
-// Default settings. See [Settings] for what each means.
+// Defaults of [Config]. See [Config] for what each means.
 const (
 	DefaultConsecutiveFailures = 5
 	DefaultFailureRatio        = 0.5
@@ -64,9 +63,10 @@ const (
 	DefaultHalfOpenRequests    = 1
 )
 
-// Settings configures a [Breaker]. The zero value is valid: every zero
-// field takes the default written beside it.
-type Settings struct {
+// Config configures a [Breaker]. The zero value is valid: every zero
+// field takes the default written beside it. [New] rejects an invalid
+// Config with an error wrapping [ErrConfig].
+type Config struct {
 	// ConsecutiveFailures trips the breaker after this many server
 	// failures in a row in the closed state. Default 5; a negative value
 	// disables the rule.
@@ -76,16 +76,16 @@ type Settings struct {
 	// this share of the answered calls (successes plus failures) in the
 	// current window, provided the window holds at least MinRequests
 	// answered calls. Default 0.5; a negative value disables the rule.
-	// Values above 1 are invalid.
+	// Values above 1 (and NaN) are invalid.
 	FailureRatio float64
 
 	// MinRequests is the number of answered calls the window needs before
 	// FailureRatio is considered, so that two failures out of three calls
-	// do not trip a breaker. Default 20.
+	// do not trip a breaker. Default 20; negative is invalid.
 	MinRequests int
 
 	// Interval is the length of the closed-state window over which calls
-	// are counted. Default 10s.
+	// are counted. Default 10s; negative is invalid.
 	Interval time.Duration
 
 	// BucketPeriod makes the window roll: it is divided into buckets of
@@ -95,67 +95,77 @@ type Settings struct {
 	BucketPeriod time.Duration
 
 	// Timeout is how long the breaker stays open before it lets probe
-	// calls through. Default 10s.
+	// calls through. Default 10s; negative is invalid.
 	Timeout time.Duration
 
 	// HalfOpenRequests is the number of probe calls allowed in the
 	// half-open state; that many must succeed in a row to close the
-	// breaker, and any server failure among them opens it again. Default 1.
+	// breaker, and any server failure among them opens it again. Default
+	// 1; negative is invalid.
 	HalfOpenRequests int
 
 	// Classifier decides which errors are server-health failures. nil
 	// means outcome.Default.
 	Classifier outcome.Classifier
 
-	// OnStateChange, if not nil, is called after every state change with
-	// the breaker's name. It is called outside every lock, in the order the
-	// changes happened, from whichever goroutine made a call that observed
-	// the change; it must not panic. It suits metrics: a gauge of the
-	// breaker's state.
+	// Hooks are called on the breaker's events. The zero value calls
+	// nothing.
+	Hooks Hooks
+}
+
+// Hooks are functions a [Breaker] calls on its events. Each nil field is
+// not called. Hooks are called outside every lock, so they may call back
+// into the breaker; they must not panic.
+type Hooks struct {
+	// OnStateChange is called after every state change with the
+	// breaker's name, in the order the changes happened, from whichever
+	// goroutine made a call (or State) that observed the change. It suits
+	// metrics: a gauge of the breaker's state.
 	OnStateChange func(name string, from, to State)
 }
 
-// ErrInvalidSettings is wrapped by the error [Settings.Validate] returns.
-var ErrInvalidSettings = errors.New("circuitbreaker: invalid settings")
+// ErrConfig is wrapped by the error [New] and [NewGroup] return for an
+// invalid configuration.
+var ErrConfig = errors.New("circuitbreaker: invalid configuration")
 
-// Validate reports whether s can configure a breaker.
-func (s Settings) Validate() error {
-	if math.IsNaN(s.FailureRatio) || s.FailureRatio > 1 {
-		return fmt.Errorf("%w: FailureRatio %v is above 1", ErrInvalidSettings, s.FailureRatio)
+// validate reports whether c can configure a breaker.
+func (c Config) validate() error {
+	if math.IsNaN(c.FailureRatio) || c.FailureRatio > 1 {
+		return fmt.Errorf("%w: FailureRatio %v is above 1", ErrConfig, c.FailureRatio)
 	}
-	if s.MinRequests < 0 || s.Interval < 0 || s.Timeout < 0 || s.HalfOpenRequests < 0 {
-		return fmt.Errorf("%w: negative MinRequests, Interval, Timeout or HalfOpenRequests", ErrInvalidSettings)
+	if c.MinRequests < 0 || c.Interval < 0 || c.Timeout < 0 || c.HalfOpenRequests < 0 {
+		return fmt.Errorf("%w: negative MinRequests, Interval, Timeout or HalfOpenRequests", ErrConfig)
 	}
-	if s.HalfOpenRequests > math.MaxUint32 || s.MinRequests > math.MaxUint32 || s.ConsecutiveFailures > math.MaxUint32 {
-		return fmt.Errorf("%w: count out of range", ErrInvalidSettings)
+	if c.HalfOpenRequests > math.MaxUint32 || c.MinRequests > math.MaxUint32 || c.ConsecutiveFailures > math.MaxUint32 {
+		return fmt.Errorf("%w: count out of range", ErrConfig)
 	}
 	return nil
 }
 
-func (s Settings) withDefaults() Settings {
-	if s.ConsecutiveFailures == 0 {
-		s.ConsecutiveFailures = DefaultConsecutiveFailures
+func (c Config) withDefaults() Config {
+	if c.ConsecutiveFailures == 0 {
+		c.ConsecutiveFailures = DefaultConsecutiveFailures
 	}
-	if s.FailureRatio == 0 {
-		s.FailureRatio = DefaultFailureRatio
+	if c.FailureRatio == 0 {
+		c.FailureRatio = DefaultFailureRatio
 	}
-	if s.MinRequests == 0 {
-		s.MinRequests = DefaultMinRequests
+	if c.MinRequests == 0 {
+		c.MinRequests = DefaultMinRequests
 	}
-	if s.Interval == 0 {
-		s.Interval = DefaultInterval
+	if c.Interval == 0 {
+		c.Interval = DefaultInterval
 	}
-	if s.BucketPeriod == 0 {
-		s.BucketPeriod = s.Interval / DefaultBuckets
+	if c.BucketPeriod == 0 {
+		c.BucketPeriod = c.Interval / DefaultBuckets
 	}
-	if s.Timeout == 0 {
-		s.Timeout = DefaultTimeout
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
 	}
-	if s.HalfOpenRequests == 0 {
-		s.HalfOpenRequests = DefaultHalfOpenRequests
+	if c.HalfOpenRequests == 0 {
+		c.HalfOpenRequests = DefaultHalfOpenRequests
 	}
-	s.Classifier = outcome.Or(s.Classifier)
-	return s
+	c.Classifier = outcome.Or(c.Classifier)
+	return c
 }
 
 // Sentinel errors that every [*RejectedError] wraps.
@@ -173,8 +183,8 @@ var (
 // It reports HTTP status 503 and Temporary() == true, so outcome.Default
 // classifies it as a server failure: the upstream is (recently known to
 // be) unhealthy, and a retry layer may try another instance. Breakers of
-// this package never count it, and [Classifier] keeps a balancer's outlier
-// detection from counting it.
+// this package never count it, and [SkipRejections] keeps a balancer's
+// outlier detection from counting it.
 type RejectedError struct {
 	// Name is the breaker's name.
 	Name string
@@ -213,14 +223,14 @@ func IsRejection(err error) bool {
 		errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests))
 }
 
-// Classifier returns a classifier for a balancer whose endpoints are
+// SkipRejections returns a classifier for a balancer whose endpoints are
 // guarded by per-instance breakers (see [Group.Factory]): it classifies
 // breaker rejections as outcome.Skipped, which the balancer treats as
 // neutral (no failure, no success, no latency sample), and everything else
 // as next does (nil means outcome.Default). A rejected call never reached
 // the instance, so it says nothing new about the instance's health; the
 // failures that opened the breaker were already counted.
-func Classifier(next outcome.Classifier) outcome.Classifier {
+func SkipRejections(next outcome.Classifier) outcome.Classifier {
 	next = outcome.Or(next)
 	return func(ctx context.Context, err error) outcome.Class {
 		if IsRejection(err) {
@@ -262,12 +272,15 @@ func (r *callRecord) Error() string { return "circuitbreaker: call outcome" }
 // success nor as failure; its IsExcluded hook recognises it.
 var errNeutral = errors.New("circuitbreaker: neutral outcome")
 
-// Breaker is a circuit breaker built on gobreaker. Create one with
-// [NewBreaker]; the zero value is not usable. All methods are safe for
-// concurrent use.
+// Breaker is a circuit breaker built on gobreaker. Create one with [New];
+// the zero value is not usable. All methods are safe for concurrent use.
+//
+// [Breaker.Endpoint] guards a go-kit endpoint and [Breaker.Handler] an
+// HTTP handler; every endpoint and handler wrapped by one Breaker shares
+// its state.
 type Breaker struct {
 	name     string
-	s        Settings
+	cfg      Config
 	classify outcome.Classifier
 	cb       *gobreaker.CircuitBreaker[struct{}]
 
@@ -284,27 +297,31 @@ type Breaker struct {
 	pending    atomic.Int32 // len(queue), readable without qmu
 }
 
-// NewBreaker returns a closed breaker named name (the name reaches hooks,
-// span events and errors). It panics if s is invalid (see
-// [Settings.Validate]).
-func NewBreaker(name string, s Settings) *Breaker {
-	if err := s.Validate(); err != nil {
-		panic(err)
+// New returns a closed breaker named name (the name reaches hooks, span
+// events and errors), or an error wrapping [ErrConfig] if cfg is invalid.
+func New(name string, cfg Config) (*Breaker, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
-	s = s.withDefaults()
-	b := &Breaker{name: name, s: s, classify: s.Classifier}
+	return newBreaker(name, cfg.withDefaults()), nil
+}
+
+// newBreaker builds a breaker from a validated Config with its defaults
+// applied.
+func newBreaker(name string, cfg Config) *Breaker {
+	b := &Breaker{name: name, cfg: cfg, classify: cfg.Classifier}
 	gs := gobreaker.Settings{
 		Name:          name,
-		MaxRequests:   uint32(s.HalfOpenRequests),
-		Interval:      s.Interval,
-		Timeout:       s.Timeout,
+		MaxRequests:   uint32(cfg.HalfOpenRequests),
+		Interval:      cfg.Interval,
+		Timeout:       cfg.Timeout,
 		ReadyToTrip:   b.readyToTrip,
 		OnStateChange: b.onStateChange,
 		IsSuccessful:  b.isSuccessful,
 		IsExcluded:    func(err error) bool { return err == errNeutral },
 	}
-	if s.BucketPeriod > 0 && s.BucketPeriod < s.Interval {
-		gs.BucketPeriod = s.BucketPeriod
+	if cfg.BucketPeriod > 0 && cfg.BucketPeriod < cfg.Interval {
+		gs.BucketPeriod = cfg.BucketPeriod
 	}
 	b.cb = gobreaker.NewCircuitBreaker[struct{}](gs)
 	return b
@@ -327,12 +344,12 @@ func (b *Breaker) isSuccessful(err error) bool {
 }
 
 func (b *Breaker) readyToTrip(c gobreaker.Counts) bool {
-	if n := b.s.ConsecutiveFailures; n > 0 && c.ConsecutiveFailures >= uint32(n) {
+	if n := b.cfg.ConsecutiveFailures; n > 0 && c.ConsecutiveFailures >= uint32(n) {
 		b.tripReason = "consecutive_failures"
 		return true
 	}
 	answered := uint64(c.TotalSuccesses) + uint64(c.TotalFailures)
-	if r := b.s.FailureRatio; r > 0 && answered >= uint64(b.s.MinRequests) &&
+	if r := b.cfg.FailureRatio; r > 0 && answered >= uint64(b.cfg.MinRequests) &&
 		float64(c.TotalFailures) >= r*float64(answered) {
 		b.tripReason = "failure_ratio"
 		return true
@@ -379,7 +396,7 @@ func (b *Breaker) flush() {
 		b.queue = nil
 		b.pending.Store(0)
 		b.qmu.Unlock()
-		if h := b.s.OnStateChange; h != nil {
+		if h := b.cfg.Hooks.OnStateChange; h != nil {
 			for _, c := range q {
 				h(b.name, c.from, c.to)
 			}
@@ -428,7 +445,7 @@ func (b *Breaker) Execute(ctx context.Context, f func(ctx context.Context) error
 	_, err := b.cb.Execute(func() (struct{}, error) {
 		called = true
 		if State(b.state.Load()) == HalfOpen {
-			event(ctx, evProbe, "half_open")
+			tracing.Event(ctx, evProbe, "half_open")
 		}
 		ferr = f(ctx)
 		var v error
@@ -442,11 +459,11 @@ func (b *Breaker) Execute(ctx context.Context, f func(ctx context.Context) error
 		for _, c := range rec.changes {
 			switch {
 			case c.to == Open && c.from == Closed:
-				event(ctx, evTrip, rec.reason)
+				tracing.Event(ctx, evTrip, rec.reason)
 			case c.to == Open:
-				event(ctx, evTrip, "probe_failed")
+				tracing.Event(ctx, evTrip, "probe_failed")
 			case c.to == Closed:
-				event(ctx, evClose, "probes_succeeded")
+				tracing.Event(ctx, evClose, "probes_succeeded")
 			}
 		}
 	}
@@ -478,15 +495,15 @@ func (b *Breaker) reject(ctx context.Context, err error) error {
 	e := &RejectedError{Name: b.name, State: Open}
 	if errors.Is(err, gobreaker.ErrTooManyRequests) {
 		e.State = HalfOpen
-		event(ctx, evReject, "half_open_full")
+		tracing.Event(ctx, evReject, "half_open_full")
 		return e
 	}
 	if at := b.openedAt.Load(); at != 0 {
-		if left := time.Duration(at) + b.s.Timeout - time.Duration(time.Now().UnixNano()); left > 0 {
+		if left := time.Duration(at) + b.cfg.Timeout - time.Duration(time.Now().UnixNano()); left > 0 {
 			e.RetryAfter = left
 		}
 	}
-	event(ctx, evReject, "open")
+	tracing.Event(ctx, evReject, "open")
 	return e
 }
 
@@ -496,13 +513,3 @@ const (
 	evProbe  = "switchyard.circuitbreaker.probe"
 	evReject = "switchyard.circuitbreaker.reject"
 )
-
-// event records a span event on the span in ctx; without a recording span
-// it costs one interface call.
-func event(ctx context.Context, name, reason string) {
-	span := trace.SpanFromContext(ctx)
-	if !span.IsRecording() {
-		return
-	}
-	span.AddEvent(name, trace.WithAttributes(attribute.String("reason", reason)))
-}

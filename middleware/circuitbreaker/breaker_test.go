@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"sync"
 	"testing"
@@ -27,6 +28,26 @@ type StatusErr int
 
 func (e StatusErr) Error() string   { return fmt.Sprintf("status %d", int(e)) }
 func (e StatusErr) StatusCode() int { return int(e) }
+
+// newBreaker returns circuitbreaker.New's breaker, failing tb on error.
+func newBreaker(tb testing.TB, name string, cfg circuitbreaker.Config) *circuitbreaker.Breaker {
+	tb.Helper()
+	b, err := circuitbreaker.New(name, cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// newGroup returns circuitbreaker.NewGroup's group, failing tb on error.
+func newGroup(tb testing.TB, cfg circuitbreaker.GroupConfig) *circuitbreaker.Group {
+	tb.Helper()
+	g, err := circuitbreaker.NewGroup(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return g
+}
 
 func ret(err error) func(context.Context) error {
 	return func(context.Context) error { return err }
@@ -76,7 +97,7 @@ func TestConsecutiveFailuresTrip(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				b := circuitbreaker.NewBreaker("up", circuitbreaker.Settings{ConsecutiveFailures: tc.limit})
+				b := newBreaker(t, "up", circuitbreaker.Config{ConsecutiveFailures: tc.limit})
 				for range tc.failures {
 					if err := b.Execute(context.Background(), ret(errServer)); err != errServer {
 						t.Fatalf("Execute returned %v, want the call's own error", err)
@@ -92,7 +113,7 @@ func TestConsecutiveFailuresTrip(t *testing.T) {
 
 func TestSuccessResetsConsecutiveFailures(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := circuitbreaker.NewBreaker("up", circuitbreaker.Settings{ConsecutiveFailures: 3, FailureRatio: -1})
+		b := newBreaker(t, "up", circuitbreaker.Config{ConsecutiveFailures: 3, FailureRatio: -1})
 		for range 10 {
 			b.Execute(context.Background(), ret(errServer))
 			b.Execute(context.Background(), ret(errServer))
@@ -107,7 +128,7 @@ func TestSuccessResetsConsecutiveFailures(t *testing.T) {
 func TestOpenHalfOpenClosed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var tr transitions
-		b := circuitbreaker.NewBreaker("up", circuitbreaker.Settings{OnStateChange: tr.hook})
+		b := newBreaker(t, "up", circuitbreaker.Config{Hooks: circuitbreaker.Hooks{OnStateChange: tr.hook}})
 		ctx := context.Background()
 		for range 5 {
 			b.Execute(ctx, ret(errServer))
@@ -149,7 +170,7 @@ func TestOpenHalfOpenClosed(t *testing.T) {
 func TestFailedProbeReopens(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var tr transitions
-		b := circuitbreaker.NewBreaker("up", circuitbreaker.Settings{ConsecutiveFailures: 1, Timeout: time.Minute, OnStateChange: tr.hook})
+		b := newBreaker(t, "up", circuitbreaker.Config{ConsecutiveFailures: 1, Timeout: time.Minute, Hooks: circuitbreaker.Hooks{OnStateChange: tr.hook}})
 		ctx := context.Background()
 		b.Execute(ctx, ret(errServer))
 		time.Sleep(time.Minute + time.Nanosecond)
@@ -177,7 +198,7 @@ func TestFailedProbeReopens(t *testing.T) {
 
 func TestHalfOpenAllowsOnlyItsProbes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := circuitbreaker.NewBreaker("up", circuitbreaker.Settings{ConsecutiveFailures: 1, HalfOpenRequests: 2})
+		b := newBreaker(t, "up", circuitbreaker.Config{ConsecutiveFailures: 1, HalfOpenRequests: 2})
 		ctx := context.Background()
 		b.Execute(ctx, ret(errServer))
 		time.Sleep(circuitbreaker.DefaultTimeout + time.Nanosecond)
@@ -221,7 +242,7 @@ func TestFailureRatioTrip(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				b := circuitbreaker.NewBreaker("up", circuitbreaker.Settings{
+				b := newBreaker(t, "up", circuitbreaker.Config{
 					ConsecutiveFailures: -1, MinRequests: tc.minRequests, FailureRatio: tc.ratio,
 				})
 				ctx := context.Background()
@@ -245,7 +266,7 @@ func TestWindowForgetsOldFailures(t *testing.T) {
 	for _, bucket := range []time.Duration{0, -1} { // rolling, fixed
 		t.Run(fmt.Sprint("bucket=", bucket), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				b := circuitbreaker.NewBreaker("up", circuitbreaker.Settings{
+				b := newBreaker(t, "up", circuitbreaker.Config{
 					ConsecutiveFailures: -1, MinRequests: 10, BucketPeriod: bucket,
 				})
 				ctx := context.Background()
@@ -293,7 +314,7 @@ func TestOnlyServerFailuresCount(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				b := circuitbreaker.NewBreaker("up", circuitbreaker.Settings{})
+				b := newBreaker(t, "up", circuitbreaker.Config{})
 				for range 100 {
 					if err := b.Execute(tc.ctx, ret(tc.err)); err != tc.err && !circuitbreaker.IsRejection(err) {
 						t.Fatalf("Execute changed the error: %v", err)
@@ -317,7 +338,7 @@ func TestCustomClassifier(t *testing.T) {
 			}
 			return outcome.Default(ctx, err)
 		}
-		b := circuitbreaker.NewBreaker("up", circuitbreaker.Settings{Classifier: strict})
+		b := newBreaker(t, "up", circuitbreaker.Config{Classifier: strict})
 		for range 5 {
 			b.Execute(context.Background(), ret(errCaller))
 		}
@@ -329,17 +350,17 @@ func TestCustomClassifier(t *testing.T) {
 
 func TestRejectionClassification(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := circuitbreaker.NewBreaker("up", circuitbreaker.Settings{ConsecutiveFailures: 1})
+		b := newBreaker(t, "up", circuitbreaker.Config{ConsecutiveFailures: 1})
 		ctx := context.Background()
 		b.Execute(ctx, ret(errServer))
 		err := b.Execute(ctx, ret(nil))
 		if got := outcome.Default(ctx, err); got != outcome.ServerFailure {
 			t.Fatalf("outcome.Default(rejection) = %v, want server_failure (retry elsewhere)", got)
 		}
-		if got := circuitbreaker.Classifier(nil)(ctx, err); got != outcome.Skipped {
+		if got := circuitbreaker.SkipRejections(nil)(ctx, err); got != outcome.Skipped {
 			t.Fatalf("Classifier(rejection) = %v, want skipped (neutral for outlier detection)", got)
 		}
-		if got := circuitbreaker.Classifier(nil)(ctx, errCaller); got != outcome.CallerFault {
+		if got := circuitbreaker.SkipRejections(nil)(ctx, errCaller); got != outcome.CallerFault {
 			t.Fatalf("Classifier(404) = %v, want the default's caller_fault", got)
 		}
 	})
@@ -351,12 +372,12 @@ func TestHookMayCallBreaker(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var b *circuitbreaker.Breaker
 		var seen []circuitbreaker.State
-		b = circuitbreaker.NewBreaker("up", circuitbreaker.Settings{
+		b = newBreaker(t, "up", circuitbreaker.Config{
 			ConsecutiveFailures: 1,
-			OnStateChange: func(_ string, _, to circuitbreaker.State) {
+			Hooks: circuitbreaker.Hooks{OnStateChange: func(_ string, _, to circuitbreaker.State) {
 				_ = b.Counts()
 				seen = append(seen, b.State())
-			},
+			}},
 		})
 		b.Execute(context.Background(), ret(errServer))
 		if len(seen) != 1 || seen[0] != circuitbreaker.Open {
@@ -368,8 +389,8 @@ func TestHookMayCallBreaker(t *testing.T) {
 func TestHookOrderUnderConcurrency(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var tr transitions
-		b := circuitbreaker.NewBreaker("up", circuitbreaker.Settings{
-			ConsecutiveFailures: 2, Timeout: time.Millisecond, HalfOpenRequests: 2, OnStateChange: tr.hook,
+		b := newBreaker(t, "up", circuitbreaker.Config{
+			ConsecutiveFailures: 2, Timeout: time.Millisecond, HalfOpenRequests: 2, Hooks: circuitbreaker.Hooks{OnStateChange: tr.hook},
 		})
 		var wg sync.WaitGroup
 		for g := range 8 {
@@ -417,7 +438,7 @@ func TestSpanEvents(t *testing.T) {
 		rec := tracetest.NewSpanRecorder()
 		tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 		tracer := tp.Tracer("test")
-		b := circuitbreaker.NewBreaker("up", circuitbreaker.Settings{ConsecutiveFailures: 2})
+		b := newBreaker(t, "up", circuitbreaker.Config{ConsecutiveFailures: 2})
 		call := func(name string, err error) {
 			ctx, span := tracer.Start(context.Background(), name)
 			b.Execute(ctx, ret(err))
@@ -459,7 +480,7 @@ func TestSpanEvents(t *testing.T) {
 
 func TestPanicCountsAsFailure(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := circuitbreaker.NewBreaker("up", circuitbreaker.Settings{ConsecutiveFailures: 1})
+		b := newBreaker(t, "up", circuitbreaker.Config{ConsecutiveFailures: 1})
 		func() {
 			defer func() {
 				if recover() == nil {
@@ -474,23 +495,34 @@ func TestPanicCountsAsFailure(t *testing.T) {
 	})
 }
 
-func TestInvalidSettings(t *testing.T) {
-	for _, s := range []circuitbreaker.Settings{
-		{FailureRatio: 1.5},
-		{Timeout: -time.Second},
-		{HalfOpenRequests: -1},
+func TestInvalidConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  circuitbreaker.Config
+	}{
+		{"ratio above 1", circuitbreaker.Config{FailureRatio: 1.5}},
+		{"NaN ratio", circuitbreaker.Config{FailureRatio: math.NaN()}},
+		{"negative timeout", circuitbreaker.Config{Timeout: -time.Second}},
+		{"negative interval", circuitbreaker.Config{Interval: -time.Second}},
+		{"negative probes", circuitbreaker.Config{HalfOpenRequests: -1}},
+		{"negative min requests", circuitbreaker.Config{MinRequests: -1}},
 	} {
-		if err := s.Validate(); !errors.Is(err, circuitbreaker.ErrInvalidSettings) {
-			t.Errorf("Validate(%+v) = %v", s, err)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			if b, err := circuitbreaker.New("x", tc.cfg); !errors.Is(err, circuitbreaker.ErrConfig) || b != nil {
+				t.Errorf("New(%+v) = %v, %v; want nil and an ErrConfig", tc.cfg, b, err)
+			}
+			if g, err := circuitbreaker.NewGroup(circuitbreaker.GroupConfig{Breaker: tc.cfg}); !errors.Is(err, circuitbreaker.ErrConfig) || g != nil {
+				t.Errorf("NewGroup(%+v) = %v, %v; want nil and an ErrConfig", tc.cfg, g, err)
+			}
+		})
 	}
-	if err := (circuitbreaker.Settings{}).Validate(); err != nil {
-		t.Errorf("zero Settings invalid: %v", err)
+	if _, err := circuitbreaker.NewGroup(circuitbreaker.GroupConfig{MaxKeys: -1}); !errors.Is(err, circuitbreaker.ErrConfig) {
+		t.Errorf("NewGroup accepted MaxKeys -1: %v", err)
 	}
-	defer func() {
-		if recover() == nil {
-			t.Error("NewBreaker accepted FailureRatio 2")
-		}
-	}()
-	circuitbreaker.NewBreaker("x", circuitbreaker.Settings{FailureRatio: 2})
+	if _, err := circuitbreaker.New("x", circuitbreaker.Config{}); err != nil {
+		t.Errorf("zero Config invalid: %v", err)
+	}
+	if _, err := circuitbreaker.NewGroup(circuitbreaker.GroupConfig{}); err != nil {
+		t.Errorf("zero GroupConfig invalid: %v", err)
+	}
 }

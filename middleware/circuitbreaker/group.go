@@ -2,6 +2,7 @@ package circuitbreaker
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"sort"
 	"sync"
@@ -19,29 +20,38 @@ const DefaultMaxKeys = 10000
 // sweepLimit bounds the work of one eviction.
 const sweepLimit = 64
 
-// GroupOption configures a [Group].
-type GroupOption func(*Group)
+// GroupConfig configures a [Group]. The zero value is valid: breakers with
+// the default [Config], at most [DefaultMaxKeys] of them, and every
+// [Group.Endpoint] call sharing one breaker.
+type GroupConfig struct {
+	// Breaker configures every breaker of the group; each is named after
+	// its key, and Breaker.Hooks receives that name. The zero value takes
+	// the defaults of [Config].
+	Breaker Config
 
-// WithMaxKeys caps the number of breakers a group keeps (default
-// [DefaultMaxKeys]). When a new key would exceed it, a breaker that has
-// not been used recently is forgotten. Breakers pinned by
-// [Group.Factory] for live instances are never evicted, so the cap can be
-// exceeded by their number.
-func WithMaxKeys(n int) GroupOption {
-	return func(g *Group) {
-		if n > 0 {
-			g.max = n
-		}
-	}
+	// MaxKeys caps the number of breakers the group keeps. When a new key
+	// would exceed it, a breaker that has not been used recently is
+	// forgotten. Breakers pinned by [Group.Factory] for live instances are
+	// never evicted, so the cap can be exceeded by their number. Default
+	// [DefaultMaxKeys]; negative is invalid.
+	MaxKeys int
+
+	// Key picks the breaker that guards a call made through
+	// [Group.Endpoint] (an upstream, a tenant, a route). nil means every
+	// such call uses the breaker of the empty key. [Group.Factory] and
+	// [Group.Get] do not use it.
+	Key func(ctx context.Context, request any) string
 }
 
 // Group keeps one [Breaker] per key (an instance ID, a route, a tenant),
-// created on first use with the group's settings and named after its key.
-// Its memory is bounded: see [WithMaxKeys]. The zero value is not usable;
-// create one with [NewGroup]. All methods are safe for concurrent use.
+// created on first use with the group's [Config] and named after its key.
+// Its memory is bounded: see [GroupConfig.MaxKeys]. The zero value is not
+// usable; create one with [NewGroup]. All methods are safe for concurrent
+// use.
 type Group struct {
-	s   Settings
+	cfg Config // validated, with defaults
 	max int
+	key func(ctx context.Context, request any) string
 
 	mu sync.RWMutex // guards m and each entry's pins
 	m  map[string]*groupEntry
@@ -53,17 +63,28 @@ type groupEntry struct {
 	pins int         // live Factory endpoints using b; guarded by Group.mu
 }
 
-// NewGroup returns an empty group whose breakers use s (see
-// [NewBreaker]; it panics if s is invalid).
-func NewGroup(s Settings, opts ...GroupOption) *Group {
-	if err := s.Validate(); err != nil {
-		panic(err)
+// NewGroup returns an empty group, or an error wrapping [ErrConfig] if cfg
+// is invalid.
+func NewGroup(cfg GroupConfig) (*Group, error) {
+	if err := cfg.Breaker.validate(); err != nil {
+		return nil, err
 	}
-	g := &Group{s: s, max: DefaultMaxKeys, m: make(map[string]*groupEntry)}
-	for _, o := range opts {
-		o(g)
+	if cfg.MaxKeys < 0 {
+		return nil, fmt.Errorf("%w: negative MaxKeys", ErrConfig)
 	}
-	return g
+	g := &Group{
+		cfg: cfg.Breaker.withDefaults(),
+		max: cfg.MaxKeys,
+		key: cfg.Key,
+		m:   make(map[string]*groupEntry),
+	}
+	if g.max == 0 {
+		g.max = DefaultMaxKeys
+	}
+	if g.key == nil {
+		g.key = func(context.Context, any) string { return "" }
+	}
+	return g, nil
 }
 
 // Get returns the breaker for key, creating it if needed.
@@ -92,7 +113,7 @@ func (g *Group) get(key string, pin bool) *groupEntry {
 		}
 		// A new breaker starts unmarked, so that a flood of one-off keys
 		// evicts one-off keys rather than breakers in steady use.
-		e = &groupEntry{b: NewBreaker(key, g.s)}
+		e = &groupEntry{b: newBreaker(key, g.cfg)}
 		g.m[key] = e
 	} else if !e.used.Load() {
 		e.used.Store(true)
@@ -169,13 +190,12 @@ func (g *Group) States() []KeyState {
 	return out
 }
 
-// Middleware returns endpoint middleware that guards each call with the
-// breaker of the key that key computes from the call.
-func (g *Group) Middleware(key func(ctx context.Context, request any) string) endpoint.Middleware {
-	return func(next endpoint.Endpoint) endpoint.Endpoint {
-		return func(ctx context.Context, request any) (any, error) {
-			return call(ctx, g.Get(key(ctx, request)), next, request)
-		}
+// Endpoint returns next guarded, call by call, by the breaker of the key
+// [GroupConfig.Key] computes from the call. The method value g.Endpoint is
+// an endpoint.Middleware.
+func (g *Group) Endpoint(next endpoint.Endpoint) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		return call(ctx, g.Get(g.key(ctx, request)), next, request)
 	}
 }
 
@@ -184,14 +204,15 @@ func (g *Group) Middleware(key func(ctx context.Context, request any) string) en
 // balancer. The breaker is pinned while the balancer holds the endpoint
 // and forgotten when the balancer closes it (the instance left).
 //
-// Build the balancer with balancer.WithClassifier([Classifier](c)) as
+// Build the balancer with balancer.WithClassifier([SkipRejections](c)) as
 // well, where c is the classifier you would otherwise use (nil for
 // outcome.Default), so that outlier detection does not count rejections:
 //
-//	g := circuitbreaker.NewGroup(circuitbreaker.Settings{})
+//	g, err := circuitbreaker.NewGroup(circuitbreaker.GroupConfig{})
+//	…
 //	b := balancer.New(roundrobin.New(),
 //		balancer.WithFactory(g.Factory(factory)),
-//		balancer.WithClassifier(circuitbreaker.Classifier(nil)),
+//		balancer.WithClassifier(circuitbreaker.SkipRejections(nil)),
 //		balancer.WithOutlierDetection(balancer.OutlierConfig{}))
 func (g *Group) Factory(f balancer.Factory) balancer.Factory {
 	return func(inst discovery.Instance) (endpoint.Endpoint, io.Closer, error) {
@@ -200,7 +221,7 @@ func (g *Group) Factory(f balancer.Factory) balancer.Factory {
 			return nil, nil, err
 		}
 		e := g.get(inst.ID, true)
-		return Middleware(e.b)(ep), &unpinCloser{g: g, key: inst.ID, e: e, next: c}, nil
+		return e.b.Endpoint(ep), &unpinCloser{g: g, key: inst.ID, e: e, next: c}, nil
 	}
 }
 

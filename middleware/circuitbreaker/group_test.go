@@ -18,7 +18,7 @@ import (
 )
 
 func TestGroupBoundsItsKeys(t *testing.T) {
-	g := circuitbreaker.NewGroup(circuitbreaker.Settings{}, circuitbreaker.WithMaxKeys(100))
+	g := newGroup(t, circuitbreaker.GroupConfig{MaxKeys: 100})
 	for i := range 10000 {
 		g.Get(string(rune('a'+i%26)) + time.Duration(i).String())
 		if n := g.Len(); n > 100 {
@@ -31,7 +31,7 @@ func TestGroupBoundsItsKeys(t *testing.T) {
 }
 
 func TestGroupKeepsRecentlyUsedKeys(t *testing.T) {
-	g := circuitbreaker.NewGroup(circuitbreaker.Settings{}, circuitbreaker.WithMaxKeys(50))
+	g := newGroup(t, circuitbreaker.GroupConfig{MaxKeys: 50})
 	hot := g.Get("hot")
 	for i := range 5000 {
 		g.Get(time.Duration(i).String())
@@ -42,7 +42,7 @@ func TestGroupKeepsRecentlyUsedKeys(t *testing.T) {
 }
 
 func TestGroupSameKeySameBreaker(t *testing.T) {
-	g := circuitbreaker.NewGroup(circuitbreaker.Settings{})
+	g := newGroup(t, circuitbreaker.GroupConfig{})
 	a := g.Get("a")
 	if g.Get("a") != a || g.Get("b") == a {
 		t.Fatal("Get does not return one breaker per key")
@@ -52,9 +52,12 @@ func TestGroupSameKeySameBreaker(t *testing.T) {
 	}
 }
 
-func TestGroupMiddlewareKeys(t *testing.T) {
-	g := circuitbreaker.NewGroup(circuitbreaker.Settings{ConsecutiveFailures: 1})
-	ep := g.Middleware(func(_ context.Context, req any) string { return req.(string) })(
+func TestGroupEndpointKeys(t *testing.T) {
+	g := newGroup(t, circuitbreaker.GroupConfig{
+		Breaker: circuitbreaker.Config{ConsecutiveFailures: 1},
+		Key:     func(_ context.Context, req any) string { return req.(string) },
+	})
+	ep := g.Endpoint(
 		func(_ context.Context, req any) (any, error) {
 			if req == "bad" {
 				return nil, errServer
@@ -81,7 +84,7 @@ type closeCount struct{ n *int }
 func (c closeCount) Close() error { *c.n++; return nil }
 
 func TestFactoryPinsAndReleases(t *testing.T) {
-	g := circuitbreaker.NewGroup(circuitbreaker.Settings{}, circuitbreaker.WithMaxKeys(10))
+	g := newGroup(t, circuitbreaker.GroupConfig{MaxKeys: 10})
 	closed := 0
 	f := g.Factory(func(discovery.Instance) (endpoint.Endpoint, io.Closer, error) {
 		return endpoint.Nop, closeCount{&closed}, nil
@@ -123,18 +126,18 @@ func TestFactoryPinsAndReleases(t *testing.T) {
 
 // A per-instance breaker's rejections must not count as fresh failures of
 // the instance in the balancer's outlier detection: the rejected calls
-// never reached it. Classifier makes the balancer see them as neutral.
+// never reached it. SkipRejections makes the balancer see them as neutral.
 func TestFactoryRejectionsDoNotFeedOutlierDetection(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
 		classifier  outcome.Classifier
 		wantEjected bool
 	}{
-		{"with Classifier", circuitbreaker.Classifier(nil), false},
-		{"plain outcome.Default (the mistake Classifier prevents)", nil, true},
+		{"with SkipRejections", circuitbreaker.SkipRejections(nil), false},
+		{"plain outcome.Default (the mistake SkipRejections prevents)", nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			g := circuitbreaker.NewGroup(circuitbreaker.Settings{ConsecutiveFailures: 2})
+			g := newGroup(t, circuitbreaker.GroupConfig{Breaker: circuitbreaker.Config{ConsecutiveFailures: 2}})
 			upstreamCalls := 0
 			factory := g.Factory(func(discovery.Instance) (endpoint.Endpoint, io.Closer, error) {
 				return func(context.Context, any) (any, error) {

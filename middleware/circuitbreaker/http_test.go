@@ -12,9 +12,9 @@ import (
 )
 
 func TestHandler(t *testing.T) {
-	b := circuitbreaker.NewBreaker("route", circuitbreaker.Settings{ConsecutiveFailures: 3})
+	b := newBreaker(t, "route", circuitbreaker.Config{ConsecutiveFailures: 3})
 	calls := 0
-	h := circuitbreaker.Handler(b)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := b.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls++
 		code, _ := strconv.Atoi(r.URL.Query().Get("status"))
 		w.WriteHeader(code)
@@ -69,9 +69,9 @@ func TestHandler(t *testing.T) {
 }
 
 func TestHandlerKeepsFlusher(t *testing.T) {
-	b := circuitbreaker.NewBreaker("route", circuitbreaker.Settings{})
+	b := newBreaker(t, "route", circuitbreaker.Config{})
 	flushed := false
-	h := circuitbreaker.Handler(b)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := b.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := http.NewResponseController(w).Flush(); err == nil {
 			flushed = true
 		}

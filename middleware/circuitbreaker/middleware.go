@@ -13,16 +13,13 @@ import (
 	"github.com/switchyard/switchyard/internal/reqbody"
 )
 
-// Middleware returns endpoint middleware that calls through b: the next
-// endpoint is called only while b lets calls through, its outcome is
-// counted, and rejected calls fail with a [*RejectedError]. The returned
-// middleware is safe for concurrent use, and every endpoint it wraps
-// shares b.
-func Middleware(b *Breaker) endpoint.Middleware {
-	return func(next endpoint.Endpoint) endpoint.Endpoint {
-		return func(ctx context.Context, request any) (any, error) {
-			return call(ctx, b, next, request)
-		}
+// Endpoint returns next guarded by b: next is called only while b lets
+// calls through, its outcome is counted, and rejected calls fail with a
+// [*RejectedError] without calling next. The method value b.Endpoint is an
+// endpoint.Middleware; every endpoint it wraps shares b.
+func (b *Breaker) Endpoint(next endpoint.Endpoint) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		return call(ctx, b, next, request)
 	}
 }
 
@@ -36,13 +33,7 @@ func call(ctx context.Context, b *Breaker, next endpoint.Endpoint, request any) 
 	return resp, err
 }
 
-// New returns endpoint middleware with a breaker of its own, made by
-// [NewBreaker] from name and s.
-func New(name string, s Settings) endpoint.Middleware {
-	return Middleware(NewBreaker(name, s))
-}
-
-// StatusError is the error a [Handler] reports to the breaker's
+// StatusError is the error [Breaker.Handler] reports to the breaker's
 // classifier for a response with status 400 or above, so that
 // outcome.Default counts 5xx as server failures and 4xx (429 included)
 // as the caller's fault.
@@ -55,34 +46,33 @@ func (e StatusError) Error() string {
 // StatusCode returns e.Code.
 func (e StatusError) StatusCode() int { return e.Code }
 
-// Handler returns HTTP middleware that guards a handler with b, as a
-// server or a gateway route would: a response with status ≥ 400 is
-// classified (see [StatusError]), a request whose client went away counts
-// as neither success nor failure, and so does a request the client broke
-// itself (outcome.Aborted: its body failed to read — broken chunked
-// framing, a hang-up mid-upload — or the answer was 413 or 408, whatever
-// the handler then answered); and while b rejects calls the request
-// is answered 503 with a Retry-After header (whole seconds, at least 1)
-// and the JSON body {"error":{"code":"circuit_open","message":"…"}},
-// without calling the handler.
-func Handler(b *Breaker) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			sw := &statusWriter{ResponseWriter: w}
-			body := reqbody.Watch(r)
-			err := b.Execute(r.Context(), func(context.Context) error {
-				next.ServeHTTP(sw, r)
-				var err error
-				if sw.status >= 400 {
-					err = StatusError{Code: sw.status}
-				}
-				return body.Abort(sw.status, err)
-			})
-			if re, ok := err.(*RejectedError); ok {
-				writeRejection(w, re)
+// Handler returns next guarded by b, as a server or a gateway route
+// would guard it: a response with status ≥ 400 is classified (see
+// [StatusError]), a request whose client went away counts as neither
+// success nor failure, and so does a request the client broke itself
+// (outcome.Aborted: its body failed to read — broken chunked framing, a
+// hang-up mid-upload — or the answer was 413 or 408, whatever the handler
+// then answered); and while b rejects calls the request is answered 503
+// with a Retry-After header (whole seconds, at least 1) and the JSON body
+// {"error":{"code":"circuit_open","message":"…"}}, without calling next.
+// The method value b.Handler is a func(http.Handler) http.Handler, usable
+// as gateway route middleware.
+func (b *Breaker) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		body := reqbody.Watch(r)
+		err := b.Execute(r.Context(), func(context.Context) error {
+			next.ServeHTTP(sw, r)
+			var err error
+			if sw.status >= 400 {
+				err = StatusError{Code: sw.status}
 			}
+			return body.Abort(sw.status, err)
 		})
-	}
+		if re, ok := err.(*RejectedError); ok {
+			writeRejection(w, re)
+		}
+	})
 }
 
 func writeRejection(w http.ResponseWriter, e *RejectedError) {

@@ -38,8 +38,11 @@ func TestRetryStormBreakerAndBudget(t *testing.T) {
 			}
 			return nil, unavailable{}
 		}
-		settings := circuitbreaker.Settings{Timeout: 10 * time.Second}
-		br := circuitbreaker.NewBreaker("upstream", settings)
+		settings := circuitbreaker.Config{Timeout: 10 * time.Second}
+		br, err := circuitbreaker.New("upstream", settings)
+		if err != nil {
+			t.Fatal(err)
+		}
 		budget, err := retry.NewBudget()
 		if err != nil {
 			t.Fatal(err)
@@ -48,7 +51,7 @@ func TestRetryStormBreakerAndBudget(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		inner := circuitbreaker.Middleware(br)(upstream)
+		inner := br.Endpoint(upstream)
 		ep := mw(func(ctx context.Context, req any) (any, error) {
 			attempts.Add(1)
 			return inner(ctx, req)

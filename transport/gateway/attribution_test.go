@@ -81,7 +81,13 @@ func newAttributionRig(tb testing.TB) *attributionRig {
 			tb.Fatal(err)
 		}
 	}
-	rig.breakers = circuitbreaker.NewGroup(circuitbreaker.Settings{ConsecutiveFailures: 1, Timeout: time.Hour})
+	breakers, err := circuitbreaker.NewGroup(circuitbreaker.GroupConfig{
+		Breaker: circuitbreaker.Config{ConsecutiveFailures: 1, Timeout: time.Hour},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rig.breakers = breakers
 	tr := gateway.NewTransport(16)
 	tb.Cleanup(tr.CloseIdleConnections)
 	counting := func(next http.Handler) http.Handler {
@@ -98,7 +104,7 @@ func newAttributionRig(tb testing.TB) *attributionRig {
 	},
 		gateway.WithTransport(&breakerTransport{group: rig.breakers, next: tr}),
 		gateway.WithMaxBodyBytes(rigMaxBody),
-		gateway.WithClassifier(circuitbreaker.Classifier(nil)),
+		gateway.WithClassifier(circuitbreaker.SkipRejections(nil)),
 		gateway.WithOutlierDetection(balancer.OutlierConfig{ConsecutiveFailures: 1, MaxEjectionPercent: 100}),
 		gateway.WithMiddleware(counting),
 		gateway.WithLogger(slog.New(slog.DiscardHandler)),

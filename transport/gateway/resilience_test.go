@@ -215,12 +215,17 @@ func TestEveryBreakerOpenAnswers503(t *testing.T) {
 	}))
 	defer sick.Close()
 	register(t, reg, "svc", "a", addr(sick))
-	breakers := circuitbreaker.NewGroup(circuitbreaker.Settings{ConsecutiveFailures: 1, Timeout: time.Minute})
+	breakers, err := circuitbreaker.NewGroup(circuitbreaker.GroupConfig{
+		Breaker: circuitbreaker.Config{ConsecutiveFailures: 1, Timeout: time.Minute},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	tr := gateway.NewTransport(4)
 	defer tr.CloseIdleConnections()
 	_, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc"}}, nil,
 		gateway.WithTransport(&breakerTransport{group: breakers, next: tr}),
-		gateway.WithClassifier(circuitbreaker.Classifier(nil)),
+		gateway.WithClassifier(circuitbreaker.SkipRejections(nil)),
 		gateway.WithOutlierDetection(balancer.OutlierConfig{DisableConsecutive: true, DisableSuccessRate: true, DisableFailurePercentage: true}))
 	if code, _, _ := status(t, mustGet(t, url+"/x")); code != http.StatusServiceUnavailable {
 		t.Fatalf("first request: status %d, want the instance's own 503", code)

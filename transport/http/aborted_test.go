@@ -27,7 +27,10 @@ type login struct {
 // passes the error on unwrapped. Each sits under a breaker that trips at
 // the first failure, whose classifier is rec.
 func abortHandlers(rec *brokenreq.Recorder) (http.Handler, *circuitbreaker.Breaker) {
-	b := circuitbreaker.NewBreaker("login", circuitbreaker.Settings{ConsecutiveFailures: 1, Classifier: rec.Classify})
+	b, err := circuitbreaker.New("login", circuitbreaker.Config{ConsecutiveFailures: 1, Classifier: rec.Classify})
+	if err != nil {
+		panic(err)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("POST /decoded", shttp.NewHandler(
 		func(_ context.Context, req any) (any, error) { return req, nil },
@@ -39,7 +42,7 @@ func abortHandlers(rec *brokenreq.Recorder) (http.Handler, *circuitbreaker.Break
 		}
 		w.WriteHeader(http.StatusOK)
 	})
-	return circuitbreaker.Handler(b)(mux), b
+	return b.Handler(mux), b
 }
 
 // TestServerAnswersBrokenRequestsAsTheCallersFault sends requests with
@@ -141,7 +144,7 @@ func TestClientEndpointBodyErrorIsTheCallers(t *testing.T) {
 	ce, err := shttp.NewClientEndpoint(ctx, reg, "items",
 		shttp.NewFactory(http.MethodPut, "/items/1", enc, shttp.DecodeJSONResponse[item], shttp.WithHTTPClient(newTestClient(t))),
 		shttp.WithIdempotent(), shttp.WithoutTracing(),
-		shttp.WithBreakerSettings(circuitbreaker.Settings{ConsecutiveFailures: 1}),
+		shttp.WithBreakerSettings(circuitbreaker.Config{ConsecutiveFailures: 1}),
 		shttp.WithRetryOptions(retry.WithHooks(retry.Hooks{OnRetry: func(int, error) { attempts.Add(1) }})))
 	if err != nil {
 		t.Fatal(err)

@@ -43,7 +43,7 @@ var ErrInvalidClient = errors.New("http: invalid client endpoint")
 // may pick another instance and the budget counts calls, not attempts;
 // breakers sit inside it, one per instance, so that one sick instance opens
 // its own breaker and not the service's; their rejections are neutral to
-// outlier detection (circuitbreaker.Classifier) but retried elsewhere; the
+// outlier detection (circuitbreaker.SkipRejections) but retried elsewhere; the
 // per-attempt timeout sits between retry and balancer, so that an attempt
 // cut off by it counts against its instance (see [AttemptTimeout]) and
 // the retry tries another; the span is outermost so that retries,
@@ -75,7 +75,7 @@ type clientConfig struct {
 	outlier     balancer.OutlierConfig
 	balOpts     []balancer.Option
 	breakers    *circuitbreaker.Group
-	breakerSet  circuitbreaker.Settings
+	breakerSet  circuitbreaker.Config
 	noBreaker   bool
 	budget      *retry.Budget
 	retryOpts   []retry.Option
@@ -119,8 +119,8 @@ func WithBreakers(g *circuitbreaker.Group) ClientOption {
 }
 
 // WithBreakerSettings sets the settings of the default breaker group. The
-// default is circuitbreaker's zero Settings.
-func WithBreakerSettings(s circuitbreaker.Settings) ClientOption {
+// default is circuitbreaker's zero Config.
+func WithBreakerSettings(s circuitbreaker.Config) ClientOption {
 	return func(c *clientConfig) { c.breakerSet = s }
 }
 
@@ -237,15 +237,16 @@ func NewClientEndpoint(ctx context.Context, r discovery.Resolver, service string
 	if !cfg.noBreaker {
 		c.breakers = cfg.breakers
 		if c.breakers == nil {
-			if err := cfg.breakerSet.Validate(); err != nil {
+			g, err := circuitbreaker.NewGroup(circuitbreaker.GroupConfig{Breaker: cfg.breakerSet})
+			if err != nil {
 				return nil, fmt.Errorf("%w: %w", ErrInvalidClient, err)
 			}
-			c.breakers = circuitbreaker.NewGroup(cfg.breakerSet)
+			c.breakers = g
 		}
 		f = c.breakers.Factory(f)
 		// A breaker's rejection never reached the instance: neutral for
 		// outlier detection, which already counted the failures behind it.
-		classifier = circuitbreaker.Classifier(nil)
+		classifier = circuitbreaker.SkipRejections(nil)
 	}
 	balOpts := append([]balancer.Option{
 		balancer.WithFactory(f),

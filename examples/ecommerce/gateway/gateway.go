@@ -129,9 +129,12 @@ func New(ctx context.Context, o Options) (g *Gateway, err error) {
 
 	// One circuit breaker per upstream instance, keyed by its address,
 	// inside the gateway's balancer. Their rejections are neutral to
-	// outlier detection (circuitbreaker.Classifier) and, for idempotent
+	// outlier detection (circuitbreaker.SkipRejections) and, for idempotent
 	// requests, retried on another instance.
-	breakers := circuitbreaker.NewGroup(circuitbreaker.Settings{}, circuitbreaker.WithMaxKeys(1024))
+	breakers, err := circuitbreaker.NewGroup(circuitbreaker.GroupConfig{MaxKeys: 1024})
+	if err != nil {
+		return nil, err
+	}
 	base := o.Transport
 	if base == nil {
 		base = tgw.NewTransport(256)
@@ -178,7 +181,7 @@ func New(ctx context.Context, o Options) (g *Gateway, err error) {
 		tgw.WithLogger(logger),
 		tgw.WithDefaultTimeout(timeout),
 		tgw.WithBudget(func(s string) tgw.Budget { return budgets[s] }),
-		tgw.WithClassifier(circuitbreaker.Classifier(nil)),
+		tgw.WithClassifier(circuitbreaker.SkipRejections(nil)),
 		tgw.WithTrustedProxies(o.TrustedProxies...),
 	)
 	if err != nil {

@@ -274,9 +274,9 @@ func (t *Telemetry) ClientOptions(operation string) []shttp.ClientOption {
 	return []shttp.ClientOption{
 		shttp.WithOperation(operation),
 		shttp.WithMiddleware(m.Endpoint(operation)),
-		shttp.WithBreakerSettings(circuitbreaker.Settings{
+		shttp.WithBreakerSettings(circuitbreaker.Config{Hooks: circuitbreaker.Hooks{
 			OnStateChange: func(name string, _, to circuitbreaker.State) { m.BreakerStateChanged(name, to.String()) },
-		}),
+		}}),
 		shttp.WithOutlierDetection(balancer.OutlierConfig{OnEject: m.OutlierEjected, OnRestore: m.OutlierRestored}),
 		shttp.WithRetryOptions(retry.WithHooks(retry.Hooks{
 			OnRetry:           func(int, error) { m.Retried(operation) },
