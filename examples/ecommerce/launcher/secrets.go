@@ -107,16 +107,23 @@ func (l *launcher) childEnv(service string) []string {
 // createSecret writes a new random secret (crypto/rand, 130 bits as 26
 // base32 characters and a newline) to path with mode 0600. With replace
 // false an existing file is kept and created is false; with replace true
-// it is replaced. Either way the file appears whole or not at all: the
-// secret is written to a temporary file first.
+// it is replaced. The secret is written and synced to a temporary file
+// first, then renamed over path (replace) or hard-linked to it, which fails
+// if path exists, so the file appears whole or not at all. On a filesystem
+// without hard links (FAT, some network and FUSE mounts) the file is
+// instead created with O_EXCL and written in place: it still never
+// replaces a secret, but a crash while writing can leave it empty, which
+// readSecret and the admin password check refuse with an error that names
+// the file.
 func createSecret(path string, replace bool) (created bool, err error) {
+	secret := rand.Text() + "\n"
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*") // mode 0600
 	if err != nil {
 		return false, err
 	}
 	defer os.Remove(tmp.Name())
-	_, err = tmp.WriteString(rand.Text() + "\n")
+	_, err = tmp.WriteString(secret)
 	if err == nil {
 		err = tmp.Sync()
 	}
@@ -129,11 +136,50 @@ func createSecret(path string, replace bool) (created bool, err error) {
 	if replace {
 		return true, os.Rename(tmp.Name(), path)
 	}
-	// A link fails if path exists, so a secret already there is kept.
-	if err := os.Link(tmp.Name(), path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return false, nil
-		}
+	err = link(tmp.Name(), path)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrExist):
+		return false, nil // a secret already there is kept
+	case linkUnsupported(err):
+		return createExclusive(path, secret)
+	}
+	return false, err
+}
+
+// link is os.Link; tests replace it to act as a filesystem without hard
+// links.
+var link = os.Link
+
+// linkUnsupported reports whether err, from link, means the filesystem
+// cannot make hard links: ENOTSUP, EOPNOTSUPP or ENOSYS, or EPERM, which
+// Linux returns for filesystems such as FAT (the temporary file is ours,
+// so EPERM has no other cause here).
+func linkUnsupported(err error) bool {
+	return errors.Is(err, errors.ErrUnsupported) || errors.Is(err, fs.ErrPermission)
+}
+
+// createExclusive creates path with O_EXCL and mode 0600 and writes and
+// syncs secret to it; created is false when path exists. A file it failed
+// to write is removed.
+func createExclusive(path, secret string) (created bool, err error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, platform.PrivateFileMode)
+	if errors.Is(err, fs.ErrExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	_, err = f.WriteString(secret)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
 		return false, err
 	}
 	return true, nil
