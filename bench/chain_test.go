@@ -48,7 +48,7 @@ func BenchmarkClientChain(b *testing.B) {
 	}
 	factory := func(discovery.Instance) (endpoint.Endpoint, io.Closer, error) { return nop, nil, nil }
 	ours, err := shttp.NewClientEndpoint(ctx, reg, "svc", factory, shttp.WithIdempotent(),
-		shttp.WithTracingOptions(tracing.WithTracerProvider(tracenoop.NewTracerProvider())))
+		shttp.WithTracing(tracing.Config{TracerProvider: tracenoop.NewTracerProvider()}))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -129,10 +129,14 @@ func newGateway(upstream string) (http.Handler, error) {
 		return nil, err
 	}
 	limit := ratelimit.Handler(ratelimit.NewPerKey(rate.Limit(1e6), 1e6), ratelimit.RemoteIP)
+	tr, err := tracing.New(tracing.Config{})
+	if err != nil {
+		return nil, err
+	}
 	g, err := gateway.New(context.Background(), reg, []gateway.Route{
 		{Pattern: "/api/", Service: "backend", Middleware: []func(http.Handler) http.Handler{limit}},
 	}, gateway.WithMiddleware(
-		func(next http.Handler) http.Handler { return tracing.Handler("", next) },
+		tr.Handler,
 		func(next http.Handler) http.Handler { return m.Handler("", next) },
 	))
 	if err != nil {

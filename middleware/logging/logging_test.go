@@ -79,10 +79,14 @@ func TestHandlerLogsOneLineWithoutSecrets(t *testing.T) {
 		w.WriteHeader(http.StatusCreated)
 		io.WriteString(w, "welcome")
 	})
-	h := tracing.Handler("", logging.Handler(logger, mux,
+	tr, err := tracing.New(tracing.Config{TracerProvider: tp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := tr.Handler(logging.Handler(logger, mux,
 		logging.WithHeaders("Authorization", "cookie", "Proxy-Authorization", "User-Agent", "X-Request-Id", "X-Absent", "X-Custom-Thing"),
 		logging.WithRedact("custom-thing"),
-	), tracing.WithTracerProvider(tp))
+	))
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 

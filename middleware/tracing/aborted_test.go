@@ -19,7 +19,7 @@ func TestHandlerDoesNotMarkRequestsTheClientBrokeAsErrors(t *testing.T) {
 	for _, c := range brokenreq.Cases("/login") {
 		t.Run(c.Name, func(t *testing.T) {
 			tp, rec := newProvider(t)
-			addr, wait := brokenreq.Serve(t, tracing.Handler("login", brokenreq.Naive, tracing.WithTracerProvider(tp)))
+			addr, wait := brokenreq.Serve(t, tracer(t, tp).Operation("login").Handler(brokenreq.Naive))
 			for range 3 {
 				brokenreq.Send(t, addr, c)
 			}

@@ -39,7 +39,7 @@ func providers() []struct {
 
 func BenchmarkClient(b *testing.B) {
 	for _, p := range providers() {
-		ep := tracing.Client("bench", tracing.WithTracerProvider(p.tp))(endpoint.Endpoint(nop))
+		ep := tracer(b, p.tp).Operation("bench").Endpoint(endpoint.Endpoint(nop))
 		ctx := context.Background()
 		b.Run(p.name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -87,7 +87,7 @@ func BenchmarkEvent(b *testing.B) {
 // and request are reused.
 func BenchmarkHandler(b *testing.B) {
 	for _, p := range providers() {
-		h := tracing.Handler("bench", http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), tracing.WithTracerProvider(p.tp))
+		h := tracer(b, p.tp).Operation("bench").Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 		b.Run(p.name, func(b *testing.B) {
 			req := httptest.NewRequest(http.MethodGet, "/x", nil)
 			w := httptest.NewRecorder()

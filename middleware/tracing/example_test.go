@@ -11,6 +11,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/go-kit/kit/endpoint"
 
 	"github.com/switchyard/switchyard/middleware/tracing"
@@ -23,14 +25,25 @@ func Example() {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	defer tp.Shutdown(context.Background())
 
+	// One Tracer per span kind; Operation names the spans.
+	client, err := tracing.New(tracing.Config{TracerProvider: tp}) // Kind: client by default
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	server, err := tracing.New(tracing.Config{TracerProvider: tp, Kind: trace.SpanKindServer})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	ep := endpoint.Chain(
-		tracing.Client("catalog.get", tracing.WithTracerProvider(tp)),
-		tracing.Server("catalog.get.serve", tracing.WithTracerProvider(tp)),
+		client.Operation("catalog.get").Endpoint,
+		server.Operation("catalog.get.serve").Endpoint,
 	)(func(ctx context.Context, req any) (any, error) {
 		tracing.Event(ctx, "switchyard.ratelimit.shed", "over_limit")
 		return nil, errors.New("no capacity")
 	})
-	_, err := ep(context.Background(), nil)
+	_, err = ep(context.Background(), nil)
 	fmt.Println("error:", err)
 
 	names := map[[8]byte]string{}
@@ -56,20 +69,26 @@ func Example() {
 	// catalog.get kind=client parent=- status=Error
 }
 
-// Handler and Transport carry the trace across an HTTP hop.
-func ExampleTransport() {
+// Handler and Transport carry the trace across an HTTP hop. Without an
+// operation name, the server span is named after the matched route.
+func ExampleTracer_Transport() {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	defer tp.Shutdown(context.Background())
+	tr, err := tracing.New(tracing.Config{TracerProvider: tp})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /products/{id}", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, r.PathValue("id"))
 	})
-	srv := httptest.NewServer(tracing.Handler("", mux, tracing.WithTracerProvider(tp)))
+	srv := httptest.NewServer(tr.Handler(mux))
 	defer srv.Close()
 
-	client := &http.Client{Transport: tracing.Transport(nil, tracing.WithTracerProvider(tp))}
+	client := &http.Client{Transport: tr.Transport(nil)}
 	resp, err := client.Get(srv.URL + "/products/7")
 	if err != nil {
 		fmt.Println(err)
@@ -89,4 +108,12 @@ func ExampleTransport() {
 	// GET /products/{id} server
 	// same trace: true
 	// server is child of client: true
+}
+
+// An invalid configuration is an error from New, never a panic later.
+func ExampleNew() {
+	_, err := tracing.New(tracing.Config{Kind: trace.SpanKind(42)})
+	fmt.Println(errors.Is(err, tracing.ErrConfig))
+	// Output:
+	// true
 }

@@ -24,9 +24,10 @@ import (
 // and baggage headers. The request context seen by next carries the span
 // and the baggage.
 //
-// The span is named operation; when operation is empty it is named after
-// the method and, once next has routed the request through an
-// [http.ServeMux], the matched pattern ("GET /items/{id}"). It carries
+// The span is named after [Tracer.Operation]'s name; without one (the
+// Tracer [New] returns) it is named after the method and, once next has
+// routed the request through an [http.ServeMux], the matched pattern
+// ("GET /items/{id}"). It carries
 // http.request.method, url.path, http.route (when known), client.address
 // and http.response.status_code; a 5xx status or a panic sets status Error,
 // except on a request the client broke itself (its body failed to read, or
@@ -34,10 +35,10 @@ import (
 // "aborted" and, for a body error, an [EventAborted] event with the error.
 // The query string is never recorded, since it may hold credentials.
 //
-// The returned handler is safe for concurrent use.
-func Handler(operation string, next http.Handler, opts ...Option) http.Handler {
-	c := newConfig(opts)
-	return &handler{next: next, op: operation, tracer: c.tracer(), prop: c.prop, attrs: c.attrs, noop: c.noop()}
+// The method value t.Handler is a func(http.Handler) http.Handler, usable
+// as route middleware. The returned handler is safe for concurrent use.
+func (t *Tracer) Handler(next http.Handler) http.Handler {
+	return &handler{next: next, op: t.op, tracer: t.tracer, prop: t.prop, attrs: t.attrs, noop: t.noop}
 }
 
 type handler struct {
@@ -142,23 +143,24 @@ func hostOnly(addr string) string {
 // W3C headers. The outgoing request is a copy; the caller's request and
 // its headers are left untouched, as a RoundTripper must.
 //
-// The span is named after the method and carries http.request.method,
+// The span is named after [Tracer.Operation]'s name, or the method when
+// there is none, and carries http.request.method,
 // server.address, server.port, url.full (without query, fragment or user
 // information) and http.response.status_code. A transport error or a 4xx or
 // 5xx status sets status Error. The span ends when the response body is
 // closed or read to its end, so it covers the whole exchange.
 //
 // The returned RoundTripper is safe for concurrent use.
-func Transport(base http.RoundTripper, opts ...Option) http.RoundTripper {
+func (t *Tracer) Transport(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	c := newConfig(opts)
-	return &transport{base: base, tracer: c.tracer(), prop: c.prop, attrs: c.attrs}
+	return &transport{base: base, op: t.op, tracer: t.tracer, prop: t.prop, attrs: t.attrs}
 }
 
 type transport struct {
 	base   http.RoundTripper
+	op     string
 	tracer trace.Tracer
 	prop   propagation.TextMapPropagator
 	attrs  []attribute.KeyValue
@@ -179,7 +181,11 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		attrs = append(attrs, semconv.ServerAddress(req.URL.Host))
 	}
 	attrs = append(attrs, t.attrs...)
-	ctx, span := t.tracer.Start(req.Context(), req.Method, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+	name := t.op
+	if name == "" {
+		name = req.Method
+	}
+	ctx, span := t.tracer.Start(req.Context(), name, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
 
 	out := req.WithContext(ctx)
 	out.Header = req.Header.Clone()
@@ -250,25 +256,20 @@ func redactedURL(req *http.Request) string {
 	return u.String()
 }
 
-// HTTPToContext returns a function that extracts the caller's trace context
-// and baggage from r's headers into ctx, for go-kit's transport/http
-// ServerBefore (its signature is go-kit's RequestFunc). It opens no span;
-// put [Server] on the endpoint for that. Safe for concurrent use.
-func HTTPToContext(opts ...Option) func(ctx context.Context, r *http.Request) context.Context {
-	c := newConfig(opts)
-	return func(ctx context.Context, r *http.Request) context.Context {
-		return c.prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
-	}
+// HTTPToContext extracts the caller's trace context and baggage from r's
+// headers into ctx. The method value t.HTTPToContext is a go-kit
+// transport/http RequestFunc, for ServerBefore. It opens no span: put
+// t.Operation(op).Endpoint, with [Config.Kind] trace.SpanKindServer, on
+// the endpoint for that. Safe for concurrent use.
+func (t *Tracer) HTTPToContext(ctx context.Context, r *http.Request) context.Context {
+	return t.prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
 }
 
-// ContextToHTTP returns a function that writes the trace context and
-// baggage of ctx into r's headers, for go-kit's transport/http ClientBefore.
-// go-kit hands it a request it built itself, so writing the headers in
-// place is safe there. Safe for concurrent use.
-func ContextToHTTP(opts ...Option) func(ctx context.Context, r *http.Request) context.Context {
-	c := newConfig(opts)
-	return func(ctx context.Context, r *http.Request) context.Context {
-		c.prop.Inject(ctx, propagation.HeaderCarrier(r.Header))
-		return ctx
-	}
+// ContextToHTTP writes the trace context and baggage of ctx into r's
+// headers. The method value t.ContextToHTTP is a go-kit transport/http
+// RequestFunc, for ClientBefore: go-kit hands it a request it built itself,
+// so writing the headers in place is safe there. Safe for concurrent use.
+func (t *Tracer) ContextToHTTP(ctx context.Context, r *http.Request) context.Context {
+	t.prop.Inject(ctx, propagation.HeaderCarrier(r.Header))
+	return ctx
 }

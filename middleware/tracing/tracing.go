@@ -2,6 +2,9 @@ package tracing
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"slices"
 
 	"github.com/go-kit/kit/endpoint"
 	"go.opentelemetry.io/otel"
@@ -29,104 +32,115 @@ const ReasonKey = attribute.Key("reason")
 // endpoint call, as decided by [outcome.Default].
 const OutcomeKey = attribute.Key("switchyard.outcome")
 
-// Option configures the middleware of this package.
-type Option func(*config)
+// ErrConfig is wrapped by the error [New] returns for an invalid [Config].
+var ErrConfig = errors.New("tracing: invalid configuration")
 
-type config struct {
-	tp    trace.TracerProvider
-	prop  propagation.TextMapPropagator
-	attrs []attribute.KeyValue
+// Config configures a [Tracer]. The zero value is valid: every field's
+// zero value is the default written beside it.
+type Config struct {
+	// TracerProvider is where spans come from. Nil means the global
+	// provider at the time of [New] (otel.GetTracerProvider), which follows
+	// a later otel.SetTracerProvider.
+	TracerProvider trace.TracerProvider
+	// Propagator is how trace context travels in HTTP headers. Nil means
+	// [DefaultPropagator], whatever the global propagator, so that two
+	// Switchyard services always agree on the wire format.
+	Propagator propagation.TextMapPropagator
+	// Attributes are added to every span the Tracer starts, for example the
+	// peer service's name. Default none.
+	Attributes []attribute.KeyValue
+	// Kind is the kind of the spans [Tracer.Endpoint] opens:
+	// trace.SpanKindClient around a call to another service,
+	// trace.SpanKindServer around the serving side of a go-kit endpoint
+	// (whose caller's span [Tracer.HTTPToContext] put in the context), or
+	// Internal, Producer or Consumer. Zero (trace.SpanKindUnspecified)
+	// means trace.SpanKindClient. [Tracer.Handler] always opens server
+	// spans and [Tracer.Transport] client spans, whatever Kind says.
+	Kind trace.SpanKind
 }
 
-// WithTracerProvider sets where spans come from. The default, and the
-// behaviour for nil, is the global provider at construction time
-// (otel.GetTracerProvider), which follows a later otel.SetTracerProvider.
-func WithTracerProvider(tp trace.TracerProvider) Option {
-	return func(c *config) {
-		if tp != nil {
-			c.tp = tp
-		}
-	}
-}
-
-// WithPropagator sets how trace context travels in HTTP headers. The
-// default, and the behaviour for nil, is [DefaultPropagator].
-func WithPropagator(p propagation.TextMapPropagator) Option {
-	return func(c *config) {
-		if p != nil {
-			c.prop = p
-		}
-	}
-}
-
-// WithAttributes adds attributes to every span the middleware starts, for
-// example the peer service's name. The default is none.
-func WithAttributes(attrs ...attribute.KeyValue) Option {
-	return func(c *config) { c.attrs = append(c.attrs, attrs...) }
-}
-
-// DefaultPropagator returns the propagator used unless [WithPropagator]
+// DefaultPropagator returns the propagator used unless [Config.Propagator]
 // says otherwise: W3C TraceContext followed by W3C Baggage.
 func DefaultPropagator() propagation.TextMapPropagator {
 	return propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 }
 
-func newConfig(opts []Option) *config {
-	c := &config{tp: otel.GetTracerProvider(), prop: DefaultPropagator()}
-	for _, o := range opts {
-		o(c)
+// Tracer puts spans around endpoints, handlers and outgoing requests and
+// carries trace context in HTTP headers. Create it with [New] and bind an
+// operation name with [Tracer.Operation]; the zero value is not usable.
+// A Tracer is immutable and safe for concurrent use.
+type Tracer struct {
+	tracer trace.Tracer
+	prop   propagation.TextMapPropagator
+	attrs  []attribute.KeyValue
+	// noop: the provider is the API's no-op provider, so the middleware
+	// skip span creation entirely: a no-op Start still stores a span in a
+	// new context, which costs an allocation per call.
+	noop  bool
+	start []trace.SpanStartOption // of Endpoint spans: kind and attributes
+	op    string
+}
+
+// New returns a Tracer configured by cfg, or an error wrapping [ErrConfig]
+// when cfg.Kind is not a span kind.
+func New(cfg Config) (*Tracer, error) {
+	if cfg.Kind < trace.SpanKindUnspecified || cfg.Kind > trace.SpanKindConsumer {
+		return nil, fmt.Errorf("tracing: %w: unknown span kind %d", ErrConfig, int(cfg.Kind))
 	}
-	return c
+	tp := cfg.TracerProvider
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	prop := cfg.Propagator
+	if prop == nil {
+		prop = DefaultPropagator()
+	}
+	kind := cfg.Kind
+	if kind == trace.SpanKindUnspecified {
+		kind = trace.SpanKindClient
+	}
+	t := &Tracer{tracer: tp.Tracer(ScopeName), prop: prop, attrs: slices.Clone(cfg.Attributes)}
+	_, t.noop = tp.(noop.TracerProvider)
+	t.start = []trace.SpanStartOption{trace.WithSpanKind(kind)}
+	if len(t.attrs) > 0 {
+		t.start = append(t.start, trace.WithAttributes(t.attrs...))
+	}
+	return t, nil
 }
 
-// noop reports whether c's provider is the API's no-op provider, in which
-// case the middleware skip span creation entirely: a no-op Start still
-// stores a span in a new context, which costs an allocation per call.
-func (c *config) noop() bool {
-	_, ok := c.tp.(noop.TracerProvider)
-	return ok
+// Operation returns a Tracer that shares t's configuration and names its
+// spans operation: [Tracer.Endpoint]'s, [Tracer.Handler]'s (instead of the
+// method and route) and [Tracer.Transport]'s (instead of the method). It
+// is cheap (one small allocation) and meant to be called once per
+// operation when the middleware is built, not per call.
+func (t *Tracer) Operation(operation string) *Tracer {
+	c := *t
+	c.op = operation
+	return &c
 }
 
-func (c *config) tracer() trace.Tracer { return c.tp.Tracer(ScopeName) }
-
-// Client returns endpoint middleware that runs each call in a client span
-// named operation, a child of the span in the call's context. A returned
-// error is recorded on the span, which ends with status Error; the error's
-// [outcome.Class] (per [outcome.Default]) is set as the attribute
-// "switchyard.outcome".
+// Endpoint is endpoint middleware that runs each call in a span of
+// [Config.Kind] named after [Tracer.Operation]'s name (empty on the Tracer
+// [New] returns: bind a name first), a child of the span in the call's
+// context. A returned error is recorded on the span, which ends with
+// status Error; the error's [outcome.Class] (per [outcome.Default]) is set
+// as the attribute "switchyard.outcome".
 //
-// The middleware is safe for concurrent use. With the no-op provider from
-// go.opentelemetry.io/otel/trace/noop it returns next unchanged.
-func Client(operation string, opts ...Option) endpoint.Middleware {
-	return middleware(operation, trace.SpanKindClient, newConfig(opts))
-}
-
-// Server is [Client] for the serving side: the span has kind Server and is a
-// child of the span in the context, which for a go-kit HTTP server is the
-// remote caller's span once [HTTPToContext] ran as a ServerBefore function.
-func Server(operation string, opts ...Option) endpoint.Middleware {
-	return middleware(operation, trace.SpanKindServer, newConfig(opts))
-}
-
-func middleware(operation string, kind trace.SpanKind, c *config) endpoint.Middleware {
-	if c.noop() {
-		return func(next endpoint.Endpoint) endpoint.Endpoint { return next }
+// With the no-op provider from go.opentelemetry.io/otel/trace/noop it
+// returns next unchanged. The endpoint is safe for concurrent use.
+func (t *Tracer) Endpoint(next endpoint.Endpoint) endpoint.Endpoint {
+	if t.noop {
+		return next
 	}
-	tracer := c.tracer()
-	start := []trace.SpanStartOption{trace.WithSpanKind(kind)}
-	if len(c.attrs) > 0 {
-		start = append(start, trace.WithAttributes(c.attrs...))
-	}
-	return func(next endpoint.Endpoint) endpoint.Endpoint {
-		return func(ctx context.Context, req any) (any, error) {
-			ctx, span := tracer.Start(ctx, operation, start...)
-			defer span.End()
-			resp, err := next(ctx, req)
-			if err != nil {
-				recordError(ctx, span, err)
-			}
-			return resp, err
+	tracer, op, start := t.tracer, t.op, t.start
+	return func(ctx context.Context, req any) (any, error) {
+		ctx, span := tracer.Start(ctx, op, start...)
+		defer span.End()
+		resp, err := next(ctx, req)
+		if err != nil {
+			recordError(ctx, span, err)
 		}
+		return resp, err
 	}
 }
 
@@ -140,9 +154,12 @@ func recordError(ctx context.Context, span trace.Span, err error) {
 }
 
 // Event records a resilience decision as an event on the span in ctx,
-// named name (by convention "switchyard.<middleware>.<decision>") with the
-// attribute reason=reason followed by attrs. It does nothing, and does not
-// allocate, when the span is not recording. Safe for concurrent use.
+// named name (by convention "switchyard.<middleware>.<decision>", see
+// [EventPrefix]) with the attribute reason=reason followed by attrs. It
+// does nothing, and does not allocate, when the span is not recording.
+// Every Switchyard middleware records its decisions with it; a middleware
+// of your own should too, so that all decisions read alike on a trace.
+// Safe for concurrent use.
 func Event(ctx context.Context, name, reason string, attrs ...attribute.KeyValue) {
 	span := trace.SpanFromContext(ctx)
 	if !span.IsRecording() {

@@ -60,13 +60,13 @@ func TestPropagationAcrossTwoHops(t *testing.T) {
 	backTP, backRec := newProvider(t)
 
 	var backBaggage string
-	back := httptest.NewServer(tracing.Handler("", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	back := httptest.NewServer(tracer(t, backTP).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		backBaggage = baggage.FromContext(r.Context()).Member("tenant").Value()
 		io.WriteString(w, "ok")
-	}), tracing.WithTracerProvider(backTP)))
+	})))
 	defer back.Close()
 
-	frontClient := &http.Client{Transport: tracing.Transport(nil, tracing.WithTracerProvider(frontTP))}
+	frontClient := &http.Client{Transport: tracer(t, frontTP).Transport(nil)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /front/{id}", func(w http.ResponseWriter, r *http.Request) {
 		req, _ := http.NewRequestWithContext(r.Context(), http.MethodGet, back.URL+"/back", nil)
@@ -78,14 +78,14 @@ func TestPropagationAcrossTwoHops(t *testing.T) {
 		defer resp.Body.Close()
 		io.Copy(w, resp.Body)
 	})
-	front := httptest.NewServer(tracing.Handler("", mux, tracing.WithTracerProvider(frontTP)))
+	front := httptest.NewServer(tracer(t, frontTP).Handler(mux))
 	defer front.Close()
 
 	member, _ := baggage.NewMember("tenant", "acme")
 	bag, _ := baggage.New(member)
 	ctx := baggage.ContextWithBaggage(context.Background(), bag)
 	ctx, root := clientTP.Tracer("test").Start(ctx, "root")
-	client := &http.Client{Transport: tracing.Transport(nil, tracing.WithTracerProvider(clientTP))}
+	client := &http.Client{Transport: tracer(t, clientTP).Transport(nil)}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, front.URL+"/front/42?token=s3cret", nil)
 	resp, err := client.Do(req)
 	if err != nil {
@@ -184,9 +184,10 @@ func TestEndpointSpans(t *testing.T) {
 				inner = trace.SpanContextFromContext(ctx)
 				return "resp", tt.err
 			}
-			chain := tracing.Client("users.get", tracing.WithTracerProvider(tp),
-				tracing.WithAttributes(attribute.String("peer.service", "users")))(
-				tracing.Server("users.get.handle", tracing.WithTracerProvider(tp))(ep))
+			clientTr := newTracer(t, tracing.Config{TracerProvider: tp,
+				Attributes: []attribute.KeyValue{attribute.String("peer.service", "users")}})
+			serverTr := newTracer(t, tracing.Config{TracerProvider: tp, Kind: trace.SpanKindServer})
+			chain := clientTr.Operation("users.get").Endpoint(serverTr.Operation("users.get.handle").Endpoint(ep))
 			resp, err := chain(context.Background(), "req")
 			if resp != "resp" || !errors.Is(err, tt.err) {
 				t.Fatalf("chain returned %v, %v", resp, err)
@@ -232,7 +233,7 @@ func TestNoopProviderLeavesTheContextAlone(t *testing.T) {
 	type key struct{}
 	ctx := context.WithValue(context.Background(), key{}, 1)
 	var got context.Context
-	ep := tracing.Client("x", tracing.WithTracerProvider(noop.NewTracerProvider()))(func(ctx context.Context, _ any) (any, error) {
+	ep := tracer(t, noop.NewTracerProvider()).Operation("x").Endpoint(func(ctx context.Context, _ any) (any, error) {
 		got = ctx
 		return nil, nil
 	})
@@ -259,7 +260,7 @@ func TestHandlerStatusAndName(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tp, rec := newProvider(t)
-			srv := httptest.NewServer(tracing.Handler(tt.op, tt.handler, tracing.WithTracerProvider(tp)))
+			srv := httptest.NewServer(tracer(t, tp).Operation(tt.op).Handler(tt.handler))
 			defer srv.Close()
 			resp, err := http.Post(srv.URL+"/x?password=hunter2", "text/plain", nil)
 			if err != nil {
@@ -287,7 +288,7 @@ func TestHandlerStatusAndName(t *testing.T) {
 
 func TestHandlerIgnoresMalformedTraceparent(t *testing.T) {
 	tp, rec := newProvider(t)
-	srv := httptest.NewServer(tracing.Handler("", http.NotFoundHandler(), tracing.WithTracerProvider(tp)))
+	srv := httptest.NewServer(tracer(t, tp).Handler(http.NotFoundHandler()))
 	defer srv.Close()
 	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
 	req.Header.Set("Traceparent", "00-zzzz-not-a-trace-01")
@@ -304,7 +305,7 @@ func TestHandlerIgnoresMalformedTraceparent(t *testing.T) {
 
 func TestHandlerPanicEndsSpanWithError(t *testing.T) {
 	tp, rec := newProvider(t)
-	h := tracing.Handler("boom", http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("kaput") }), tracing.WithTracerProvider(tp))
+	h := tracer(t, tp).Operation("boom").Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("kaput") }))
 	func() {
 		defer func() {
 			if p := recover(); p != "kaput" {
@@ -333,7 +334,7 @@ func TestTransport(t *testing.T) {
 
 	t.Run("injects without touching the caller's request", func(t *testing.T) {
 		tp, rec := newProvider(t)
-		c := &http.Client{Transport: tracing.Transport(nil, tracing.WithTracerProvider(tp))}
+		c := &http.Client{Transport: tracer(t, tp).Transport(nil)}
 		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/ok", nil)
 		req.Header.Set("X-Mine", "1")
 		resp, err := c.Do(req)
@@ -359,7 +360,7 @@ func TestTransport(t *testing.T) {
 	})
 	t.Run("4xx is an error on a client span", func(t *testing.T) {
 		tp, rec := newProvider(t)
-		c := &http.Client{Transport: tracing.Transport(nil, tracing.WithTracerProvider(tp))}
+		c := &http.Client{Transport: tracer(t, tp).Transport(nil)}
 		resp, err := c.Get(srv.URL + "/missing")
 		if err != nil {
 			t.Fatal(err)
@@ -371,7 +372,7 @@ func TestTransport(t *testing.T) {
 	})
 	t.Run("connection refused", func(t *testing.T) {
 		tp, rec := newProvider(t)
-		c := &http.Client{Transport: tracing.Transport(nil, tracing.WithTracerProvider(tp))}
+		c := &http.Client{Transport: tracer(t, tp).Transport(nil)}
 		if _, err := c.Get(deadURL); err == nil {
 			t.Fatal("expected an error from a closed server")
 		}
@@ -390,8 +391,9 @@ func TestGoKitRequestFuncsRoundTrip(t *testing.T) {
 	ctx, span := tp.Tracer("t").Start(context.Background(), "s")
 	defer span.End()
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
-	tracing.ContextToHTTP()(ctx, req)
-	got := trace.SpanContextFromContext(tracing.HTTPToContext()(context.Background(), req))
+	tr := tracer(t, tp)
+	tr.ContextToHTTP(ctx, req)
+	got := trace.SpanContextFromContext(tr.HTTPToContext(context.Background(), req))
 	if got.TraceID() != span.SpanContext().TraceID() || got.SpanID() != span.SpanContext().SpanID() || !got.IsRemote() {
 		t.Fatalf("extracted %v, want remote copy of %v", got, span.SpanContext())
 	}
@@ -416,5 +418,56 @@ func TestEvent(t *testing.T) {
 		tracing.Event(context.Background(), "switchyard.retry.attempt", "x")
 	}); n != 0 {
 		t.Errorf("Event without a span allocates %v times", n)
+	}
+}
+
+func TestNewConfig(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		kind trace.SpanKind
+		want trace.SpanKind
+		err  bool
+	}{
+		{"zero is client", 0, trace.SpanKindClient, false},
+		{"server", trace.SpanKindServer, trace.SpanKindServer, false},
+		{"internal", trace.SpanKindInternal, trace.SpanKindInternal, false},
+		{"unknown", trace.SpanKind(9), 0, true},
+		{"negative", trace.SpanKind(-1), 0, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tp, rec := newProvider(t)
+			tr, err := tracing.New(tracing.Config{TracerProvider: tp, Kind: tt.kind})
+			if tt.err {
+				if !errors.Is(err, tracing.ErrConfig) || tr != nil {
+					t.Fatalf("New = %v, %v; want an ErrConfig", tr, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr.Operation("op").Endpoint(nop)(context.Background(), nil)
+			if s := rec.Ended(); len(s) != 1 || s[0].SpanKind() != tt.want || s[0].Name() != "op" {
+				t.Fatalf("spans %v, want one %v span named op", s, tt.want)
+			}
+		})
+	}
+}
+
+func TestOperationNamesTransportSpansAndLeavesTheBaseAlone(t *testing.T) {
+	tp, rec := newProvider(t)
+	base := tracer(t, tp)
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	for _, tr := range []*tracing.Tracer{base.Operation("users.get"), base} {
+		resp, err := (&http.Client{Transport: tr.Transport(nil)}).Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	spans := rec.Ended()
+	if len(spans) != 2 || spans[0].Name() != "users.get" || spans[1].Name() != "GET" {
+		t.Fatalf("span names %v", spans)
 	}
 }

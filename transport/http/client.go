@@ -251,7 +251,7 @@ func WithoutDeadlinePropagation() FactoryOption {
 
 // WithoutTracePropagation stops the factory from writing the W3C trace
 // context of the call's context into the request headers, which it does
-// by default (middleware/tracing's ContextToHTTP).
+// by default (middleware/tracing's Tracer.ContextToHTTP).
 func WithoutTracePropagation() FactoryOption {
 	return func(f *factoryConfig) { f.noTrace = true }
 }
@@ -279,7 +279,10 @@ func NewFactory(method, path string, enc kithttp.EncodeRequestFunc, dec kithttp.
 	}
 	var before []kithttp.RequestFunc
 	if !cfg.noTrace {
-		before = append(before, tracing.ContextToHTTP())
+		// The zero Config is valid, so New cannot fail; only its
+		// propagator is used here.
+		tr, _ := tracing.New(tracing.Config{})
+		before = append(before, tr.ContextToHTTP)
 	}
 	if !cfg.noDeadline {
 		before = append(before, deadline.ClientBefore())

@@ -25,7 +25,7 @@ var ErrInvalidClient = errors.New("http: invalid client endpoint")
 // ClientEndpoint calls one operation of one service through the whole
 // client-side call path. First is outermost:
 //
-//	tracing.Client        one client span per call; every decision below is an event on it
+//	tracing               one client span per call; every decision below is an event on it
 //	timeout               WithTimeout: a deadline for calls whose context has none
 //	deadline.Middleware   fails fast when no time is left; a failure past the deadline is a 504
 //	extra middleware      WithMiddleware, in the order given
@@ -82,7 +82,7 @@ type clientConfig struct {
 	noRetry     bool
 	idempotent  bool
 	operation   string
-	traceOpts   []tracing.Option
+	tracing     tracing.Config
 	noTrace     bool
 	timeout     time.Duration
 	attempt     AttemptTimeout
@@ -161,10 +161,11 @@ func WithOperation(name string) ClientOption {
 	return func(c *clientConfig) { c.operation = name }
 }
 
-// WithTracingOptions adds options to the tracing layer (a tracer
-// provider, attributes).
-func WithTracingOptions(opts ...tracing.Option) ClientOption {
-	return func(c *clientConfig) { c.traceOpts = append(c.traceOpts, opts...) }
+// WithTracing configures the tracing layer (a tracer provider,
+// attributes); the default is the zero [tracing.Config]. Its spans are
+// named after [WithOperation].
+func WithTracing(cfg tracing.Config) ClientOption {
+	return func(c *clientConfig) { c.tracing = cfg }
 }
 
 // WithoutTracing removes the tracing layer.
@@ -257,7 +258,12 @@ func NewClientEndpoint(ctx context.Context, r discovery.Resolver, service string
 
 	var mws []endpoint.Middleware
 	if !cfg.noTrace {
-		mws = append(mws, tracing.Client(cfg.operation, cfg.traceOpts...))
+		tr, err := tracing.New(cfg.tracing)
+		if err != nil {
+			c.bal.Close()
+			return nil, fmt.Errorf("%w: %w", ErrInvalidClient, err)
+		}
+		mws = append(mws, tr.Operation(cfg.operation).Endpoint)
 	}
 	if !cfg.noDeadline {
 		if cfg.timeout > 0 {

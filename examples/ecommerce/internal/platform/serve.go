@@ -92,7 +92,7 @@ type ServeOptions struct {
 //	GET /healthz, GET /readyz   liveness and readiness (shttp.Health)
 //	GET /metrics                Prometheus exposition of o.Telemetry
 //	everything else             o.Handler behind, first outermost:
-//	                              tracing.Handler   server span (no-op unless a provider is installed)
+//	                              tracing           server span (no-op unless a provider is installed)
 //	                              logging.Handler   one access-log line
 //	                              metrics.Handler   request count, errors, latency per route
 //	                              deadline.Handler  deadline from the header, or DefaultDeadline
@@ -160,7 +160,12 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	case o.DefaultDeadline > 0:
 		dopts = append(dopts, deadline.WithDefault(o.DefaultDeadline), deadline.WithMax(o.DefaultDeadline))
 	}
-	api := tracing.Handler(o.Service,
+	tr, err := tracing.New(tracing.Config{})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	api := tr.Operation(o.Service).Handler(
 		logging.Handler(logger,
 			tel.Metrics.Handler("", deadline.Handler(o.Handler, dopts...))))
 	if m, ok := o.Handler.(interface {
@@ -194,7 +199,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 			}
 		})
 	}
-	err := app.Run(ctx)
+	err = app.Run(ctx)
 	close(done)
 	wg.Wait()
 	return err
