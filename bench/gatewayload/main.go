@@ -128,15 +128,15 @@ func newGateway(upstream string) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	limit := ratelimit.Handler(ratelimit.NewPerKey(rate.Limit(1e6), 1e6), ratelimit.RemoteIP)
-	tr, err := tracing.New(tracing.Config{})
+	limiter, err := ratelimit.New(rate.Limit(1e6), 1e6, ratelimit.Config{HTTPKey: ratelimit.RemoteIP})
 	if err != nil {
 		return nil, err
 	}
+	limit := limiter.Handler
 	g, err := gateway.New(context.Background(), reg, []gateway.Route{
 		{Pattern: "/api/", Service: "backend", Middleware: []func(http.Handler) http.Handler{limit}},
 	}, gateway.WithMiddleware(
-		tr.Handler,
+		func(next http.Handler) http.Handler { return tracing.Handler("", next) },
 		func(next http.Handler) http.Handler { return m.Handler("", next) },
 	))
 	if err != nil {

@@ -27,13 +27,13 @@ func BenchmarkMiddleware(b *testing.B) {
 		ep   func() endpoint.Endpoint
 	}{
 		{"global", func() endpoint.Endpoint {
-			return ratelimit.Middleware(ratelimit.NewGlobal(rate.Inf, 1), nil)(endpoint.Nop)
+			return newLimiter(b, rate.Inf, 1, ratelimit.Config{}).Endpoint(endpoint.Nop)
 		}},
 		{"perkey", func() endpoint.Endpoint {
-			return ratelimit.Middleware(ratelimit.NewPerKey(rate.Inf, 1), keyOf)(endpoint.Nop)
+			return newLimiter(b, rate.Inf, 1, ratelimit.Config{Key: keyOf}).Endpoint(endpoint.Nop)
 		}},
 		{"global-limited", func() endpoint.Endpoint {
-			return ratelimit.Middleware(ratelimit.NewGlobal(1e-9, 1), nil)(endpoint.Nop)
+			return newLimiter(b, 1e-9, 1, ratelimit.Config{}).Endpoint(endpoint.Nop)
 		}},
 	} {
 		b.Run(tc.name+"/serial", func(b *testing.B) {
@@ -60,7 +60,7 @@ func BenchmarkMiddleware(b *testing.B) {
 }
 
 func BenchmarkHandler(b *testing.B) {
-	h := ratelimit.Handler(ratelimit.NewPerKey(rate.Inf, 1), ratelimit.RemoteIP)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	h := newLimiter(b, rate.Inf, 1, ratelimit.Config{HTTPKey: ratelimit.RemoteIP}).Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	req := httptest.NewRequest("GET", "/", nil)
 	b.Run("serial", func(b *testing.B) {
 		w := httptest.NewRecorder()

@@ -17,10 +17,13 @@ import (
 )
 
 func TestHandlerAnswers429WithRetryAfter(t *testing.T) {
+	// A real server: no synctest bubble, so the limiter runs on a fake
+	// clock set through the package's test hook.
 	fake := clock.NewFake(t0)
 	calls := 0
-	h := ratelimit.Handler(ratelimit.NewPerKey(0.5, 2, ratelimit.WithClock(fake)), ratelimit.RemoteIP)(
-		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls++ }))
+	l := newLimiter(t, 0.5, 2, ratelimit.Config{HTTPKey: ratelimit.RemoteIP})
+	ratelimit.SetClock(l, fake)
+	h := l.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls++ }))
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	defer srv.Client().CloseIdleConnections()
@@ -68,10 +71,10 @@ func TestHandlerAnswers429WithRetryAfter(t *testing.T) {
 }
 
 func TestHandlerKeys(t *testing.T) {
-	fake := clock.NewFake(t0)
-	h := ratelimit.Handler(ratelimit.NewPerKey(1, 1, ratelimit.WithClock(fake)), func(r *http.Request) string {
+	l := newLimiter(t, 1, 1, ratelimit.Config{HTTPKey: func(r *http.Request) string {
 		return r.Header.Get("X-Tenant")
-	})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	}})
+	h := l.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	do := func(tenant string) int {
 		req := httptest.NewRequest("GET", "/", nil)
 		req.Header.Set("X-Tenant", tenant)
@@ -105,9 +108,8 @@ func TestRemoteIP(t *testing.T) {
 // An IPv6 subscriber can take any address of its /64 for each request;
 // all of them share one bucket, and a neighbouring /64 has its own.
 func TestRemoteIPSharesABucketPerIPv6Slash64(t *testing.T) {
-	fake := clock.NewFake(t0)
-	h := ratelimit.Handler(ratelimit.NewPerKey(1, 1, ratelimit.WithClock(fake)), ratelimit.RemoteIP)(
-		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	l := newLimiter(t, 1, 1, ratelimit.Config{HTTPKey: ratelimit.RemoteIP})
+	h := l.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	do := func(remote string) int {
 		req := httptest.NewRequest("GET", "/", nil)
 		req.RemoteAddr = remote
@@ -133,11 +135,11 @@ func TestRemoteIPSharesABucketPerIPv6Slash64(t *testing.T) {
 	}
 }
 
-func TestMiddleware(t *testing.T) {
-	fake := clock.NewFake(t0)
+func TestEndpoint(t *testing.T) {
 	type req struct{ user string }
-	ep := ratelimit.Middleware(ratelimit.NewPerKey(1, 1, ratelimit.WithClock(fake)),
-		func(_ context.Context, r any) string { return r.(req).user })(endpoint.Nop)
+	ep := newLimiter(t, 1, 1, ratelimit.Config{
+		Key: func(_ context.Context, r any) string { return r.(req).user },
+	}).Endpoint(endpoint.Nop)
 	ctx := context.Background()
 	if _, err := ep(ctx, req{"u1"}); err != nil {
 		t.Fatal(err)
@@ -148,7 +150,7 @@ func TestMiddleware(t *testing.T) {
 	if _, err := ep(ctx, req{"u2"}); err != nil {
 		t.Fatalf("u2 limited by u1: %v", err)
 	}
-	global := ratelimit.Middleware(ratelimit.NewGlobal(1, 1, ratelimit.WithClock(fake)), nil)(endpoint.Nop)
+	global := newLimiter(t, 1, 1, ratelimit.Config{}).Endpoint(endpoint.Nop)
 	global(ctx, nil)
 	if _, err := global(ctx, nil); !errors.Is(err, ratelimit.ErrLimited) {
 		t.Fatalf("global limiter admitted a second call: %v", err)

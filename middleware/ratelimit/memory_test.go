@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/switchyard/switchyard/internal/clock"
 	"github.com/switchyard/switchyard/middleware/ratelimit"
 )
 
@@ -19,7 +18,7 @@ func heapAlloc() uint64 {
 }
 
 // fill offers n distinct keys of the form "client-0000123" to l.
-func fill(l *ratelimit.PerKey, n int) {
+func fill(l *ratelimit.Limiter, n int) {
 	ctx := context.Background()
 	buf := []byte("client-")
 	for i := range n {
@@ -33,7 +32,7 @@ func fill(l *ratelimit.PerKey, n int) {
 func TestPerKeyMemoryIsBounded(t *testing.T) {
 	const keys = 1_000_000
 	before := heapAlloc()
-	l := ratelimit.NewPerKey(100, 20, ratelimit.WithClock(clock.NewFake(t0)))
+	l := newLimiter(t, 100, 20, ratelimit.Config{Key: byKey})
 	fill(l, keys)
 	after := heapAlloc()
 	held := l.Len()
@@ -59,7 +58,7 @@ func TestPerKeyMemoryIsBounded(t *testing.T) {
 // every call evicts one) and reports the heap held per retained key.
 func BenchmarkPerKeyDistinctKeys(b *testing.B) {
 	before := heapAlloc()
-	l := ratelimit.NewPerKey(100, 20)
+	l := newLimiter(b, 100, 20, ratelimit.Config{Key: byKey})
 	ctx := context.Background()
 	buf := []byte("client-")
 	b.ReportAllocs()

@@ -12,27 +12,25 @@ import (
 	"github.com/go-kit/kit/endpoint"
 )
 
-// KeyFunc picks the key a request is limited by, from its context or the
-// request itself (a user ID placed in the context by auth, a tenant in the
-// request). Requests with the same key share a bucket.
+// KeyFunc picks the key an endpoint call is limited by, from its context
+// or the request itself (a user ID placed in the context by auth, a tenant
+// in the request). Calls with the same key share a bucket.
 type KeyFunc func(ctx context.Context, request any) string
 
-// Middleware returns endpoint middleware that takes a token from l for
-// every call, keyed by key (nil: the empty key), before calling the next
-// endpoint. A refused call returns the limiter's error and does not reach
-// the endpoint.
-func Middleware(l Limiter, key KeyFunc) endpoint.Middleware {
-	return func(next endpoint.Endpoint) endpoint.Endpoint {
-		return func(ctx context.Context, request any) (any, error) {
-			k := ""
-			if key != nil {
-				k = key(ctx, request)
-			}
-			if err := l.Acquire(ctx, k); err != nil {
-				return nil, err
-			}
-			return next(ctx, request)
+// Endpoint returns next behind l: every call takes a token, keyed by
+// [Config.Key], before calling next. A refused call returns the limiter's
+// error and does not reach next. The method value l.Endpoint is an
+// endpoint.Middleware.
+func (l *Limiter) Endpoint(next endpoint.Endpoint) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (any, error) {
+		k := ""
+		if l.key != nil {
+			k = l.key(ctx, request)
 		}
+		if err := l.Acquire(ctx, k); err != nil {
+			return nil, err
+		}
+		return next(ctx, request)
 	}
 }
 
@@ -49,7 +47,7 @@ type HTTPKeyFunc func(r *http.Request) string
 // RemoteAddr is the connection's peer unless a layer in front has
 // resolved the client: behind a proxy, put RemoteIP behind such a layer
 // (transport/gateway's WithTrustedProxies does this), or every request
-// shares the proxy's bucket.
+// shares the proxy's bucket. Use it as [Config.HTTPKey].
 func RemoteIP(r *http.Request) string {
 	host := r.RemoteAddr
 	if h, _, err := net.SplitHostPort(host); err == nil {
@@ -69,35 +67,33 @@ func RemoteIP(r *http.Request) string {
 	return p.String()
 }
 
-// Handler returns HTTP middleware that takes a token from l for every
-// request, keyed by key (nil: every request shares the empty key). A
-// request over the rate is answered 429 with a Retry-After header (whole
-// seconds, rounded up, at least 1) and the body
-// {"error":{"code":"rate_limited","message":"…"}}, without calling the
-// next handler. A request whose context ends while it waits for a token
-// (wait mode) is answered 503.
-func Handler(l Limiter, key HTTPKeyFunc) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			k := ""
-			if key != nil {
-				k = key(r)
-			}
-			err := l.Acquire(r.Context(), k)
-			if err == nil {
-				next.ServeHTTP(w, r)
-				return
-			}
-			var le *Error
-			if errors.As(err, &le) {
-				w.Header().Set("Retry-After", strconv.FormatInt(le.RetryAfterSeconds(), 10))
-				writeError(w, http.StatusTooManyRequests, "rate_limited",
-					"rate limit exceeded, retry after "+strconv.FormatInt(le.RetryAfterSeconds(), 10)+"s")
-				return
-			}
-			writeError(w, http.StatusServiceUnavailable, "unavailable", "gave up waiting for the rate limiter")
-		})
-	}
+// Handler returns next behind l: every request takes a token, keyed by
+// [Config.HTTPKey]. A request over the rate is answered 429 with a
+// Retry-After header (whole seconds, rounded up, at least 1) and the body
+// {"error":{"code":"rate_limited","message":"…"}}, without calling next.
+// A request whose context ends while it waits for a token (wait mode) is
+// answered 503. The method value l.Handler is a
+// func(http.Handler) http.Handler, usable as gateway route middleware.
+func (l *Limiter) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k := ""
+		if l.httpKey != nil {
+			k = l.httpKey(r)
+		}
+		err := l.Acquire(r.Context(), k)
+		if err == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		var le *Error
+		if errors.As(err, &le) {
+			w.Header().Set("Retry-After", strconv.FormatInt(le.RetryAfterSeconds(), 10))
+			writeError(w, http.StatusTooManyRequests, "rate_limited",
+				"rate limit exceeded, retry after "+strconv.FormatInt(le.RetryAfterSeconds(), 10)+"s")
+			return
+		}
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "gave up waiting for the rate limiter")
+	})
 }
 
 type errorBody struct {

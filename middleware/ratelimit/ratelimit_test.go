@@ -13,7 +13,6 @@ import (
 	"go.uber.org/goleak"
 	"golang.org/x/time/rate"
 
-	"github.com/switchyard/switchyard/internal/clock"
 	"github.com/switchyard/switchyard/middleware/ratelimit"
 	"github.com/switchyard/switchyard/outcome"
 )
@@ -22,9 +21,22 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var t0 = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// offer sends rps requests per second for d of fake time to each key in
-// turn and returns how many each key had accepted.
-func offer(fake *clock.Fake, l ratelimit.Limiter, keys []string, rps int, d time.Duration) []int {
+// newLimiter returns ratelimit.New's limiter, failing tb on error.
+func newLimiter(tb testing.TB, r rate.Limit, burst int, cfg ratelimit.Config) *ratelimit.Limiter {
+	tb.Helper()
+	l, err := ratelimit.New(r, burst, cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return l
+}
+
+// byKey makes a limiter per key: its endpoint key is the request itself.
+func byKey(_ context.Context, req any) string { return req.(string) }
+
+// offer sends rps requests per second for d of the bubble's time to each
+// key in turn and returns how many each key had accepted.
+func offer(l *ratelimit.Limiter, keys []string, rps int, d time.Duration) []int {
 	accepted := make([]int, len(keys))
 	step := time.Second / time.Duration(rps)
 	n := int(d / step)
@@ -34,7 +46,7 @@ func offer(fake *clock.Fake, l ratelimit.Limiter, keys []string, rps int, d time
 				accepted[i]++
 			}
 		}
-		fake.Advance(step)
+		time.Sleep(step)
 	}
 	return accepted
 }
@@ -44,29 +56,29 @@ func TestAcceptedIsRateTimesTimePlusBurst(t *testing.T) {
 	const want = 1020
 	for _, tc := range []struct {
 		name string
-		make func(c clock.Clock) ratelimit.Limiter
+		cfg  ratelimit.Config
 		keys []string
 	}{
-		{"global", func(c clock.Clock) ratelimit.Limiter { return ratelimit.NewGlobal(100, 20, ratelimit.WithClock(c)) }, []string{""}},
-		{"per key, one key", func(c clock.Clock) ratelimit.Limiter { return ratelimit.NewPerKey(100, 20, ratelimit.WithClock(c)) }, []string{"alice"}},
-		{"per key, three keys independent", func(c clock.Clock) ratelimit.Limiter { return ratelimit.NewPerKey(100, 20, ratelimit.WithClock(c)) }, []string{"alice", "bob", "carol"}},
+		{"global", ratelimit.Config{}, []string{""}},
+		{"per key, one key", ratelimit.Config{Key: byKey}, []string{"alice"}},
+		{"per key, three keys independent", ratelimit.Config{Key: byKey}, []string{"alice", "bob", "carol"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fake := clock.NewFake(t0)
-			got := offer(fake, tc.make(fake), tc.keys, 300, 10*time.Second)
-			for i, n := range got {
-				t.Logf("key %q: accepted %d of 3000", tc.keys[i], n)
-				if n < want*95/100 || n > want*105/100 {
-					t.Errorf("key %q accepted %d, want %d ± 5%%", tc.keys[i], n, want)
+			synctest.Test(t, func(t *testing.T) {
+				got := offer(newLimiter(t, 100, 20, tc.cfg), tc.keys, 300, 10*time.Second)
+				for i, n := range got {
+					t.Logf("key %q: accepted %d of 3000", tc.keys[i], n)
+					if n < want*95/100 || n > want*105/100 {
+						t.Errorf("key %q accepted %d, want %d ± 5%%", tc.keys[i], n, want)
+					}
 				}
-			}
+			})
 		})
 	}
 }
 
 func TestKeysDoNotShareBuckets(t *testing.T) {
-	fake := clock.NewFake(t0)
-	l := ratelimit.NewPerKey(1, 3, ratelimit.WithClock(fake))
+	l := newLimiter(t, 1, 3, ratelimit.Config{Key: byKey})
 	ctx := context.Background()
 	for range 3 {
 		if err := l.Acquire(ctx, "greedy"); err != nil {
@@ -84,16 +96,19 @@ func TestKeysDoNotShareBuckets(t *testing.T) {
 }
 
 func TestErrorCarriesRetryAfter(t *testing.T) {
-	fake := clock.NewFake(t0)
-	for _, l := range []ratelimit.Limiter{
-		ratelimit.NewGlobal(10, 1, ratelimit.WithClock(fake)),
-		ratelimit.NewPerKey(10, 1, ratelimit.WithClock(fake)),
+	synctest.Test(t, func(t *testing.T) { testErrorCarriesRetryAfter(t) })
+}
+
+func testErrorCarriesRetryAfter(t *testing.T) {
+	for _, l := range []*ratelimit.Limiter{
+		newLimiter(t, 10, 1, ratelimit.Config{}),
+		newLimiter(t, 10, 1, ratelimit.Config{Key: byKey}),
 	} {
 		ctx := context.Background()
 		if err := l.Acquire(ctx, "k"); err != nil {
 			t.Fatal(err)
 		}
-		fake.Advance(30 * time.Millisecond)
+		time.Sleep(30 * time.Millisecond)
 		err := l.Acquire(ctx, "k")
 		var le *ratelimit.Error
 		if !errors.As(err, &le) || !errors.Is(err, ratelimit.ErrLimited) {
@@ -109,7 +124,7 @@ func TestErrorCarriesRetryAfter(t *testing.T) {
 		if outcome.Default(ctx, err) != outcome.CallerFault {
 			t.Fatalf("outcome.Default(429) = %v, want caller_fault", outcome.Default(ctx, err))
 		}
-		fake.Advance(70 * time.Millisecond)
+		time.Sleep(70 * time.Millisecond)
 		if err := l.Acquire(ctx, "k"); err != nil {
 			t.Fatalf("after RetryAfter: %v", err)
 		}
@@ -130,19 +145,14 @@ func TestRetryAfterSecondsRoundsUp(t *testing.T) {
 func TestWaitModeWaitsForTheToken(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		make func(c clock.Clock) ratelimit.Limiter
+		cfg  ratelimit.Config
 	}{
-		{"global", func(c clock.Clock) ratelimit.Limiter {
-			return ratelimit.NewGlobal(10, 1, ratelimit.WithClock(c), ratelimit.WithWait(0))
-		}},
-		{"per key", func(c clock.Clock) ratelimit.Limiter {
-			return ratelimit.NewPerKey(10, 1, ratelimit.WithClock(c), ratelimit.WithWait(0))
-		}},
+		{"global", ratelimit.Config{Wait: true}},
+		{"per key", ratelimit.Config{Wait: true, Key: byKey}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				fake := clock.NewFake(t0)
-				l := tc.make(fake)
+				l := newLimiter(t, 10, 1, tc.cfg)
 				ctx := context.Background()
 				if err := l.Acquire(ctx, "k"); err != nil {
 					t.Fatal(err)
@@ -155,14 +165,14 @@ func TestWaitModeWaitsForTheToken(t *testing.T) {
 					t.Fatalf("second request returned %v without waiting", err)
 				default:
 				}
-				fake.Advance(99 * time.Millisecond)
+				time.Sleep(99 * time.Millisecond)
 				synctest.Wait()
 				select {
 				case err := <-done:
 					t.Fatalf("returned %v after 99ms of the 100ms wait", err)
 				default:
 				}
-				fake.Advance(time.Millisecond)
+				time.Sleep(time.Millisecond)
 				if err := <-done; err != nil {
 					t.Fatalf("after 100ms: %v", err)
 				}
@@ -172,19 +182,19 @@ func TestWaitModeWaitsForTheToken(t *testing.T) {
 }
 
 func TestWaitModeRefusesHopelessWaits(t *testing.T) {
-	fake := clock.NewFake(t0)
-	l := ratelimit.NewGlobal(1, 1, ratelimit.WithClock(fake), ratelimit.WithWait(500*time.Millisecond))
+	synctest.Test(t, func(t *testing.T) { testWaitModeRefusesHopelessWaits(t) })
+}
+
+func testWaitModeRefusesHopelessWaits(t *testing.T) {
+	l := newLimiter(t, 1, 1, ratelimit.Config{Wait: true, MaxWait: 500 * time.Millisecond})
 	ctx := context.Background()
 	l.Acquire(ctx, "")
 	var le *ratelimit.Error
 	if err := l.Acquire(ctx, ""); !errors.As(err, &le) || le.RetryAfter != time.Second {
 		t.Fatalf("wait of 1s with max 500ms: got %v, want an immediate *Error with RetryAfter 1s", err)
 	}
-	if fake.Pending() != 0 {
-		t.Fatal("a refused wait left a timer behind")
-	}
 
-	l = ratelimit.NewGlobal(1, 1, ratelimit.WithClock(fake), ratelimit.WithWait(0))
+	l = newLimiter(t, 1, 1, ratelimit.Config{Wait: true})
 	l.Acquire(ctx, "")
 	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
@@ -193,7 +203,7 @@ func TestWaitModeRefusesHopelessWaits(t *testing.T) {
 	}
 	// The refused request's reservation was returned: after one second
 	// exactly one more token exists.
-	fake.Advance(time.Second)
+	time.Sleep(time.Second)
 	done := make(chan error, 1)
 	go func() { done <- l.Acquire(ctx, "") }()
 	if err := <-done; err != nil {
@@ -203,8 +213,7 @@ func TestWaitModeRefusesHopelessWaits(t *testing.T) {
 
 func TestWaitModeHonoursCancel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		fake := clock.NewFake(t0)
-		l := ratelimit.NewPerKey(1, 1, ratelimit.WithClock(fake), ratelimit.WithWait(0))
+		l := newLimiter(t, 1, 1, ratelimit.Config{Wait: true, Key: byKey})
 		l.Acquire(context.Background(), "k")
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
@@ -214,15 +223,17 @@ func TestWaitModeHonoursCancel(t *testing.T) {
 		if err := <-done; !errors.Is(err, context.Canceled) {
 			t.Fatalf("got %v, want context.Canceled", err)
 		}
-		if fake.Pending() != 0 {
-			t.Fatal("cancelled wait left its timer")
+		// The cancelled wait returned its reservation: one second after
+		// the first token, the next is there.
+		time.Sleep(time.Second)
+		if err := l.Acquire(context.Background(), "k"); err != nil {
+			t.Fatalf("the cancelled wait kept its token: %v", err)
 		}
 	})
 }
 
 func TestPerKeyHoldsAtMostMaxKeys(t *testing.T) {
-	fake := clock.NewFake(t0)
-	l := ratelimit.NewPerKey(1, 1, ratelimit.WithClock(fake), ratelimit.WithMaxKeys(1000))
+	l := newLimiter(t, 1, 1, ratelimit.Config{Key: byKey, MaxKeys: 1000})
 	for i := range 100000 {
 		l.Acquire(context.Background(), fmt.Sprint("k", i))
 		if i%997 == 0 && l.Len() > 1000 {
@@ -232,7 +243,7 @@ func TestPerKeyHoldsAtMostMaxKeys(t *testing.T) {
 	if n := l.Len(); n != 1000 {
 		t.Fatalf("holds %d keys, want exactly the cap 1000", n)
 	}
-	small := ratelimit.NewPerKey(1, 1, ratelimit.WithMaxKeys(3))
+	small := newLimiter(t, 1, 1, ratelimit.Config{Key: byKey, MaxKeys: 3})
 	for i := range 100 {
 		small.Acquire(context.Background(), fmt.Sprint(i))
 	}
@@ -244,8 +255,7 @@ func TestPerKeyHoldsAtMostMaxKeys(t *testing.T) {
 // A key in steady use survives a flood of new keys: were it evicted, it
 // would come back with a full bucket and be admitted.
 func TestBusyKeySurvivesChurn(t *testing.T) {
-	fake := clock.NewFake(t0)
-	l := ratelimit.NewPerKey(0.001, 1, ratelimit.WithClock(fake), ratelimit.WithMaxKeys(64))
+	l := newLimiter(t, 0.001, 1, ratelimit.Config{Key: byKey, MaxKeys: 64})
 	ctx := context.Background()
 	if err := l.Acquire(ctx, "busy"); err != nil {
 		t.Fatal(err)
@@ -261,9 +271,10 @@ func TestBusyKeySurvivesChurn(t *testing.T) {
 func TestSpanEventsAndHook(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	fake := clock.NewFake(t0)
 	var limited []string
-	l := ratelimit.NewPerKey(1, 1, ratelimit.WithClock(fake), ratelimit.WithOnLimited(func(k string) { limited = append(limited, k) }))
+	l := newLimiter(t, 1, 1, ratelimit.Config{Key: byKey, Hooks: ratelimit.Hooks{
+		OnLimited: func(k string) { limited = append(limited, k) },
+	}})
 	for _, name := range []string{"first", "second"} {
 		ctx, span := tp.Tracer("t").Start(context.Background(), name)
 		l.Acquire(ctx, "k")
@@ -282,19 +293,27 @@ func TestSpanEventsAndHook(t *testing.T) {
 	}
 }
 
-func TestInvalidRateOrBurstPanics(t *testing.T) {
+func TestInvalidConfig(t *testing.T) {
 	for _, tc := range []struct {
-		r rate.Limit
-		b int
-	}{{0, 1}, {-1, 1}, {1, 0}} {
-		func() {
-			defer func() {
-				if r := recover(); r == nil || !errors.Is(r.(error), ratelimit.ErrInvalid) {
-					t.Errorf("NewGlobal(%v, %d) did not panic with ErrInvalid: %v", tc.r, tc.b, r)
-				}
-			}()
-			ratelimit.NewGlobal(tc.r, tc.b)
-		}()
+		name string
+		r    rate.Limit
+		b    int
+		cfg  ratelimit.Config
+	}{
+		{"zero rate", 0, 1, ratelimit.Config{}},
+		{"negative rate", -1, 1, ratelimit.Config{}},
+		{"zero burst", 1, 0, ratelimit.Config{}},
+		{"negative max wait", 1, 1, ratelimit.Config{Wait: true, MaxWait: -time.Second}},
+		{"max wait without wait", 1, 1, ratelimit.Config{MaxWait: time.Second}},
+		{"negative max keys", 1, 1, ratelimit.Config{Key: byKey, MaxKeys: -1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if l, err := ratelimit.New(tc.r, tc.b, tc.cfg); !errors.Is(err, ratelimit.ErrConfig) || l != nil {
+				t.Errorf("New(%v, %d, %+v) = %v, %v; want an ErrConfig", tc.r, tc.b, tc.cfg, l, err)
+			}
+		})
 	}
-	ratelimit.NewGlobal(rate.Inf, 1) // unlimited is fine
+	if _, err := ratelimit.New(rate.Inf, 1, ratelimit.Config{}); err != nil { // unlimited is fine
+		t.Errorf("New(rate.Inf, 1): %v", err)
+	}
 }

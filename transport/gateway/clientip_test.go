@@ -336,7 +336,11 @@ func TestPerIPLimitUsesTheClientAddress(t *testing.T) {
 			register(t, reg, "svc", "s1", addr(be.Server))
 			// One request an hour, burst 1: a second request from the same
 			// key is refused for the rest of the test.
-			limit := ratelimit.Handler(ratelimit.NewPerKey(rate.Limit(1.0/3600), 1), ratelimit.RemoteIP)
+			limiter, err := ratelimit.New(rate.Limit(1.0/3600), 1, ratelimit.Config{HTTPKey: ratelimit.RemoteIP})
+			if err != nil {
+				t.Fatal(err)
+			}
+			limit := limiter.Handler
 			base := serveGatewayOn(t, c.listen, reg,
 				[]gateway.Route{{Pattern: "/", Service: "svc", Middleware: []func(http.Handler) http.Handler{limit}}},
 				gateway.WithTrustedProxies(netip.MustParsePrefix(c.trusted)))
@@ -380,7 +384,11 @@ func ExampleWithTrustedProxies() {
 	defer reg.Close()
 	reg.Register(context.Background(), discovery.Instance{ID: "a1", Service: "api", Addr: strings.TrimPrefix(upstream.URL, "http://")})
 
-	limit := ratelimit.Handler(ratelimit.NewPerKey(10, 20), ratelimit.RemoteIP) // keyed by the client
+	limiter, err := ratelimit.New(10, 20, ratelimit.Config{HTTPKey: ratelimit.RemoteIP}) // keyed by the client
+	if err != nil {
+		panic(err)
+	}
+	limit := limiter.Handler
 	g, err := gateway.New(context.Background(), reg,
 		[]gateway.Route{{Pattern: "/", Service: "api", Middleware: []func(http.Handler) http.Handler{limit}}},
 		gateway.WithTrustedProxies(netip.MustParsePrefix("10.0.0.0/8")))

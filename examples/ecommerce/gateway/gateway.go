@@ -124,8 +124,14 @@ func New(ctx context.Context, o Options) (g *Gateway, err error) {
 		g.closers = append(g.closers, v.Close)
 		authn = v
 	}
-	login := limiter(o.Login, DefaultLoginRate, DefaultLoginBurst)
-	signup := limiter(o.Signup, DefaultSignupRate, DefaultSignupBurst)
+	login, err := limiter(o.Login, DefaultLoginRate, DefaultLoginBurst)
+	if err != nil {
+		return nil, err
+	}
+	signup, err := limiter(o.Signup, DefaultSignupRate, DefaultSignupBurst)
+	if err != nil {
+		return nil, err
+	}
 
 	// One circuit breaker per upstream instance, keyed by its address,
 	// inside the gateway's balancer. Their rejections are neutral to
@@ -140,11 +146,7 @@ func New(ctx context.Context, o Options) (g *Gateway, err error) {
 		base = tgw.NewTransport(256)
 	}
 	g.hosts = &hostTable{breakers: breakers, next: base}
-	tr, err := tracing.New(tracing.Config{})
-	if err != nil {
-		return nil, err
-	}
-	transport := tr.Transport(deadline.NewTransport(g.hosts))
+	transport := tracing.Transport(deadline.NewTransport(g.hosts))
 
 	budgets := map[string]*retry.Budget{}
 	for _, s := range g.services {
@@ -158,9 +160,9 @@ func New(ctx context.Context, o Options) (g *Gateway, err error) {
 	mw := func(m ...func(http.Handler) http.Handler) []func(http.Handler) http.Handler { return m }
 	routes := []tgw.Route{
 		{Pattern: "POST /api/v1/users", Service: UsersService, Rewrite: "/v1/users",
-			Middleware: mw(ratelimit.Handler(signup, ratelimit.RemoteIP))},
+			Middleware: mw(signup.Handler)},
 		{Pattern: "POST /api/v1/login", Service: UsersService, Rewrite: "/v1/login",
-			Middleware: mw(ratelimit.Handler(login, ratelimit.RemoteIP))},
+			Middleware: mw(login.Handler)},
 		{Pattern: "GET /api/v1/me", Service: UsersService, Rewrite: "/v1/me", Middleware: mw(authed)},
 
 		{Pattern: "GET /api/v1/products", Service: CatalogService, Rewrite: "/v1/products"},
@@ -222,14 +224,16 @@ func New(ctx context.Context, o Options) (g *Gateway, err error) {
 	return g, nil
 }
 
-func limiter(l Limit, defRate float64, defBurst int) *ratelimit.PerKey {
+// limiter returns a per-client limiter (keyed by ratelimit.RemoteIP) for a
+// route, with defRate and defBurst where l leaves them unset.
+func limiter(l Limit, defRate float64, defBurst int) (*ratelimit.Limiter, error) {
 	if l.Rate <= 0 {
 		l.Rate = defRate
 	}
 	if l.Burst < 1 {
 		l.Burst = defBurst
 	}
-	return ratelimit.NewPerKey(rate.Limit(l.Rate), l.Burst, ratelimit.WithMaxKeys(10000))
+	return ratelimit.New(rate.Limit(l.Rate), l.Burst, ratelimit.Config{HTTPKey: ratelimit.RemoteIP, MaxKeys: 10000})
 }
 
 // requireAdmin answers 403 unless the request's token says role admin. It
