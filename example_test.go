@@ -26,8 +26,14 @@ func Example_quickStart() {
 	factory := func(inst discovery.Instance) (endpoint.Endpoint, io.Closer, error) {
 		return func(ctx context.Context, req any) (any, error) { return "hello from " + inst.Addr, nil }, nil, nil
 	}
-	lb := balancer.New(roundrobin.New(), balancer.WithFactory(factory),
-		balancer.WithOutlierDetection(balancer.OutlierConfig{}))
+	lb, err := balancer.New(roundrobin.New(), balancer.Config{
+		Factory: factory,
+		Outlier: &balancer.OutlierConfig{}, // eject failing instances, with the defaults
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer lb.Close()
 	w, _ := reg.Watch(ctx, "catalog")
 	lb.Follow(w)

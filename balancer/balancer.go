@@ -41,40 +41,38 @@ func KitFactory(f sd.Factory) Factory {
 	}
 }
 
-// Option configures a [Balancer].
-type Option func(*Balancer)
+// ErrConfig is wrapped by the error [New] returns for an invalid [Config]
+// or a nil policy.
+var ErrConfig = errors.New("balancer: invalid configuration")
 
-// WithFactory makes the balancer create one endpoint per instance, so that
-// [Balancer.Call] and [Balancer.Endpoint] can call the picked host. Without
-// a factory the balancer only picks hosts.
-func WithFactory(f Factory) Option { return func(b *Balancer) { b.factory = f } }
-
-// WithOutlierDetection turns on outlier detection with cfg (zero fields
-// take their defaults). Without this option no host is ever ejected.
-func WithOutlierDetection(cfg OutlierConfig) Option {
-	return func(b *Balancer) {
-		b.outlier = cfg.withDefaults()
-		b.detect = true
-	}
+// Config configures a [Balancer]. The zero value is a balancer that only
+// picks hosts (no factory), classifies errors with outcome.Default, never
+// ejects a host and drops the errors it cannot return.
+type Config struct {
+	// Factory makes one endpoint per instance, so that [Balancer.Call] and
+	// [Balancer.Endpoint] can call the picked host. Nil: the balancer only
+	// picks hosts, and Call and Endpoint return [ErrNoEndpoint].
+	Factory Factory
+	// Classifier decides which errors count as server-health failures.
+	// Nil means outcome.Default.
+	Classifier outcome.Classifier
+	// Outlier turns outlier detection on with its configuration (zero
+	// fields take their defaults). Nil: no host is ever ejected.
+	Outlier *OutlierConfig
+	// Hooks are called on events that have no caller to report to.
+	Hooks Hooks
 }
 
-// WithClassifier replaces the rule that decides which errors count as
-// server-health failures. The default is outcome.Default.
-func WithClassifier(c outcome.Classifier) Option {
-	return func(b *Balancer) { b.classify = outcome.Or(c) }
+// Hooks are the callbacks of a [Balancer]. A nil field is not called. A
+// hook never runs under the balancer's lock, so it may read the balancer;
+// it must not call [Balancer.Close].
+type Hooks struct {
+	// OnError receives errors that have no caller to return to: a factory
+	// that fails for an instance (the instance is skipped) and a registry
+	// error beside a last-known-good update. It runs on the goroutine that
+	// applied the update (for a followed watch, the balancer's own).
+	OnError func(error)
 }
-
-// WithClock sets the clock for latencies and ejection times. The default
-// is the real clock; tests pass a fake.
-func WithClock(c clock.Clock) Option { return func(b *Balancer) { b.clock = clock.OrReal(c) } }
-
-// WithErrorHandler receives errors that have no caller to return to: a
-// factory that fails for an instance (the instance is skipped) and a
-// registry error beside a last-known-good update. The default drops them.
-// The handler runs without the balancer's lock held, on the goroutine
-// that applied the update (for a followed watch, the balancer's own), so
-// it may read the balancer but must not call Close.
-func WithErrorHandler(f func(error)) Option { return func(b *Balancer) { b.onError = f } }
 
 // Balancer picks hosts for calls to one service.
 //
@@ -88,7 +86,7 @@ type Balancer struct {
 	observer Observer // policy as an Observer, or nil
 	factory  Factory
 	classify outcome.Classifier
-	clock    clock.Clock
+	clock    clock.Clock // the real clock; tests run in synctest bubbles
 	onError  func(error)
 	outlier  OutlierConfig
 	detect   bool
@@ -121,25 +119,36 @@ type snapshot struct {
 
 var _ lb.Balancer = (*Balancer)(nil)
 
-// New returns a balancer with policy and no hosts.
-func New(policy Policy, opts ...Option) *Balancer {
+// New returns a balancer with policy, configured by cfg, and no hosts. It
+// returns an error wrapping [ErrConfig] when policy is nil or cfg.Outlier
+// holds a value out of range.
+func New(policy Policy, cfg Config) (*Balancer, error) {
+	if policy == nil {
+		return nil, fmt.Errorf("%w: nil policy", ErrConfig)
+	}
 	b := &Balancer{
 		policy:   policy,
-		classify: outcome.Default,
+		factory:  cfg.Factory,
+		classify: outcome.Or(cfg.Classifier),
 		clock:    clock.Real{},
+		onError:  cfg.Hooks.OnError,
 		byID:     make(map[string]*Host),
 		ready:    make(chan struct{}),
 	}
-	b.observer, _ = policy.(Observer)
-	for _, o := range opts {
-		o(b)
+	if cfg.Outlier != nil {
+		if err := cfg.Outlier.validate(); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+		b.outlier = cfg.Outlier.withDefaults()
+		b.detect = true
 	}
+	b.observer, _ = policy.(Observer)
 	b.epoch = b.clock.Now()
 	b.snap.Store(&snapshot{})
 	if b.detect {
 		b.stopSweep = b.clock.AfterFunc(b.outlier.Interval, b.sweep)
 	}
-	return b
+	return b, nil
 }
 
 // Follow makes the balancer track w: every update replaces the membership.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/go-kit/kit/endpoint"
@@ -18,7 +19,6 @@ import (
 	"github.com/switchyard/switchyard/balancer/roundrobin"
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/discovery/memory"
-	"github.com/switchyard/switchyard/internal/clock"
 )
 
 func instances(n int) []discovery.Instance {
@@ -40,7 +40,10 @@ func (e statusErr) Error() string   { return fmt.Sprintf("status %d", int(e)) }
 func (e statusErr) StatusCode() int { return int(e) }
 
 func TestPickWithoutHostsFails(t *testing.T) {
-	b := balancer.New(roundrobin.New())
+	b, err := balancer.New(roundrobin.New(), balancer.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer b.Close()
 	if _, err := b.Pick(context.Background()); !errors.Is(err, balancer.ErrNoHosts) {
 		t.Fatalf("Pick on empty balancer: %v, want ErrNoHosts", err)
@@ -51,7 +54,10 @@ func TestPickWithoutHostsFails(t *testing.T) {
 }
 
 func TestUpdateKeepsHostsOfUnchangedInstances(t *testing.T) {
-	b := balancer.New(roundrobin.New())
+	b, err := balancer.New(roundrobin.New(), balancer.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer b.Close()
 	list := instances(3)
 	b.Update(list)
@@ -104,7 +110,10 @@ func TestCallReportsAndClosesEndpoints(t *testing.T) {
 			return inst.Addr, nil
 		}, closer{&closed}, nil
 	}
-	b := balancer.New(roundrobin.New(), balancer.WithFactory(factory))
+	b, err := balancer.New(roundrobin.New(), balancer.Config{Factory: factory})
+	if err != nil {
+		t.Fatal(err)
+	}
 	b.Update(list)
 	for range 30 {
 		if _, err := b.Call(context.Background(), nil); err != nil {
@@ -147,8 +156,13 @@ func TestFactoryErrorSkipsInstance(t *testing.T) {
 		}
 		return endpoint.Nop, nil, nil
 	}
-	b := balancer.New(roundrobin.New(), balancer.WithFactory(factory),
-		balancer.WithErrorHandler(func(err error) { reported = append(reported, err) }))
+	b, err := balancer.New(roundrobin.New(), balancer.Config{
+		Factory: factory,
+		Hooks:   balancer.Hooks{OnError: func(err error) { reported = append(reported, err) }},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer b.Close()
 	b.Update(instances(3))
 	if m, _ := b.Len(); m != 2 {
@@ -168,7 +182,10 @@ func TestFollowTracksWatchAndStopsOnClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := balancer.New(roundrobin.New())
+	b, err := balancer.New(roundrobin.New(), balancer.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := b.Follow(w); err != nil {
 		t.Fatal(err)
 	}
@@ -201,10 +218,24 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
-func newOutlierBalancer(t *testing.T, n int, cfg balancer.OutlierConfig) (*balancer.Balancer, *clock.Fake, map[string]*balancer.Host) {
+// bubbleTime moves the fake clock of the synctest bubble it is used in.
+type bubbleTime struct{}
+
+// Advance lets d pass and returns once every timer that fell due has run.
+func (bubbleTime) Advance(d time.Duration) {
+	time.Sleep(d)
+	synctest.Wait()
+}
+
+// newOutlierBalancer returns a balancer with outlier detection over n
+// hosts, found by picking. A test that moves time with the returned
+// bubbleTime runs in a synctest bubble.
+func newOutlierBalancer(t *testing.T, n int, cfg balancer.OutlierConfig) (*balancer.Balancer, bubbleTime, map[string]*balancer.Host) {
 	t.Helper()
-	fc := clock.NewFake(time.Unix(0, 0))
-	b := balancer.New(roundrobin.New(), balancer.WithClock(fc), balancer.WithOutlierDetection(cfg))
+	b, err := balancer.New(roundrobin.New(), balancer.Config{Outlier: &cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { b.Close() })
 	b.Update(instances(n))
 	hosts := map[string]*balancer.Host{}
@@ -212,7 +243,7 @@ func newOutlierBalancer(t *testing.T, n int, cfg balancer.OutlierConfig) (*balan
 		h, _ := b.Pick(context.Background())
 		hosts[h.Instance.ID] = h
 	}
-	return b, fc, hosts
+	return b, bubbleTime{}, hosts
 }
 
 func fail(b *balancer.Balancer, h *balancer.Host, times int, err error) {
@@ -231,82 +262,84 @@ func eligible(b *balancer.Balancer) map[string]bool {
 }
 
 func TestOutlierEjectsAfterConsecutiveFailuresAndRestores(t *testing.T) {
-	var events []string
-	cfg := balancer.OutlierConfig{
-		ConsecutiveFailures: 3,
-		BaseEjectionTime:    10 * time.Second,
-		MaxEjectionTime:     25 * time.Second,
-		MaxEjectionPercent:  50,
-		OnEject: func(inst discovery.Instance, reason string, d time.Duration) {
-			events = append(events, fmt.Sprintf("eject %s %s %v", inst.ID, reason, d))
-		},
-		OnRestore: func(inst discovery.Instance) { events = append(events, "restore "+inst.ID) },
-	}
-	b, fc, hosts := newOutlierBalancer(t, 4, cfg)
-	bad := hosts["i00002"]
+	synctest.Test(t, func(t *testing.T) {
+		var events []string
+		cfg := balancer.OutlierConfig{
+			ConsecutiveFailures: 3,
+			BaseEjectionTime:    10 * time.Second,
+			MaxEjectionTime:     25 * time.Second,
+			MaxEjectionPercent:  50,
+			OnEject: func(inst discovery.Instance, reason string, d time.Duration) {
+				events = append(events, fmt.Sprintf("eject %s %s %v", inst.ID, reason, d))
+			},
+			OnRestore: func(inst discovery.Instance) { events = append(events, "restore "+inst.ID) },
+		}
+		b, fc, hosts := newOutlierBalancer(t, 4, cfg)
+		bad := hosts["i00002"]
 
-	// Caller faults and cancellations never count.
-	fail(b, bad, 5, statusErr(404))
-	fail(b, bad, 5, context.Canceled)
-	// Failures interrupted by a success do not add up.
-	fail(b, bad, 2, statusErr(503))
-	fail(b, bad, 1, nil)
-	fail(b, bad, 2, statusErr(503))
-	if bad.Ejected() || !eligible(b)["i00002"] {
-		t.Fatal("host ejected before 3 consecutive server failures")
-	}
-	fail(b, bad, 1, statusErr(503))
-	if !bad.Ejected() || eligible(b)["i00002"] {
-		t.Fatal("host not ejected after 3 consecutive server failures")
-	}
+		// Caller faults and cancellations never count.
+		fail(b, bad, 5, statusErr(404))
+		fail(b, bad, 5, context.Canceled)
+		// Failures interrupted by a success do not add up.
+		fail(b, bad, 2, statusErr(503))
+		fail(b, bad, 1, nil)
+		fail(b, bad, 2, statusErr(503))
+		if bad.Ejected() || !eligible(b)["i00002"] {
+			t.Fatal("host ejected before 3 consecutive server failures")
+		}
+		fail(b, bad, 1, statusErr(503))
+		if !bad.Ejected() || eligible(b)["i00002"] {
+			t.Fatal("host not ejected after 3 consecutive server failures")
+		}
 
-	// First ejection lasts 1 × base.
-	fc.Advance(10*time.Second - time.Millisecond)
-	if !bad.Ejected() {
-		t.Fatal("restored before base ejection time")
-	}
-	fc.Advance(time.Millisecond)
-	if bad.Ejected() || !eligible(b)["i00002"] {
-		t.Fatal("not restored after base ejection time")
-	}
+		// First ejection lasts 1 × base.
+		fc.Advance(10*time.Second - time.Millisecond)
+		if !bad.Ejected() {
+			t.Fatal("restored before base ejection time")
+		}
+		fc.Advance(time.Millisecond)
+		if bad.Ejected() || !eligible(b)["i00002"] {
+			t.Fatal("not restored after base ejection time")
+		}
 
-	// Second ejection right away lasts 2 × base; a third is capped.
-	fail(b, bad, 3, errors.New("connection reset"))
-	fc.Advance(20*time.Second - time.Millisecond)
-	if !bad.Ejected() {
-		t.Fatal("second ejection shorter than 2 × base")
-	}
-	fc.Advance(time.Millisecond)
-	if bad.Ejected() {
-		t.Fatal("second ejection longer than 2 × base")
-	}
-	fail(b, bad, 3, statusErr(500))
-	fc.Advance(25*time.Second - time.Millisecond)
-	if !bad.Ejected() {
-		t.Fatalf("third ejection shorter than the cap: %v", events)
-	}
-	fc.Advance(time.Millisecond)
-	if bad.Ejected() {
-		t.Fatal("third ejection longer than MaxEjectionTime")
-	}
-	// Three quiet intervals back in service let the multiplier decay to
-	// zero, so the next ejection is a first one again.
-	fc.Advance(40 * time.Second)
-	fail(b, bad, 3, statusErr(500))
-	fc.Advance(10 * time.Second)
-	if bad.Ejected() {
-		t.Fatal("multiplier did not decay after quiet intervals")
-	}
-	want := []string{
-		"eject i00002 consecutive_failures 10s", "restore i00002",
-		"eject i00002 consecutive_failures 10s", "restore i00002",
-		"eject i00002 consecutive_failures 20s", "restore i00002",
-		"eject i00002 consecutive_failures 25s", "restore i00002",
-	}
-	want = append(want[2:], want[:2]...)
-	if fmt.Sprint(events) != fmt.Sprint(want) {
-		t.Fatalf("events:\n%v\nwant\n%v", events, want)
-	}
+		// Second ejection right away lasts 2 × base; a third is capped.
+		fail(b, bad, 3, errors.New("connection reset"))
+		fc.Advance(20*time.Second - time.Millisecond)
+		if !bad.Ejected() {
+			t.Fatal("second ejection shorter than 2 × base")
+		}
+		fc.Advance(time.Millisecond)
+		if bad.Ejected() {
+			t.Fatal("second ejection longer than 2 × base")
+		}
+		fail(b, bad, 3, statusErr(500))
+		fc.Advance(25*time.Second - time.Millisecond)
+		if !bad.Ejected() {
+			t.Fatalf("third ejection shorter than the cap: %v", events)
+		}
+		fc.Advance(time.Millisecond)
+		if bad.Ejected() {
+			t.Fatal("third ejection longer than MaxEjectionTime")
+		}
+		// Three quiet intervals back in service let the multiplier decay to
+		// zero, so the next ejection is a first one again.
+		fc.Advance(40 * time.Second)
+		fail(b, bad, 3, statusErr(500))
+		fc.Advance(10 * time.Second)
+		if bad.Ejected() {
+			t.Fatal("multiplier did not decay after quiet intervals")
+		}
+		want := []string{
+			"eject i00002 consecutive_failures 10s", "restore i00002",
+			"eject i00002 consecutive_failures 10s", "restore i00002",
+			"eject i00002 consecutive_failures 20s", "restore i00002",
+			"eject i00002 consecutive_failures 25s", "restore i00002",
+		}
+		want = append(want[2:], want[:2]...)
+		if fmt.Sprint(events) != fmt.Sprint(want) {
+			t.Fatalf("events:\n%v\nwant\n%v", events, want)
+		}
+	})
 }
 
 func TestOutlierNeverEjectsMoreThanMaxPercent(t *testing.T) {
@@ -383,101 +416,119 @@ func TestOutlierPanicModeUsesAllHosts(t *testing.T) {
 }
 
 func TestOutlierFailurePercentageAndSuccessRate(t *testing.T) {
-	b, fc, hosts := newOutlierBalancer(t, 6, balancer.OutlierConfig{
-		DisableConsecutive:             true,
-		Interval:                       time.Second,
-		MaxEjectionPercent:             50,
-		FailurePercentageThreshold:     80,
-		FailurePercentageMinimumHosts:  5,
-		FailurePercentageRequestVolume: 50,
-		SuccessRateMinimumHosts:        5,
-		SuccessRateRequestVolume:       100,
-		DisableSuccessRate:             true,
-	})
-	// Host 0 fails 90% of its calls, host 1 fails 30%: only host 0 crosses 80%.
-	for id, h := range hosts {
-		switch id {
-		case "i00000":
-			fail(b, h, 90, statusErr(500))
-			fail(b, h, 10, nil)
-		case "i00001":
-			fail(b, h, 30, statusErr(500))
-			fail(b, h, 70, nil)
-		default:
-			fail(b, h, 100, nil)
+	synctest.Test(t, func(t *testing.T) {
+		b, fc, hosts := newOutlierBalancer(t, 6, balancer.OutlierConfig{
+			DisableConsecutive:             true,
+			Interval:                       time.Second,
+			MaxEjectionPercent:             50,
+			FailurePercentageThreshold:     80,
+			FailurePercentageMinimumHosts:  5,
+			FailurePercentageRequestVolume: 50,
+			SuccessRateMinimumHosts:        5,
+			SuccessRateRequestVolume:       100,
+			DisableSuccessRate:             true,
+		})
+		// Host 0 fails 90% of its calls, host 1 fails 30%: only host 0 crosses 80%.
+		for id, h := range hosts {
+			switch id {
+			case "i00000":
+				fail(b, h, 90, statusErr(500))
+				fail(b, h, 10, nil)
+			case "i00001":
+				fail(b, h, 30, statusErr(500))
+				fail(b, h, 70, nil)
+			default:
+				fail(b, h, 100, nil)
+			}
 		}
-	}
-	fc.Advance(time.Second)
-	if !hosts["i00000"].Ejected() || hosts["i00001"].Ejected() {
-		t.Fatalf("failure percentage: host0 ejected=%v host1 ejected=%v, want true false",
-			hosts["i00000"].Ejected(), hosts["i00001"].Ejected())
-	}
+		fc.Advance(time.Second)
+		if !hosts["i00000"].Ejected() || hosts["i00001"].Ejected() {
+			t.Fatalf("failure percentage: host0 ejected=%v host1 ejected=%v, want true false",
+				hosts["i00000"].Ejected(), hosts["i00001"].Ejected())
+		}
 
-	// Success rate: with six hosts near 100% and one at 70%, the 70% host
-	// is more than 1.9 standard deviations below the mean.
-	b2, fc2, hosts2 := newOutlierBalancer(t, 7, balancer.OutlierConfig{
-		DisableConsecutive:       true,
-		DisableFailurePercentage: true,
-		Interval:                 time.Second,
-		MaxEjectionPercent:       50,
+		// Success rate: with six hosts near 100% and one at 70%, the 70% host
+		// is more than 1.9 standard deviations below the mean.
+		b2, fc2, hosts2 := newOutlierBalancer(t, 7, balancer.OutlierConfig{
+			DisableConsecutive:       true,
+			DisableFailurePercentage: true,
+			Interval:                 time.Second,
+			MaxEjectionPercent:       50,
+		})
+		for id, h := range hosts2 {
+			if id == "i00003" {
+				fail(b2, h, 60, statusErr(500))
+				fail(b2, h, 140, nil)
+				continue
+			}
+			fail(b2, h, 1, statusErr(500))
+			fail(b2, h, 199, nil)
+		}
+		fc2.Advance(time.Second)
+		for id, h := range hosts2 {
+			if h.Ejected() != (id == "i00003") {
+				t.Errorf("success rate: %s ejected=%v", id, h.Ejected())
+			}
+		}
+		// Too few calls: no verdict.
+		b3, fc3, hosts3 := newOutlierBalancer(t, 7, balancer.OutlierConfig{
+			DisableConsecutive: true, DisableFailurePercentage: true, Interval: time.Second, MaxEjectionPercent: 50,
+		})
+		for _, h := range hosts3 {
+			fail(b3, h, 50, statusErr(500))
+		}
+		fc3.Advance(time.Second)
+		for id, h := range hosts3 {
+			if h.Ejected() {
+				t.Errorf("%s ejected on %d calls, below the request volume", id, 50)
+			}
+		}
 	})
-	for id, h := range hosts2 {
-		if id == "i00003" {
-			fail(b2, h, 60, statusErr(500))
-			fail(b2, h, 140, nil)
-			continue
-		}
-		fail(b2, h, 1, statusErr(500))
-		fail(b2, h, 199, nil)
-	}
-	fc2.Advance(time.Second)
-	for id, h := range hosts2 {
-		if h.Ejected() != (id == "i00003") {
-			t.Errorf("success rate: %s ejected=%v", id, h.Ejected())
-		}
-	}
-	// Too few calls: no verdict.
-	b3, fc3, hosts3 := newOutlierBalancer(t, 7, balancer.OutlierConfig{
-		DisableConsecutive: true, DisableFailurePercentage: true, Interval: time.Second, MaxEjectionPercent: 50,
-	})
-	for _, h := range hosts3 {
-		fail(b3, h, 50, statusErr(500))
-	}
-	fc3.Advance(time.Second)
-	for id, h := range hosts3 {
-		if h.Ejected() {
-			t.Errorf("%s ejected on %d calls, below the request volume", id, 50)
-		}
-	}
 }
 
 func TestOutlierTimersStopOnClose(t *testing.T) {
-	fc := clock.NewFake(time.Unix(0, 0))
-	b := balancer.New(roundrobin.New(), balancer.WithClock(fc),
-		balancer.WithOutlierDetection(balancer.OutlierConfig{ConsecutiveFailures: 1, MaxEjectionPercent: 100}))
-	b.Update(instances(3))
-	h, _ := b.Pick(context.Background())
-	fail(b, h, 1, statusErr(500))
-	if fc.Pending() != 2 { // the sweep and one restore
-		t.Fatalf("%d timers pending, want 2", fc.Pending())
-	}
-	b.Close()
-	if fc.Pending() != 0 {
-		t.Fatalf("%d timers pending after Close", fc.Pending())
-	}
+	synctest.Test(t, func(t *testing.T) {
+		restored := 0
+		b, err := balancer.New(roundrobin.New(), balancer.Config{Outlier: &balancer.OutlierConfig{
+			ConsecutiveFailures: 1, MaxEjectionPercent: 100, OnRestore: func(discovery.Instance) { restored++ },
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Update(instances(3))
+		h, _ := b.Pick(context.Background())
+		fail(b, h, 1, statusErr(500))
+		if !h.Ejected() {
+			t.Fatal("host not ejected")
+		}
+		b.Close()
+		// Past the ejection's end and many sweeps: a timer left running
+		// would restore the host (a closed balancer has none) or sweep.
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if restored != 0 {
+			t.Fatalf("OnRestore called %d times after Close", restored)
+		}
+	})
 }
 
 func TestPickDoesNotAllocate(t *testing.T) {
-	b := balancer.New(roundrobin.New())
+	b, err := balancer.New(roundrobin.New(), balancer.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer b.Close()
 	b.Update(instances(100))
 	ctx := context.Background()
 	if n := testing.AllocsPerRun(1000, func() { _, _ = b.Pick(ctx) }); n != 0 {
 		t.Fatalf("Pick allocates %v times", n)
 	}
-	b2 := balancer.New(roundrobin.New(), balancer.WithFactory(func(discovery.Instance) (endpoint.Endpoint, io.Closer, error) {
+	b2, err := balancer.New(roundrobin.New(), balancer.Config{Factory: func(discovery.Instance) (endpoint.Endpoint, io.Closer, error) {
 		return endpoint.Nop, nil, nil
-	}))
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer b2.Close()
 	b2.Update(instances(100))
 	if n := testing.AllocsPerRun(1000, func() { _, _ = b2.Call(ctx, nil) }); n != 0 {
@@ -486,7 +537,10 @@ func TestPickDoesNotAllocate(t *testing.T) {
 }
 
 func TestUpdateIgnoresDuplicateIDs(t *testing.T) {
-	b := balancer.New(roundrobin.New())
+	b, err := balancer.New(roundrobin.New(), balancer.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer b.Close()
 	list := instances(2)
 	dup := list[0]
@@ -505,8 +559,13 @@ func TestPanickingEndpointStillEndsTheCall(t *testing.T) {
 	factory := func(discovery.Instance) (endpoint.Endpoint, io.Closer, error) {
 		return func(context.Context, any) (any, error) { panic(http.ErrAbortHandler) }, nil, nil
 	}
-	b := balancer.New(roundrobin.New(), balancer.WithFactory(factory),
-		balancer.WithOutlierDetection(balancer.OutlierConfig{ConsecutiveFailures: 3, MaxEjectionPercent: 100, PanicThreshold: -1}))
+	b, err := balancer.New(roundrobin.New(), balancer.Config{
+		Factory: factory,
+		Outlier: &balancer.OutlierConfig{ConsecutiveFailures: 3, MaxEjectionPercent: 100, PanicThreshold: -1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer b.Close()
 	b.Update(instances(1))
 	for range 3 {
@@ -534,8 +593,13 @@ func TestErrorHandlerMayCallBack(t *testing.T) {
 	factory := func(inst discovery.Instance) (endpoint.Endpoint, io.Closer, error) {
 		return nil, nil, errors.New("no route to host")
 	}
-	b = balancer.New(roundrobin.New(), balancer.WithFactory(factory),
-		balancer.WithErrorHandler(func(error) { calls++; b.Hosts() }))
+	b, err := balancer.New(roundrobin.New(), balancer.Config{
+		Factory: factory,
+		Hooks:   balancer.Hooks{OnError: func(error) { calls++; b.Hosts() }},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer b.Close()
 	done := make(chan struct{})
 	go func() { b.Update(instances(2)); close(done) }()
@@ -557,7 +621,10 @@ func TestWaitReadyNeedsARealSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := balancer.New(roundrobin.New())
+	b, err := balancer.New(roundrobin.New(), balancer.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer b.Close()
 	b.Follow(w)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
@@ -576,31 +643,33 @@ func TestWaitReadyNeedsARealSnapshot(t *testing.T) {
 // An instance that re-registers with new metadata keeps its ejection and
 // its multiplier; one that comes back at a new address starts afresh.
 func TestEjectionSurvivesARecordChange(t *testing.T) {
-	b, fc, hosts := newOutlierBalancer(t, 4, balancer.OutlierConfig{
-		ConsecutiveFailures: 1, BaseEjectionTime: 10 * time.Second, MaxEjectionPercent: 50,
+	synctest.Test(t, func(t *testing.T) {
+		b, fc, hosts := newOutlierBalancer(t, 4, balancer.OutlierConfig{
+			ConsecutiveFailures: 1, BaseEjectionTime: 10 * time.Second, MaxEjectionPercent: 50,
+		})
+		fail(b, hosts["i00001"], 1, statusErr(500))
+		list := instances(4)
+		list[1].Meta = map[string]string{"version": "2"}
+		fc.Advance(4 * time.Second)
+		b.Update(list)
+		state := func() balancer.HostState {
+			hs, _ := b.Hosts()
+			return hs[1]
+		}
+		if s := state(); !s.Ejected || s.Ejections != 1 || s.Instance.Meta["version"] != "2" {
+			t.Fatalf("after a metadata change: %+v, want still ejected with multiplier 1", s)
+		}
+		if eligible(b)["i00001"] {
+			t.Fatal("the re-registered instance is picked while ejected")
+		}
+		fc.Advance(6 * time.Second) // the original ejection ends at +10s
+		if s := state(); s.Ejected {
+			t.Fatal("ejection outlived its original end")
+		}
+		list[1].Addr = "10.9.9.9:80"
+		b.Update(list)
+		if s := state(); s.Ejected || s.Ejections != 0 {
+			t.Fatalf("new address: %+v, want a fresh host", s)
+		}
 	})
-	fail(b, hosts["i00001"], 1, statusErr(500))
-	list := instances(4)
-	list[1].Meta = map[string]string{"version": "2"}
-	fc.Advance(4 * time.Second)
-	b.Update(list)
-	state := func() balancer.HostState {
-		hs, _ := b.Hosts()
-		return hs[1]
-	}
-	if s := state(); !s.Ejected || s.Ejections != 1 || s.Instance.Meta["version"] != "2" {
-		t.Fatalf("after a metadata change: %+v, want still ejected with multiplier 1", s)
-	}
-	if eligible(b)["i00001"] {
-		t.Fatal("the re-registered instance is picked while ejected")
-	}
-	fc.Advance(6 * time.Second) // the original ejection ends at +10s
-	if s := state(); s.Ejected {
-		t.Fatal("ejection outlived its original end")
-	}
-	list[1].Addr = "10.9.9.9:80"
-	b.Update(list)
-	if s := state(); s.Ejected || s.Ejections != 0 {
-		t.Fatalf("new address: %+v, want a fresh host", s)
-	}
 }

@@ -17,7 +17,10 @@ func BenchmarkRebuild(b *testing.B) {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
 			all := instances(n + 1)
 			with, without := all, all[:n]
-			bal := balancer.New(roundrobin.New())
+			bal, err := balancer.New(roundrobin.New(), balancer.Config{})
+			if err != nil {
+				b.Fatal(err)
+			}
 			defer bal.Close()
 			bal.Update(without)
 			b.ReportAllocs()
@@ -46,7 +49,10 @@ func BenchmarkSnapshotMemory(b *testing.B) {
 				var before, after runtime.MemStats
 				runtime.GC()
 				runtime.ReadMemStats(&before)
-				bal := balancer.New(roundrobin.New())
+				bal, err := balancer.New(roundrobin.New(), balancer.Config{})
+				if err != nil {
+					b.Fatal(err)
+				}
 				bal.Update(list)
 				runtime.GC()
 				runtime.ReadMemStats(&after)

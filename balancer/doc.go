@@ -5,10 +5,14 @@
 // keeps one [Host] per instance, and on each membership or health change
 // builds an immutable snapshot that it publishes through an atomic pointer.
 // Picking reads that snapshot: no lock, no allocation. Every call reports
-// its latency and outcome back to its Host, where lock-free statistics feed
-// the policy (in-flight counts, peak-EWMA latency) and outlier detection
-// (consecutive failures, success rate, failure percentage), which ejects
-// misbehaving hosts from the snapshot for a growing time.
+// its outcome back to its Host, whose lock-free statistics (in-flight
+// count, consecutive failures, successes and failures) feed the policy and
+// outlier detection (consecutive failures, success rate, failure
+// percentage), which ejects misbehaving hosts from the snapshot for a
+// growing time. A policy that learns from answers implements [Observer]
+// and keeps its own per-host state (p2c's peak-EWMA latency) with
+// [Host.SetPolicyData]; [RandomPair] is the two-choice draw that
+// leastrequest and p2c share.
 //
 // Policies are subpackages, each implementing [Policy]:
 //
@@ -20,6 +24,9 @@
 //	balancer/ringhash     consistent hashing on a ring (Ketama)
 //	balancer/maglev       consistent hashing with Maglev's lookup table
 //
-// A Balancer satisfies go-kit's lb.Balancer, and its [Balancer.Call] method
-// is an endpoint.Endpoint that picks, calls and reports.
+// A Balancer is built by [New] from a policy and a [Config] whose zero
+// value is a working default. It satisfies go-kit's lb.Balancer, and its
+// [Balancer.Call] method is an endpoint.Endpoint that picks, calls and
+// reports. Consistent-hash policies read the key that
+// [ContextWithKey] puts in the call's context.
 package balancer

@@ -27,16 +27,21 @@ func ExampleBalancer_Call() {
 			return inst.ID, nil
 		}, nil, nil
 	}
-	b := balancer.New(roundrobin.New(),
-		balancer.WithFactory(factory),
-		balancer.WithOutlierDetection(balancer.OutlierConfig{
+	b, err := balancer.New(roundrobin.New(), balancer.Config{
+		Factory: factory,
+		Outlier: &balancer.OutlierConfig{
 			ConsecutiveFailures: 5,
 			BaseEjectionTime:    time.Minute,
 			MaxEjectionPercent:  50,
 			OnEject: func(inst discovery.Instance, reason string, d time.Duration) {
 				fmt.Println("ejected", inst.ID, "for", d, "after", reason)
 			},
-		}))
+		},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer b.Close()
 	b.Update([]discovery.Instance{
 		{ID: "a", Service: "catalog", Addr: "10.0.0.1:80"},
@@ -63,11 +68,23 @@ func ExampleBalancer_Call() {
 	// eligible hosts: 2
 }
 
-// WithKey carries the key that consistent-hash policies (ringhash, maglev)
-// hash to choose an instance.
-func ExampleWithKey() {
-	ctx := balancer.WithKey(context.Background(), "cart-42")
+// ContextWithKey carries the key that consistent-hash policies (ringhash,
+// maglev) hash to choose an instance.
+func ExampleContextWithKey() {
+	ctx := balancer.ContextWithKey(context.Background(), "cart-42")
 	key, ok := balancer.KeyFromContext(ctx)
 	fmt.Println(key, ok)
 	// Output: cart-42 true
+}
+
+// An invalid configuration is an error from New, never a panic later.
+func ExampleNew_invalidConfig() {
+	_, err := balancer.New(roundrobin.New(), balancer.Config{
+		Outlier: &balancer.OutlierConfig{MaxEjectionPercent: 150},
+	})
+	fmt.Println(errors.Is(err, balancer.ErrConfig))
+	fmt.Println(err)
+	// Output:
+	// true
+	// balancer: invalid configuration: OutlierConfig.MaxEjectionPercent 150 is out of range [0, 100]
 }

@@ -1,6 +1,7 @@
 package balancer
 
 import (
+	"fmt"
 	"math"
 	"time"
 
@@ -10,7 +11,8 @@ import (
 // OutlierConfig configures outlier detection, which ejects hosts that fail
 // from the snapshot for a while. Its shape follows Envoy's outlier
 // detection. Zero fields take the documented defaults; use the Disable*
-// fields to turn a check off.
+// fields to turn a check off. A negative duration, count or factor, or a
+// percentage above 100, makes [New] fail with [ErrConfig].
 type OutlierConfig struct {
 	// ConsecutiveFailures ejects a host after this many server-health
 	// failures in a row. Default 5.
@@ -61,6 +63,40 @@ type OutlierConfig struct {
 	// "success_rate" or "failure_percentage".
 	OnEject   func(inst discovery.Instance, reason string, d time.Duration)
 	OnRestore func(inst discovery.Instance)
+}
+
+// validate reports the first field out of range: a negative duration,
+// count or factor, or a percentage above 100.
+func (c *OutlierConfig) validate() error {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"BaseEjectionTime", c.BaseEjectionTime}, {"MaxEjectionTime", c.MaxEjectionTime}, {"Interval", c.Interval}} {
+		if d.v < 0 {
+			return fmt.Errorf("OutlierConfig.%s %v is negative", d.name, d.v)
+		}
+	}
+	for _, n := range []struct {
+		name     string
+		v, limit int
+	}{
+		{"ConsecutiveFailures", c.ConsecutiveFailures, math.MaxInt},
+		{"MaxEjectionPercent", c.MaxEjectionPercent, 100},
+		{"PanicThreshold", max(c.PanicThreshold, 0), 100}, // negative: panic mode off
+		{"SuccessRateMinimumHosts", c.SuccessRateMinimumHosts, math.MaxInt},
+		{"SuccessRateRequestVolume", c.SuccessRateRequestVolume, math.MaxInt},
+		{"FailurePercentageThreshold", c.FailurePercentageThreshold, 100},
+		{"FailurePercentageMinimumHosts", c.FailurePercentageMinimumHosts, math.MaxInt},
+		{"FailurePercentageRequestVolume", c.FailurePercentageRequestVolume, math.MaxInt},
+	} {
+		if n.v < 0 || n.v > n.limit {
+			return fmt.Errorf("OutlierConfig.%s %d is out of range [0, %d]", n.name, n.v, n.limit)
+		}
+	}
+	if c.SuccessRateStdevFactor < 0 || math.IsNaN(c.SuccessRateStdevFactor) {
+		return fmt.Errorf("OutlierConfig.SuccessRateStdevFactor %v is negative", c.SuccessRateStdevFactor)
+	}
+	return nil
 }
 
 func (c *OutlierConfig) withDefaults() OutlierConfig {

@@ -31,21 +31,29 @@ type PickerFunc func(ctx context.Context) *Host
 func (f PickerFunc) Pick(ctx context.Context) *Host { return f(ctx) }
 
 // Observer is implemented by policies that learn from call outcomes, such
-// as peak-EWMA. The balancer calls Observe after every call through it,
-// after the host's in-flight count has been decremented.
+// as peak-EWMA: it is how a policy learns that a call it picked a host for
+// has ended. The balancer calls Observe after every call through it that
+// was not neutral (see outcome.Class.Neutral), after the host's in-flight
+// count has been decremented, with the call's latency, the time it ended
+// (ns on the balancer's clock, as [Host.Now]) and whether it was a
+// server-health failure. A policy keeps what it learns in its own per-host
+// state ([Host.SetPolicyData]). Observe must be safe for concurrent use
+// and should neither lock nor allocate.
 type Observer interface {
 	Observe(h *Host, latency time.Duration, now int64, failed bool)
 }
 
 type keyCtx struct{}
 
-// WithKey returns a context carrying the hashing key that consistent-hash
-// policies use to choose an instance, such as a user or cart ID.
-func WithKey(ctx context.Context, key string) context.Context {
+// ContextWithKey returns a copy of ctx carrying the hashing key that
+// consistent-hash policies use to choose an instance, such as a user or
+// cart ID.
+func ContextWithKey(ctx context.Context, key string) context.Context {
 	return context.WithValue(ctx, keyCtx{}, key)
 }
 
-// KeyFromContext returns the key set by [WithKey].
+// KeyFromContext returns the key set by [ContextWithKey], and whether there
+// is one.
 func KeyFromContext(ctx context.Context) (string, bool) {
 	if ctx == nil {
 		return "", false

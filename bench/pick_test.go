@@ -11,6 +11,7 @@ import (
 	"github.com/go-kit/kit/sd/lb"
 
 	"github.com/switchyard/switchyard/balancer"
+	"github.com/switchyard/switchyard/balancer/p2c"
 	"github.com/switchyard/switchyard/balancer/random"
 	"github.com/switchyard/switchyard/balancer/roundrobin"
 	"github.com/switchyard/switchyard/discovery"
@@ -31,7 +32,10 @@ func nopFactory(discovery.Instance) (endpoint.Endpoint, io.Closer, error) {
 }
 
 func ours(n int, p balancer.Policy) *balancer.Balancer {
-	b := balancer.New(p, balancer.WithFactory(nopFactory))
+	b, err := balancer.New(p, balancer.Config{Factory: nopFactory})
+	if err != nil {
+		panic(err)
+	}
 	b.Update(instances(n))
 	return b
 }
@@ -102,7 +106,8 @@ func BenchmarkPickParallel(b *testing.B) {
 
 // BenchmarkCall is the whole trip through a balancer to a no-op endpoint
 // with the outcome reported: go-kit's Endpoint()+call versus Switchyard's
-// Call, which also feeds in-flight counts and latency to the policy.
+// Call, which also feeds in-flight counts and latency to the policy (the
+// p2c cases learn from each answer).
 func BenchmarkCall(b *testing.B) {
 	ctx := context.Background()
 	for _, n := range []int{3, 100} {
@@ -120,6 +125,23 @@ func BenchmarkCall(b *testing.B) {
 			for b.Loop() {
 				our.Call(ctx, nil)
 			}
+		})
+		// p2c learns from every call: the pick reads the latency
+		// estimates that the report of each answer updates.
+		learning := ours(n, p2c.New())
+		b.Run(fmt.Sprintf("switchyard-p2c/n=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				learning.Call(ctx, nil)
+			}
+		})
+		b.Run(fmt.Sprintf("switchyard-p2c-parallel/n=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					learning.Call(ctx, nil)
+				}
+			})
 		})
 	}
 }

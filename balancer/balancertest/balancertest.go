@@ -42,8 +42,8 @@ func Run(t *testing.T, newPolicy func() balancer.Policy) {
 	t.Helper()
 	ctxs := []context.Context{
 		context.Background(),
-		balancer.WithKey(context.Background(), "user-42"),
-		balancer.WithKey(context.Background(), ""),
+		balancer.ContextWithKey(context.Background(), "user-42"),
+		balancer.ContextWithKey(context.Background(), ""),
 	}
 	t.Run("Name", func(t *testing.T) {
 		if newPolicy().Name() == "" {
@@ -51,7 +51,10 @@ func Run(t *testing.T, newPolicy func() balancer.Policy) {
 		}
 	})
 	t.Run("SingleHost", func(t *testing.T) {
-		b := balancer.New(newPolicy())
+		b, err := balancer.New(newPolicy(), balancer.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
 		defer b.Close()
 		b.Update(Instances(1))
 		for _, ctx := range ctxs {
@@ -65,7 +68,10 @@ func Run(t *testing.T, newPolicy func() balancer.Policy) {
 	})
 	t.Run("PicksMembersOnly", func(t *testing.T) {
 		for _, n := range []int{2, 3, 7, 100} {
-			b := balancer.New(newPolicy())
+			b, err := balancer.New(newPolicy(), balancer.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
 			list := Instances(n + 3)
 			b.Update(list[:n])
 			b.Update(list[3 : n+3]) // some leave, some join
@@ -86,7 +92,10 @@ func Run(t *testing.T, newPolicy func() balancer.Policy) {
 		}
 	})
 	t.Run("ConcurrentPicksDuringUpdates", func(t *testing.T) {
-		b := balancer.New(newPolicy())
+		b, err := balancer.New(newPolicy(), balancer.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
 		defer b.Close()
 		list := Instances(20)
 		b.Update(list)
@@ -117,7 +126,10 @@ func Run(t *testing.T, newPolicy func() balancer.Policy) {
 		wg.Wait()
 	})
 	t.Run("PickDoesNotAllocate", func(t *testing.T) {
-		b := balancer.New(newPolicy())
+		b, err := balancer.New(newPolicy(), balancer.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
 		defer b.Close()
 		b.Update(Instances(100))
 		for _, ctx := range ctxs {

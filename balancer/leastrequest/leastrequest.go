@@ -2,7 +2,6 @@ package leastrequest
 
 import (
 	"context"
-	"math/bits"
 	"math/rand/v2"
 
 	"github.com/switchyard/switchyard/balancer"
@@ -38,19 +37,9 @@ type picker struct {
 }
 
 func (p *picker) Pick(context.Context) *balancer.Host {
-	// Two distinct indices from one random word: the high half of r·n
-	// picks the first, and the low half, itself uniform, picks the second
-	// among the n-1 others, skipping the first. The skip is arithmetic
-	// ((i-j-1)>>63 is 1 exactly when j ≥ i, both being below 2^63) and the
-	// final choice a conditional move, because both outcomes are coin
-	// tosses that a branch predictor would miss half the time.
-	n := uint64(len(p.hosts))
-	i, lo := bits.Mul64(rand.Uint64(), n)
-	j, _ := bits.Mul64(lo, n-1)
-	j += (i - j - 1) >> 63
+	i, j := balancer.RandomPair(rand.Uint64(), len(p.hosts))
 	a, b := p.hosts[i], p.hosts[j]
-	// (a, b) is a uniformly random ordered pair, so keeping a on a tie
-	// breaks ties at random.
+	// A conditional move: the comparison is a coin toss on even load.
 	h := a
 	if b.InFlight() < a.InFlight() {
 		h = b

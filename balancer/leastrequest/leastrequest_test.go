@@ -29,7 +29,10 @@ func instances(n int) []discovery.Instance {
 // idle).
 func newBalancer(t testing.TB, n int) (*balancer.Balancer, []*balancer.Host) {
 	t.Helper()
-	b := balancer.New(leastrequest.New())
+	b, err := balancer.New(leastrequest.New(), balancer.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { b.Close() })
 	b.Update(instances(n))
 	byID := make(map[string]*balancer.Host, n)

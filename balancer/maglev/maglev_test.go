@@ -25,7 +25,7 @@ const numKeys = 100_000
 var keys = sync.OnceValue(func() []context.Context {
 	ctxs := make([]context.Context, numKeys)
 	for i := range ctxs {
-		ctxs[i] = balancer.WithKey(context.Background(), fmt.Sprintf("key-%d", i))
+		ctxs[i] = balancer.ContextWithKey(context.Background(), fmt.Sprintf("key-%d", i))
 	}
 	return ctxs
 })
@@ -34,7 +34,10 @@ var keys = sync.OnceValue(func() []context.Context {
 // balancer as a client would.
 func owners(t testing.TB, p balancer.Policy, list []discovery.Instance) []string {
 	t.Helper()
-	b := balancer.New(p)
+	b, err := balancer.New(p, balancer.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer b.Close()
 	b.Update(list)
 	out := make([]string, numKeys)
@@ -320,7 +323,10 @@ func TestStable(t *testing.T) {
 		t.Error("a separately built balancer maps keys differently")
 	}
 
-	b := balancer.New(p)
+	b, err := balancer.New(p, balancer.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer b.Close()
 	b.Update(list[:3])
 	b.Update(instances(40))
@@ -340,7 +346,10 @@ func TestStable(t *testing.T) {
 // release must agree on it, so a change here breaks clients that run
 // different versions side by side: change it only on purpose.
 func TestGolden(t *testing.T) {
-	b := balancer.New(maglev.Policy{})
+	b, err := balancer.New(maglev.Policy{}, balancer.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer b.Close()
 	b.Update(instances(10))
 	golden := map[string]string{
@@ -352,7 +361,7 @@ func TestGolden(t *testing.T) {
 		"":          "i00009",
 	}
 	for key, want := range golden {
-		h, err := b.Pick(balancer.WithKey(context.Background(), key))
+		h, err := b.Pick(balancer.ContextWithKey(context.Background(), key))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -370,7 +379,7 @@ func TestPickSlot(t *testing.T) {
 	for i := range 10000 {
 		key := fmt.Sprintf("k%d", i)
 		s, _ := bits.Mul64(xhash.String(key), uint64(len(slots)))
-		if got := picker.Pick(balancer.WithKey(context.Background(), key)); got != hosts[slots[s]] {
+		if got := picker.Pick(balancer.ContextWithKey(context.Background(), key)); got != hosts[slots[s]] {
 			t.Fatalf("key %q: picked %s, want %s", key, got.Instance.ID, hosts[slots[s]].Instance.ID)
 		}
 	}
@@ -379,7 +388,10 @@ func TestPickSlot(t *testing.T) {
 func TestNoKey(t *testing.T) {
 	list := instances(3)
 	list[2].Weight = 2
-	b := balancer.New(maglev.Policy{})
+	b, err := balancer.New(maglev.Policy{}, balancer.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer b.Close()
 	b.Update(list)
 	const picks = 40000
@@ -405,7 +417,7 @@ func TestNoKey(t *testing.T) {
 func TestSingleHost(t *testing.T) {
 	hosts := hostsOf(instances(1))
 	picker := maglev.Policy{}.Build(hosts)
-	for _, ctx := range []context.Context{context.Background(), balancer.WithKey(context.Background(), "x")} {
+	for _, ctx := range []context.Context{context.Background(), balancer.ContextWithKey(context.Background(), "x")} {
 		if h := picker.Pick(ctx); h != hosts[0] {
 			t.Fatalf("picked %v, want the only host", h)
 		}
@@ -435,7 +447,10 @@ func TestDuplicateIDs(t *testing.T) {
 }
 
 func TestPickDoesNotAllocate(t *testing.T) {
-	b := balancer.New(maglev.Policy{})
+	b, err := balancer.New(maglev.Policy{}, balancer.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer b.Close()
 	b.Update(instances(100))
 	ctxs := keyContexts()
@@ -459,7 +474,10 @@ func TestPickDoesNotAllocate(t *testing.T) {
 }
 
 func TestConcurrentPicksAndUpdates(t *testing.T) {
-	b := balancer.New(maglev.Policy{})
+	b, err := balancer.New(maglev.Policy{}, balancer.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer b.Close()
 	list := instances(20)
 	b.Update(list)
@@ -506,8 +524,8 @@ func FuzzPick(f *testing.F) {
 		}
 		picker := p.Build(hosts)
 		for _, ctx := range []context.Context{
-			balancer.WithKey(context.Background(), key),
-			balancer.WithKey(context.Background(), key+"'"),
+			balancer.ContextWithKey(context.Background(), key),
+			balancer.ContextWithKey(context.Background(), key+"'"),
 			context.Background(),
 		} {
 			h := picker.Pick(ctx)

@@ -1,14 +1,17 @@
 // Package p2c is the peak-EWMA power-of-two-choices [balancer.Policy], the
 // latency-aware balancer of Finagle and Linkerd.
 //
-// Each pick draws two distinct hosts at random and takes the cheaper one,
+// Each pick draws two distinct hosts at random ([balancer.RandomPair], as
+// balancer/leastrequest does) and takes the cheaper one,
 // where a host's cost is its latency estimate multiplied by one more than
 // its calls in flight:
 //
 //	cost = (latency + 1ns) × (in-flight + 1)
 //
-// The latency estimate is the host's peak-EWMA ([balancer.EWMA], kept in
-// [balancer.Host.Latency]): a sample above the average replaces it at once,
+// The latency estimate is a peak-EWMA that the policy keeps for each host
+// itself (attached with [balancer.Host.SetPolicyData] when a picker is
+// built, and fed by the balancer through [balancer.Observer] as each call
+// ends): a sample above the average replaces it at once,
 // so a host that slows down is avoided after its first slow answer, while
 // samples below it, and the passing of time without samples, pull it down
 // exponentially. The decay is set by a half-life (default 10s, see

@@ -12,7 +12,11 @@ import (
 
 func Example() {
 	policy := p2c.New(p2c.WithHalfLife(5 * time.Second))
-	b := balancer.New(policy)
+	b, err := balancer.New(policy, balancer.Config{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer b.Close()
 	b.Update([]discovery.Instance{
 		{ID: "fast", Service: "users", Addr: "10.0.0.1:8080"},

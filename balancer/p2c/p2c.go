@@ -3,7 +3,6 @@ package p2c
 import (
 	"context"
 	"math"
-	"math/bits"
 	"math/rand/v2"
 	"time"
 
@@ -25,7 +24,9 @@ const pendingCost = 1e30
 
 // Policy is the peak-EWMA power-of-two-choices policy. It implements
 // [balancer.Observer], so a [balancer.Balancer] reports every call's
-// latency to it.
+// latency to it. It keeps each host's latency estimate itself, attached to
+// the host at Build (see [balancer.Host.SetPolicyData]), so the estimate
+// lives as long as the host and is never shared with another policy.
 //
 // The zero value uses the defaults ([DefaultHalfLife],
 // [DefaultFailurePenalty]). A Policy is immutable and safe for concurrent
@@ -94,18 +95,44 @@ func (p Policy) tau() int64 {
 	return int64(float64(h) / math.Ln2)
 }
 
-// Build returns a picker that compares the costs of two random hosts.
+// hostState is the policy's own state for one host.
+type hostState struct {
+	latency ewma // peak-EWMA latency in ns
+}
+
+// stateOf returns the state Build attached to h, or nil.
+func stateOf(h *balancer.Host) *hostState {
+	st, _ := h.PolicyData().(*hostState)
+	return st
+}
+
+// Build returns a picker that compares the costs of two random hosts. It
+// attaches a latency estimate to every host that has none yet.
 func (p Policy) Build(hosts []*balancer.Host) balancer.Picker {
+	states := make([]*hostState, len(hosts))
+	for i, h := range hosts {
+		st := stateOf(h)
+		if st == nil {
+			st = new(hostState)
+			h.SetPolicyData(st)
+		}
+		states[i] = st
+	}
 	if len(hosts) == 1 {
 		return single{hosts[0]}
 	}
-	return &picker{hosts: hosts, tau: p.tau()}
+	return &picker{hosts: hosts, states: states, tau: p.tau()}
 }
 
-// Observe records one call's latency in h.Latency, raised to the failure
-// penalty when the call failed. It is called by the balancer after every
-// call that was not cancelled.
+// Observe records one call's latency in h's estimate, raised to the
+// failure penalty when the call failed. It is called by the balancer
+// after every call that was not cancelled; a host that this policy never
+// built a picker on is ignored.
 func (p Policy) Observe(h *balancer.Host, latency time.Duration, now int64, failed bool) {
+	st := stateOf(h)
+	if st == nil {
+		return
+	}
 	if failed {
 		switch {
 		case p.penalty == 0:
@@ -114,7 +141,7 @@ func (p Policy) Observe(h *balancer.Host, latency time.Duration, now int64, fail
 			latency = max(latency, p.penalty)
 		}
 	}
-	h.Latency.Observe(max(int64(latency), 0), now, p.tau())
+	st.latency.observe(max(int64(latency), 0), now, p.tau())
 }
 
 type single struct{ h *balancer.Host }
@@ -122,27 +149,20 @@ type single struct{ h *balancer.Host }
 func (s single) Pick(context.Context) *balancer.Host { return s.h }
 
 type picker struct {
-	hosts []*balancer.Host // at least two
-	tau   int64
+	hosts  []*balancer.Host // at least two
+	states []*hostState     // states[i] is hosts[i]'s
+	tau    int64
 }
 
 func (p *picker) Pick(context.Context) *balancer.Host {
-	// Two distinct indices from one random word: the high half of r·n
-	// picks the first, and the low half, itself uniform, picks the second
-	// among the n-1 others, skipping the first. The skip is arithmetic
-	// ((i-j-1)>>63 is 1 exactly when j ≥ i, both being below 2^63) and the
-	// final choice a conditional move, because both outcomes are coin
-	// tosses that a branch predictor would miss half the time.
-	n := uint64(len(p.hosts))
-	i, lo := bits.Mul64(rand.Uint64(), n)
-	j, _ := bits.Mul64(lo, n-1)
-	j += (i - j - 1) >> 63
+	i, j := balancer.RandomPair(rand.Uint64(), len(p.hosts))
 	a, b := p.hosts[i], p.hosts[j]
 	now := a.Now()
 	// (a, b) is a uniformly random ordered pair, so keeping a on a tie
-	// breaks ties at random.
+	// breaks ties at random; the choice is a conditional move, the
+	// comparison being a coin toss between similar hosts.
 	h := a
-	if p.cost(b, now) < p.cost(a, now) {
+	if p.cost(b, p.states[j], now) < p.cost(a, p.states[i], now) {
 		h = b
 	}
 	return h
@@ -150,9 +170,9 @@ func (p *picker) Pick(context.Context) *balancer.Host {
 
 // cost is (latency + 1ns) × (in-flight + 1); see the package
 // documentation for hosts without a sample.
-func (p *picker) cost(h *balancer.Host, now int64) float64 {
+func (p *picker) cost(h *balancer.Host, st *hostState, now int64) float64 {
 	n := float64(h.InFlight())
-	v, ok := h.Latency.Value(now, p.tau)
+	v, ok := st.latency.value(now, p.tau)
 	if !ok {
 		if n == 0 {
 			return 0

@@ -6,16 +6,25 @@ import (
 	"math"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/switchyard/switchyard/balancer"
 	"github.com/switchyard/switchyard/balancer/balancertest"
 	"github.com/switchyard/switchyard/balancer/p2c"
 	"github.com/switchyard/switchyard/discovery"
-	"github.com/switchyard/switchyard/internal/clock"
 )
 
-var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+// t0 is the time at which every synctest bubble starts.
+var t0 = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// bubbleClock is the fake clock of the synctest bubble a test runs in:
+// the balancer reads it through the time package, and the test moves it by
+// sleeping, which takes no real time in a bubble.
+type bubbleClock struct{}
+
+func (bubbleClock) Advance(d time.Duration) { time.Sleep(d) }
+func (bubbleClock) Now() time.Time          { return time.Now() }
 
 func instances(n int) []discovery.Instance {
 	list := make([]discovery.Instance, n)
@@ -29,12 +38,15 @@ func instances(n int) []discovery.Instance {
 	return list
 }
 
-// newBalancer returns a p2c balancer on clk over n instances, and the
+// newBalancer returns a p2c balancer over n instances, and the
 // hosts in ID order, found by picking (while no host has a sample or a
 // call in flight, every host costs 0 and all come up).
-func newBalancer(t testing.TB, clk clock.Clock, n int, opts ...p2c.Option) (*balancer.Balancer, []*balancer.Host) {
+func newBalancer(t testing.TB, n int, opts ...p2c.Option) (*balancer.Balancer, []*balancer.Host) {
 	t.Helper()
-	b := balancer.New(p2c.New(opts...), balancer.WithClock(clk))
+	b, err := balancer.New(p2c.New(opts...), balancer.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { b.Close() })
 	b.Update(instances(n))
 	byID := make(map[string]*balancer.Host, n)
@@ -70,19 +82,19 @@ func mustPick(t testing.TB, b *balancer.Balancer) *balancer.Host {
 
 // call runs one call to h that takes d on the fake clock, with nothing
 // else in flight.
-func call(b *balancer.Balancer, clk *clock.Fake, h *balancer.Host, d time.Duration, err error) {
+func call(b *balancer.Balancer, clk bubbleClock, h *balancer.Host, d time.Duration, err error) {
 	start := b.Begin(h)
 	clk.Advance(d)
 	b.Done(context.Background(), h, start, err)
 }
 
-// sim drives a balancer with simulated calls on a fake clock: it keeps
-// concurrency calls in flight, each lasting latency(host), and completes
-// them in time order. Nothing sleeps; simulated time passes only through
-// the fake clock.
+// sim drives a balancer with simulated calls in a synctest bubble: it
+// keeps concurrency calls in flight, each lasting latency(host), and
+// completes them in time order. Simulated time passes only by sleeping in
+// the bubble, which takes no real time.
 type sim struct {
 	b        *balancer.Balancer
-	clk      *clock.Fake
+	clk      bubbleClock
 	latency  func(*balancer.Host) time.Duration
 	inflight []simCall
 }
@@ -133,30 +145,32 @@ func TestName(t *testing.T) {
 func TestSlowInstanceIsAvoided(t *testing.T) {
 	for _, concurrency := range []int{1, 4, 16} {
 		t.Run(fmt.Sprintf("concurrency=%d", concurrency), func(t *testing.T) {
-			clk := clock.NewFake(t0)
-			b, hosts := newBalancer(t, clk, 3)
-			slow := hosts[1]
-			s := &sim{b: b, clk: clk, latency: func(h *balancer.Host) time.Duration {
-				if h == slow {
-					return 51 * time.Millisecond
+			synctest.Test(t, func(t *testing.T) {
+				clk := bubbleClock{}
+				b, hosts := newBalancer(t, 3)
+				slow := hosts[1]
+				s := &sim{b: b, clk: clk, latency: func(h *balancer.Host) time.Duration {
+					if h == slow {
+						return 51 * time.Millisecond
+					}
+					return time.Millisecond
+				}}
+				s.run(1000, concurrency, nil)
+				const picks = 20000
+				counts := map[*balancer.Host]int{}
+				s.run(picks, concurrency, func(h *balancer.Host, _ time.Time) { counts[h]++ })
+				share := float64(counts[slow]) / picks
+				t.Logf("slow host share %.4f%% (%d of %d picks); fast hosts %d and %d", 100*share, counts[slow], picks, counts[hosts[0]], counts[hosts[2]])
+				if share >= 0.05 {
+					t.Errorf("slow host got %.2f%% of picks, want < 5%%", 100*share)
 				}
-				return time.Millisecond
-			}}
-			s.run(1000, concurrency, nil)
-			const picks = 20000
-			counts := map[*balancer.Host]int{}
-			s.run(picks, concurrency, func(h *balancer.Host, _ time.Time) { counts[h]++ })
-			share := float64(counts[slow]) / picks
-			t.Logf("slow host share %.4f%% (%d of %d picks); fast hosts %d and %d", 100*share, counts[slow], picks, counts[hosts[0]], counts[hosts[2]])
-			if share >= 0.05 {
-				t.Errorf("slow host got %.2f%% of picks, want < 5%%", 100*share)
-			}
-			// The fast hosts share the load: neither starves.
-			for _, h := range []*balancer.Host{hosts[0], hosts[2]} {
-				if counts[h] < picks/3 {
-					t.Errorf("fast host %s got %d of %d picks, want at least a third", h.Instance.ID, counts[h], picks)
+				// The fast hosts share the load: neither starves.
+				for _, h := range []*balancer.Host{hosts[0], hosts[2]} {
+					if counts[h] < picks/3 {
+						t.Errorf("fast host %s got %d of %d picks, want at least a third", h.Instance.ID, counts[h], picks)
+					}
 				}
-			}
+			})
 		})
 	}
 }
@@ -168,46 +182,48 @@ func TestSlowInstanceIsAvoided(t *testing.T) {
 func TestIdleSlowHostIsProbedAfterDecay(t *testing.T) {
 	for _, halfLife := range []time.Duration{time.Second, p2c.DefaultHalfLife} {
 		t.Run(halfLife.String(), func(t *testing.T) {
-			clk := clock.NewFake(t0)
-			b, hosts := newBalancer(t, clk, 3, p2c.WithHalfLife(halfLife))
-			slow := hosts[1]
-			s := &sim{b: b, clk: clk, latency: func(h *balancer.Host) time.Duration {
-				if h == slow {
-					return 51 * time.Millisecond
-				}
-				return time.Millisecond
-			}}
-			// Warm up until the slow host has answered once.
-			var lastSlow time.Time
-			s.run(100, 1, func(h *balancer.Host, now time.Time) {
-				if h == slow {
-					lastSlow = now.Add(51 * time.Millisecond)
-				}
-			})
-			if lastSlow.IsZero() {
-				t.Fatal("the slow host was never tried while it had no sample")
-			}
-			// Measure the gaps between a slow answer and the next probe.
-			var gaps []time.Duration
-			limit := int(20 * halfLife / time.Millisecond)
-			for picks := 0; len(gaps) < 2; picks++ {
-				if picks > limit {
-					t.Fatalf("after %d picks (%v simulated) the slow host was probed %d times, want 2", picks, clk.Now().Sub(t0), len(gaps))
-				}
-				s.run(1, 1, func(h *balancer.Host, now time.Time) {
+			synctest.Test(t, func(t *testing.T) {
+				clk := bubbleClock{}
+				b, hosts := newBalancer(t, 3, p2c.WithHalfLife(halfLife))
+				slow := hosts[1]
+				s := &sim{b: b, clk: clk, latency: func(h *balancer.Host) time.Duration {
 					if h == slow {
-						gaps = append(gaps, now.Sub(lastSlow))
+						return 51 * time.Millisecond
+					}
+					return time.Millisecond
+				}}
+				// Warm up until the slow host has answered once.
+				var lastSlow time.Time
+				s.run(100, 1, func(h *balancer.Host, now time.Time) {
+					if h == slow {
 						lastSlow = now.Add(51 * time.Millisecond)
 					}
 				})
-			}
-			want := time.Duration(float64(halfLife) * math.Log2(51))
-			t.Logf("probe gaps %v, want %v each", gaps, want)
-			for _, g := range gaps {
-				if g < want-halfLife/10 || g > want+halfLife/10 {
-					t.Errorf("slow host probed %v after its last answer, want %v ± %v", g, want, halfLife/10)
+				if lastSlow.IsZero() {
+					t.Fatal("the slow host was never tried while it had no sample")
 				}
-			}
+				// Measure the gaps between a slow answer and the next probe.
+				var gaps []time.Duration
+				limit := int(20 * halfLife / time.Millisecond)
+				for picks := 0; len(gaps) < 2; picks++ {
+					if picks > limit {
+						t.Fatalf("after %d picks (%v simulated) the slow host was probed %d times, want 2", picks, clk.Now().Sub(t0), len(gaps))
+					}
+					s.run(1, 1, func(h *balancer.Host, now time.Time) {
+						if h == slow {
+							gaps = append(gaps, now.Sub(lastSlow))
+							lastSlow = now.Add(51 * time.Millisecond)
+						}
+					})
+				}
+				want := time.Duration(float64(halfLife) * math.Log2(51))
+				t.Logf("probe gaps %v, want %v each", gaps, want)
+				for _, g := range gaps {
+					if g < want-halfLife/10 || g > want+halfLife/10 {
+						t.Errorf("slow host probed %v after its last answer, want %v ± %v", g, want, halfLife/10)
+					}
+				}
+			})
 		})
 	}
 }
@@ -215,65 +231,70 @@ func TestIdleSlowHostIsProbedAfterDecay(t *testing.T) {
 // TestNewHostGetsOneCallUntilItAnswers: a host without a sample is tried
 // at once, but not flooded while its first call is in flight.
 func TestNewHostGetsOneCallUntilItAnswers(t *testing.T) {
-	clk := clock.NewFake(t0)
-	b, hosts := newBalancer(t, clk, 2)
-	known, fresh := hosts[0], hosts[1]
-	call(b, clk, known, time.Millisecond, nil)
-	b.Begin(known) // even with a call in flight, known is costed 2ms
+	synctest.Test(t, func(t *testing.T) {
+		clk := bubbleClock{}
+		b, hosts := newBalancer(t, 2)
+		known, fresh := hosts[0], hosts[1]
+		call(b, clk, known, time.Millisecond, nil)
+		b.Begin(known) // even with a call in flight, known is costed 2ms
 
-	if h := mustPick(t, b); h != fresh {
-		t.Fatalf("picked %s, want the host without a sample", h.Instance.ID)
-	}
-	start := b.Begin(fresh)
-	for range 100 {
-		if h := mustPick(t, b); h != known {
-			t.Fatalf("picked %s while its first call is in flight, want %s", h.Instance.ID, known.Instance.ID)
+		if h := mustPick(t, b); h != fresh {
+			t.Fatalf("picked %s, want the host without a sample", h.Instance.ID)
 		}
-	}
-	clk.Advance(100 * time.Microsecond)
-	b.Done(context.Background(), fresh, start, nil)
-	if h := mustPick(t, b); h != fresh {
-		t.Fatalf("picked %s, want %s which answered in 100µs", h.Instance.ID, fresh.Instance.ID)
-	}
+		start := b.Begin(fresh)
+		for range 100 {
+			if h := mustPick(t, b); h != known {
+				t.Fatalf("picked %s while its first call is in flight, want %s", h.Instance.ID, known.Instance.ID)
+			}
+		}
+		clk.Advance(100 * time.Microsecond)
+		b.Done(context.Background(), fresh, start, nil)
+		if h := mustPick(t, b); h != fresh {
+			t.Fatalf("picked %s, want %s which answered in 100µs", h.Instance.ID, fresh.Instance.ID)
+		}
+	})
 }
 
 // TestPendingHostsRankByInFlight: among hosts without a sample, fewer
 // calls in flight still wins.
 func TestPendingHostsRankByInFlight(t *testing.T) {
-	clk := clock.NewFake(t0)
-	b, hosts := newBalancer(t, clk, 2)
-	b.Begin(hosts[0])
-	b.Begin(hosts[0])
-	b.Begin(hosts[1])
-	for range 100 {
-		if h := mustPick(t, b); h != hosts[1] {
-			t.Fatalf("picked %s with %d in flight, want %s with 1", h.Instance.ID, h.InFlight(), hosts[1].Instance.ID)
+	synctest.Test(t, func(t *testing.T) {
+		b, hosts := newBalancer(t, 2)
+		b.Begin(hosts[0])
+		b.Begin(hosts[0])
+		b.Begin(hosts[1])
+		for range 100 {
+			if h := mustPick(t, b); h != hosts[1] {
+				t.Fatalf("picked %s with %d in flight, want %s with 1", h.Instance.ID, h.InFlight(), hosts[1].Instance.ID)
+			}
 		}
-	}
+	})
 }
 
 func TestInFlightMultipliesLatency(t *testing.T) {
-	clk := clock.NewFake(t0)
-	b, hosts := newBalancer(t, clk, 2)
-	fast, slow := hosts[0], hosts[1]
-	call(b, clk, fast, time.Millisecond, nil)
-	call(b, clk, slow, 3*time.Millisecond, nil)
-	tests := []struct {
-		fastInFlight int
-		want         *balancer.Host
-	}{
-		{0, fast}, // 1ms × 1 < 3ms × 1
-		{1, fast}, // 1ms × 2 < 3ms
-		{3, slow}, // 1ms × 4 > 3ms
-	}
-	for _, tt := range tests {
-		for fast.InFlight() < int64(tt.fastInFlight) {
-			b.Begin(fast)
+	synctest.Test(t, func(t *testing.T) {
+		clk := bubbleClock{}
+		b, hosts := newBalancer(t, 2)
+		fast, slow := hosts[0], hosts[1]
+		call(b, clk, fast, time.Millisecond, nil)
+		call(b, clk, slow, 3*time.Millisecond, nil)
+		tests := []struct {
+			fastInFlight int
+			want         *balancer.Host
+		}{
+			{0, fast}, // 1ms × 1 < 3ms × 1
+			{1, fast}, // 1ms × 2 < 3ms
+			{3, slow}, // 1ms × 4 > 3ms
 		}
-		if h := mustPick(t, b); h != tt.want {
-			t.Errorf("fast host with %d in flight: picked %s, want %s", tt.fastInFlight, h.Instance.ID, tt.want.Instance.ID)
+		for _, tt := range tests {
+			for fast.InFlight() < int64(tt.fastInFlight) {
+				b.Begin(fast)
+			}
+			if h := mustPick(t, b); h != tt.want {
+				t.Errorf("fast host with %d in flight: picked %s, want %s", tt.fastInFlight, h.Instance.ID, tt.want.Instance.ID)
+			}
 		}
-	}
+	})
 }
 
 func TestFailurePenalty(t *testing.T) {
@@ -290,15 +311,16 @@ func TestFailurePenalty(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var h balancer.Host
 			p := p2c.New(tt.opts...)
+			p.Build([]*balancer.Host{&h}) // attaches the policy's state
 			p.Observe(&h, 2*time.Millisecond, 1<<20, true)
 			tau := tauOf(p2c.DefaultHalfLife)
-			v, ok := h.Latency.Value(1<<20, tau)
+			v, ok := p2c.Latency(&h, 1<<20, tau)
 			if !ok || math.Abs(v-float64(tt.want)) > float64(tt.want)*1e-6 {
 				t.Fatalf("a failed 2ms call recorded %v (sample %v), want %v", time.Duration(v), ok, tt.want)
 			}
 			// A slow failure keeps its own latency.
 			p.Observe(&h, 5*time.Second, 1<<21, true)
-			if v, _ := h.Latency.Value(1<<21, tau); math.Abs(v-float64(5*time.Second)) > 5e3 {
+			if v, _ := p2c.Latency(&h, 1<<21, tau); math.Abs(v-float64(5*time.Second)) > 5e3 {
 				t.Fatalf("a failed 5s call recorded %v, want 5s", time.Duration(v))
 			}
 		})
@@ -308,16 +330,18 @@ func TestFailurePenalty(t *testing.T) {
 // TestFastFailingHostIsAvoided: through the balancer, a host that answers
 // with server errors in 0.1ms must not attract traffic.
 func TestFastFailingHostIsAvoided(t *testing.T) {
-	clk := clock.NewFake(t0)
-	b, hosts := newBalancer(t, clk, 2)
-	good, bad := hosts[0], hosts[1]
-	call(b, clk, good, 5*time.Millisecond, nil)
-	call(b, clk, bad, 100*time.Microsecond, statusErr(503))
-	for range 100 {
-		if h := mustPick(t, b); h != good {
-			t.Fatalf("picked the failing host %s", h.Instance.ID)
+	synctest.Test(t, func(t *testing.T) {
+		clk := bubbleClock{}
+		b, hosts := newBalancer(t, 2)
+		good, bad := hosts[0], hosts[1]
+		call(b, clk, good, 5*time.Millisecond, nil)
+		call(b, clk, bad, 100*time.Microsecond, statusErr(503))
+		for range 100 {
+			if h := mustPick(t, b); h != good {
+				t.Fatalf("picked the failing host %s", h.Instance.ID)
+			}
 		}
-	}
+	})
 }
 
 type statusErr int
@@ -335,11 +359,12 @@ func TestHalfLifeOption(t *testing.T) {
 	} {
 		var h balancer.Host
 		p := p2c.New(p2c.WithHalfLife(tt.d))
+		p.Build([]*balancer.Host{&h})
 		p.Observe(&h, 100*time.Millisecond, 0, false)
 		// Half of a sample's weight is gone after one half-life.
 		p.Observe(&h, 0, int64(tt.want), false)
 		tau := tauOf(tt.want)
-		v, _ := h.Latency.Value(int64(tt.want), tau)
+		v, _ := p2c.Latency(&h, int64(tt.want), tau)
 		if math.Abs(v-float64(50*time.Millisecond)) > float64(time.Millisecond) {
 			t.Errorf("WithHalfLife(%v): a 0 sample one half-life after 100ms gives %v, want 50ms", tt.d, time.Duration(v))
 		}
@@ -347,42 +372,49 @@ func TestHalfLifeOption(t *testing.T) {
 }
 
 func TestSingleHost(t *testing.T) {
-	clk := clock.NewFake(t0)
-	b, hosts := newBalancer(t, clk, 1)
-	call(b, clk, hosts[0], time.Second, statusErr(500))
-	b.Begin(hosts[0])
-	if h := mustPick(t, b); h != hosts[0] {
-		t.Fatalf("picked %v, want the only host", h)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		clk := bubbleClock{}
+		b, hosts := newBalancer(t, 1)
+		call(b, clk, hosts[0], time.Second, statusErr(500))
+		b.Begin(hosts[0])
+		if h := mustPick(t, b); h != hosts[0] {
+			t.Fatalf("picked %v, want the only host", h)
+		}
+	})
 }
 
 func TestPickDoesNotAllocate(t *testing.T) {
-	for _, n := range []int{1, 2, 100} {
-		clk := clock.NewFake(t0)
-		b, hosts := newBalancer(t, clk, n)
-		for i, h := range hosts {
-			call(b, clk, h, time.Duration(i+1)*time.Millisecond, nil)
-		}
-		ctx := context.Background()
-		allocs := testing.AllocsPerRun(1000, func() {
-			if _, err := b.Pick(ctx); err != nil {
-				t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		for _, n := range []int{1, 2, 100} {
+			clk := bubbleClock{}
+			b, hosts := newBalancer(t, n)
+			for i, h := range hosts {
+				call(b, clk, h, time.Duration(i+1)*time.Millisecond, nil)
 			}
-		})
-		if allocs != 0 {
-			t.Errorf("n=%d: %v allocs per pick, want 0", n, allocs)
+			ctx := context.Background()
+			allocs := testing.AllocsPerRun(1000, func() {
+				if _, err := b.Pick(ctx); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if allocs != 0 {
+				t.Errorf("n=%d: %v allocs per pick, want 0", n, allocs)
+			}
 		}
-	}
+	})
 }
 
 func benchmarkPick(b *testing.B, parallel bool) {
 	balancertest.BenchmarkPick(b, parallel, func(b *testing.B, list []discovery.Instance) (*balancer.Balancer, []context.Context) {
-		clk := clock.NewFake(t0)
-		bal, hosts := newBalancer(b, clk, len(list))
+		bal, hosts := newBalancer(b, len(list))
 		// Every host has a sample, a few calls in flight, and an
-		// estimate of varying age.
+		// estimate of varying age: the samples are stamped as if the
+		// calls had ended one after another, 4ms apart on average (a
+		// benchmark cannot run in a synctest bubble).
+		policy := p2c.New()
 		for i, h := range hosts {
-			call(bal, clk, h, time.Duration(1+i%7)*time.Millisecond, nil)
+			age := int64(len(hosts)-i) * int64(4*time.Millisecond)
+			policy.Observe(h, time.Duration(1+i%7)*time.Millisecond, h.Now()-age, false)
 			for range i % 4 {
 				bal.Begin(h)
 			}
@@ -399,30 +431,38 @@ func BenchmarkPickP2CParallel(b *testing.B) { benchmarkPick(b, true) }
 // goroutine reads the clock, another records an answer). The slow host's
 // fresh 51ms sample must still count, not read as decayed to nothing.
 func TestSampleStampedAfterTheClockReading(t *testing.T) {
-	clk := clock.NewFake(t0)
-	policy := p2c.New()
-	b := balancer.New(policy, balancer.WithClock(clk))
-	t.Cleanup(func() { b.Close() })
-	b.Update(instances(2))
-	fast := mustPick(t, b)
-	call(b, clk, fast, time.Millisecond, nil)
-	slow := mustPick(t, b) // the host without a sample
-	if slow == fast {
-		t.Fatal("the host without a sample was not picked first")
-	}
-	// Recorded 50µs after the balancer's latest clock reading.
-	policy.Observe(slow, 51*time.Millisecond, fast.Now()+50_000, false)
-	for range 100 {
-		if h := mustPick(t, b); h != fast {
-			t.Fatalf("picked the host that just answered in 51ms over one at 1ms")
+	synctest.Test(t, func(t *testing.T) {
+		clk := bubbleClock{}
+		policy := p2c.New()
+		b, err := balancer.New(policy, balancer.Config{})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		t.Cleanup(func() { b.Close() })
+		b.Update(instances(2))
+		fast := mustPick(t, b)
+		call(b, clk, fast, time.Millisecond, nil)
+		slow := mustPick(t, b) // the host without a sample
+		if slow == fast {
+			t.Fatal("the host without a sample was not picked first")
+		}
+		// Recorded 50µs after the balancer's latest clock reading.
+		policy.Observe(slow, 51*time.Millisecond, fast.Now()+50_000, false)
+		for range 100 {
+			if h := mustPick(t, b); h != fast {
+				t.Fatalf("picked the host that just answered in 51ms over one at 1ms")
+			}
+		}
+	})
 }
 
 // TestConcurrentUse runs picks and reports from several goroutines on the
 // real clock, for the race detector; every pick must return a member.
 func TestConcurrentUse(t *testing.T) {
-	b := balancer.New(p2c.New())
+	b, err := balancer.New(p2c.New(), balancer.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { b.Close() })
 	b.Update(instances(5))
 	var wg sync.WaitGroup

@@ -25,7 +25,10 @@ func instances(n int) []discovery.Instance {
 
 func newBalancer(t testing.TB, n int) *balancer.Balancer {
 	t.Helper()
-	b := balancer.New(random.New())
+	b, err := balancer.New(random.New(), balancer.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { b.Close() })
 	b.Update(instances(n))
 	return b
@@ -98,7 +101,10 @@ func TestPickDoesNotAllocate(t *testing.T) {
 
 func benchmarkPick(b *testing.B, parallel bool) {
 	balancertest.BenchmarkPick(b, parallel, func(b *testing.B, list []discovery.Instance) (*balancer.Balancer, []context.Context) {
-		bal := balancer.New(random.New())
+		bal, err := balancer.New(random.New(), balancer.Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
 		bal.Update(list)
 		return bal, nil
 	})

@@ -18,14 +18,17 @@ var benchSizes = []int{3, 100, 10000}
 func keyContexts() []context.Context {
 	ctxs := make([]context.Context, 1024)
 	for i := range ctxs {
-		ctxs[i] = balancer.WithKey(context.Background(), fmt.Sprintf("user-%06d", i*7919))
+		ctxs[i] = balancer.ContextWithKey(context.Background(), fmt.Sprintf("user-%06d", i*7919))
 	}
 	return ctxs
 }
 
 func benchmarkPick(b *testing.B, parallel bool) {
 	balancertest.BenchmarkPick(b, parallel, func(b *testing.B, list []discovery.Instance) (*balancer.Balancer, []context.Context) {
-		bal := balancer.New(ringhash.Policy{})
+		bal, err := balancer.New(ringhash.Policy{}, balancer.Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
 		bal.Update(list)
 		return bal, keyContexts()
 	})

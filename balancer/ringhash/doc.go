@@ -5,7 +5,7 @@
 //
 // # Keys
 //
-// The key comes from the call's context, set with [balancer.WithKey] (a
+// The key comes from the call's context, set with [balancer.ContextWithKey] (a
 // user, cart or session ID). It is hashed with xhash.String, which gives
 // the same 64-bit value in every process, so separate clients with the
 // same membership send a key to the same instance without talking to each

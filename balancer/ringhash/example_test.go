@@ -18,19 +18,27 @@ func Example() {
 		{ID: "carts-4", Service: "carts", Addr: "10.0.0.4:8080"},
 		{ID: "carts-5", Service: "carts", Addr: "10.0.0.5:8080"},
 	}
-	b := balancer.New(ringhash.Policy{})
+	b, err := balancer.New(ringhash.Policy{}, balancer.Config{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer b.Close()
 	b.Update(list)
 
 	// Every call for one cart goes to the same instance, so its cache
 	// stays warm there.
-	ctx := balancer.WithKey(context.Background(), "cart-4711")
+	ctx := balancer.ContextWithKey(context.Background(), "cart-4711")
 	first, _ := b.Pick(ctx)
 	second, _ := b.Pick(ctx)
 	fmt.Println("same host twice:", first == second)
 
 	// Another client with the same members agrees, with no coordination.
-	other := balancer.New(ringhash.Policy{})
+	other, err := balancer.New(ringhash.Policy{}, balancer.Config{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer other.Close()
 	other.Update(list)
 	h, _ := other.Pick(ctx)

@@ -25,7 +25,7 @@ const numKeys = 100_000
 var keys = sync.OnceValue(func() []context.Context {
 	ctxs := make([]context.Context, numKeys)
 	for i := range ctxs {
-		ctxs[i] = balancer.WithKey(context.Background(), fmt.Sprintf("key-%d", i))
+		ctxs[i] = balancer.ContextWithKey(context.Background(), fmt.Sprintf("key-%d", i))
 	}
 	return ctxs
 })
@@ -34,7 +34,10 @@ var keys = sync.OnceValue(func() []context.Context {
 // balancer as a client would.
 func owners(t testing.TB, p balancer.Policy, list []discovery.Instance) []string {
 	t.Helper()
-	b := balancer.New(p)
+	b, err := balancer.New(p, balancer.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer b.Close()
 	b.Update(list)
 	out := make([]string, numKeys)
@@ -231,7 +234,10 @@ func TestStable(t *testing.T) {
 		t.Error("a separately built balancer maps keys differently")
 	}
 
-	b := balancer.New(p)
+	b, err := balancer.New(p, balancer.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer b.Close()
 	b.Update(list[:3])
 	b.Update(instances(40))
@@ -251,7 +257,10 @@ func TestStable(t *testing.T) {
 // release must agree on it, so a change here breaks clients that run
 // different versions side by side: change it only on purpose.
 func TestGolden(t *testing.T) {
-	b := balancer.New(ringhash.Policy{})
+	b, err := balancer.New(ringhash.Policy{}, balancer.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer b.Close()
 	b.Update(instances(10))
 	golden := map[string]string{
@@ -263,7 +272,7 @@ func TestGolden(t *testing.T) {
 		"":          "i00000",
 	}
 	for key, want := range golden {
-		h, err := b.Pick(balancer.WithKey(context.Background(), key))
+		h, err := b.Pick(balancer.ContextWithKey(context.Background(), key))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -365,7 +374,7 @@ func TestPickSearches(t *testing.T) {
 			x := xhash.String(key)
 			i := sort.Search(len(hashes), func(i int) bool { return hashes[i] >= x })
 			want := hosts[owners[i%len(hashes)]]
-			if got := picker.Pick(balancer.WithKey(context.Background(), key)); got != want {
+			if got := picker.Pick(balancer.ContextWithKey(context.Background(), key)); got != want {
 				t.Fatalf("%d entries, key %q: picked %s, want %s", len(hashes), key, got.Instance.ID, want.Instance.ID)
 			}
 		}
@@ -392,7 +401,10 @@ func TestPickSearches(t *testing.T) {
 func TestNoKey(t *testing.T) {
 	list := instances(3)
 	list[2].Weight = 2
-	b := balancer.New(ringhash.Policy{})
+	b, err := balancer.New(ringhash.Policy{}, balancer.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer b.Close()
 	b.Update(list)
 	const picks = 40000
@@ -419,7 +431,7 @@ func TestSingleHost(t *testing.T) {
 	list := instances(1)
 	hosts := hostsOf(list)
 	picker := ringhash.Policy{}.Build(hosts)
-	for _, ctx := range []context.Context{context.Background(), balancer.WithKey(context.Background(), "x")} {
+	for _, ctx := range []context.Context{context.Background(), balancer.ContextWithKey(context.Background(), "x")} {
 		if h := picker.Pick(ctx); h != hosts[0] {
 			t.Fatalf("picked %v, want the only host", h)
 		}
@@ -453,7 +465,10 @@ func TestDuplicateIDs(t *testing.T) {
 }
 
 func TestPickDoesNotAllocate(t *testing.T) {
-	b := balancer.New(ringhash.Policy{})
+	b, err := balancer.New(ringhash.Policy{}, balancer.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer b.Close()
 	b.Update(instances(100))
 	ctxs := keyContexts()
@@ -477,7 +492,10 @@ func TestPickDoesNotAllocate(t *testing.T) {
 }
 
 func TestConcurrentPicksAndUpdates(t *testing.T) {
-	b := balancer.New(ringhash.Policy{})
+	b, err := balancer.New(ringhash.Policy{}, balancer.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer b.Close()
 	list := instances(20)
 	b.Update(list)
@@ -522,8 +540,8 @@ func FuzzPick(f *testing.F) {
 		}
 		picker := p.Build(hosts)
 		for _, ctx := range []context.Context{
-			balancer.WithKey(context.Background(), key),
-			balancer.WithKey(context.Background(), key+"'"),
+			balancer.ContextWithKey(context.Background(), key),
+			balancer.ContextWithKey(context.Background(), key+"'"),
 			context.Background(),
 		} {
 			h := picker.Pick(ctx)

@@ -10,7 +10,11 @@ import (
 )
 
 func Example() {
-	b := balancer.New(roundrobin.New())
+	b, err := balancer.New(roundrobin.New(), balancer.Config{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer b.Close()
 	b.Update([]discovery.Instance{
 		{ID: "a", Service: "catalog", Addr: "10.0.0.1:8080"},

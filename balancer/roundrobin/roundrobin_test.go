@@ -25,7 +25,10 @@ func instances(n int) []discovery.Instance {
 
 func newBalancer(t testing.TB, list []discovery.Instance) *balancer.Balancer {
 	t.Helper()
-	b := balancer.New(roundrobin.New())
+	b, err := balancer.New(roundrobin.New(), balancer.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { b.Close() })
 	b.Update(list)
 	return b
@@ -111,7 +114,10 @@ func TestPickDoesNotAllocate(t *testing.T) {
 
 func benchmarkPick(b *testing.B, parallel bool) {
 	balancertest.BenchmarkPick(b, parallel, func(b *testing.B, list []discovery.Instance) (*balancer.Balancer, []context.Context) {
-		bal := balancer.New(roundrobin.New())
+		bal, err := balancer.New(roundrobin.New(), balancer.Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
 		bal.Update(list)
 		return bal, nil
 	})

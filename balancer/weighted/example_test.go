@@ -10,7 +10,11 @@ import (
 )
 
 func Example() {
-	b := balancer.New(weighted.New())
+	b, err := balancer.New(weighted.New(), balancer.Config{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer b.Close()
 	b.Update([]discovery.Instance{
 		{ID: "big", Service: "catalog", Addr: "10.0.0.1:8080", Weight: 5},

@@ -37,7 +37,10 @@ func hostsOf(list []discovery.Instance) []*balancer.Host {
 
 func newBalancer(t testing.TB, list []discovery.Instance) *balancer.Balancer {
 	t.Helper()
-	b := balancer.New(weighted.New())
+	b, err := balancer.New(weighted.New(), balancer.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { b.Close() })
 	b.Update(list)
 	return b

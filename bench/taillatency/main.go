@@ -125,7 +125,10 @@ func run(requests, warmup, concurrency int, base, slow time.Duration) error {
 		return get(inst.Addr), nil, nil
 	}
 	ours := func(p balancer.Policy) endpoint.Endpoint {
-		b := balancer.New(p, balancer.WithFactory(factory))
+		b, err := balancer.New(p, balancer.Config{Factory: factory})
+		if err != nil {
+			panic(err)
+		}
 		b.Update(list)
 		return b.Call
 	}

@@ -54,7 +54,7 @@
 // [Group.Factory]) would then have its rejections counted by the
 // balancer's outlier detection as fresh failures of the instance, although
 // no request reached it. Build such a balancer with
-// balancer.WithClassifier([SkipRejections](outcome.Default)), which makes
+// balancer.Config{Classifier: [SkipRejections](outcome.Default)}, which makes
 // the balancer treat rejections as neutral (neither success nor failure,
 // no latency sample) and defers to the given classifier for everything
 // else.

@@ -89,10 +89,14 @@ func ExampleGroup_Factory() {
 			return inst.ID, nil
 		}, nil, nil
 	}
-	lb := balancer.New(roundrobin.New(),
-		balancer.WithFactory(g.Factory(factory)),
-		balancer.WithClassifier(circuitbreaker.SkipRejections(nil)),
-	)
+	lb, err := balancer.New(roundrobin.New(), balancer.Config{
+		Factory:    g.Factory(factory),
+		Classifier: circuitbreaker.SkipRejections(nil),
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer lb.Close()
 	lb.Update([]discovery.Instance{
 		{ID: "a", Service: "users", Addr: "10.0.0.1:80"},

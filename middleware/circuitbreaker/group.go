@@ -204,16 +204,17 @@ func (g *Group) Endpoint(next endpoint.Endpoint) endpoint.Endpoint {
 // balancer. The breaker is pinned while the balancer holds the endpoint
 // and forgotten when the balancer closes it (the instance left).
 //
-// Build the balancer with balancer.WithClassifier([SkipRejections](c)) as
+// Build the balancer with Config.Classifier [SkipRejections](c) as
 // well, where c is the classifier you would otherwise use (nil for
 // outcome.Default), so that outlier detection does not count rejections:
 //
 //	g, err := circuitbreaker.NewGroup(circuitbreaker.GroupConfig{})
 //	…
-//	b := balancer.New(roundrobin.New(),
-//		balancer.WithFactory(g.Factory(factory)),
-//		balancer.WithClassifier(circuitbreaker.SkipRejections(nil)),
-//		balancer.WithOutlierDetection(balancer.OutlierConfig{}))
+//	b, err := balancer.New(roundrobin.New(), balancer.Config{
+//		Factory:    g.Factory(factory),
+//		Classifier: circuitbreaker.SkipRejections(nil),
+//		Outlier:    &balancer.OutlierConfig{},
+//	})
 func (g *Group) Factory(f balancer.Factory) balancer.Factory {
 	return func(inst discovery.Instance) (endpoint.Endpoint, io.Closer, error) {
 		ep, c, err := f(inst)

@@ -12,7 +12,6 @@ import (
 	"github.com/switchyard/switchyard/balancer"
 	"github.com/switchyard/switchyard/balancer/roundrobin"
 	"github.com/switchyard/switchyard/discovery"
-	"github.com/switchyard/switchyard/internal/clock"
 	"github.com/switchyard/switchyard/middleware/circuitbreaker"
 	"github.com/switchyard/switchyard/outcome"
 )
@@ -145,15 +144,14 @@ func TestFactoryRejectionsDoNotFeedOutlierDetection(t *testing.T) {
 					return nil, errServer
 				}, nil, nil
 			})
-			opts := []balancer.Option{
-				balancer.WithFactory(factory),
-				balancer.WithClock(clock.NewFake(time.Unix(0, 0))),
-				balancer.WithOutlierDetection(balancer.OutlierConfig{ConsecutiveFailures: 5}),
+			b, err := balancer.New(roundrobin.New(), balancer.Config{
+				Factory:    factory,
+				Classifier: tc.classifier, // nil: outcome.Default
+				Outlier:    &balancer.OutlierConfig{ConsecutiveFailures: 5},
+			})
+			if err != nil {
+				t.Fatal(err)
 			}
-			if tc.classifier != nil {
-				opts = append(opts, balancer.WithClassifier(tc.classifier))
-			}
-			b := balancer.New(roundrobin.New(), opts...)
 			defer b.Close()
 			b.Update([]discovery.Instance{{ID: "a", Service: "s", Addr: "127.0.0.1:1"}})
 			ctx := context.Background()

@@ -278,7 +278,10 @@ func TestHookSeries(t *testing.T) {
 	m.Shed("catalog.list", "rate_limited")
 	m.Shed("catalog.list", "concurrency")
 
-	b := balancer.New(roundrobin.New())
+	b, err := balancer.New(roundrobin.New(), balancer.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer b.Close()
 	b.Update([]discovery.Instance{
 		{ID: "u1", Service: "users", Addr: "127.0.0.1:1"},

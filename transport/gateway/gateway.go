@@ -103,10 +103,11 @@ func WithAttemptTimeout(cfg shttp.AttemptTimeout) Option {
 // use the rest of its route's budget.
 func WithoutAttemptTimeout() Option { return func(g *Gateway) { g.noAttempt = true } }
 
-// WithBalancerOptions adds options to every upstream balancer (a clock,
-// a classifier, an error handler).
-func WithBalancerOptions(opts ...balancer.Option) Option {
-	return func(g *Gateway) { g.balancerOpts = append(g.balancerOpts, opts...) }
+// WithBalancerConfig sets the configuration of every upstream balancer
+// (its hooks; a nil Hooks.OnError logs). Its Factory, Classifier and
+// Outlier are the gateway's.
+func WithBalancerConfig(cfg balancer.Config) Option {
+	return func(g *Gateway) { g.balancerCfg = cfg }
 }
 
 // WithTrustedProxies names the proxies (load balancers, ingresses) in
@@ -142,20 +143,20 @@ func WithStrippedHeaders(names ...string) Option {
 // instances. It is safe for concurrent use; Close stops following the
 // registry.
 type Gateway struct {
-	newPolicy    func(string) balancer.Policy
-	outlier      balancer.OutlierConfig
-	transport    http.RoundTripper
-	maxBody      int64
-	timeout      time.Duration
-	retries      int
-	budget       func(string) Budget
-	middleware   []func(http.Handler) http.Handler
-	log          *slog.Logger
-	balancerOpts []balancer.Option
-	ident        identity
-	classify     outcome.Classifier
-	attempt      shttp.AttemptTimeout
-	noAttempt    bool
+	newPolicy   func(string) balancer.Policy
+	outlier     balancer.OutlierConfig
+	transport   http.RoundTripper
+	maxBody     int64
+	timeout     time.Duration
+	retries     int
+	budget      func(string) Budget
+	middleware  []func(http.Handler) http.Handler
+	log         *slog.Logger
+	balancerCfg balancer.Config
+	ident       identity
+	classify    outcome.Classifier
+	attempt     shttp.AttemptTimeout
+	noAttempt   bool
 
 	handler   http.Handler
 	proxy     *httputil.ReverseProxy
@@ -265,17 +266,19 @@ func (g *Gateway) follow(ctx context.Context, resolver discovery.Resolver, servi
 	if err != nil {
 		return nil, fmt.Errorf("gateway: watch %s: %w", service, err)
 	}
-	opts := []balancer.Option{
-		balancer.WithFactory(g.factory),
-		balancer.WithOutlierDetection(g.outlier),
-		balancer.WithErrorHandler(func(err error) { g.log.Warn("gateway: upstream", "service", service, "error", err) }),
+	cfg := g.balancerCfg
+	// The gateway's classifier wins, so that the balancer cannot disagree
+	// with the gateway's own retry decisions.
+	outlier := g.outlier
+	cfg.Factory, cfg.Classifier, cfg.Outlier = g.factory, g.classify, &outlier
+	if cfg.Hooks.OnError == nil {
+		cfg.Hooks.OnError = func(err error) { g.log.Warn("gateway: upstream", "service", service, "error", err) }
 	}
-	// The gateway's classifier goes last, so that a classifier among the
-	// balancer options cannot make the balancer disagree with the
-	// gateway's own retry decisions.
-	opts = append(opts, g.balancerOpts...)
-	opts = append(opts, balancer.WithClassifier(g.classify))
-	bal := balancer.New(g.newPolicy(service), opts...)
+	bal, err := balancer.New(g.newPolicy(service), cfg)
+	if err != nil {
+		w.Stop()
+		return nil, fmt.Errorf("gateway: %s: %w", service, err)
+	}
 	if err := bal.Follow(w); err != nil {
 		bal.Close()
 		return nil, err

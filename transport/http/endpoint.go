@@ -73,7 +73,7 @@ type ClientOption func(*clientConfig)
 type clientConfig struct {
 	policy      balancer.Policy
 	outlier     balancer.OutlierConfig
-	balOpts     []balancer.Option
+	balCfg      balancer.Config
 	breakers    *circuitbreaker.Group
 	breakerSet  circuitbreaker.Config
 	noBreaker   bool
@@ -105,10 +105,11 @@ func WithOutlierDetection(cfg balancer.OutlierConfig) ClientOption {
 	return func(c *clientConfig) { c.outlier = cfg }
 }
 
-// WithBalancerOptions adds options to the balancer (a clock, an error
-// handler). The factory and classifier options are set by the endpoint.
-func WithBalancerOptions(opts ...balancer.Option) ClientOption {
-	return func(c *clientConfig) { c.balOpts = append(c.balOpts, opts...) }
+// WithBalancerConfig sets the balancer's configuration (its hooks). Its
+// Factory and Classifier are set by the endpoint, and its Outlier by
+// [WithOutlierDetection].
+func WithBalancerConfig(cfg balancer.Config) ClientOption {
+	return func(c *clientConfig) { c.balCfg = cfg }
 }
 
 // WithBreakers sets the per-instance breaker group, to share one breaker
@@ -249,12 +250,13 @@ func NewClientEndpoint(ctx context.Context, r discovery.Resolver, service string
 		// outlier detection, which already counted the failures behind it.
 		classifier = circuitbreaker.SkipRejections(nil)
 	}
-	balOpts := append([]balancer.Option{
-		balancer.WithFactory(f),
-		balancer.WithClassifier(classifier),
-		balancer.WithOutlierDetection(cfg.outlier),
-	}, cfg.balOpts...)
-	c.bal = balancer.New(cfg.policy, balOpts...)
+	balCfg := cfg.balCfg
+	balCfg.Factory, balCfg.Classifier, balCfg.Outlier = f, classifier, &cfg.outlier
+	bal, err := balancer.New(cfg.policy, balCfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidClient, err)
+	}
+	c.bal = bal
 
 	var mws []endpoint.Middleware
 	if !cfg.noTrace {

@@ -1,4 +1,4 @@
-package balancer_test
+package p2c_test
 
 import (
 	"math"
@@ -6,14 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchyard/switchyard/balancer"
+	"github.com/switchyard/switchyard/balancer/p2c"
 )
 
 // ewmaTau is a time constant of 2^30 ns (about 1.07s). Stamps are kept in
 // units of 2^10 ns, so ages that are multiples of 1024 ns are exact.
 const ewmaTau = 1 << 30
 
-func ewmaValue(t *testing.T, e *balancer.EWMA, now int64) float64 {
+func ewmaValue(t *testing.T, e *p2c.EWMA, now int64) float64 {
 	t.Helper()
 	v, ok := e.Value(now, ewmaTau)
 	if !ok {
@@ -23,20 +23,20 @@ func ewmaValue(t *testing.T, e *balancer.EWMA, now int64) float64 {
 }
 
 func TestEWMAZeroValueHasNoSample(t *testing.T) {
-	var e balancer.EWMA
+	var e p2c.EWMA
 	if v, ok := e.Value(12345, ewmaTau); ok || v != 0 {
 		t.Fatalf("zero EWMA: Value = %v, %v; want 0, false", v, ok)
 	}
 }
 
 func TestEWMAFirstSampleIsTheValue(t *testing.T) {
-	var e balancer.EWMA
+	var e p2c.EWMA
 	e.Observe(int64(5*time.Millisecond), 0, ewmaTau)
 	if v := ewmaValue(t, &e, 0); v != float64(5*time.Millisecond) {
 		t.Fatalf("after one 5ms sample: %v, want 5ms", time.Duration(v))
 	}
 	// A zero sample still counts as a sample.
-	var z balancer.EWMA
+	var z p2c.EWMA
 	z.Observe(0, 0, ewmaTau)
 	if _, ok := z.Value(0, ewmaTau); !ok {
 		t.Fatal("a 0ns sample reads as no sample")
@@ -46,7 +46,7 @@ func TestEWMAFirstSampleIsTheValue(t *testing.T) {
 // TestEWMAPeakReplacesAtOnce: a sample above the average replaces it, no
 // matter how little time has passed.
 func TestEWMAPeakReplacesAtOnce(t *testing.T) {
-	var e balancer.EWMA
+	var e p2c.EWMA
 	now := int64(0)
 	for range 100 {
 		now += 1024
@@ -71,7 +71,7 @@ func TestEWMADecaysTowardLowerSamples(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var e balancer.EWMA
+			var e p2c.EWMA
 			hi, lo := float64(100*time.Millisecond), float64(10*time.Millisecond)
 			e.Observe(int64(hi), 0, ewmaTau)
 			e.Observe(int64(lo), tt.dt, ewmaTau)
@@ -84,7 +84,7 @@ func TestEWMADecaysTowardLowerSamples(t *testing.T) {
 	}
 
 	// Repeated lower samples walk the average down to them, never below.
-	var e balancer.EWMA
+	var e p2c.EWMA
 	e.Observe(int64(100*time.Millisecond), 0, ewmaTau)
 	prev := math.Inf(1)
 	now := int64(0)
@@ -106,7 +106,7 @@ func TestEWMADecaysTowardLowerSamples(t *testing.T) {
 // value must stay within 0.5% of the exact exp(-age/τ) from age 0 to 40τ,
 // and halve at each half-life.
 func TestEWMADecayAccuracy(t *testing.T) {
-	var e balancer.EWMA
+	var e p2c.EWMA
 	const v0 = 1 << 30 // exact in float32
 	e.Observe(v0, 0, ewmaTau)
 	worst, worstAge := 0.0, int64(0)
@@ -139,7 +139,7 @@ func TestEWMADecayAccuracy(t *testing.T) {
 // TestEWMAConcurrentObserve: samples from many goroutines are neither lost
 // into garbage nor torn; with equal samples the result is that sample.
 func TestEWMAConcurrentObserve(t *testing.T) {
-	var e balancer.EWMA
+	var e p2c.EWMA
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Go(func() {
@@ -160,7 +160,7 @@ func TestEWMAConcurrentObserve(t *testing.T) {
 // reading is not an hour old: it must see the sample undecayed, not
 // decayed to nothing.
 func TestEWMAReadBeforeItsStamp(t *testing.T) {
-	var e balancer.EWMA
+	var e p2c.EWMA
 	const at = 10 << 30
 	e.Observe(int64(50*time.Millisecond), at, ewmaTau)
 	for _, early := range []int64{1024, 1 << 20, 1 << 30} {
