@@ -15,11 +15,11 @@
 //	transport/...         HTTP server and client helpers, gateway
 //	middleware/...        circuitbreaker, ratelimit, concurrency, retry, hedge,
 //	                      deadline, tracing, metrics, logging, auth, fault
-//	balancer              snapshots, outcome feedback, outlier detection
 //	balancer/...          roundrobin, random, weighted, leastrequest, p2c,
-//	                      ringhash, maglev
-//	discovery             Instance, Registrar, Resolver, Watch, Feed
+//	                      ringhash, maglev (each implements balancer.Policy)
+//	balancer              snapshots, outcome feedback, outlier detection
 //	discovery/...         memory, static, etcd, dns backends
+//	discovery             Instance, Registrar, Resolver, Watch, Feed
 //	outcome               the one rule for "was this the server's fault?"
 //	internal/...          clock, hashing; not importable by users
 //
