@@ -120,11 +120,11 @@ func newGateway(upstream string) (http.Handler, error) {
 	if err := reg.Register(context.Background(), discovery.Instance{ID: "b1", Service: "backend", Addr: upstream}); err != nil {
 		return nil, err
 	}
-	prom, err := metrics.NewPrometheus()
+	prom, err := metrics.NewPrometheus(metrics.PrometheusConfig{})
 	if err != nil {
 		return nil, err
 	}
-	m, err := metrics.New(metrics.WithMeterProvider(prom.MeterProvider()))
+	m, err := metrics.New(metrics.Config{MeterProvider: prom.MeterProvider()})
 	if err != nil {
 		return nil, err
 	}
@@ -133,11 +133,15 @@ func newGateway(upstream string) (http.Handler, error) {
 		return nil, err
 	}
 	limit := limiter.Handler
+	tr, err := tracing.New(tracing.Config{})
+	if err != nil {
+		return nil, err
+	}
 	g, err := gateway.New(context.Background(), reg, []gateway.Route{
 		{Pattern: "/api/", Service: "backend", Middleware: []func(http.Handler) http.Handler{limit}},
 	}, gateway.WithMiddleware(
-		func(next http.Handler) http.Handler { return tracing.Handler("", next) },
-		func(next http.Handler) http.Handler { return m.Handler("", next) },
+		tr.Handler,
+		m.Handler,
 	))
 	if err != nil {
 		return nil, err

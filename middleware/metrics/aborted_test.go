@@ -21,17 +21,17 @@ import (
 func TestHandlerLabelsRequestsTheClientBrokeAborted(t *testing.T) {
 	for _, c := range brokenreq.Cases("/login") {
 		t.Run(c.Name, func(t *testing.T) {
-			p, err := metrics.NewPrometheus(metrics.WithoutRuntimeMetrics())
+			p, err := metrics.NewPrometheus(metrics.PrometheusConfig{OmitRuntimeMetrics: true})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer p.Shutdown(context.Background())
 			var rec brokenreq.Recorder
-			m, err := metrics.New(metrics.WithMeterProvider(p.MeterProvider()), metrics.WithClassifier(rec.Classify))
+			m, err := metrics.New(metrics.Config{MeterProvider: p.MeterProvider(), Classifier: rec.Classify})
 			if err != nil {
 				t.Fatal(err)
 			}
-			addr, wait := brokenreq.Serve(t, m.Handler("login", brokenreq.Naive))
+			addr, wait := brokenreq.Serve(t, m.Operation("login").Handler(brokenreq.Naive))
 			for range 3 {
 				brokenreq.Send(t, addr, c)
 			}

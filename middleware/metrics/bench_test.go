@@ -22,7 +22,7 @@ type provider struct {
 var providers = []provider{
 	{"noop", func(testing.TB) metric.MeterProvider { return metricnoop.NewMeterProvider() }},
 	{"prometheus", func(b testing.TB) metric.MeterProvider {
-		p, err := metrics.NewPrometheus(metrics.WithoutRuntimeMetrics())
+		p, err := metrics.NewPrometheus(metrics.PrometheusConfig{OmitRuntimeMetrics: true})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -32,7 +32,7 @@ var providers = []provider{
 }
 
 func newMetrics(b testing.TB, p provider) *metrics.Metrics {
-	m, err := metrics.New(metrics.WithMeterProvider(p.mp(b)))
+	m, err := metrics.New(metrics.Config{MeterProvider: p.mp(b)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func newMetrics(b testing.TB, p provider) *metrics.Metrics {
 func BenchmarkEndpoint(b *testing.B) {
 	for _, p := range providers {
 		m := newMetrics(b, p)
-		ep := m.Endpoint("bench")(nop)
+		ep := m.Operation("bench").Endpoint(nop)
 		ctx := context.Background()
 		b.Run(p.name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -69,8 +69,8 @@ func BenchmarkHandler(b *testing.B) {
 		name string
 		h    http.Handler
 	}{
-		{"fixed-route", m.Handler("items", http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))},
-		{"mux-pattern", m.Handler("", mux)},
+		{"fixed-route", m.Operation("items").Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))},
+		{"mux-pattern", m.Handler(mux)},
 	} {
 		b.Run(h.name, func(b *testing.B) {
 			req := httptest.NewRequest(http.MethodGet, "/items/1", nil)

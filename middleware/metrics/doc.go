@@ -17,13 +17,23 @@
 //	switchyard.pool.size           gauge          {service, state}  state is "member" or "eligible"
 //
 // outcome is the [outcome.Class] of the call as decided by [outcome.Default]
-// (or the classifier given with [WithClassifier]): "success",
+// (or [Config.Classifier]): "success",
 // "server_failure", "caller_fault" or "canceled". Attribute values are
 // always operation, route, breaker or service names chosen by the program,
 // never raw request paths, so the number of series stays bounded.
 //
-// [Metrics.Endpoint] is endpoint middleware and [Metrics.Handler] wraps an
-// [net/http.Handler]. The hook methods ([Metrics.BreakerStateChanged],
+// [New] builds a Metrics from a [Config] whose zero value means the global
+// meter provider, [outcome.Default] and [DefaultBuckets]; an invalid Config
+// is an error wrapping [ErrConfig]. [Metrics.Operation] binds an operation
+// name; [Metrics.Endpoint] is endpoint middleware and [Metrics.Handler]
+// wraps an [net/http.Handler] (without a bound operation it records under
+// the matched route pattern):
+//
+//	m, err := metrics.New(metrics.Config{MeterProvider: prom.MeterProvider()})
+//	ep = m.Operation("users.get").Endpoint(ep)
+//	h = m.Handler(mux)
+//
+// The hook methods ([Metrics.BreakerStateChanged],
 // [Metrics.Retried], [Metrics.BudgetExhausted], [Metrics.Shed],
 // [Metrics.OutlierEjected] and friends) take plain strings so that any
 // middleware's callback can be adapted to them in one line; see the

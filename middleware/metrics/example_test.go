@@ -19,17 +19,17 @@ import (
 // Instruments on a private Prometheus registry, an instrumented endpoint,
 // and a scrape of /metrics.
 func Example() {
-	prom, err := metrics.NewPrometheus(metrics.WithoutRuntimeMetrics())
+	prom, err := metrics.NewPrometheus(metrics.PrometheusConfig{OmitRuntimeMetrics: true})
 	if err != nil {
 		panic(err)
 	}
 	defer prom.Shutdown(context.Background())
-	m, err := metrics.New(metrics.WithMeterProvider(prom.MeterProvider()))
+	m, err := metrics.New(metrics.Config{MeterProvider: prom.MeterProvider()})
 	if err != nil {
 		panic(err)
 	}
 
-	get := m.Endpoint("catalog.get")(func(_ context.Context, req any) (any, error) {
+	get := m.Operation("catalog.get").Endpoint(func(_ context.Context, req any) (any, error) {
 		if req == "missing" {
 			return nil, notFound{}
 		}
@@ -72,9 +72,9 @@ func (notFound) StatusCode() int { return http.StatusNotFound }
 // where the shapes match (the balancer's outlier hooks), through a
 // one-line closure elsewhere.
 func ExampleMetrics_OutlierEjected() {
-	prom, _ := metrics.NewPrometheus(metrics.WithoutRuntimeMetrics())
+	prom, _ := metrics.NewPrometheus(metrics.PrometheusConfig{OmitRuntimeMetrics: true})
 	defer prom.Shutdown(context.Background())
-	m, _ := metrics.New(metrics.WithMeterProvider(prom.MeterProvider()))
+	m, _ := metrics.New(metrics.Config{MeterProvider: prom.MeterProvider()})
 
 	cfg := balancer.OutlierConfig{OnEject: m.OutlierEjected, OnRestore: m.OutlierRestored}
 	// A breaker's hook that reports states by name:
@@ -102,9 +102,9 @@ func (s state) String() string { return string(s) }
 // Order matters: the first middleware is the outermost, so here the
 // metrics see the retried call once, with its final outcome.
 func ExampleMetrics_Endpoint() {
-	prom, _ := metrics.NewPrometheus(metrics.WithoutRuntimeMetrics())
+	prom, _ := metrics.NewPrometheus(metrics.PrometheusConfig{OmitRuntimeMetrics: true})
 	defer prom.Shutdown(context.Background())
-	m, _ := metrics.New(metrics.WithMeterProvider(prom.MeterProvider()))
+	m, _ := metrics.New(metrics.Config{MeterProvider: prom.MeterProvider()})
 
 	attempts := 0
 	retryOnce := func(next endpoint.Endpoint) endpoint.Endpoint {
@@ -116,7 +116,7 @@ func ExampleMetrics_Endpoint() {
 			return next(ctx, req)
 		}
 	}
-	ep := endpoint.Chain(m.Endpoint("orders.create"), retryOnce)(func(context.Context, any) (any, error) {
+	ep := endpoint.Chain(m.Operation("orders.create").Endpoint, retryOnce)(func(context.Context, any) (any, error) {
 		attempts++
 		if attempts == 1 {
 			return nil, fmt.Errorf("connection reset")

@@ -10,19 +10,20 @@ import (
 	"github.com/switchyard/switchyard/outcome"
 )
 
-// Unmatched is the operation recorded by [Metrics.Handler] with an empty
-// route for a request that no [http.ServeMux] pattern matched.
+// Unmatched is the operation recorded by [Metrics.Handler] without a bound
+// operation for a request that no [http.ServeMux] pattern matched.
 const Unmatched = "unmatched"
 
-// AllRoutes is the operation under which [Metrics.Handler] with an empty
-// route keeps its in-flight count, since the route is known only after the
+// AllRoutes is the operation under which [Metrics.Handler] without a
+// bound operation keeps its in-flight count, since the route is known only after the
 // request has been routed.
 const AllRoutes = "*"
 
 // Handler wraps next so that each request is counted and timed like a call
-// of [Metrics.Endpoint] with operation route.
+// of [Metrics.Endpoint], under the operation bound with [Metrics.Operation].
 //
-// When route is empty the operation is the [http.ServeMux] pattern that
+// Without a bound operation (the Metrics [New] returns) the operation is
+// the [http.ServeMux] pattern that
 // matched the request inside next ("GET /items/{id}"), or [Unmatched];
 // the in-flight count is then kept under [AllRoutes]. Raw paths are never
 // used, so the number of series stays bounded.
@@ -35,21 +36,24 @@ const AllRoutes = "*"
 // body failed to read (broken chunked framing, a hang-up mid-upload, a
 // read error), or the answer was 413 or 408. A
 // panic in next is recorded as a 500 and re-raised.
-func (m *Metrics) Handler(route string, next http.Handler) http.Handler {
+//
+// The method value m.Handler is a func(http.Handler) http.Handler, usable
+// as route middleware.
+func (m *Metrics) Handler(next http.Handler) http.Handler {
 	if m.noop {
 		return next
 	}
-	if route != "" {
-		s := newOpSets(route)
+	if m.op != "" {
+		s := m.sets
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ctx := r.Context()
 			m.inflight.Add(ctx, 1, s.base...)
-			start := m.clock.Now()
+			start := m.now()
 			rw := respwriter.New(w)
 			body := reqbody.Watch(r)
 			defer func() {
 				p := recover()
-				d := m.clock.Now().Sub(start).Seconds()
+				d := m.now().Sub(start).Seconds()
 				m.inflight.Add(ctx, -1, s.base...)
 				m.record(ctx, s, d, m.statusClass(ctx, body, status(rw, p)))
 				if p != nil {
@@ -63,12 +67,12 @@ func (m *Metrics) Handler(route string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		m.inflight.Add(ctx, 1, all.base...)
-		start := m.clock.Now()
+		start := m.now()
 		rw := respwriter.New(w)
 		body := reqbody.Watch(r)
 		defer func() {
 			p := recover()
-			d := m.clock.Now().Sub(start).Seconds()
+			d := m.now().Sub(start).Seconds()
 			m.inflight.Add(ctx, -1, all.base...)
 			// An inner ServeMux has written the matched pattern into r.
 			m.record(ctx, m.routeSets(r.Pattern), d, m.statusClass(ctx, body, status(rw, p)))
@@ -80,7 +84,7 @@ func (m *Metrics) Handler(route string, next http.Handler) http.Handler {
 	})
 }
 
-func (m *Metrics) routeSets(pattern string) *opSets {
+func (m *instruments) routeSets(pattern string) *opSets {
 	if pattern == "" {
 		pattern = Unmatched
 	}
@@ -105,7 +109,7 @@ type statusError int
 func (e statusError) Error() string   { return "metrics: status " + strconv.Itoa(int(e)) }
 func (e statusError) StatusCode() int { return int(e) }
 
-func (m *Metrics) statusClass(ctx context.Context, body *reqbody.Body, status int) outcome.Class {
+func (m *instruments) statusClass(ctx context.Context, body *reqbody.Body, status int) outcome.Class {
 	var err error
 	if status >= 400 {
 		err = statusError(status)

@@ -16,7 +16,6 @@ import (
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 
 	"github.com/switchyard/switchyard/discovery"
-	"github.com/switchyard/switchyard/internal/clock"
 	"github.com/switchyard/switchyard/outcome"
 )
 
@@ -51,56 +50,46 @@ const (
 // refuses to create an instrument.
 var ErrInstrument = errors.New("metrics: cannot create instrument")
 
-// Option configures [New].
-type Option func(*config)
+// ErrConfig is wrapped by the error [New] returns for an invalid [Config].
+var ErrConfig = errors.New("metrics: invalid configuration")
 
-type config struct {
-	mp       metric.MeterProvider
-	classify outcome.Classifier
-	clock    clock.Clock
-	buckets  []float64
+// Config configures [New]. The zero value is valid: every field's zero
+// value is the default written beside it.
+type Config struct {
+	// MeterProvider is where the instruments are created. Nil means the
+	// global provider (otel.GetMeterProvider), which follows a later
+	// otel.SetMeterProvider. Use [Prometheus.MeterProvider] to expose the
+	// metrics at /metrics.
+	MeterProvider metric.MeterProvider
+	// Classifier sorts call results into outcomes. Nil means
+	// [outcome.Default], the rule the breaker, retry and outlier detection
+	// use; replace it only together with theirs.
+	Classifier outcome.Classifier
+	// Buckets are the duration histogram's boundaries, in seconds,
+	// strictly ascending (anything else is an error from [New]). Nil means
+	// [DefaultBuckets].
+	Buckets []float64
 }
 
-// WithMeterProvider sets where the instruments are created. The default,
-// and the behaviour for nil, is the global provider
-// (otel.GetMeterProvider), which follows a later otel.SetMeterProvider.
-// Use [Prometheus.MeterProvider] to expose the metrics at /metrics.
-func WithMeterProvider(mp metric.MeterProvider) Option {
-	return func(c *config) {
-		if mp != nil {
-			c.mp = mp
-		}
-	}
-}
-
-// WithClassifier replaces the rule that sorts call results into outcomes.
-// The default, and the behaviour for nil, is [outcome.Default], the rule
-// the breaker, retry and outlier detection use; replace it only together
-// with theirs.
-func WithClassifier(c outcome.Classifier) Option {
-	return func(cfg *config) { cfg.classify = outcome.Or(c) }
-}
-
-// WithClock sets the clock that times calls. The default is the real
-// clock; tests pass a fake.
-func WithClock(c clock.Clock) Option { return func(cfg *config) { cfg.clock = clock.OrReal(c) } }
-
-// WithBuckets replaces [DefaultBuckets] as the duration histogram's
-// boundaries, in seconds, ascending.
-func WithBuckets(b ...float64) Option {
-	return func(c *config) { c.buckets = append([]float64(nil), b...) }
-}
-
-// Metrics holds the instruments. Create it with [New]; the zero value is
-// not usable. All methods are safe for concurrent use. The hot paths
-// (Endpoint and Handler with a fixed route) use attribute sets computed
-// when the middleware is built and do not allocate per call beyond what the
-// SDK does.
+// Metrics holds the instruments and is the package's middleware. Create
+// it with [New]; the zero value is not usable. [Metrics.Operation] returns
+// a cheap Metrics bound to an operation name, which [Metrics.Endpoint] and
+// [Metrics.Handler] record under. All methods are safe for concurrent
+// use. The hot paths (Endpoint, and Handler with a bound operation) use
+// attribute sets computed when the middleware is built and do not
+// allocate per call beyond what the SDK does.
 type Metrics struct {
+	*instruments
+	op   string
+	sets *opSets // of op; nil on the Metrics New returns
+}
+
+// instruments are shared by a Metrics and those its Operation returns.
+type instruments struct {
 	meter    metric.Meter
 	noop     bool // the provider is the API's no-op: Endpoint and Handler add nothing
 	classify outcome.Classifier
-	clock    clock.Clock
+	now      func() time.Time // time.Now; tests set it through export_test.go
 
 	requests  metric.Int64Counter
 	errors    metric.Int64Counter
@@ -136,7 +125,7 @@ type hookEntry struct {
 	ops *opSets // for routes
 }
 
-func (m *Metrics) lookup(k hookKey, build func() *hookEntry) *hookEntry {
+func (m *instruments) lookup(k hookKey, build func() *hookEntry) *hookEntry {
 	if e, ok := (*m.hooks.Load())[k]; ok {
 		return e
 	}
@@ -163,14 +152,25 @@ func setEntry(attrs ...attribute.KeyValue) func() *hookEntry {
 	}
 }
 
-// New creates the instruments on the provider's meter.
-func New(opts ...Option) (*Metrics, error) {
-	c := config{mp: otel.GetMeterProvider(), classify: outcome.Default, clock: clock.Real{}, buckets: DefaultBuckets}
-	for _, o := range opts {
-		o(&c)
+// New creates the instruments on the provider's meter. It fails with an
+// error wrapping [ErrConfig] when cfg is invalid, and with one wrapping
+// [ErrInstrument] when the meter refuses an instrument.
+func New(cfg Config) (*Metrics, error) {
+	buckets := cfg.Buckets
+	if buckets == nil {
+		buckets = DefaultBuckets
 	}
-	m := &Metrics{meter: c.mp.Meter(ScopeName), classify: c.classify, clock: c.clock}
-	_, m.noop = c.mp.(metricnoop.MeterProvider)
+	for i := 1; i < len(buckets); i++ {
+		if !(buckets[i] > buckets[i-1]) {
+			return nil, fmt.Errorf("metrics: %w: buckets %v are not strictly ascending", ErrConfig, buckets)
+		}
+	}
+	mp := cfg.MeterProvider
+	if mp == nil {
+		mp = otel.GetMeterProvider()
+	}
+	m := &instruments{meter: mp.Meter(ScopeName), classify: outcome.Or(cfg.Classifier), now: time.Now}
+	_, m.noop = mp.(metricnoop.MeterProvider)
 	m.hooks.Store(&map[hookKey]*hookEntry{})
 	var errs []error
 	check := func(err error) {
@@ -187,7 +187,7 @@ func New(opts ...Option) (*Metrics, error) {
 	check(err)
 	m.duration, err = m.meter.Float64Histogram("switchyard.request.duration",
 		metric.WithDescription("Duration of calls and requests, by operation and outcome class."),
-		metric.WithUnit("s"), metric.WithExplicitBucketBoundaries(c.buckets...))
+		metric.WithUnit("s"), metric.WithExplicitBucketBoundaries(buckets...))
 	check(err)
 	m.inflight, err = m.meter.Int64UpDownCounter("switchyard.requests.in_flight",
 		metric.WithDescription("Calls and requests in progress, by operation."), metric.WithUnit("{request}"))
@@ -216,7 +216,15 @@ func New(opts ...Option) (*Metrics, error) {
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w: %w", ErrInstrument, errors.Join(errs...))
 	}
-	return m, nil
+	return &Metrics{instruments: m}, nil
+}
+
+// Operation returns a Metrics that shares m's instruments and records
+// [Metrics.Endpoint] calls and [Metrics.Handler] requests under operation.
+// It computes the operation's attribute sets once, so call it when the
+// middleware is built, not per call.
+func (m *Metrics) Operation(operation string) *Metrics {
+	return &Metrics{instruments: m.instruments, op: operation, sets: newOpSets(operation)}
 }
 
 // opSets are the precomputed measurement options of one operation.
@@ -237,7 +245,7 @@ func newOpSets(operation string) *opSets {
 }
 
 // record counts a finished call of class c that took d seconds.
-func (m *Metrics) record(ctx context.Context, s *opSets, d float64, c outcome.Class) {
+func (m *instruments) record(ctx context.Context, s *opSets, d float64, c outcome.Class) {
 	m.requests.Add(ctx, 1, s.base...)
 	if int(c) >= outcome.NumClasses {
 		c = outcome.ServerFailure // a custom classifier's unknown class
@@ -248,26 +256,30 @@ func (m *Metrics) record(ctx context.Context, s *opSets, d float64, c outcome.Cl
 	m.duration.Record(ctx, d, s.durs[c]...)
 }
 
-// Endpoint returns endpoint middleware that counts and times each call of
-// operation: in-flight while it runs, then requests, errors by outcome
-// class and the duration histogram. With the no-op provider from
-// go.opentelemetry.io/otel/metric/noop it returns next unchanged. The context is passed to the
-// instruments, so an SDK may attach exemplars from the current span.
-func (m *Metrics) Endpoint(operation string) endpoint.Middleware {
+// Endpoint is endpoint middleware that counts and times each call under
+// the operation bound with [Metrics.Operation] ("" on the Metrics [New]
+// returns: bind a name first): in-flight while it runs, then requests,
+// errors by outcome class and the duration histogram. With the no-op
+// provider from go.opentelemetry.io/otel/metric/noop it returns next
+// unchanged. The context is passed to the instruments, so an SDK may
+// attach exemplars from the current span.
+func (m *Metrics) Endpoint(next endpoint.Endpoint) endpoint.Endpoint {
 	if m.noop {
-		return func(next endpoint.Endpoint) endpoint.Endpoint { return next }
+		return next
 	}
-	s := newOpSets(operation)
-	return func(next endpoint.Endpoint) endpoint.Endpoint {
-		return func(ctx context.Context, req any) (any, error) {
-			m.inflight.Add(ctx, 1, s.base...)
-			start := m.clock.Now()
-			resp, err := next(ctx, req)
-			d := m.clock.Now().Sub(start).Seconds()
-			m.inflight.Add(ctx, -1, s.base...)
-			m.record(ctx, s, d, m.classify(ctx, err))
-			return resp, err
-		}
+	s := m.sets
+	if s == nil {
+		s = newOpSets(m.op)
+	}
+	in := m.instruments
+	return func(ctx context.Context, req any) (any, error) {
+		in.inflight.Add(ctx, 1, s.base...)
+		start := in.now()
+		resp, err := next(ctx, req)
+		d := in.now().Sub(start).Seconds()
+		in.inflight.Add(ctx, -1, s.base...)
+		in.record(ctx, s, d, in.classify(ctx, err))
+		return resp, err
 	}
 }
 

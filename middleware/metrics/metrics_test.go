@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -37,16 +38,17 @@ type fixture struct {
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	p, err := metrics.NewPrometheus(metrics.WithoutRuntimeMetrics(), metrics.WithServiceName("test"))
+	p, err := metrics.NewPrometheus(metrics.PrometheusConfig{OmitRuntimeMetrics: true, ServiceName: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Shutdown(context.Background()) })
 	fake := clock.NewFake(time.Unix(1_700_000_000, 0))
-	m, err := metrics.New(metrics.WithMeterProvider(p.MeterProvider()), metrics.WithClock(fake))
+	m, err := metrics.New(metrics.Config{MeterProvider: p.MeterProvider()})
 	if err != nil {
 		t.Fatal(err)
 	}
+	metrics.SetNow(m, fake.Now)
 	srv := httptest.NewServer(p.Handler())
 	t.Cleanup(srv.Close)
 	return &fixture{m: m, clock: fake, scrape: func(t *testing.T) map[string]*dto.MetricFamily {
@@ -116,7 +118,7 @@ func names(fams map[string]*dto.MetricFamily) []string {
 
 func TestEndpointSeries(t *testing.T) {
 	f := setup(t)
-	ep := f.m.Endpoint("catalog.get")(func(ctx context.Context, req any) (any, error) {
+	ep := f.m.Operation("catalog.get").Endpoint(func(ctx context.Context, req any) (any, error) {
 		f.clock.Advance(20 * time.Millisecond)
 		if req == nil {
 			return "ok", nil
@@ -180,7 +182,7 @@ func TestEndpointSeries(t *testing.T) {
 func TestInFlightWhileCallRuns(t *testing.T) {
 	f := setup(t)
 	entered, release := make(chan struct{}), make(chan struct{})
-	ep := f.m.Endpoint("slow")(func(context.Context, any) (any, error) {
+	ep := f.m.Operation("slow").Endpoint(func(context.Context, any) (any, error) {
 		close(entered)
 		<-release
 		return nil, nil
@@ -205,9 +207,9 @@ func TestHandlerSeries(t *testing.T) {
 	mux.HandleFunc("POST /items", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusInternalServerError) })
 	mux.HandleFunc("GET /limited", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTooManyRequests) })
 	mux.HandleFunc("GET /panic", func(w http.ResponseWriter, r *http.Request) { panic(http.ErrAbortHandler) })
-	app := httptest.NewServer(f.m.Handler("", mux))
+	app := httptest.NewServer(f.m.Handler(mux))
 	defer app.Close()
-	fixed := httptest.NewServer(f.m.Handler("health", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
+	fixed := httptest.NewServer(f.m.Operation("health").Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
 	defer fixed.Close()
 
 	do := func(method, url string) {
@@ -345,7 +347,7 @@ func TestPrometheusInstancesAreIndependent(t *testing.T) {
 }
 
 func TestRuntimeMetricsByDefault(t *testing.T) {
-	p, err := metrics.NewPrometheus()
+	p, err := metrics.NewPrometheus(metrics.PrometheusConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,22 +360,22 @@ func TestRuntimeMetricsByDefault(t *testing.T) {
 }
 
 func TestCustomClassifier(t *testing.T) {
-	p, err := metrics.NewPrometheus(metrics.WithoutRuntimeMetrics())
+	p, err := metrics.NewPrometheus(metrics.PrometheusConfig{OmitRuntimeMetrics: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Shutdown(context.Background())
 	errBenign := errors.New("benign")
-	m, err := metrics.New(metrics.WithMeterProvider(p.MeterProvider()), metrics.WithClassifier(func(ctx context.Context, err error) outcome.Class {
+	m, err := metrics.New(metrics.Config{MeterProvider: p.MeterProvider(), Classifier: func(ctx context.Context, err error) outcome.Class {
 		if errors.Is(err, errBenign) {
 			return outcome.Success
 		}
 		return outcome.Default(ctx, err)
-	}))
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ep := m.Endpoint("op")(func(context.Context, any) (any, error) { return nil, errBenign })
+	ep := m.Operation("op").Endpoint(func(context.Context, any) (any, error) { return nil, errBenign })
 	ep(context.Background(), nil)
 	rec := httptest.NewRecorder()
 	p.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
@@ -384,18 +386,18 @@ func TestCustomClassifier(t *testing.T) {
 }
 
 func TestHotPathsDoNotAllocate(t *testing.T) {
-	p, err := metrics.NewPrometheus(metrics.WithoutRuntimeMetrics())
+	p, err := metrics.NewPrometheus(metrics.PrometheusConfig{OmitRuntimeMetrics: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Shutdown(context.Background())
-	m, err := metrics.New(metrics.WithMeterProvider(p.MeterProvider()))
+	m, err := metrics.New(metrics.Config{MeterProvider: p.MeterProvider()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var errUnavailable error = statusErr(503)
-	ok := m.Endpoint("op")(func(context.Context, any) (any, error) { return nil, nil })
-	failing := m.Endpoint("op")(func(context.Context, any) (any, error) { return nil, errUnavailable })
+	ok := m.Operation("op").Endpoint(func(context.Context, any) (any, error) { return nil, nil })
+	failing := m.Operation("op").Endpoint(func(context.Context, any) (any, error) { return nil, errUnavailable })
 	ctx := context.Background()
 	// The classifier's own allocations (errors.As in outcome.Default) are
 	// not the middleware's.
@@ -415,5 +417,16 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 		if n := testing.AllocsPerRun(200, f); n != 0 {
 			t.Errorf("%s allocates %v times per call", name, n)
 		}
+	}
+}
+
+func TestNewRejectsBadBuckets(t *testing.T) {
+	for _, b := range [][]float64{{1, 1}, {2, 1}, {0.1, math.NaN()}} {
+		if m, err := metrics.New(metrics.Config{Buckets: b}); !errors.Is(err, metrics.ErrConfig) || m != nil {
+			t.Errorf("buckets %v: New = %v, %v; want an ErrConfig", b, m, err)
+		}
+	}
+	if _, err := metrics.New(metrics.Config{Buckets: []float64{0.1, 1}}); err != nil {
+		t.Errorf("ascending buckets: %v", err)
 	}
 }

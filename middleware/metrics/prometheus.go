@@ -20,25 +20,16 @@ import (
 // ErrPrometheus is wrapped by the error [NewPrometheus] returns.
 var ErrPrometheus = errors.New("metrics: cannot set up the Prometheus exporter")
 
-// PrometheusOption configures [NewPrometheus].
-type PrometheusOption func(*promConfig)
-
-type promConfig struct {
-	service string
-	runtime bool
-}
-
-// WithServiceName sets the service.name resource attribute, which appears
-// in the target_info series. The default is the SDK's
-// ("unknown_service:<program name>", or OTEL_SERVICE_NAME).
-func WithServiceName(name string) PrometheusOption {
-	return func(c *promConfig) { c.service = name }
-}
-
-// WithoutRuntimeMetrics leaves out the Go runtime and process collectors
-// (go_*, process_*), which are included by default.
-func WithoutRuntimeMetrics() PrometheusOption {
-	return func(c *promConfig) { c.runtime = false }
+// PrometheusConfig configures [NewPrometheus]. The zero value is valid:
+// every field's zero value is the default written beside it.
+type PrometheusConfig struct {
+	// ServiceName is the service.name resource attribute, which appears in
+	// the target_info series. Empty means the SDK's default
+	// ("unknown_service:<program name>", or OTEL_SERVICE_NAME).
+	ServiceName string
+	// OmitRuntimeMetrics leaves out the Go runtime and process collectors
+	// (go_*, process_*). False, the default, includes them.
+	OmitRuntimeMetrics bool
 }
 
 // Prometheus is an OpenTelemetry MeterProvider whose metrics are served in
@@ -56,15 +47,11 @@ type Prometheus struct {
 // NewPrometheus creates a private registry, an OpenTelemetry Prometheus
 // exporter registered with it (metric names translated the Prometheus way:
 // dots to underscores, unit and _total suffixes), and a MeterProvider that
-// reads through the exporter. Pass [Prometheus.MeterProvider] to [New] with
-// [WithMeterProvider], and serve [Prometheus.Handler] at /metrics.
-func NewPrometheus(opts ...PrometheusOption) (*Prometheus, error) {
-	c := promConfig{runtime: true}
-	for _, o := range opts {
-		o(&c)
-	}
+// reads through the exporter. Pass [Prometheus.MeterProvider] to [New] as
+// [Config.MeterProvider], and serve [Prometheus.Handler] at /metrics.
+func NewPrometheus(cfg PrometheusConfig) (*Prometheus, error) {
 	reg := prometheus.NewRegistry()
-	if c.runtime {
+	if !cfg.OmitRuntimeMetrics {
 		if err := reg.Register(collectors.NewGoCollector()); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrPrometheus, err)
 		}
@@ -83,8 +70,8 @@ func NewPrometheus(opts ...PrometheusOption) (*Prometheus, error) {
 		return nil, fmt.Errorf("%w: %w", ErrPrometheus, err)
 	}
 	res := resource.Default()
-	if c.service != "" {
-		res, err = resource.Merge(res, resource.NewSchemaless(semconv.ServiceName(c.service)))
+	if cfg.ServiceName != "" {
+		res, err = resource.Merge(res, resource.NewSchemaless(semconv.ServiceName(cfg.ServiceName)))
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrPrometheus, err)
 		}

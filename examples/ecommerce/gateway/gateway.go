@@ -146,7 +146,11 @@ func New(ctx context.Context, o Options) (g *Gateway, err error) {
 		base = tgw.NewTransport(256)
 	}
 	g.hosts = &hostTable{breakers: breakers, next: base}
-	transport := tracing.Transport(deadline.NewTransport(g.hosts))
+	tr, err := tracing.New(tracing.Config{})
+	if err != nil {
+		return nil, err
+	}
+	transport := tr.Transport(deadline.NewTransport(g.hosts))
 
 	budgets := map[string]*retry.Budget{}
 	for _, s := range g.services {

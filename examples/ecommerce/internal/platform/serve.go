@@ -167,7 +167,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	}
 	api := tr.Operation(o.Service).Handler(
 		logging.Handler(logger,
-			tel.Metrics.Handler("", deadline.Handler(o.Handler, dopts...))))
+			tel.Metrics.Handler(deadline.Handler(o.Handler, dopts...))))
 	if m, ok := o.Handler.(interface {
 		Handler(*http.Request) (http.Handler, string)
 	}); ok {
@@ -257,11 +257,11 @@ type Telemetry struct {
 // NewTelemetry returns the instruments of service, with Go runtime and
 // process metrics included.
 func NewTelemetry(service string) (*Telemetry, error) {
-	p, err := metrics.NewPrometheus(metrics.WithServiceName(service))
+	p, err := metrics.NewPrometheus(metrics.PrometheusConfig{ServiceName: service})
 	if err != nil {
 		return nil, err
 	}
-	m, err := metrics.New(metrics.WithMeterProvider(p.MeterProvider()))
+	m, err := metrics.New(metrics.Config{MeterProvider: p.MeterProvider()})
 	if err != nil {
 		_ = p.Shutdown(context.Background())
 		return nil, err
@@ -278,7 +278,7 @@ func (t *Telemetry) ClientOptions(operation string) []shttp.ClientOption {
 	m := t.Metrics
 	return []shttp.ClientOption{
 		shttp.WithOperation(operation),
-		shttp.WithMiddleware(m.Endpoint(operation)),
+		shttp.WithMiddleware(m.Operation(operation).Endpoint),
 		shttp.WithBreakerSettings(circuitbreaker.Config{Hooks: circuitbreaker.Hooks{
 			OnStateChange: func(name string, _, to circuitbreaker.State) { m.BreakerStateChanged(name, to.String()) },
 		}}),
