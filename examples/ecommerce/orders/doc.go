@@ -3,11 +3,14 @@
 // each user read and cancel their own orders.
 //
 // The package follows go-kit's profilesvc layout: service.go holds the
-// business logic behind the [Service] interface (no HTTP), endpoints.go the
-// go-kit endpoints, transport.go the HTTP binding, store.go the [Store]
-// interface and its SQLite implementation, clients.go the users and catalog
-// clients (the library's full client chain), sweeper.go the background
-// [Sweeper], and run.go [Run], which "ecommerce serve orders" calls.
+// business logic behind the [Service] interface (domain values and errors,
+// no HTTP), endpoints.go the go-kit endpoints, transport.go the HTTP
+// binding (with [EncodeError], which maps the service's errors to statuses
+// and codes), store.go the [Store] interface and its SQLite
+// implementation, replay.go the idempotent replay (a key's [Answer] and how
+// later requests get it), clients.go the users and catalog clients (the
+// library's full client chain), sweeper.go the background [Sweeper], and
+// run.go [Run], which "ecommerce serve orders" calls.
 //
 // # HTTP API
 //
@@ -28,10 +31,12 @@
 // SHA-256 hash of the canonical request (items merged by product and sorted)
 // and an order id chosen at claim time. A claim is "in_flight", held by one
 // attempt number under a lease (DefaultLease, 15 s), until it becomes "done"
-// with the stored response (status and exact body bytes) in the same
-// transaction that inserts the order. Then:
+// with its [Answer] (the order as placed, or the refusal) in the same
+// transaction that inserts the order. The service returns that answer to
+// every later request with the key, and the transport writes it with the
+// same encoder as the first time, adding Idempotent-Replayed: true. Then:
 //
-//   - the same key and body again: the stored response, byte for byte;
+//   - the same key and body again: the first response, byte for byte;
 //   - the same key and another body: 422 idempotency_key_reused;
 //   - the same key while the first attempt is in flight: 409
 //     request_in_progress (Retry-After: 1);

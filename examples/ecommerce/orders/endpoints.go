@@ -12,7 +12,7 @@ import (
 // Each reads the caller's user id from the token claims in the context
 // (platform.UserID), which the transport's authentication puts there.
 type Endpoints struct {
-	PlaceOrder  endpoint.Endpoint // PlaceOrderRequest → PlaceOrderResponse
+	PlaceOrder  endpoint.Endpoint // PlaceOrderRequest → Placement
 	GetOrder    endpoint.Endpoint // GetOrderRequest → Order
 	ListOrders  endpoint.Endpoint // ListOrdersRequest → Page
 	CancelOrder endpoint.Endpoint // CancelOrderRequest → Order
@@ -23,15 +23,6 @@ type PlaceOrderRequest struct {
 	Key   string // the Idempotency-Key header
 	Items []Item
 }
-
-// PlaceOrderResponse is the answer of Endpoints.PlaceOrder: the key's
-// stored status and body, written as they are.
-type PlaceOrderResponse struct {
-	Result
-}
-
-// StatusCode returns the stored status (go-kit's StatusCoder).
-func (r PlaceOrderResponse) StatusCode() int { return r.Status }
 
 // GetOrderRequest is the request of Endpoints.GetOrder.
 type GetOrderRequest struct{ ID string }
@@ -51,11 +42,7 @@ func MakeEndpoints(s Service) Endpoints {
 	return Endpoints{
 		PlaceOrder: func(ctx context.Context, request any) (any, error) {
 			req := request.(PlaceOrderRequest)
-			res, err := s.PlaceOrder(ctx, platform.UserID(ctx), req.Key, req.Items)
-			if err != nil {
-				return nil, err
-			}
-			return PlaceOrderResponse{res}, nil
+			return s.PlaceOrder(ctx, platform.UserID(ctx), req.Key, req.Items)
 		},
 		GetOrder: func(ctx context.Context, request any) (any, error) {
 			return s.Order(ctx, platform.UserID(ctx), request.(GetOrderRequest).ID)

@@ -2,6 +2,7 @@ package orders_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,9 +11,9 @@ import (
 	"github.com/switchyard/switchyard/examples/ecommerce/orders"
 )
 
-// Placing an order twice with one Idempotency-Key places it once: the
-// second call replays the first answer byte for byte. Another body under
-// the same key is refused.
+// Placing an order twice with one idempotency key places it once: the
+// second call gets the first answer again. Another body under the same key
+// is refused.
 func ExampleNewService() {
 	dir, _ := os.MkdirTemp("", "orders-example")
 	defer os.RemoveAll(dir)
@@ -29,15 +30,15 @@ func ExampleNewService() {
 	items := []orders.Item{{ProductID: "prd_apple", Quantity: 2}}
 	first, _ := svc.PlaceOrder(ctx, "usr_a", "checkout-42", items)
 	again, _ := svc.PlaceOrder(ctx, "usr_a", "checkout-42", items)
-	fmt.Println(first.Status, first.Replayed)
-	fmt.Println(again.Status, again.Replayed, string(again.Body) == string(first.Body))
+	fmt.Println(first.Order.ID, first.Order.TotalCents, first.Replayed)
+	fmt.Println(again.Order.ID, again.Order.TotalCents, again.Replayed)
 
 	_, err = svc.PlaceOrder(ctx, "usr_a", "checkout-42", []orders.Item{{ProductID: "prd_pear", Quantity: 1}})
-	fmt.Println(err)
+	fmt.Println(errors.Is(err, orders.ErrKeyReused))
 	// Output:
-	// 201 false
-	// 201 true true
-	// http 422 idempotency_key_reused: this Idempotency-Key was used for a different request: orders: idempotency key reused with another request
+	// ord_1 250 false
+	// ord_1 250 true
+	// true
 }
 
 // Bodies that differ only in line order or in how a product's quantity is
@@ -58,6 +59,6 @@ func ExampleValidateKey() {
 	}
 	// Output:
 	// "order-2031-05-06-0001": <nil>
-	// "": http 400 missing_idempotency_key: the Idempotency-Key header is required: orders: missing idempotency key
-	// "tab\there": http 400 invalid_idempotency_key: the Idempotency-Key header must be printable ASCII: orders: invalid idempotency key
+	// "": orders: missing idempotency key: key is required
+	// "tab\there": orders: invalid idempotency key: key must be printable ASCII
 }

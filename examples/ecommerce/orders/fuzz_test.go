@@ -9,12 +9,12 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/examples/ecommerce/orders"
-	shttp "github.com/switchyard/switchyard/transport/http"
 )
 
 // FuzzDecodePlaceOrderRequest feeds arbitrary keys and bodies to the
 // create-order decoder and the item validation behind it: they never
-// panic, refuse only with a 4xx *shttp.Error, and accept only valid keys;
+// panic, refuse only with errors the transport answers 4xx, and accept
+// only valid keys;
 // accepted items normalize to valid lines whose hash ignores line order.
 func FuzzDecodePlaceOrderRequest(f *testing.F) {
 	f.Add("k", []byte(basketJSON))
@@ -34,9 +34,8 @@ func FuzzDecodePlaceOrderRequest(f *testing.F) {
 		}
 		v, err := orders.DecodePlaceOrderRequest(context.Background(), r)
 		if err != nil {
-			var se *shttp.Error
-			if !errors.As(err, &se) || se.Status < 400 || se.Status > 499 {
-				t.Fatalf("decoder error %v (%T) is not a 4xx *shttp.Error", err, err)
+			if se := orders.HTTPError(err); se.Status < 400 || se.Status > 499 {
+				t.Fatalf("decoder error %v (%T) is answered %d, not 4xx", err, err, se.Status)
 			}
 			return
 		}
@@ -46,7 +45,7 @@ func FuzzDecodePlaceOrderRequest(f *testing.F) {
 		}
 		items, err := orders.NormalizeItems(req.Items)
 		if err != nil {
-			if se := shttp.ErrorFor(err); se.Status != 400 || !errors.Is(err, orders.ErrInvalidArgument) {
+			if se := orders.HTTPError(err); se.Status != 400 || !errors.Is(err, orders.ErrInvalidArgument) {
 				t.Fatalf("NormalizeItems error %v", err)
 			}
 			return
@@ -94,7 +93,7 @@ func FuzzValidateKey(f *testing.F) {
 		if (err == nil) != ok {
 			t.Fatalf("ValidateKey(%q) = %v, want ok=%v", key, err, ok)
 		}
-		if err != nil && shttp.ErrorFor(err).Status != 400 {
+		if err != nil && orders.HTTPError(err).Status != 400 {
 			t.Fatalf("ValidateKey(%q) = %v, not a 400", key, err)
 		}
 	})
@@ -111,7 +110,7 @@ func FuzzDecodeCursor(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		c, err := orders.DecodeCursor(s)
 		if err != nil {
-			if !errors.Is(err, orders.ErrInvalidCursor) || shttp.ErrorFor(err).Status != 400 {
+			if !errors.Is(err, orders.ErrInvalidCursor) || orders.HTTPError(err).Status != 400 {
 				t.Fatalf("DecodeCursor(%q) = %v", s, err)
 			}
 			return

@@ -226,14 +226,14 @@ type failingStore struct {
 
 var errStore = errors.New("test: store failure")
 
-func (s *failingStore) Complete(ctx context.Context, t orders.Ticket, o *orders.Order, r orders.StoredResponse, now time.Time) error {
+func (s *failingStore) Complete(ctx context.Context, t orders.Ticket, a orders.Answer, now time.Time) error {
 	s.mu.Lock()
 	fail := s.failComplete
 	s.mu.Unlock()
 	if fail {
 		return errStore
 	}
-	return s.Store.Complete(ctx, t, o, r, now)
+	return s.Store.Complete(ctx, t, a, now)
 }
 
 // sequentialIDs returns an order id generator: ord_1, ord_2, …

@@ -1,25 +1,17 @@
 package orders
 
 import (
-	"bytes"
-	"cmp"
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
-	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
-	shttp "github.com/switchyard/switchyard/transport/http"
 )
 
 // Order statuses. An order is created confirmed (its stock reserved) and
@@ -49,35 +41,66 @@ const (
 	// [Service]), so a claim still in flight after it was left by a crashed
 	// instance and may be taken over.
 	DefaultLease = 15 * time.Second
-	// HeaderIdempotencyKey names the request header carrying the key.
-	HeaderIdempotencyKey = "Idempotency-Key"
-	// HeaderReplayed is set to "true" on an answer replayed from the
-	// idempotency store.
-	HeaderReplayed = "Idempotent-Replayed"
 )
 
-// Sentinel errors. The errors the service returns to callers are
-// *shttp.Error values (status, code, message) wrapping one of these, so
-// errors.Is works and the transport writes them as they are. Users and
-// Catalog implementations report the conditions below with the matching
-// sentinel (wrapped or not).
+// Errors of the orders service. The service returns them (wrapped, or
+// inside an [*InvalidError] or [*ReplayedError]) and callers match them
+// with errors.Is; the transport maps them to HTTP statuses and codes (see
+// [EncodeError]). Users and Catalog implementations report the conditions
+// below with the matching sentinel (wrapped or not).
 var (
-	ErrMissingKey      = errors.New("orders: missing idempotency key")
-	ErrInvalidKey      = errors.New("orders: invalid idempotency key")
-	ErrInvalidArgument = errors.New("orders: invalid argument")
-	ErrKeyReused       = errors.New("orders: idempotency key reused with another request")
-	ErrInProgress      = errors.New("orders: request with this idempotency key in progress")
-	ErrOutOfStock      = errors.New("orders: out of stock")
-	ErrProductNotFound = errors.New("orders: product not found")
-	ErrUserNotFound    = errors.New("orders: user not found")
+	// ErrUnauthenticated: no caller (401 unauthorized).
 	ErrUnauthenticated = errors.New("orders: no authenticated user")
-	ErrOrderNotFound   = errors.New("orders: order not found")
-	ErrInvalidCursor   = errors.New("orders: invalid cursor")
-	ErrBadReservation  = errors.New("orders: catalog answered with a reservation that does not match the order")
+	// ErrMissingKey: no idempotency key (400 missing_idempotency_key).
+	ErrMissingKey = errors.New("orders: missing idempotency key")
+	// ErrInvalidKey: an idempotency key that breaks the rule of
+	// [ValidateKey] (400 invalid_idempotency_key).
+	ErrInvalidKey = errors.New("orders: invalid idempotency key")
+	// ErrInvalidArgument: items or a limit out of bounds (400
+	// invalid_argument).
+	ErrInvalidArgument = errors.New("orders: invalid argument")
+	// ErrInvalidCursor: a cursor this service did not make (400
+	// invalid_cursor).
+	ErrInvalidCursor = errors.New("orders: invalid cursor")
+	// ErrKeyReused: the key was used for another request (422
+	// idempotency_key_reused).
+	ErrKeyReused = errors.New("orders: idempotency key reused with another request")
+	// ErrInProgress: another attempt with the key is still running; retry
+	// later (409 request_in_progress, Retry-After: 1).
+	ErrInProgress = errors.New("orders: request with this idempotency key in progress")
+	// ErrOutOfStock: the catalog had too little stock and reserved
+	// nothing; the key's final answer (409 out_of_stock).
+	ErrOutOfStock = errors.New("orders: out of stock")
+	// ErrProductNotFound: an item names no product (400
+	// product_not_found).
+	ErrProductNotFound = errors.New("orders: product not found")
+	// ErrUserNotFound: the caller's user does not exist (403
+	// unknown_user).
+	ErrUserNotFound = errors.New("orders: user not found")
+	// ErrOrderNotFound: no such order, or another user's (404 not_found).
+	ErrOrderNotFound = errors.New("orders: order not found")
+	// ErrBadReservation: the catalog's answer does not match the order
+	// (an internal error).
+	ErrBadReservation = errors.New("orders: catalog answered with a reservation that does not match the order")
 	// ErrReservationReleased: the catalog refuses to reserve under an order
 	// id whose reservation was released (an order id reserves once).
 	ErrReservationReleased = errors.New("orders: the order id's reservation was released")
 )
+
+// InvalidError is a request that breaks an input rule. It wraps Err, one
+// of [ErrMissingKey], [ErrInvalidKey], [ErrInvalidCursor] or
+// [ErrInvalidArgument]; Field names the part of the request ("key",
+// "cursor", "limit", "items[2].quantity") and Reason the rule it breaks.
+type InvalidError struct {
+	Err    error
+	Field  string
+	Reason string
+}
+
+func (e *InvalidError) Error() string { return e.Err.Error() + ": " + e.Field + " " + e.Reason }
+
+// Unwrap returns Err.
+func (e *InvalidError) Unwrap() error { return e.Err }
 
 // Item is one line of an order request.
 type Item struct {
@@ -145,24 +168,27 @@ type Catalog interface {
 	Release(ctx context.Context, orderID string) error
 }
 
-// Result is the answer to placing an order: the HTTP status and the exact
-// JSON body, as stored for the idempotency key. Replayed is true when it
-// comes from the store rather than from this attempt.
-type Result struct {
-	Status   int
-	Body     []byte
+// Placement is the answer to placing an order: the order as it was placed.
+// Replayed is true when an earlier request with the same idempotency key
+// placed it and this one only got that request's answer again; the order
+// is then shown as it was placed, even if it has been cancelled since.
+type Placement struct {
+	Order    Order
 	Replayed bool
 }
 
 // Service is the orders business logic. userID is the authenticated caller;
-// every method sees only that user's orders. Errors meant for the caller are
-// *shttp.Error values wrapping the package's sentinels; others are internal.
-// Implementations are safe for concurrent use.
+// every method sees only that user's orders. Errors meant for the caller
+// wrap the package's sentinels (see [ErrOrderNotFound] and the others);
+// anything else is internal. Implementations are safe for concurrent use.
 type Service interface {
 	// PlaceOrder places an order for items at most once per (userID, key)
-	// and returns the key's answer: 201 with the order, or a final error
-	// answer (409 out_of_stock), stored and replayed byte for byte.
-	PlaceOrder(ctx context.Context, userID, key string, items []Item) (Result, error)
+	// and returns the key's answer, the same for every request with the
+	// key: the order as placed, or the final refusal (out of stock, a
+	// [*ReplayedError] on later requests). The same key with other items
+	// is [ErrKeyReused]; while an earlier request with the key is still
+	// running, [ErrInProgress].
+	PlaceOrder(ctx context.Context, userID, key string, items []Item) (Placement, error)
 	// Order returns one of userID's orders; another user's is not found.
 	Order(ctx context.Context, userID, id string) (Order, error)
 	// Orders returns a page of userID's orders, newest first. limit 0
@@ -278,22 +304,19 @@ func NewService(store Store, users Users, catalog Catalog, opts ...Option) Servi
 	return &service{store: store, users: users, catalog: catalog, cfg: newConfig(opts)}
 }
 
-// ValidateKey checks an Idempotency-Key: 1 to MaxKeyLen characters of
-// printable ASCII (space to '~'). Errors are *shttp.Error values (400)
+// ValidateKey checks an idempotency key: 1 to MaxKeyLen characters of
+// printable ASCII (space to '~'). Errors are [*InvalidError] values
 // wrapping ErrMissingKey or ErrInvalidKey.
 func ValidateKey(key string) error {
 	if key == "" {
-		return apiError(http.StatusBadRequest, "missing_idempotency_key", ErrMissingKey,
-			"the Idempotency-Key header is required")
+		return &InvalidError{ErrMissingKey, "key", "is required"}
 	}
 	if len(key) > MaxKeyLen {
-		return apiError(http.StatusBadRequest, "invalid_idempotency_key", ErrInvalidKey,
-			"the Idempotency-Key header must be at most 200 characters")
+		return invalidKey(fmt.Sprintf("must be at most %d characters", MaxKeyLen))
 	}
 	for i := 0; i < len(key); i++ {
 		if key[i] < 0x20 || key[i] > 0x7e {
-			return apiError(http.StatusBadRequest, "invalid_idempotency_key", ErrInvalidKey,
-				"the Idempotency-Key header must be printable ASCII")
+			return invalidKey("must be printable ASCII")
 		}
 	}
 	return nil
@@ -303,25 +326,26 @@ func ValidateKey(key string) error {
 // MaxQuantity, product ids of 1 to MaxProductIDLen letters, digits, '_',
 // '-' or '.') and merges lines of the same product, keeping the order in
 // which products first appear; a merged line too may hold at most
-// MaxQuantity units. Errors are *shttp.Error values (400 invalid_argument)
-// wrapping ErrInvalidArgument.
+// MaxQuantity units. Errors are [*InvalidError] values wrapping
+// ErrInvalidArgument.
 func NormalizeItems(items []Item) ([]Item, error) {
 	if len(items) == 0 || len(items) > MaxItems {
-		return nil, invalid(fmt.Sprintf("items: between 1 and %d lines are required", MaxItems))
+		return nil, invalid("items", fmt.Sprintf("must hold between 1 and %d lines", MaxItems))
 	}
 	out := make([]Item, 0, len(items))
 	index := make(map[string]int, len(items))
 	for i, it := range items {
 		if !validProductID(it.ProductID) {
-			return nil, invalid(fmt.Sprintf("items[%d].product_id: 1 to %d letters, digits, '_', '-' or '.' are required", i, MaxProductIDLen))
+			return nil, invalid(fmt.Sprintf("items[%d].product_id", i),
+				fmt.Sprintf("must be 1 to %d letters, digits, '_', '-' or '.'", MaxProductIDLen))
 		}
 		if it.Quantity < 1 || it.Quantity > MaxQuantity {
-			return nil, invalid(fmt.Sprintf("items[%d].quantity: must be between 1 and %d", i, MaxQuantity))
+			return nil, invalid(fmt.Sprintf("items[%d].quantity", i), fmt.Sprintf("must be between 1 and %d", MaxQuantity))
 		}
 		if j, ok := index[it.ProductID]; ok {
 			out[j].Quantity += it.Quantity
 			if out[j].Quantity > MaxQuantity {
-				return nil, invalid(fmt.Sprintf("items: at most %d units of product %q in one order", MaxQuantity, it.ProductID))
+				return nil, invalid("items", fmt.Sprintf("must hold at most %d units of product %q", MaxQuantity, it.ProductID))
 			}
 			continue
 		}
@@ -346,34 +370,16 @@ func validProductID(id string) bool {
 	return true
 }
 
-// RequestHash returns the hash that identifies a normalized request for its
-// idempotency key: SHA-256, in hex, of the lines sorted by product id, so
-// that bodies differing only in spacing, field order, unknown fields, line
-// order or split lines of one product count as the same request.
-func RequestHash(items []Item) string {
-	sorted := slices.Clone(items)
-	slices.SortFunc(sorted, func(a, b Item) int { return cmp.Compare(a.ProductID, b.ProductID) })
-	h := sha256.New()
-	h.Write([]byte("orders.v1\n"))
-	for _, it := range sorted {
-		h.Write([]byte(it.ProductID))
-		h.Write([]byte{'\t'})
-		h.Write(strconv.AppendInt(nil, int64(it.Quantity), 10))
-		h.Write([]byte{'\n'})
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-func (s *service) PlaceOrder(ctx context.Context, userID, key string, items []Item) (Result, error) {
+func (s *service) PlaceOrder(ctx context.Context, userID, key string, items []Item) (Placement, error) {
 	if userID == "" {
-		return Result{}, apiError(http.StatusUnauthorized, "unauthorized", ErrUnauthenticated, "a valid bearer token is required")
+		return Placement{}, ErrUnauthenticated
 	}
 	if err := ValidateKey(key); err != nil {
-		return Result{}, err
+		return Placement{}, err
 	}
 	items, err := NormalizeItems(items)
 	if err != nil {
-		return Result{}, err
+		return Placement{}, err
 	}
 	hash := RequestHash(items)
 	now := s.cfg.clock.Now()
@@ -382,23 +388,23 @@ func (s *service) PlaceOrder(ctx context.Context, userID, key string, items []It
 		Now: now, LeaseUntil: now.Add(s.cfg.lease),
 	})
 	if err != nil {
-		return Result{}, fmt.Errorf("orders: claim idempotency key: %w", err)
+		return Placement{}, fmt.Errorf("orders: claim idempotency key: %w", err)
 	}
 	switch c.State {
 	case ClaimAcquired:
 		return s.fulfil(ctx, c.Ticket, items)
 	case ClaimDone:
 		if c.RequestHash != hash {
-			return Result{}, errKeyReused()
+			return Placement{}, ErrKeyReused
 		}
-		return Result{Status: c.Response.Status, Body: c.Response.Body, Replayed: true}, nil
+		return replay(c.Answer)
 	case ClaimBusy:
 		if c.RequestHash != hash {
-			return Result{}, errKeyReused()
+			return Placement{}, ErrKeyReused
 		}
-		return Result{}, errInProgress()
+		return Placement{}, ErrInProgress
 	default:
-		return Result{}, fmt.Errorf("orders: unexpected claim state %d", c.State)
+		return Placement{}, fmt.Errorf("orders: unexpected claim state %d", c.State)
 	}
 }
 
@@ -406,7 +412,7 @@ func (s *service) PlaceOrder(ctx context.Context, userID, key string, items []It
 // the order and the answer together. Whatever fails after the claim frees it
 // (releasing stock if some may be reserved), except out of stock, which is
 // the key's final answer.
-func (s *service) fulfil(ctx context.Context, t Ticket, items []Item) (Result, error) {
+func (s *service) fulfil(ctx context.Context, t Ticket, items []Item) (Placement, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.lease/2)
 	defer cancel()
 
@@ -417,66 +423,54 @@ func (s *service) fulfil(ctx context.Context, t Ticket, items []Item) (Result, e
 	if _, err := s.users.Get(ctx, t.UserID); err != nil {
 		s.free(ctx, t, mayHoldStock)
 		if errors.Is(err, ErrUserNotFound) {
-			return Result{}, apiError(http.StatusForbidden, "unknown_user", err, "the token's user does not exist")
+			return Placement{}, err
 		}
-		return Result{}, fmt.Errorf("orders: check user: %w", err)
+		return Placement{}, fmt.Errorf("orders: check user: %w", err)
 	}
 
 	lines, err := s.catalog.Reserve(ctx, t.OrderID, items)
 	switch {
 	case errors.Is(err, ErrOutOfStock):
-		return s.finalError(ctx, t, apiError(http.StatusConflict, "out_of_stock", err,
-			"not enough stock for one or more items; nothing was reserved"))
+		return s.outOfStock(ctx, t, err)
 	case errors.Is(err, ErrProductNotFound):
 		s.free(ctx, t, mayHoldStock)
-		return Result{}, apiError(http.StatusBadRequest, "product_not_found", err, "an item names a product that does not exist")
+		return Placement{}, err
 	case errors.Is(err, ErrReservationReleased):
 		// Only an attempt that lost its claim meets a released order id
 		// (ids are released once no claim uses them): the request goes on
 		// under another claim, or may be retried afresh.
 		s.free(ctx, t, mayHoldStock)
-		return Result{}, errInProgress()
+		return Placement{}, fmt.Errorf("%w: %w", ErrInProgress, err)
 	case err != nil:
 		s.free(ctx, t, true)
-		return Result{}, fmt.Errorf("orders: reserve stock: %w", err)
+		return Placement{}, fmt.Errorf("orders: reserve stock: %w", err)
 	}
 
 	now := s.cfg.clock.Now().UTC().Truncate(time.Millisecond)
 	o, err := buildOrder(t, items, lines, now)
 	if err != nil {
 		s.free(ctx, t, true)
-		return Result{}, err
+		return Placement{}, err
 	}
-	body, err := marshalBody(o)
-	if err != nil {
-		s.free(ctx, t, true)
-		return Result{}, err
-	}
-	resp := StoredResponse{Status: http.StatusCreated, Body: body}
-	switch err := s.store.Complete(ctx, t, &o, resp, now); {
+	switch err := s.store.Complete(ctx, t, Answer{Order: &o}, now); {
 	case errors.Is(err, ErrClaimLost):
 		return s.lost(ctx, t, true)
 	case err != nil:
 		s.free(ctx, t, true)
-		return Result{}, fmt.Errorf("orders: store order: %w", err)
+		return Placement{}, fmt.Errorf("orders: store order: %w", err)
 	}
-	return Result{Status: resp.Status, Body: resp.Body}, nil
+	return Placement{Order: o}, nil
 }
 
-// finalError stores e as the key's answer and returns it as a Result.
-func (s *service) finalError(ctx context.Context, t Ticket, e *shttp.Error) (Result, error) {
-	body, err := marshalBody(e)
-	if err != nil {
-		s.free(ctx, t, t.TakenOver)
-		return Result{}, err
-	}
-	resp := StoredResponse{Status: e.Status, Body: body}
-	switch err := s.store.Complete(ctx, t, nil, resp, s.cfg.clock.Now()); {
+// outOfStock stores the refusal as the key's final answer and returns
+// cause, the catalog's error.
+func (s *service) outOfStock(ctx context.Context, t Ticket, cause error) (Placement, error) {
+	switch err := s.store.Complete(ctx, t, Answer{OutOfStock: true}, s.cfg.clock.Now()); {
 	case errors.Is(err, ErrClaimLost):
 		return s.lost(ctx, t, t.TakenOver)
 	case err != nil:
 		s.free(ctx, t, t.TakenOver)
-		return Result{}, fmt.Errorf("orders: store answer: %w", err)
+		return Placement{}, fmt.Errorf("orders: store answer: %w", err)
 	}
 	if t.TakenOver {
 		// The catalog answered for this order id, so it should hold
@@ -486,7 +480,7 @@ func (s *service) finalError(ctx context.Context, t Ticket, e *shttp.Error) (Res
 		s.releaseOrphan(dctx, t.OrderID)
 		cancel()
 	}
-	return Result{Status: resp.Status, Body: resp.Body}, nil
+	return Placement{}, cause
 }
 
 // free gives up claim t. With release set (stock may be reserved for its
@@ -517,8 +511,8 @@ func (s *service) free(ctx context.Context, t Ticket, release bool) {
 // lost handles an attempt whose claim was taken over (its lease ran out
 // while it worked). The attempt's reservation, if any, is released unless
 // another attempt may still use the order id; the caller gets the key's
-// answer if there is one, or 409 request_in_progress.
-func (s *service) lost(ctx context.Context, t Ticket, reserved bool) (Result, error) {
+// answer if there is one, or ErrInProgress.
+func (s *service) lost(ctx context.Context, t Ticket, reserved bool) (Placement, error) {
 	ctx, cancel := detached(ctx)
 	defer cancel()
 	if reserved {
@@ -526,9 +520,9 @@ func (s *service) lost(ctx context.Context, t Ticket, reserved bool) (Result, er
 	}
 	c, err := s.store.Lookup(ctx, t.UserID, t.Key)
 	if err == nil && c.State == ClaimDone && c.RequestHash == t.RequestHash {
-		return Result{Status: c.Response.Status, Body: c.Response.Body, Replayed: true}, nil
+		return replay(c.Answer)
 	}
-	return Result{}, errInProgress()
+	return Placement{}, ErrInProgress
 }
 
 func (s *service) releaseOrphan(ctx context.Context, orderID string) {
@@ -600,24 +594,20 @@ func buildOrder(t Ticket, items []Item, lines []Line, now time.Time) (Order, err
 
 func (s *service) Order(ctx context.Context, userID, id string) (Order, error) {
 	if userID == "" {
-		return Order{}, apiError(http.StatusUnauthorized, "unauthorized", ErrUnauthenticated, "a valid bearer token is required")
+		return Order{}, ErrUnauthenticated
 	}
-	o, err := s.store.Order(ctx, userID, id)
-	if errors.Is(err, ErrOrderNotFound) {
-		return Order{}, errNotFound(err)
-	}
-	return o, err
+	return s.store.Order(ctx, userID, id)
 }
 
 func (s *service) Orders(ctx context.Context, userID string, limit int, cursor string) (Page, error) {
 	if userID == "" {
-		return Page{}, apiError(http.StatusUnauthorized, "unauthorized", ErrUnauthenticated, "a valid bearer token is required")
+		return Page{}, ErrUnauthenticated
 	}
 	switch {
 	case limit == 0:
 		limit = DefaultLimit
 	case limit < 0 || limit > MaxLimit:
-		return Page{}, invalid(fmt.Sprintf("limit: must be between 1 and %d", MaxLimit))
+		return Page{}, invalid("limit", fmt.Sprintf("must be between 1 and %d", MaxLimit))
 	}
 	var after *Cursor
 	if cursor != "" {
@@ -653,9 +643,6 @@ func (s *service) Cancel(ctx context.Context, userID, id string) (Order, error) 
 	// sweeper retries it until catalog confirms. Stock held therefore
 	// always matches confirmed orders, whatever crashes in between.
 	o, err = s.store.Cancel(ctx, userID, id, s.cfg.clock.Now())
-	if errors.Is(err, ErrOrderNotFound) {
-		return Order{}, errNotFound(err)
-	}
 	if err != nil {
 		return Order{}, err
 	}
@@ -679,9 +666,9 @@ func (c Cursor) Encode() string {
 }
 
 // DecodeCursor parses a cursor made by [Cursor.Encode]. Errors are
-// *shttp.Error values (400 invalid_cursor) wrapping ErrInvalidCursor.
+// [*InvalidError] values wrapping ErrInvalidCursor.
 func DecodeCursor(s string) (Cursor, error) {
-	bad := apiError(http.StatusBadRequest, "invalid_cursor", ErrInvalidCursor, "cursor: not a cursor this service returned")
+	bad := &InvalidError{ErrInvalidCursor, "cursor", "is not a cursor this service returned"}
 	if len(s) > 512 {
 		return Cursor{}, bad
 	}
@@ -700,40 +687,8 @@ func DecodeCursor(s string) (Cursor, error) {
 	return Cursor{CreatedAt: time.UnixMilli(n).UTC(), ID: id}, nil
 }
 
-// marshalBody encodes v as a response body: compact JSON and a newline, the
-// shape every other answer of the service has.
-func marshalBody(v any) ([]byte, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("orders: encode answer: %w", err)
-	}
-	var buf bytes.Buffer
-	buf.Grow(len(b) + 1)
-	buf.Write(b)
-	buf.WriteByte('\n')
-	return buf.Bytes(), nil
+func invalid(field, reason string) *InvalidError {
+	return &InvalidError{ErrInvalidArgument, field, reason}
 }
 
-func apiError(status int, code string, cause error, msg string) *shttp.Error {
-	return &shttp.Error{Status: status, Code: code, Message: msg, Err: cause}
-}
-
-func invalid(msg string) *shttp.Error {
-	return apiError(http.StatusBadRequest, "invalid_argument", ErrInvalidArgument, msg)
-}
-
-func errKeyReused() *shttp.Error {
-	return apiError(http.StatusUnprocessableEntity, "idempotency_key_reused", ErrKeyReused,
-		"this Idempotency-Key was used for a different request")
-}
-
-func errInProgress() *shttp.Error {
-	e := apiError(http.StatusConflict, "request_in_progress", ErrInProgress,
-		"a request with this Idempotency-Key is in progress; retry later")
-	e.Header = http.Header{"Retry-After": {"1"}}
-	return e
-}
-
-func errNotFound(cause error) *shttp.Error {
-	return apiError(http.StatusNotFound, "not_found", cause, "order not found")
-}
+func invalidKey(reason string) *InvalidError { return &InvalidError{ErrInvalidKey, "key", reason} }

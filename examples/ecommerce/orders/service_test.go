@@ -27,16 +27,26 @@ func decodeOrder(t *testing.T, body []byte) orders.Order {
 	return o
 }
 
-// wantAPIError fails t unless err is an *shttp.Error with status and code
-// wrapping sentinel.
+// encoded returns p's order as the API encodes it, for comparing answers
+// byte for byte.
+func encoded(t *testing.T, p orders.Placement) []byte {
+	t.Helper()
+	b, err := json.Marshal(p.Order)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// wantAPIError fails t unless err wraps sentinel and the transport answers
+// it with status and code.
 func wantAPIError(t *testing.T, err error, status int, code string, sentinel error) {
 	t.Helper()
-	var e *shttp.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("err = %v (%T), want *shttp.Error %d %s", err, err, status, code)
+	if err == nil {
+		t.Fatalf("err = nil, want %d %s", status, code)
 	}
-	if e.Status != status || e.Code != code {
-		t.Fatalf("err = %d %s (%v), want %d %s", e.Status, e.Code, err, status, code)
+	if s, c := statusCode(err); s != status || c != code {
+		t.Fatalf("err = %d %s (%v), want %d %s", s, c, err, status, code)
 	}
 	if sentinel != nil && !errors.Is(err, sentinel) {
 		t.Fatalf("err = %v, want it to wrap %v", err, sentinel)
@@ -46,7 +56,7 @@ func wantAPIError(t *testing.T, err error, status int, code string, sentinel err
 // statusCode returns the status and code that the transport would send for
 // err.
 func statusCode(err error) (int, string) {
-	se := shttp.ErrorFor(err)
+	se := orders.HTTPError(err)
 	if se.Code == "" {
 		return se.Status, shttp.CodeForStatus(se.StatusCode())
 	}
@@ -59,10 +69,10 @@ func TestPlaceOrderHappyPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != http.StatusCreated || res.Replayed {
-		t.Fatalf("result = %d replayed=%v, want 201 first answer", res.Status, res.Replayed)
+	if res.Replayed {
+		t.Fatal("first answer replayed")
 	}
-	o := decodeOrder(t, res.Body)
+	o := res.Order
 	want := orders.Order{
 		ID: "ord_1", UserID: "usr_a", Status: orders.StatusConfirmed,
 		Items: []orders.Line{
@@ -85,8 +95,8 @@ func TestPlaceOrderHappyPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := json.Marshal(got)
-	if !bytes.Equal(append(b, '\n'), res.Body) {
-		t.Fatalf("GET body %s\ndiffers from create body %s", b, res.Body)
+	if !bytes.Equal(b, encoded(t, res)) {
+		t.Fatalf("GET body %s\ndiffers from create body %s", b, encoded(t, res))
 	}
 	checkConsistent(t, e.store, e.catalog, "usr_a")
 }
@@ -98,7 +108,7 @@ func TestPlaceOrderMergesDuplicateLines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := decodeOrder(t, res.Body)
+	o := res.Order
 	want := []orders.Line{{ProductID: "prd_pear", Quantity: 5, PriceCents: 990}, {ProductID: "prd_apple", Quantity: 2, PriceCents: 125}}
 	if !slices.Equal(o.Items, want) || o.TotalCents != 5*990+2*125 {
 		t.Fatalf("order items %v total %d, want %v", o.Items, o.TotalCents, want)
@@ -107,7 +117,7 @@ func TestPlaceOrderMergesDuplicateLines(t *testing.T) {
 	// request for the key.
 	again := []orders.Item{{ProductID: "prd_apple", Quantity: 2}, {ProductID: "prd_pear", Quantity: 5}}
 	res2, err := e.svc.PlaceOrder(context.Background(), "usr_a", "k", again)
-	if err != nil || !res2.Replayed || !bytes.Equal(res2.Body, res.Body) {
+	if err != nil || !res2.Replayed || !bytes.Equal(encoded(t, res2), encoded(t, res)) {
 		t.Fatalf("equivalent body: %v replayed=%v", err, res2.Replayed)
 	}
 }
@@ -142,8 +152,7 @@ func TestPlaceOrderValidation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, nil)
 			_, err := e.svc.PlaceOrder(context.Background(), tt.user, tt.key, tt.items)
-			var se *shttp.Error
-			if !errors.As(err, &se) || se.Code != tt.code || se.Status/100 != 4 {
+			if status, code := statusCode(err); code != tt.code || status/100 != 4 {
 				t.Fatalf("err = %v, want 4xx %s", err, tt.code)
 			}
 			if r, _ := e.catalog.counts(); len(r) != 0 {
@@ -175,8 +184,8 @@ func TestPlaceOrderReplayAndReuse(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !res.Replayed || res.Status != first.Status || !bytes.Equal(res.Body, first.Body) {
-			t.Fatalf("replay = %d %q replayed=%v, want %d %q", res.Status, res.Body, res.Replayed, first.Status, first.Body)
+		if !res.Replayed || !bytes.Equal(encoded(t, res), encoded(t, first)) {
+			t.Fatalf("replay = %s replayed=%v, want %s", encoded(t, res), res.Replayed, encoded(t, first))
 		}
 	}
 	_, err = e.svc.PlaceOrder(ctx, "usr_a", "k", []orders.Item{{ProductID: "prd_apple", Quantity: 4}})
@@ -184,10 +193,10 @@ func TestPlaceOrderReplayAndReuse(t *testing.T) {
 
 	// Keys belong to users: the same key from usr_b is another order.
 	other, err := e.svc.PlaceOrder(ctx, "usr_b", "k", basket)
-	if err != nil || other.Replayed || other.Status != http.StatusCreated {
+	if err != nil || other.Replayed {
 		t.Fatalf("usr_b with usr_a's key: %v replayed=%v", err, other.Replayed)
 	}
-	if a, b := decodeOrder(t, first.Body), decodeOrder(t, other.Body); a.ID == b.ID || b.UserID != "usr_b" {
+	if a, b := first.Order, other.Order; a.ID == b.ID || b.UserID != "usr_b" {
 		t.Fatalf("usr_b's order %+v shares usr_a's %+v", b, a)
 	}
 	if r, _ := e.catalog.counts(); len(r) != 2 {
@@ -204,7 +213,7 @@ func TestPlaceOrderInFlight(t *testing.T) {
 		<-unblock
 		return nil
 	}
-	done := make(chan orders.Result)
+	done := make(chan orders.Placement)
 	go func() {
 		res, err := e.svc.PlaceOrder(context.Background(), "usr_a", "k", basket)
 		if err != nil {
@@ -215,9 +224,7 @@ func TestPlaceOrderInFlight(t *testing.T) {
 	<-entered
 	_, err := e.svc.PlaceOrder(context.Background(), "usr_a", "k", basket)
 	wantAPIError(t, err, http.StatusConflict, "request_in_progress", orders.ErrInProgress)
-	var se *shttp.Error
-	errors.As(err, &se)
-	if se.Header.Get("Retry-After") != "1" {
+	if se := orders.HTTPError(err); se.Header.Get("Retry-After") != "1" {
 		t.Fatalf("409 request_in_progress without Retry-After: %v", se.Header)
 	}
 	// Another body under the in-flight key is still a reuse.
@@ -226,7 +233,7 @@ func TestPlaceOrderInFlight(t *testing.T) {
 	close(unblock)
 	first := <-done
 	again, err := e.svc.PlaceOrder(context.Background(), "usr_a", "k", basket)
-	if err != nil || !bytes.Equal(again.Body, first.Body) {
+	if err != nil || !again.Replayed || !bytes.Equal(encoded(t, again), encoded(t, first)) {
 		t.Fatalf("replay after completion: %v", err)
 	}
 }
@@ -235,18 +242,11 @@ func TestPlaceOrderOutOfStockIsFinal(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
 	items := []orders.Item{{ProductID: "prd_apple", Quantity: 1}, {ProductID: "prd_plum", Quantity: 4}} // 3 plums in stock
-	res, err := e.svc.PlaceOrder(ctx, "usr_a", "k", items)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Status != http.StatusConflict || res.Replayed {
-		t.Fatalf("status %d replayed=%v, want a first 409", res.Status, res.Replayed)
-	}
-	var body struct {
-		Error struct{ Code, Message string }
-	}
-	if err := json.Unmarshal(res.Body, &body); err != nil || body.Error.Code != "out_of_stock" || body.Error.Message == "" {
-		t.Fatalf("body %q (%v), want an out_of_stock error body", res.Body, err)
+	_, err := e.svc.PlaceOrder(ctx, "usr_a", "k", items)
+	wantAPIError(t, err, http.StatusConflict, "out_of_stock", orders.ErrOutOfStock)
+	var re *orders.ReplayedError
+	if errors.As(err, &re) {
+		t.Fatalf("first answer %v is a replay", err)
 	}
 	if e.catalog.stockOf("prd_apple") != 100 || e.catalog.stockOf("prd_plum") != 3 {
 		t.Fatal("stock changed by a refused reservation")
@@ -255,9 +255,10 @@ func TestPlaceOrderOutOfStockIsFinal(t *testing.T) {
 	e.catalog.mu.Lock()
 	e.catalog.stock["prd_plum"] = 50
 	e.catalog.mu.Unlock()
-	again, err := e.svc.PlaceOrder(ctx, "usr_a", "k", items)
-	if err != nil || !again.Replayed || again.Status != http.StatusConflict || !bytes.Equal(again.Body, res.Body) {
-		t.Fatalf("replay of out_of_stock = %d %q %v", again.Status, again.Body, err)
+	_, err = e.svc.PlaceOrder(ctx, "usr_a", "k", items)
+	wantAPIError(t, err, http.StatusConflict, "out_of_stock", orders.ErrOutOfStock)
+	if !errors.As(err, &re) {
+		t.Fatalf("replay of out_of_stock = %v, want a *ReplayedError", err)
 	}
 	reserves, releases := e.catalog.counts()
 	if len(reserves) != 1 || len(releases) != 0 {
@@ -339,10 +340,10 @@ func TestCompensation(t *testing.T) {
 			delete(e.catalog.held, "ord_1")
 			e.catalog.mu.Unlock()
 			res, err := e.svc.PlaceOrder(context.Background(), "usr_a", "k", basket)
-			if err != nil || res.Status != http.StatusCreated || res.Replayed {
-				t.Fatalf("retry: %v %d", err, res.Status)
+			if err != nil || res.Replayed {
+				t.Fatalf("retry: %v replayed=%v", err, res.Replayed)
 			}
-			if o := decodeOrder(t, res.Body); o.ID != "ord_2" {
+			if o := res.Order; o.ID != "ord_2" {
 				t.Fatalf("retry made order %s, want a fresh id ord_2", o.ID)
 			}
 			checkConsistent(t, e.store, e.catalog, "usr_a")
@@ -433,10 +434,10 @@ func TestTakeover(t *testing.T) {
 	wantAPIError(t, err, http.StatusUnprocessableEntity, "idempotency_key_reused", orders.ErrKeyReused)
 
 	res, err := e.svc.PlaceOrder(ctx, "usr_a", "k", basket)
-	if err != nil || res.Status != http.StatusCreated || res.Replayed {
-		t.Fatalf("takeover: %v %d replayed=%v", err, res.Status, res.Replayed)
+	if err != nil || res.Replayed {
+		t.Fatalf("takeover: %v replayed=%v", err, res.Replayed)
 	}
-	if o := decodeOrder(t, res.Body); o.ID != "ord_crashed" {
+	if o := res.Order; o.ID != "ord_crashed" {
 		t.Fatalf("takeover made order %s, want the claim's ord_crashed", o.ID)
 	}
 	reserves, releases := e.catalog.counts()
@@ -494,7 +495,7 @@ func TestSlowAttemptLosesItsClaim(t *testing.T) {
 		}
 		return nil
 	}
-	slow := make(chan orders.Result)
+	slow := make(chan orders.Placement)
 	go func() {
 		res, err := e.svc.PlaceOrder(ctx, "usr_a", "k", basket)
 		if err != nil {
@@ -505,13 +506,13 @@ func TestSlowAttemptLosesItsClaim(t *testing.T) {
 	<-entered
 	e.clock.Advance(orders.DefaultLease + time.Millisecond)
 	res, err := e.svc.PlaceOrder(ctx, "usr_a", "k", basket)
-	if err != nil || res.Status != http.StatusCreated || res.Replayed {
+	if err != nil || res.Replayed {
 		t.Fatalf("takeover: %v", err)
 	}
 	close(unblock)
 	late := <-slow
-	if !late.Replayed || !bytes.Equal(late.Body, res.Body) {
-		t.Fatalf("slow attempt answered %d %q replayed=%v, want the stored answer", late.Status, late.Body, late.Replayed)
+	if !late.Replayed || !bytes.Equal(encoded(t, late), encoded(t, res)) {
+		t.Fatalf("slow attempt answered %s replayed=%v, want the stored answer", encoded(t, late), late.Replayed)
 	}
 	if _, releases := e.catalog.counts(); len(releases) != 0 {
 		t.Fatalf("slow attempt released %v under a confirmed order", releases)
@@ -544,7 +545,7 @@ func TestCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := decodeOrder(t, res.Body).ID
+	id := res.Order.ID
 
 	// Another user's order does not exist for them.
 	_, err = e.svc.Order(ctx, "usr_b", id)
@@ -562,7 +563,7 @@ func TestCancel(t *testing.T) {
 	// catalog answers again.
 	e.catalog.setReleaseErr(errors.New("catalog down"))
 	o, err := e.svc.Cancel(ctx, "usr_a", id)
-	if err != nil || o.Status != orders.StatusCancelled || o.ID != id || o.TotalCents != decodeOrder(t, res.Body).TotalCents {
+	if err != nil || o.Status != orders.StatusCancelled || o.ID != id || o.TotalCents != res.Order.TotalCents {
 		t.Fatalf("cancel = %+v, %v", o, err)
 	}
 	if e.catalog.stockOf("prd_apple") == 100 {
@@ -591,7 +592,7 @@ func TestCancel(t *testing.T) {
 	}
 	// The key still replays the first answer, confirmed as it was.
 	rep, err := e.svc.PlaceOrder(ctx, "usr_a", "k", basket)
-	if err != nil || !bytes.Equal(rep.Body, res.Body) {
+	if err != nil || !rep.Replayed || rep.Order.Status != orders.StatusConfirmed || !bytes.Equal(encoded(t, rep), encoded(t, res)) {
 		t.Fatalf("replay after cancel: %v", err)
 	}
 	checkConsistent(t, e.store, e.catalog, "usr_a")
@@ -607,7 +608,7 @@ func TestOrdersList(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, decodeOrder(t, res.Body).ID)
+		ids = append(ids, res.Order.ID)
 		if _, err := e.svc.PlaceOrder(ctx, "usr_b", fmt.Sprint("b", i), one); err != nil {
 			t.Fatal(err)
 		}

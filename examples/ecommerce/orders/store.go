@@ -3,6 +3,7 @@ package orders
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -28,7 +29,7 @@ const (
 	ClaimAcquired ClaimState = iota + 1
 	// ClaimBusy: another attempt holds the claim and its lease runs.
 	ClaimBusy
-	// ClaimDone: the key has its final answer in Response.
+	// ClaimDone: the key has its final answer in Answer.
 	ClaimDone
 )
 
@@ -55,20 +56,14 @@ type Ticket struct {
 	TakenOver bool
 }
 
-// StoredResponse is a key's final answer: status and exact body.
-type StoredResponse struct {
-	Status int
-	Body   []byte
-}
-
 // Claim is the state of an idempotency key as [Store.Claim] or
 // [Store.Lookup] found it. RequestHash is the hash the key was claimed
-// with; Ticket is set for ClaimAcquired and Response for ClaimDone.
+// with; Ticket is set for ClaimAcquired and Answer for ClaimDone.
 type Claim struct {
 	State       ClaimState
 	RequestHash string
 	Ticket      Ticket
-	Response    StoredResponse
+	Answer      Answer
 }
 
 // PendingRelease is a release of an order's stock waiting to be confirmed
@@ -92,9 +87,10 @@ type Store interface {
 	Claim(ctx context.Context, r ClaimRequest) (Claim, error)
 	// Lookup reports the key's claim, or ErrKeyNotFound.
 	Lookup(ctx context.Context, userID, key string) (Claim, error)
-	// Complete marks t's claim done with resp and, when o is not nil,
-	// inserts o, in one transaction. ErrClaimLost if t no longer holds it.
-	Complete(ctx context.Context, t Ticket, o *Order, resp StoredResponse, now time.Time) error
+	// Complete marks t's claim done with answer a and, when a.Order is not
+	// nil, inserts the order, in one transaction. ErrClaimLost if t no
+	// longer holds it.
+	Complete(ctx context.Context, t Ticket, a Answer, now time.Time) error
 	// Free deletes t's claim, and when release is set enqueues the release
 	// of its order id in the same transaction. ErrClaimLost if t no longer
 	// holds it.
@@ -176,6 +172,17 @@ var Migrations = []platform.Migration{
 		) STRICT`,
 		`CREATE INDEX pending_releases_due ON pending_releases (next_at)`,
 	),
+	// A done key keeps its answer as the service knows it (the Answer as
+	// JSON: the order as placed, or the refusal), not as an HTTP status
+	// and body: the transport writes it, first time and replays alike.
+	platform.SQL(
+		`UPDATE idempotency_keys SET response_body = CASE response_status
+			WHEN 201 THEN CAST('{"order":' || CAST(response_body AS TEXT) || '}' AS BLOB)
+			ELSE CAST('{"out_of_stock":true}' AS BLOB) END
+		  WHERE state = 'done'`,
+		`ALTER TABLE idempotency_keys DROP COLUMN response_status`,
+		`ALTER TABLE idempotency_keys RENAME COLUMN response_body TO answer`,
+	),
 }
 
 // SQLStore is the [Store] on a SQLite database opened with platform.OpenDB
@@ -203,13 +210,12 @@ func (s *SQLStore) Claim(ctx context.Context, r ClaimRequest) (Claim, error) {
 			attempt int64
 			lease   int64
 			orderID string
-			status  sql.NullInt64
-			body    []byte
+			answer  []byte
 		)
 		err := tx.QueryRowContext(ctx,
-			`SELECT request_hash, order_id, state, attempt, lease_until, response_status, response_body
+			`SELECT request_hash, order_id, state, attempt, lease_until, answer
 			   FROM idempotency_keys WHERE user_id = ? AND key = ?`, r.UserID, r.Key).
-			Scan(&c.RequestHash, &orderID, &state, &attempt, &lease, &status, &body)
+			Scan(&c.RequestHash, &orderID, &state, &attempt, &lease, &answer)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			_, err := tx.ExecContext(ctx,
@@ -228,7 +234,7 @@ func (s *SQLStore) Claim(ctx context.Context, r ClaimRequest) (Claim, error) {
 		switch {
 		case state == "done":
 			c.State = ClaimDone
-			c.Response = StoredResponse{Status: int(status.Int64), Body: body}
+			return decodeAnswer(answer, &c.Answer)
 		case lease >= ms(r.Now) || c.RequestHash != r.RequestHash:
 			// Only a retry of the same request may take a claim over.
 			c.State = ClaimBusy
@@ -257,13 +263,12 @@ func (s *SQLStore) Lookup(ctx context.Context, userID, key string) (Claim, error
 	var (
 		c      Claim
 		state  string
-		status sql.NullInt64
-		body   []byte
+		answer []byte
 	)
 	err := s.db.QueryRowContext(ctx,
-		`SELECT request_hash, order_id, state, attempt, response_status, response_body
+		`SELECT request_hash, order_id, state, attempt, answer
 		   FROM idempotency_keys WHERE user_id = ? AND key = ?`, userID, key).
-		Scan(&c.RequestHash, &c.Ticket.OrderID, &state, &c.Ticket.Attempt, &status, &body)
+		Scan(&c.RequestHash, &c.Ticket.OrderID, &state, &c.Ticket.Attempt, &answer)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Claim{}, ErrKeyNotFound
 	}
@@ -273,7 +278,9 @@ func (s *SQLStore) Lookup(ctx context.Context, userID, key string) (Claim, error
 	c.Ticket.UserID, c.Ticket.Key, c.Ticket.RequestHash = userID, key, c.RequestHash
 	if state == "done" {
 		c.State = ClaimDone
-		c.Response = StoredResponse{Status: int(status.Int64), Body: body}
+		if err := decodeAnswer(answer, &c.Answer); err != nil {
+			return Claim{}, fmt.Errorf("orders: lookup key: %w", err)
+		}
 	} else {
 		c.State = ClaimBusy
 	}
@@ -281,12 +288,20 @@ func (s *SQLStore) Lookup(ctx context.Context, userID, key string) (Claim, error
 }
 
 // Complete implements [Store].
-func (s *SQLStore) Complete(ctx context.Context, t Ticket, o *Order, resp StoredResponse, now time.Time) error {
-	err := s.db.WriteTx(ctx, func(tx *sql.Tx) error {
+func (s *SQLStore) Complete(ctx context.Context, t Ticket, a Answer, now time.Time) error {
+	if (a.Order == nil) == !a.OutOfStock {
+		return errors.New("orders: complete claim: an answer sets exactly one of Order and OutOfStock")
+	}
+	answer, err := json.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("orders: complete claim: %w", err)
+	}
+	o := a.Order
+	err = s.db.WriteTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
-			`UPDATE idempotency_keys SET state = 'done', response_status = ?, response_body = ?, updated_at = ?
+			`UPDATE idempotency_keys SET state = 'done', answer = ?, updated_at = ?
 			  WHERE user_id = ? AND key = ? AND attempt = ? AND state = 'in_flight'`,
-			resp.Status, resp.Body, ms(now), t.UserID, t.Key, t.Attempt)
+			answer, ms(now), t.UserID, t.Key, t.Attempt)
 		if err != nil {
 			return err
 		}
@@ -316,6 +331,14 @@ func (s *SQLStore) Complete(ctx context.Context, t Ticket, o *Order, resp Stored
 		return fmt.Errorf("orders: complete claim: %w", err)
 	}
 	return err
+}
+
+// decodeAnswer reads a done key's stored answer into a.
+func decodeAnswer(b []byte, a *Answer) error {
+	if err := json.Unmarshal(b, a); err != nil || (a.Order == nil) == !a.OutOfStock {
+		return fmt.Errorf("orders: stored answer %.40q is not an answer (%v)", b, err)
+	}
+	return nil
 }
 
 // Free implements [Store].

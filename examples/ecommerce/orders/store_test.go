@@ -48,7 +48,7 @@ func TestStoreClaimLifecycle(t *testing.T) {
 	second := c.Ticket
 
 	// The first attempt is fenced off.
-	if err := st.Complete(ctx, first, nil, orders.StoredResponse{Status: 409, Body: []byte("x")}, late); !errors.Is(err, orders.ErrClaimLost) {
+	if err := st.Complete(ctx, first, orders.Answer{OutOfStock: true}, late); !errors.Is(err, orders.ErrClaimLost) {
 		t.Fatalf("stale Complete = %v, want ErrClaimLost", err)
 	}
 	if err := st.Free(ctx, first, true, late); !errors.Is(err, orders.ErrClaimLost) {
@@ -60,15 +60,22 @@ func TestStoreClaimLifecycle(t *testing.T) {
 
 	o := &orders.Order{ID: "ord_1", UserID: "u", Status: orders.StatusConfirmed, CreatedAt: late,
 		Items: []orders.Line{{ProductID: "p", Quantity: 2, PriceCents: 7}}, TotalCents: 14}
-	resp := orders.StoredResponse{Status: 201, Body: []byte("{\"id\":\"ord_1\"}\n")}
-	if err := st.Complete(ctx, second, o, resp, late); err != nil {
+	if err := st.Complete(ctx, second, orders.Answer{}, late); err == nil || errors.Is(err, orders.ErrClaimLost) {
+		t.Fatalf("Complete with an empty answer = %v, want it refused", err)
+	}
+	if err := st.Complete(ctx, second, orders.Answer{Order: o}, late); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Complete(ctx, second, o, resp, late); !errors.Is(err, orders.ErrClaimLost) {
+	if err := st.Complete(ctx, second, orders.Answer{Order: o}, late); !errors.Is(err, orders.ErrClaimLost) {
 		t.Fatalf("second Complete = %v, want ErrClaimLost", err)
 	}
+	// The key keeps the order as it was placed, whatever happens to it.
+	if _, err := st.Cancel(ctx, "u", "ord_1", late); err != nil {
+		t.Fatal(err)
+	}
 	c, err = st.Claim(ctx, claimReq("u", "k", "h1", "ord_y", late.Add(time.Hour)))
-	if err != nil || c.State != orders.ClaimDone || c.Response.Status != 201 || string(c.Response.Body) != string(resp.Body) {
+	if err != nil || c.State != orders.ClaimDone || c.Answer.Order == nil || c.Answer.Order.ID != "ord_1" ||
+		c.Answer.Order.Status != orders.StatusConfirmed || !c.Answer.Order.CreatedAt.Equal(late) || c.Answer.OutOfStock {
 		t.Fatalf("claim of a done key = %+v, %v", c, err)
 	}
 	got, err := st.Order(ctx, "u", "ord_1")
@@ -185,5 +192,43 @@ func TestStoreAbandonStale(t *testing.T) {
 	}
 	if c, err := st.Lookup(ctx, "u", "2"); err != nil || c.State != orders.ClaimBusy {
 		t.Fatalf("fresh claim: %+v %v", c, err)
+	}
+}
+
+// A key completed before answers were kept as [orders.Answer] (when the
+// store held the HTTP status and body) answers the same after the
+// migration.
+func TestStoreMigratesHTTPAnswers(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "orders.db")
+	db, err := platform.OpenDB(ctx, path, orders.Migrations[:1]...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `{"id":"ord_1","user_id":"u","status":"confirmed","items":[{"product_id":"p","quantity":2,"price_cents":7}],"total_cents":14,"created_at":"2031-05-06T07:08:09.123Z"}` + "\n"
+	if _, err := db.ExecContext(ctx,
+		`INSERT INTO idempotency_keys (user_id, key, request_hash, order_id, state, attempt, lease_until, response_status, response_body, created_at, updated_at)
+		 VALUES ('u', 'ok', 'h', 'ord_1', 'done', 1, 0, 201, ?, 0, 0),
+		        ('u', 'oos', 'h', 'ord_2', 'done', 1, 0, 409, CAST('{"error":{"code":"out_of_stock","message":"no"}}' AS BLOB), 0, 0),
+		        ('u', 'busy', 'h', 'ord_3', 'in_flight', 1, 0, NULL, NULL, 0, 0)`, []byte(body)); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	db, err = platform.OpenDB(ctx, path, orders.Migrations...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st := orders.NewSQLStore(db)
+	c, err := st.Lookup(ctx, "u", "ok")
+	if err != nil || c.State != orders.ClaimDone || c.Answer.Order == nil || c.Answer.Order.TotalCents != 14 ||
+		!c.Answer.Order.CreatedAt.Equal(time.Date(2031, 5, 6, 7, 8, 9, 123e6, time.UTC)) {
+		t.Fatalf("201 key after migration = %+v, %v", c, err)
+	}
+	if c, err := st.Lookup(ctx, "u", "oos"); err != nil || !c.Answer.OutOfStock || c.Answer.Order != nil {
+		t.Fatalf("409 key after migration = %+v, %v", c, err)
+	}
+	if c, err := st.Lookup(ctx, "u", "busy"); err != nil || c.State != orders.ClaimBusy {
+		t.Fatalf("in-flight key after migration = %+v, %v", c, err)
 	}
 }

@@ -2,6 +2,7 @@ package orders
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -11,6 +12,15 @@ import (
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
 	"github.com/switchyard/switchyard/middleware/auth"
 	shttp "github.com/switchyard/switchyard/transport/http"
+)
+
+// HTTP headers of the API.
+const (
+	// HeaderIdempotencyKey names the request header carrying the key.
+	HeaderIdempotencyKey = "Idempotency-Key"
+	// HeaderReplayed is set to "true" on an answer replayed from the
+	// idempotency store.
+	HeaderReplayed = "Idempotent-Replayed"
 )
 
 // Authenticator guards a handler: it calls next only for requests with a
@@ -26,13 +36,17 @@ type Authenticator = platform.Authenticator
 //	GET  /v1/orders/{id}         GetOrder
 //	POST /v1/orders/{id}/cancel  CancelOrder
 //
-// Errors are JSON bodies written by shttp.EncodeError. The raw bearer token
-// is also put in the context (auth.HTTPToContext), so that calls to users
-// and catalog forward it. opts are passed to every go-kit server.
+// Errors are JSON bodies written by [EncodeError]. The raw bearer token is
+// also put in the context (auth.HTTPToContext), so that calls to users and
+// catalog forward it. opts are passed to every go-kit server, after the
+// package's own, which they may replace.
 func NewHTTPHandler(e Endpoints, a Authenticator, opts ...kithttp.ServerOption) *http.ServeMux {
-	opts = append([]kithttp.ServerOption{kithttp.ServerBefore(auth.HTTPToContext())}, opts...)
+	opts = append([]kithttp.ServerOption{
+		kithttp.ServerBefore(auth.HTTPToContext()),
+		kithttp.ServerErrorEncoder(EncodeError),
+	}, opts...)
 	mux := http.NewServeMux()
-	mux.Handle("POST /v1/orders", a.Handler(shttp.NewHandler(e.PlaceOrder, DecodePlaceOrderRequest, encodePlaceOrderResponse, opts...)))
+	mux.Handle("POST /v1/orders", a.Handler(shttp.NewHandler(e.PlaceOrder, DecodePlaceOrderRequest, encodePlacement, opts...)))
 	mux.Handle("GET /v1/orders", a.Handler(shttp.NewHandler(e.ListOrders, DecodeListOrdersRequest, shttp.EncodeJSONResponse, opts...)))
 	mux.Handle("GET /v1/orders/{id}", a.Handler(shttp.NewHandler(e.GetOrder, decodeGetOrderRequest, shttp.EncodeJSONResponse, opts...)))
 	mux.Handle("POST /v1/orders/{id}/cancel", a.Handler(shttp.NewHandler(e.CancelOrder, decodeCancelOrderRequest, shttp.EncodeJSONResponse, opts...)))
@@ -49,12 +63,12 @@ type placeOrderBody struct {
 // /v1/orders: exactly one valid Idempotency-Key header (see ValidateKey),
 // then a JSON body {"items":[{"product_id","quantity"}]} of at most 1 MiB
 // with unknown fields ignored. It returns a PlaceOrderRequest; the items are
-// validated by the service. Errors are *shttp.Error values.
+// validated by the service. A bad key is an [*InvalidError]; a bad body is
+// the *shttp.Error of shttp.DecodeJSON.
 func DecodePlaceOrderRequest(_ context.Context, r *http.Request) (any, error) {
 	keys := r.Header.Values(HeaderIdempotencyKey)
 	if len(keys) > 1 {
-		return nil, apiError(http.StatusBadRequest, "invalid_idempotency_key", ErrInvalidKey,
-			"send exactly one Idempotency-Key header")
+		return nil, invalidKey("must be sent once")
 	}
 	var key string
 	if len(keys) == 1 {
@@ -70,20 +84,20 @@ func DecodePlaceOrderRequest(_ context.Context, r *http.Request) (any, error) {
 	return PlaceOrderRequest{Key: key, Items: body.Items}, nil
 }
 
-// encodePlaceOrderResponse writes the key's stored answer byte for byte.
-func encodePlaceOrderResponse(_ context.Context, w http.ResponseWriter, response any) error {
-	r := response.(PlaceOrderResponse)
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Length", strconv.Itoa(len(r.Body)))
-	if r.Replayed {
-		h.Set(HeaderReplayed, "true")
+// encodePlacement writes a placed order: 201 and the order as placed, the
+// same bytes for the first answer and every replay (a replay also gets
+// HeaderReplayed), since both encode the one stored [Answer].
+func encodePlacement(ctx context.Context, w http.ResponseWriter, response any) error {
+	p := response.(Placement)
+	if p.Replayed {
+		w.Header().Set(HeaderReplayed, "true")
 	}
-	w.WriteHeader(r.Status)
-	_, err := w.Write(r.Body)
-	return err
+	return shttp.EncodeJSONResponse(ctx, w, created{p.Order})
 }
+
+type created struct{ Order }
+
+func (created) StatusCode() int { return http.StatusCreated }
 
 // DecodeListOrdersRequest is the go-kit DecodeRequestFunc of GET /v1/orders:
 // limit, when present, must be an integer from 1 to MaxLimit (400
@@ -94,7 +108,7 @@ func DecodeListOrdersRequest(_ context.Context, r *http.Request) (any, error) {
 	if q.Has("limit") {
 		n, err := strconv.Atoi(q.Get("limit"))
 		if err != nil || n < 1 || n > MaxLimit {
-			return nil, invalid(fmt.Sprintf("limit: must be an integer between 1 and %d", MaxLimit))
+			return nil, invalid("limit", fmt.Sprintf("must be an integer between 1 and %d", MaxLimit))
 		}
 		req.Limit = n
 	}
@@ -108,4 +122,65 @@ func decodeGetOrderRequest(_ context.Context, r *http.Request) (any, error) {
 
 func decodeCancelOrderRequest(_ context.Context, r *http.Request) (any, error) {
 	return CancelOrderRequest{ID: r.PathValue("id")}, nil
+}
+
+// EncodeError writes the service's errors with their statuses and codes,
+// and anything else as shttp.EncodeError does:
+//
+//	ErrUnauthenticated      401 unauthorized
+//	ErrMissingKey           400 missing_idempotency_key
+//	ErrInvalidKey           400 invalid_idempotency_key
+//	ErrInvalidCursor        400 invalid_cursor
+//	ErrInvalidArgument      400 invalid_argument
+//	ErrProductNotFound      400 product_not_found
+//	ErrUserNotFound         403 unknown_user
+//	ErrOrderNotFound        404 not_found
+//	ErrInProgress           409 request_in_progress, Retry-After: 1
+//	ErrOutOfStock           409 out_of_stock
+//	ErrKeyReused            422 idempotency_key_reused
+//
+// A [*ReplayedError] is written as the error it wraps, with HeaderReplayed,
+// so that a key's final refusal answers the same bytes every time.
+func EncodeError(ctx context.Context, err error, w http.ResponseWriter) {
+	var re *ReplayedError
+	if errors.As(err, &re) {
+		w.Header().Set(HeaderReplayed, "true")
+	}
+	shttp.EncodeError(ctx, httpError(err), w)
+}
+
+func httpError(err error) error {
+	e := func(status int, code, msg string) *shttp.Error {
+		return &shttp.Error{Status: status, Code: code, Message: msg, Err: err}
+	}
+	var inv *InvalidError
+	switch {
+	case errors.As(err, &inv):
+		switch {
+		case errors.Is(inv.Err, ErrMissingKey):
+			return e(http.StatusBadRequest, "missing_idempotency_key", "the Idempotency-Key header "+inv.Reason)
+		case errors.Is(inv.Err, ErrInvalidKey):
+			return e(http.StatusBadRequest, "invalid_idempotency_key", "the Idempotency-Key header "+inv.Reason)
+		case errors.Is(inv.Err, ErrInvalidCursor):
+			return e(http.StatusBadRequest, "invalid_cursor", inv.Field+": "+inv.Reason)
+		}
+		return e(http.StatusBadRequest, "invalid_argument", inv.Field+": "+inv.Reason)
+	case errors.Is(err, ErrUnauthenticated):
+		return e(http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
+	case errors.Is(err, ErrKeyReused):
+		return e(http.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was used for a different request")
+	case errors.Is(err, ErrInProgress):
+		se := e(http.StatusConflict, "request_in_progress", "a request with this Idempotency-Key is in progress; retry later")
+		se.Header = http.Header{"Retry-After": {"1"}}
+		return se
+	case errors.Is(err, ErrOutOfStock):
+		return e(http.StatusConflict, "out_of_stock", "not enough stock for one or more items; nothing was reserved")
+	case errors.Is(err, ErrProductNotFound):
+		return e(http.StatusBadRequest, "product_not_found", "an item names a product that does not exist")
+	case errors.Is(err, ErrUserNotFound):
+		return e(http.StatusForbidden, "unknown_user", "the token's user does not exist")
+	case errors.Is(err, ErrOrderNotFound):
+		return e(http.StatusNotFound, "not_found", "order not found")
+	}
+	return err
 }
