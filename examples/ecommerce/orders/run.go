@@ -3,8 +3,10 @@ package orders
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -17,9 +19,13 @@ import (
 // ServiceName is the name orders registers under.
 const ServiceName = "orders"
 
+// DBFile is the name of the orders database in the data directory.
+const DBFile = "orders.db"
+
 // Run runs one orders instance, as "ecommerce serve orders" does: it opens
-// <cfg.Data>/orders.db (creating and migrating it), joins the registry,
-// follows users and catalog through the client chain, verifies tokens with
+// [DBFile] in cfg.Data (creating the directory and the database, and
+// migrating it), joins the registry, follows users and catalog through the
+// client chain, verifies tokens with
 // the users service's JWKS (fetched through discovery), starts the
 // [Sweeper], and serves the API with platform.Serve until ctx ends or the
 // process is signalled; then it drains, stops the sweeper and returns nil.
@@ -36,7 +42,10 @@ func RunWith(ctx context.Context, cfg platform.ServiceConfig, opts ...Option) (e
 	if logger == nil {
 		logger = slog.Default()
 	}
-	db, err := platform.OpenDB(ctx, filepath.Join(cfg.Data, "orders.db"), Migrations...)
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return fmt.Errorf("orders: data directory (--data): %w", err)
+	}
+	db, err := platform.OpenDB(ctx, filepath.Join(cfg.Data, DBFile), Migrations...)
 	if err != nil {
 		return err
 	}
