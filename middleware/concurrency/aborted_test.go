@@ -19,8 +19,8 @@ func TestHandlerDoesNotLearnFromRequestsTheClientBroke(t *testing.T) {
 	for _, c := range brokenreq.Cases("/orders") {
 		t.Run(c.Name, func(t *testing.T) {
 			var rec brokenreq.Recorder
-			l := concurrency.NewAdaptive(concurrency.Adaptive{Initial: 8}, concurrency.WithClassifier(rec.Classify))
-			addr, wait := brokenreq.Serve(t, concurrency.Handler(l)(brokenreq.Naive))
+			l := newLimiter(t, concurrency.Config{Adaptive: concurrency.Adaptive{Initial: 8}, Classifier: rec.Classify})
+			addr, wait := brokenreq.Serve(t, l.Handler(brokenreq.Naive))
 			for range 3 {
 				brokenreq.Send(t, addr, c)
 			}

@@ -2,6 +2,7 @@ package concurrency
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -10,68 +11,79 @@ import (
 	"github.com/switchyard/switchyard/middleware/tracing"
 )
 
-// Adaptive configures [NewAdaptive]. The zero value is valid: every zero
-// field takes the default written beside it.
+// Adaptive tunes an adaptive limit ([Config.Adaptive]). The zero value is
+// valid: every zero field takes the default written beside it; a value
+// outside the range written beside it makes [New] return an error wrapping
+// [ErrConfig].
 type Adaptive struct {
-	// Initial is the limit to start from. Default 20.
+	// Initial is the limit to start from, within [Min, Max]. Default 20,
+	// or Min or Max if 20 is outside them.
 	Initial int
-	// Min and Max bound the limit. Defaults 4 and 1000.
+	// Min and Max bound the limit, 1 ≤ Min ≤ Max. Defaults 4 (or Max if
+	// lower) and 1000 (or Min if higher).
 	Min, Max int
 	// Tolerance is how far the short-term RTT may rise above the long-term
 	// RTT before the limit shrinks: 1.5 means 50% slower is still normal.
-	// Default 1.5; values below 1 are taken as 1.
+	// Default 1.5; at least 1.
 	Tolerance float64
 	// Smoothing is the weight of each window's proposal in the new limit,
 	// in (0, 1]. Default 0.2.
 	Smoothing float64
-	// Window is the shortest sampling window. Default 1s.
+	// Window is the shortest sampling window. Default 1s; not negative.
 	Window time.Duration
 	// MinSamples is how many calls a window needs before it closes.
-	// Default 10.
+	// Default 10; not negative.
 	MinSamples int
 	// LongWindows is the span, in windows, of the long-term RTT average:
 	// how long latency must stay high before the limiter accepts it as the
-	// new normal and lets the limit grow again. Default 100.
+	// new normal and lets the limit grow again. Default 100; not negative.
 	LongWindows int
 }
 
-func (a Adaptive) withDefaults() Adaptive {
-	def := func(p *int, v int) {
-		if *p <= 0 {
-			*p = v
+// withDefaults validates a and fills in its defaults.
+func (a Adaptive) withDefaults() (Adaptive, error) {
+	switch {
+	case a.Initial < 0 || a.Min < 0 || a.Max < 0 || a.MinSamples < 0 || a.LongWindows < 0 || a.Window < 0:
+		return a, fmt.Errorf("%w: negative Adaptive field", ErrConfig)
+	case a.Tolerance != 0 && !(a.Tolerance >= 1): // NaN too
+		return a, fmt.Errorf("%w: Adaptive.Tolerance %v is below 1", ErrConfig, a.Tolerance)
+	case a.Smoothing != 0 && !(a.Smoothing > 0 && a.Smoothing <= 1):
+		return a, fmt.Errorf("%w: Adaptive.Smoothing %v is not within (0, 1]", ErrConfig, a.Smoothing)
+	}
+	if a.Min == 0 {
+		a.Min = 4
+		if a.Max > 0 {
+			a.Min = min(a.Min, a.Max)
 		}
 	}
-	def(&a.Initial, 20)
-	def(&a.Min, 4)
-	def(&a.Max, 1000)
-	def(&a.MinSamples, 10)
-	def(&a.LongWindows, 100)
-	if a.Max < a.Min {
-		a.Max = a.Min
+	if a.Max == 0 {
+		a.Max = max(1000, a.Min)
 	}
-	a.Initial = min(max(a.Initial, a.Min), a.Max)
-	if !(a.Tolerance > 0) {
+	if a.Max < a.Min {
+		return a, fmt.Errorf("%w: Adaptive.Max %d is below Min %d", ErrConfig, a.Max, a.Min)
+	}
+	if a.Initial == 0 {
+		a.Initial = min(max(20, a.Min), a.Max)
+	}
+	if a.Initial < a.Min || a.Initial > a.Max {
+		return a, fmt.Errorf("%w: Adaptive.Initial %d is not within [%d, %d]", ErrConfig, a.Initial, a.Min, a.Max)
+	}
+	if a.MinSamples == 0 {
+		a.MinSamples = 10
+	}
+	if a.LongWindows == 0 {
+		a.LongWindows = 100
+	}
+	if a.Tolerance == 0 {
 		a.Tolerance = 1.5
 	}
-	a.Tolerance = max(a.Tolerance, 1)
-	if !(a.Smoothing > 0) || a.Smoothing > 1 {
+	if a.Smoothing == 0 {
 		a.Smoothing = 0.2
 	}
-	if a.Window <= 0 {
+	if a.Window == 0 {
 		a.Window = time.Second
 	}
-	return a
-}
-
-// NewAdaptive returns a limiter whose limit follows observed latency (see
-// the package documentation).
-func NewAdaptive(cfg Adaptive, opts ...Option) *Limiter {
-	cfg = cfg.withDefaults()
-	l := newLimiter(cfg.Initial, opts)
-	g := &gradient{cfg: cfg, estimate: float64(cfg.Initial)}
-	g.windowEnd.Store(l.clock.Now().Add(cfg.Window).UnixNano())
-	l.adapt = g
-	return l
+	return a, nil
 }
 
 // gradient holds the adaptive state. Samples are summed with atomics; the

@@ -17,20 +17,20 @@ func BenchmarkMiddleware(b *testing.B) {
 		name string
 		l    func() *concurrency.Limiter
 	}{
-		{"fixed", func() *concurrency.Limiter { return concurrency.NewFixed(1 << 20) }},
+		{"fixed", func() *concurrency.Limiter { return newLimiter(b, concurrency.Config{Limit: 1 << 20}) }},
 		{"adaptive", func() *concurrency.Limiter {
-			return concurrency.NewAdaptive(concurrency.Adaptive{Initial: 1 << 20, Max: 1 << 20})
+			return newLimiter(b, concurrency.Config{Adaptive: concurrency.Adaptive{Initial: 1 << 20, Max: 1 << 20}})
 		}},
 	} {
 		b.Run(tc.name+"/serial", func(b *testing.B) {
-			ep := concurrency.Middleware(tc.l())(endpoint.Nop)
+			ep := tc.l().Endpoint(endpoint.Nop)
 			b.ReportAllocs()
 			for b.Loop() {
 				ep(ctx, nil)
 			}
 		})
 		b.Run(tc.name+"/parallel", func(b *testing.B) {
-			ep := concurrency.Middleware(tc.l())(endpoint.Nop)
+			ep := tc.l().Endpoint(endpoint.Nop)
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
@@ -40,10 +40,10 @@ func BenchmarkMiddleware(b *testing.B) {
 		})
 	}
 	b.Run("shed/serial", func(b *testing.B) {
-		l := concurrency.NewFixed(1)
+		l := newLimiter(b, concurrency.Config{Limit: 1})
 		tok, _ := l.Acquire(ctx)
 		defer tok.Release(ctx, nil)
-		ep := concurrency.Middleware(l)(endpoint.Nop)
+		ep := l.Endpoint(endpoint.Nop)
 		b.ReportAllocs()
 		for b.Loop() {
 			ep(ctx, nil)
@@ -52,7 +52,7 @@ func BenchmarkMiddleware(b *testing.B) {
 }
 
 func BenchmarkHandler(b *testing.B) {
-	h := concurrency.Handler(concurrency.NewFixed(1 << 20))(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	h := newLimiter(b, concurrency.Config{Limit: 1 << 20}).Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	req := httptest.NewRequest("GET", "/", nil)
 	b.Run("serial", func(b *testing.B) {
 		w := httptest.NewRecorder()

@@ -14,10 +14,10 @@ import (
 )
 
 func TestHandlerSheds503WithRetryAfter(t *testing.T) {
-	l := concurrency.NewFixed(1, concurrency.WithRetryAfter(1500*time.Millisecond))
+	l := newLimiter(t, concurrency.Config{Limit: 1, RetryAfter: 1500 * time.Millisecond})
 	entered := make(chan struct{})
 	release := make(chan struct{})
-	h := concurrency.Handler(l)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := l.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
 			close(entered)
 			<-release
@@ -68,8 +68,8 @@ func TestHandlerSheds503WithRetryAfter(t *testing.T) {
 }
 
 func TestMiddlewareReleasesOnPanic(t *testing.T) {
-	l := concurrency.NewFixed(1)
-	ep := concurrency.Middleware(l)(func(context.Context, any) (any, error) { panic("boom") })
+	l := newLimiter(t, concurrency.Config{Limit: 1})
+	ep := l.Endpoint(func(context.Context, any) (any, error) { panic("boom") })
 	func() {
 		defer func() { recover() }()
 		ep(context.Background(), nil)
@@ -77,7 +77,7 @@ func TestMiddlewareReleasesOnPanic(t *testing.T) {
 	if l.InFlight() != 0 {
 		t.Fatal("a panicking call kept its slot")
 	}
-	ok := concurrency.Middleware(l)(func(context.Context, any) (any, error) { return "ok", nil })
+	ok := l.Endpoint(func(context.Context, any) (any, error) { return "ok", nil })
 	if resp, err := ok(context.Background(), nil); err != nil || resp != "ok" {
 		t.Fatalf("got %v %v", resp, err)
 	}

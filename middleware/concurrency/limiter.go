@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/switchyard/switchyard/internal/clock"
 	"github.com/switchyard/switchyard/middleware/tracing"
 	"github.com/switchyard/switchyard/outcome"
 )
@@ -39,35 +38,58 @@ func (e *Error) StatusCode() int { return http.StatusServiceUnavailable }
 // Temporary returns true.
 func (e *Error) Temporary() bool { return true }
 
-// Option configures a [Limiter].
-type Option func(*Limiter)
+// DefaultRetryAfter is the Retry-After [Limiter.Handler] sends by default.
+const DefaultRetryAfter = time.Second
 
-// WithClock sets the clock used to time calls for the adaptive limit.
-// Default the real clock.
-func WithClock(c clock.Clock) Option { return func(l *Limiter) { l.clock = clock.OrReal(c) } }
+// Config configures a [Limiter]. The zero value is valid: an adaptive
+// limit with the defaults of [Adaptive], shedding at once.
+type Config struct {
+	// Limit, if positive, fixes the limit at Limit calls in flight: a
+	// bulkhead. Zero (the default) makes the limit adaptive, tuned by
+	// Adaptive. Negative is invalid.
+	Limit int
 
-// WithWait makes calls over the limit wait, in arrival order, for a slot
-// instead of failing; a waiting call gives up when its context ends. The
-// default is to shed at once.
-func WithWait() Option { return func(l *Limiter) { l.wait = true } }
+	// Adaptive tunes the adaptive limit; its zero value takes the
+	// defaults written on each field. It must be left zero with a fixed
+	// Limit.
+	Adaptive Adaptive
 
-// WithClassifier sets the rule that decides which outcomes are latency
-// samples for the adaptive limit: calls the caller cancelled
-// (outcome.Canceled, Aborted, Skipped: see Class.Neutral) are not. Default outcome.Default.
-func WithClassifier(c outcome.Classifier) Option {
-	return func(l *Limiter) { l.classify = outcome.Or(c) }
+	// Wait makes calls over the limit wait, in arrival order, for a slot
+	// instead of failing; a waiting call gives up when its context ends.
+	// The default is to shed at once.
+	Wait bool
+
+	// Classifier decides which outcomes are latency samples for the
+	// adaptive limit: calls the caller cancelled (outcome.Canceled,
+	// Aborted, Skipped: see Class.Neutral) are not. nil means
+	// outcome.Default.
+	Classifier outcome.Classifier
+
+	// RetryAfter is the Retry-After that [Limiter.Handler] sends with a
+	// 503, rounded up to whole seconds. Default [DefaultRetryAfter] (1s);
+	// negative is invalid.
+	RetryAfter time.Duration
+
+	// Hooks are called on the limiter's events. The zero value calls
+	// nothing.
+	Hooks Hooks
 }
 
-// WithOnLimitChange sets a hook called with the old and new limit each
-// time an adaptive limit changes, outside every lock. Use it for a gauge.
-func WithOnLimitChange(f func(from, to int)) Option { return func(l *Limiter) { l.onChange = f } }
+// Hooks are functions a [Limiter] calls on its events. Each nil field is
+// not called. Hooks are called outside every lock, on the goroutine of the
+// call concerned; they must not block.
+type Hooks struct {
+	// OnLimitChange is called with the old and the new limit each time an
+	// adaptive limit changes. Use it for a gauge.
+	OnLimitChange func(from, to int)
+}
 
-// WithRetryAfter sets the Retry-After that [Handler] sends with a 503.
-// Default 1s; it is rounded up to whole seconds.
-func WithRetryAfter(d time.Duration) Option { return func(l *Limiter) { l.retryAfter = d } }
+// ErrConfig is wrapped by the error [New] returns for an invalid [Config].
+var ErrConfig = errors.New("concurrency: invalid configuration")
 
-// Limiter caps the number of calls in flight. Create it with [NewFixed]
-// or [NewAdaptive]; all methods are safe for concurrent use.
+// Limiter caps the number of calls in flight. Create it with [New]; the
+// zero value is not usable. All methods are safe for concurrent use.
+// [Limiter.Endpoint] and [Limiter.Handler] run calls under its slots.
 //
 // Admission is lock-free (a compare-and-swap on the in-flight count) unless
 // calls are waiting; only queueing takes a mutex.
@@ -80,7 +102,6 @@ type Limiter struct {
 	waiters []*waiter
 
 	wait       bool
-	clock      clock.Clock
 	classify   outcome.Classifier
 	onChange   func(from, to int)
 	retryAfter time.Duration
@@ -92,19 +113,39 @@ type waiter struct {
 	granted bool // guarded by Limiter.mu
 }
 
-func newLimiter(limit int, opts []Option) *Limiter {
-	l := &Limiter{clock: clock.Real{}, classify: outcome.Default, retryAfter: time.Second}
-	l.limit.Store(int64(limit))
-	for _, o := range opts {
-		o(l)
+// New returns a limiter with a fixed or an adaptive limit, as cfg says, or
+// an error wrapping [ErrConfig] if cfg is invalid.
+func New(cfg Config) (*Limiter, error) {
+	switch {
+	case cfg.Limit < 0:
+		return nil, fmt.Errorf("%w: negative Limit", ErrConfig)
+	case cfg.Limit > 0 && cfg.Adaptive != (Adaptive{}):
+		return nil, fmt.Errorf("%w: Adaptive set with a fixed Limit", ErrConfig)
+	case cfg.RetryAfter < 0:
+		return nil, fmt.Errorf("%w: negative RetryAfter", ErrConfig)
 	}
-	return l
-}
-
-// NewFixed returns a limiter admitting at most limit calls at once (a
-// bulkhead). limit below 1 is taken as 1.
-func NewFixed(limit int, opts ...Option) *Limiter {
-	return newLimiter(max(limit, 1), opts)
+	l := &Limiter{
+		wait:       cfg.Wait,
+		classify:   outcome.Or(cfg.Classifier),
+		onChange:   cfg.Hooks.OnLimitChange,
+		retryAfter: cfg.RetryAfter,
+	}
+	if l.retryAfter == 0 {
+		l.retryAfter = DefaultRetryAfter
+	}
+	if cfg.Limit > 0 {
+		l.limit.Store(int64(cfg.Limit))
+		return l, nil
+	}
+	a, err := cfg.Adaptive.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	l.limit.Store(int64(a.Initial))
+	g := &gradient{cfg: a, estimate: float64(a.Initial)}
+	g.windowEnd.Store(time.Now().Add(a.Window).UnixNano())
+	l.adapt = g
+	return l, nil
 }
 
 // Limit returns the current limit.
@@ -152,7 +193,7 @@ func (l *Limiter) Acquire(ctx context.Context) (Token, error) {
 func (l *Limiter) token(n int64) Token {
 	t := Token{l: l, n: n}
 	if l.adapt != nil {
-		t.start = l.clock.Now()
+		t.start = time.Now()
 	}
 	return t
 }
@@ -241,7 +282,7 @@ func (t Token) Release(ctx context.Context, err error) {
 		return
 	}
 	if l.adapt != nil && !l.classify(ctx, err).Neutral() {
-		now := l.clock.Now()
+		now := time.Now()
 		l.adapt.sample(ctx, l, now, now.Sub(t.start), t.n)
 	}
 	l.release()

@@ -3,6 +3,7 @@ package concurrency_test
 import (
 	"context"
 	"errors"
+	"math"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,18 +14,25 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.uber.org/goleak"
 
-	"github.com/switchyard/switchyard/internal/clock"
 	"github.com/switchyard/switchyard/middleware/concurrency"
 	"github.com/switchyard/switchyard/outcome"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-var t0 = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+// newLimiter returns concurrency.New's limiter, failing tb on error.
+func newLimiter(tb testing.TB, cfg concurrency.Config) *concurrency.Limiter {
+	tb.Helper()
+	l, err := concurrency.New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return l
+}
 
 func TestFixedShedsBeyondLimit(t *testing.T) {
 	ctx := context.Background()
-	l := concurrency.NewFixed(2)
+	l := newLimiter(t, concurrency.Config{Limit: 2})
 	a, err1 := l.Acquire(ctx)
 	b, err2 := l.Acquire(ctx)
 	if err1 != nil || err2 != nil {
@@ -53,11 +61,7 @@ func TestFixedShedsBeyondLimit(t *testing.T) {
 
 func TestFixedNeverExceedsLimitUnderLoad(t *testing.T) {
 	for _, wait := range []bool{false, true} {
-		var opts []concurrency.Option
-		if wait {
-			opts = append(opts, concurrency.WithWait())
-		}
-		l := concurrency.NewFixed(3, opts...)
+		l := newLimiter(t, concurrency.Config{Limit: 3, Wait: wait})
 		var cur, peak, done atomic.Int64
 		var wg sync.WaitGroup
 		for range 8 {
@@ -92,7 +96,7 @@ func TestFixedNeverExceedsLimitUnderLoad(t *testing.T) {
 func TestWaitModeQueuesInOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
-		l := concurrency.NewFixed(1, concurrency.WithWait())
+		l := newLimiter(t, concurrency.Config{Limit: 1, Wait: true})
 		first, _ := l.Acquire(ctx)
 		var order []int
 		var mu sync.Mutex
@@ -124,7 +128,7 @@ func TestWaitModeQueuesInOrder(t *testing.T) {
 
 func TestWaitModeGivesUpWithContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := concurrency.NewFixed(1, concurrency.WithWait())
+		l := newLimiter(t, concurrency.Config{Limit: 1, Wait: true})
 		held, _ := l.Acquire(context.Background())
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
@@ -147,7 +151,7 @@ func TestWaitModeGivesUpWithContext(t *testing.T) {
 func TestShedSpanEvent(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	l := concurrency.NewFixed(1)
+	l := newLimiter(t, concurrency.Config{Limit: 1})
 	tok, _ := l.Acquire(context.Background())
 	ctx, span := tp.Tracer("t").Start(context.Background(), "shed")
 	l.Acquire(ctx)
@@ -159,12 +163,11 @@ func TestShedSpanEvent(t *testing.T) {
 	}
 }
 
-// sim drives an adaptive limiter on a fake clock: each round offers more
-// calls than the limit, admits what it can, lets latency pass and
-// releases them all.
+// sim drives an adaptive limiter in a synctest bubble: each round offers
+// more calls than the limit, admits what it can, lets latency pass on the
+// bubble's clock and releases them all.
 type sim struct {
-	fake *clock.Fake
-	l    *concurrency.Limiter
+	l *concurrency.Limiter
 }
 
 // run simulates d of time at the given latency and returns the lowest and
@@ -181,7 +184,7 @@ func (s *sim) run(latency, d time.Duration) (lowest, last int) {
 			}
 			toks = append(toks, tok)
 		}
-		s.fake.Advance(latency)
+		time.Sleep(latency)
 		for _, tok := range toks {
 			tok.Release(ctx, nil)
 		}
@@ -191,11 +194,16 @@ func (s *sim) run(latency, d time.Duration) (lowest, last int) {
 }
 
 func TestAdaptiveFollowsLatency(t *testing.T) {
-	fake := clock.NewFake(t0)
+	synctest.Test(t, testAdaptiveFollowsLatency)
+}
+
+func testAdaptiveFollowsLatency(t *testing.T) {
 	var changes atomic.Int64
-	l := concurrency.NewAdaptive(concurrency.Adaptive{Initial: 20, Min: 5, Max: 500, Window: 100 * time.Millisecond},
-		concurrency.WithClock(fake), concurrency.WithOnLimitChange(func(from, to int) { changes.Add(1) }))
-	s := &sim{fake: fake, l: l}
+	l := newLimiter(t, concurrency.Config{
+		Adaptive: concurrency.Adaptive{Initial: 20, Min: 5, Max: 500, Window: 100 * time.Millisecond},
+		Hooks:    concurrency.Hooks{OnLimitChange: func(from, to int) { changes.Add(1) }},
+	})
+	s := &sim{l: l}
 
 	_, steady := s.run(10*time.Millisecond, 10*time.Second)
 	t.Logf("10ms latency for 10s: limit 20 -> %d", steady)
@@ -219,10 +227,14 @@ func TestAdaptiveFollowsLatency(t *testing.T) {
 }
 
 func TestAdaptiveStaysWithinBounds(t *testing.T) {
-	fake := clock.NewFake(t0)
-	l := concurrency.NewAdaptive(concurrency.Adaptive{Initial: 10, Min: 8, Max: 30, Window: 50 * time.Millisecond},
-		concurrency.WithClock(fake))
-	s := &sim{fake: fake, l: l}
+	synctest.Test(t, testAdaptiveStaysWithinBounds)
+}
+
+func testAdaptiveStaysWithinBounds(t *testing.T) {
+	l := newLimiter(t, concurrency.Config{
+		Adaptive: concurrency.Adaptive{Initial: 10, Min: 8, Max: 30, Window: 50 * time.Millisecond},
+	})
+	s := &sim{l: l}
 	_, hi := s.run(5*time.Millisecond, 10*time.Second)
 	if hi != 30 {
 		t.Fatalf("limit %d at steady latency, want the max 30", hi)
@@ -236,8 +248,11 @@ func TestAdaptiveStaysWithinBounds(t *testing.T) {
 // An idle service (calls far below the limit) says nothing about
 // capacity: the limit must not grow while nobody needs it.
 func TestAdaptiveIgnoresAppLimitedWindows(t *testing.T) {
-	fake := clock.NewFake(t0)
-	l := concurrency.NewAdaptive(concurrency.Adaptive{Initial: 50, Window: 100 * time.Millisecond}, concurrency.WithClock(fake))
+	synctest.Test(t, testAdaptiveIgnoresAppLimitedWindows)
+}
+
+func testAdaptiveIgnoresAppLimitedWindows(t *testing.T) {
+	l := newLimiter(t, concurrency.Config{Adaptive: concurrency.Adaptive{Initial: 50, Window: 100 * time.Millisecond}})
 	ctx := context.Background()
 	for range 1000 {
 		var toks []concurrency.Token
@@ -245,7 +260,7 @@ func TestAdaptiveIgnoresAppLimitedWindows(t *testing.T) {
 			tok, _ := l.Acquire(ctx)
 			toks = append(toks, tok)
 		}
-		fake.Advance(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 		for _, tok := range toks {
 			tok.Release(ctx, nil)
 		}
@@ -256,9 +271,12 @@ func TestAdaptiveIgnoresAppLimitedWindows(t *testing.T) {
 }
 
 func TestAdaptiveIgnoresCancelledCalls(t *testing.T) {
-	fake := clock.NewFake(t0)
-	l := concurrency.NewAdaptive(concurrency.Adaptive{Initial: 10, Window: 10 * time.Millisecond, MinSamples: 1}, concurrency.WithClock(fake))
-	s := &sim{fake: fake, l: l}
+	synctest.Test(t, testAdaptiveIgnoresCancelledCalls)
+}
+
+func testAdaptiveIgnoresCancelledCalls(t *testing.T) {
+	l := newLimiter(t, concurrency.Config{Adaptive: concurrency.Adaptive{Initial: 10, Window: 10 * time.Millisecond, MinSamples: 1}})
+	s := &sim{l: l}
 	s.run(time.Millisecond, time.Second)
 	before := l.Limit()
 	canceled, cancel := context.WithCancel(context.Background())
@@ -269,12 +287,54 @@ func TestAdaptiveIgnoresCancelledCalls(t *testing.T) {
 			tok, _ := l.Acquire(canceled)
 			toks = append(toks, tok)
 		}
-		fake.Advance(time.Second) // huge latency, but the caller had left
+		time.Sleep(time.Second) // huge latency, but the caller had left
 		for _, tok := range toks {
 			tok.Release(canceled, context.Canceled)
 		}
 	}
 	if got := l.Limit(); got < before {
 		t.Fatalf("limit fell from %d to %d on calls the caller cancelled", before, got)
+	}
+}
+
+func TestInvalidConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  concurrency.Config
+	}{
+		{"negative limit", concurrency.Config{Limit: -1}},
+		{"adaptive with a fixed limit", concurrency.Config{Limit: 8, Adaptive: concurrency.Adaptive{Max: 10}}},
+		{"negative retry after", concurrency.Config{RetryAfter: -time.Second}},
+		{"negative min", concurrency.Config{Adaptive: concurrency.Adaptive{Min: -1}}},
+		{"max below min", concurrency.Config{Adaptive: concurrency.Adaptive{Min: 10, Max: 5}}},
+		{"initial above max", concurrency.Config{Adaptive: concurrency.Adaptive{Initial: 50, Max: 30}}},
+		{"initial below min", concurrency.Config{Adaptive: concurrency.Adaptive{Initial: 2, Min: 4}}},
+		{"tolerance below 1", concurrency.Config{Adaptive: concurrency.Adaptive{Tolerance: 0.5}}},
+		{"NaN tolerance", concurrency.Config{Adaptive: concurrency.Adaptive{Tolerance: math.NaN()}}},
+		{"smoothing above 1", concurrency.Config{Adaptive: concurrency.Adaptive{Smoothing: 1.5}}},
+		{"negative window", concurrency.Config{Adaptive: concurrency.Adaptive{Window: -time.Second}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if l, err := concurrency.New(tc.cfg); !errors.Is(err, concurrency.ErrConfig) || l != nil {
+				t.Errorf("New(%+v) = %v, %v; want an ErrConfig", tc.cfg, l, err)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  concurrency.Config
+		want int
+	}{
+		{"zero: adaptive from 20", concurrency.Config{}, 20},
+		{"fixed", concurrency.Config{Limit: 7}, 7},
+		{"default initial within a low max", concurrency.Config{Adaptive: concurrency.Adaptive{Max: 10}}, 10},
+		{"default initial within a high min", concurrency.Config{Adaptive: concurrency.Adaptive{Min: 30}}, 30},
+		{"default min below a low max", concurrency.Config{Adaptive: concurrency.Adaptive{Max: 2}}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if l := newLimiter(t, tc.cfg); l.Limit() != tc.want {
+				t.Errorf("New(%+v).Limit() = %d, want %d", tc.cfg, l.Limit(), tc.want)
+			}
+		})
 	}
 }

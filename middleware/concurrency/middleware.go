@@ -13,67 +13,64 @@ import (
 	"github.com/switchyard/switchyard/internal/reqbody"
 )
 
-// Middleware returns endpoint middleware that runs each call under a slot
-// of l. A shed call returns the limiter's error without reaching the next
-// endpoint.
-func Middleware(l *Limiter) endpoint.Middleware {
-	return func(next endpoint.Endpoint) endpoint.Endpoint {
-		return func(ctx context.Context, request any) (resp any, err error) {
-			t, err := l.Acquire(ctx)
-			if err != nil {
-				return nil, err
-			}
-			// Deferred so that a panicking endpoint does not keep its slot.
-			defer func() { t.Release(ctx, err) }()
-			return next(ctx, request)
+// Endpoint returns next run under a slot of l. A shed call returns the
+// limiter's error without reaching next; a panicking call still frees its
+// slot. The method value l.Endpoint is an endpoint.Middleware.
+func (l *Limiter) Endpoint(next endpoint.Endpoint) endpoint.Endpoint {
+	return func(ctx context.Context, request any) (resp any, err error) {
+		t, err := l.Acquire(ctx)
+		if err != nil {
+			return nil, err
 		}
+		// Deferred so that a panicking endpoint does not keep its slot.
+		defer func() { t.Release(ctx, err) }()
+		return next(ctx, request)
 	}
 }
 
-// Handler returns HTTP middleware that serves each request under a slot
-// of l. A shed request is answered 503 with a Retry-After header (see
-// [WithRetryAfter]) and the body
-// {"error":{"code":"overloaded","message":"…"}}, without calling the next
-// handler. For the adaptive limit, responses with status 500 and above
-// are reported as failures; their latency counts like any other, except
-// for requests the client broke itself (outcome.Aborted: a body that
-// failed to read, a 413 or 408 answer) and requests whose client went
-// away, which teach the limit nothing: their latency is the client's.
-func Handler(l *Limiter) func(http.Handler) http.Handler {
+// Handler returns next served under a slot of l. A shed request is
+// answered 503 with a Retry-After header (see [Config.RetryAfter]) and the
+// body {"error":{"code":"overloaded","message":"…"}}, without calling
+// next. For the adaptive limit, responses with status 500 and above are
+// reported as failures; their latency counts like any other, except for
+// requests the client broke itself (outcome.Aborted: a body that failed
+// to read, a 413 or 408 answer) and requests whose client went away,
+// which teach the limit nothing: their latency is the client's. The
+// method value l.Handler is a func(http.Handler) http.Handler, usable as
+// gateway route middleware.
+func (l *Limiter) Handler(next http.Handler) http.Handler {
 	secs := int64(math.Ceil(l.retryAfter.Seconds()))
 	if secs < 1 {
 		secs = 1
 	}
 	retryAfter := strconv.FormatInt(secs, 10)
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ctx := r.Context()
-			t, err := l.Acquire(ctx)
-			if err != nil {
-				var le *Error
-				if errors.As(err, &le) {
-					w.Header().Set("Retry-After", retryAfter)
-				}
-				writeError(w, http.StatusServiceUnavailable, "overloaded", err.Error())
-				return
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		t, err := l.Acquire(ctx)
+		if err != nil {
+			var le *Error
+			if errors.As(err, &le) {
+				w.Header().Set("Retry-After", retryAfter)
 			}
-			if l.adapt == nil {
-				defer t.Release(ctx, nil)
-				next.ServeHTTP(w, r)
-				return
+			writeError(w, http.StatusServiceUnavailable, "overloaded", err.Error())
+			return
+		}
+		if l.adapt == nil {
+			defer t.Release(ctx, nil)
+			next.ServeHTTP(w, r)
+			return
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		body := reqbody.Watch(r)
+		defer func() {
+			var err error
+			if sw.status >= 500 {
+				err = statusError(sw.status)
 			}
-			sw := &statusWriter{ResponseWriter: w}
-			body := reqbody.Watch(r)
-			defer func() {
-				var err error
-				if sw.status >= 500 {
-					err = statusError(sw.status)
-				}
-				t.Release(ctx, body.Abort(sw.status, err))
-			}()
-			next.ServeHTTP(sw, r)
-		})
-	}
+			t.Release(ctx, body.Abort(sw.status, err))
+		}()
+		next.ServeHTTP(sw, r)
+	})
 }
 
 type statusError int
