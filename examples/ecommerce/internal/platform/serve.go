@@ -93,9 +93,10 @@ type ServeOptions struct {
 //	GET /metrics                Prometheus exposition of o.Telemetry
 //	everything else             o.Handler behind, first outermost:
 //	                              tracing           server span (no-op unless a provider is installed)
-//	                              logging.Handler   one access-log line
-//	                              metrics.Handler   request count, errors, latency per route
-//	                              deadline.Handler  deadline from the header, or DefaultDeadline
+//	                              logging           one access-log line
+//	                              metrics           request count, errors, latency per route
+//	                              deadline.Handler  the one deadline layer: the header's budget (at most
+//	                                                DefaultDeadline), or DefaultDeadline without one
 //
 // A taken address fails with an error that names ListenFlag and its
 // environment variable.
@@ -165,8 +166,13 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		ln.Close()
 		return err
 	}
+	lg, err := logging.New(logging.Config{Logger: logger})
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	api := tr.Operation(o.Service).Handler(
-		logging.Handler(logger,
+		lg.Handler(
 			tel.Metrics.Handler(deadline.Handler(o.Handler, dopts...))))
 	if m, ok := o.Handler.(interface {
 		Handler(*http.Request) (http.Handler, string)
@@ -181,7 +187,12 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	root.Handle("GET /metrics", tel.Prometheus.Handler())
 	root.Handle("/", api)
 
-	if err := app.Add(switchyard.Server{Service: o.Service, Listener: ln, Handler: root}); err != nil {
+	// The deadline layer is the one above, inside the access log, metrics
+	// and span, so that its answers (400 for a malformed header, 504 on
+	// arrival or at the deadline) are logged, counted and traced like any
+	// other; shttp.NewServer's own would be a second one outside them.
+	srv := shttp.NewServer(root, shttp.WithoutDeadlineHandler())
+	if err := app.Add(switchyard.Server{Service: o.Service, Listener: ln, HTTP: srv}); err != nil {
 		ln.Close()
 		return err
 	}
