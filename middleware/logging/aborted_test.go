@@ -20,7 +20,7 @@ func TestHandlerLogsRequestsTheClientBrokeAsAborted(t *testing.T) {
 	for _, c := range brokenreq.Cases("/login") {
 		t.Run(c.Name, func(t *testing.T) {
 			buf := &syncBuffer{}
-			addr, wait := brokenreq.Serve(t, logging.Handler(slog.New(slog.NewJSONHandler(buf, nil)), brokenreq.Naive))
+			addr, wait := brokenreq.Serve(t, newLogger(t, logging.Config{Logger: slog.New(slog.NewJSONHandler(buf, nil))}).Handler(brokenreq.Naive))
 			for range 3 {
 				brokenreq.Send(t, addr, c)
 			}

@@ -18,7 +18,7 @@ func BenchmarkHandler(b *testing.B) {
 		{"discard", slog.New(slog.DiscardHandler)},
 		{"json", slog.New(slog.NewJSONHandler(discard{}, nil))},
 	} {
-		h := logging.Handler(c.logger, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+		h := newLogger(b, logging.Config{Logger: c.logger}).Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 		b.Run(c.name, func(b *testing.B) {
 			req := httptest.NewRequest(http.MethodGet, "/x?q=1&token=abc", nil)
 			w := httptest.NewRecorder()
@@ -41,7 +41,7 @@ func BenchmarkHandler(b *testing.B) {
 }
 
 func BenchmarkEndpoint(b *testing.B) {
-	ep := logging.Endpoint(slog.New(slog.NewJSONHandler(discard{}, nil)), "op")(func(context.Context, any) (any, error) { return nil, nil })
+	ep := newLogger(b, logging.Config{Logger: slog.New(slog.NewJSONHandler(discard{}, nil))}).Operation("op").Endpoint(func(context.Context, any) (any, error) { return nil, nil })
 	ctx := context.Background()
 	b.Run("json", func(b *testing.B) {
 		b.ReportAllocs()

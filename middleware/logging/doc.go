@@ -2,8 +2,11 @@
 // and hands the handler a request-scoped logger, without ever writing a
 // secret.
 //
-// [Handler] wraps an [net/http.Handler] and [Endpoint] wraps a go-kit
-// endpoint. Each logs one line when the request or call finishes — method,
+// A [Logger], built by [New] from a [Config] (zero value: slog.Default(),
+// no headers, the built-in redaction list), has the faces every Switchyard
+// middleware has: [Logger.Handler] wraps an [net/http.Handler] and
+// [Logger.Endpoint] wraps a go-kit endpoint, under the operation name bound
+// with [Logger.Operation]. Each logs one line when the request or call finishes — method,
 // route, path, redacted query, status, bytes, duration, remote address,
 // trace and span IDs for HTTP; operation, outcome, error, duration and trace
 // IDs for endpoints — and puts a logger carrying the request's fields
@@ -14,7 +17,7 @@
 //   - request and response bodies;
 //   - the values of the Authorization, Proxy-Authorization, Cookie and
 //     Set-Cookie headers, or of any header whose name looks sensitive (see
-//     [Sensitive]); only the headers named with [WithHeaders] are logged at
+//     [Sensitive]); only the headers named in [Config.Headers] are logged at
 //     all, and response headers never are;
 //   - the values of query parameters whose names look sensitive
 //     ("password", "token", "secret", "key", "auth", ...): they are

@@ -2,6 +2,7 @@ package logging_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -19,7 +20,7 @@ func stable(groups []string, a slog.Attr) slog.Attr {
 	return logging.ReplaceAttr(groups, a)
 }
 
-func ExampleHandler() {
+func ExampleLogger_Handler() {
 	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{ReplaceAttr: stable}))
 
 	mux := http.NewServeMux()
@@ -28,7 +29,12 @@ func ExampleHandler() {
 		logging.FromContext(r.Context()).Info("cache miss", "id", r.PathValue("id"))
 		w.Write([]byte(`{"id":"p1"}`))
 	})
-	h := logging.Handler(logger, mux, logging.WithHeaders("Authorization", "User-Agent"))
+	lg, err := logging.New(logging.Config{Logger: logger, Headers: []string{"Authorization", "User-Agent"}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	h := lg.Handler(mux)
 
 	req := httptest.NewRequest(http.MethodGet, "/products/p1?fields=name&access_token=abc123", nil)
 	req.Header.Set("Authorization", "Bearer abc123")
@@ -39,9 +45,14 @@ func ExampleHandler() {
 	// level=INFO msg="http request" method=GET route="GET /products/{id}" path=/products/p1 query="fields=name&access_token=REDACTED" status=200 bytes=11 remote_addr=192.0.2.1:1234 headers.Authorization=REDACTED headers.User-Agent=shop/1.0
 }
 
-func ExampleEndpoint() {
+func ExampleLogger_Endpoint() {
 	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{ReplaceAttr: stable}))
-	ep := logging.Endpoint(logger, "orders.create")(func(ctx context.Context, req any) (any, error) {
+	lg, err := logging.New(logging.Config{Logger: logger})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ep := lg.Operation("orders.create").Endpoint(func(ctx context.Context, req any) (any, error) {
 		logging.FromContext(ctx).Debug("not shown: below the handler's level")
 		return "created", nil
 	})

@@ -2,6 +2,8 @@ package logging
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -9,7 +11,6 @@ import (
 	"github.com/go-kit/kit/endpoint"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/switchyard/switchyard/internal/clock"
 	"github.com/switchyard/switchyard/internal/reqbody"
 	"github.com/switchyard/switchyard/internal/respwriter"
 	"github.com/switchyard/switchyard/outcome"
@@ -22,7 +23,7 @@ func NewContext(ctx context.Context, l *slog.Logger) context.Context {
 	return context.WithValue(ctx, ctxKey{}, l)
 }
 
-// FromContext returns the logger [Handler], [Endpoint] or [NewContext] put
+// FromContext returns the logger [Logger.Handler], [Logger.Endpoint] or [NewContext] put
 // in ctx, or slog.Default() when there is none. It never returns nil.
 func FromContext(ctx context.Context) *slog.Logger {
 	if l, ok := ctx.Value(ctxKey{}).(*slog.Logger); ok && l != nil {
@@ -31,56 +32,74 @@ func FromContext(ctx context.Context) *slog.Logger {
 	return slog.Default()
 }
 
-// Option configures [Handler] and [Endpoint].
-type Option func(*config)
+// ErrConfig is wrapped by the error [New] returns for an invalid [Config].
+var ErrConfig = errors.New("logging: invalid configuration")
 
-type config struct {
+// Config configures [New]. The zero value is valid: every field's zero
+// value is the default written beside it.
+type Config struct {
+	// Logger receives the lines. Nil means slog.Default() at each request
+	// or call.
+	Logger *slog.Logger
+	// Headers names request headers to include in the request line, in a
+	// group "headers". Nil logs no header. A header whose name is
+	// [Sensitive] (Authorization, Cookie, ...) or matches Redact is logged
+	// as [Redacted] even when named here; a header absent from the request
+	// is left out.
+	Headers []string
+	// Redact adds name fragments, matched case-insensitively, that mark
+	// further headers and query parameters as secret, on top of the
+	// built-in list described at [Sensitive]. Nil adds none; an empty
+	// fragment is an error from [New].
+	Redact []string
+	// Message is the message of the request or call line. Empty means
+	// "http request" for [Logger.Handler] and "call" for [Logger.Endpoint].
+	Message string
+}
+
+// Logger is the logging middleware: one line per request or call. Create
+// it with [New]; the zero value is not usable. [Logger.Operation] binds an
+// operation name for [Logger.Endpoint]. A Logger is immutable and safe for
+// concurrent use.
+type Logger struct {
+	logger  *slog.Logger
 	headers []string
 	extra   []string
-	clock   clock.Clock
 	message string
+	op      string
+	now     func() time.Time // time.Now; tests set it through export_test.go
 }
 
-// WithHeaders names request headers to include in the request line, in a
-// group "headers". By default no header is logged. A header whose name is
-// [Sensitive] (Authorization, Cookie, ...) or matches [WithRedact] is
-// logged as [Redacted] even when named here; a header absent from the
-// request is left out.
-func WithHeaders(names ...string) Option {
-	return func(c *config) {
-		for _, n := range names {
-			c.headers = append(c.headers, http.CanonicalHeaderKey(n))
+// New returns a Logger configured by cfg, or an error wrapping [ErrConfig]
+// when cfg.Redact holds an empty fragment.
+func New(cfg Config) (*Logger, error) {
+	l := &Logger{logger: cfg.Logger, message: cfg.Message, now: time.Now}
+	for _, n := range cfg.Headers {
+		l.headers = append(l.headers, http.CanonicalHeaderKey(n))
+	}
+	for _, f := range cfg.Redact {
+		if f == "" {
+			return nil, fmt.Errorf("logging: %w: empty redaction fragment", ErrConfig)
 		}
+		l.extra = append(l.extra, toLower(f))
 	}
+	return l, nil
 }
 
-// WithRedact adds name fragments, matched case-insensitively, that mark
-// further headers and query parameters as secret, on top of the built-in
-// list described at [Sensitive].
-func WithRedact(fragments ...string) Option {
-	return func(c *config) {
-		for _, f := range fragments {
-			if f != "" {
-				c.extra = append(c.extra, toLower(f))
-			}
-		}
-	}
+// Operation returns a Logger that shares l's configuration and logs
+// [Logger.Endpoint] calls as operation. Call it when the middleware is
+// built, not per call.
+func (l *Logger) Operation(operation string) *Logger {
+	c := *l
+	c.op = operation
+	return &c
 }
 
-// WithMessage sets the message of the request or call line. The defaults
-// are "http request" for [Handler] and "call" for [Endpoint].
-func WithMessage(msg string) Option { return func(c *config) { c.message = msg } }
-
-// WithClock sets the clock that times requests. The default is the real
-// clock; tests pass a fake.
-func WithClock(c clock.Clock) Option { return func(cfg *config) { cfg.clock = clock.OrReal(c) } }
-
-func newConfig(opts []Option, message string) *config {
-	c := &config{clock: clock.Real{}, message: message}
-	for _, o := range opts {
-		o(c)
+func (l *Logger) message0(def string) string {
+	if l.message != "" {
+		return l.message
 	}
-	return c
+	return def
 }
 
 func toLower(s string) string {
@@ -112,20 +131,21 @@ func traceAttrs(ctx context.Context, attrs []slog.Attr) []slog.Attr {
 // sensitive values replaced, omitted when empty), status, bytes, duration,
 // remote_addr (the connection's peer, not a forwarding header),
 // trace_id and span_id (when the context carries a valid span; put
-// tracing outside logging), and the headers chosen with [WithHeaders].
+// tracing outside logging), and the headers chosen with [Config.Headers].
 //
-// next sees a context whose [FromContext] logger is logger with trace_id,
-// span_id, method and path already attached. A nil logger means
-// slog.Default() at each request. The handler is safe for concurrent use.
-func Handler(logger *slog.Logger, next http.Handler, opts ...Option) http.Handler {
-	c := newConfig(opts, "http request")
+// next sees a context whose [FromContext] logger is the configured logger
+// with trace_id, span_id, method and path already attached. The method
+// value l.Handler is a func(http.Handler) http.Handler, usable as route
+// middleware. The handler is safe for concurrent use.
+func (c *Logger) Handler(next http.Handler) http.Handler {
+	logger, message := c.logger, c.message0("http request")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		l := logger
 		if l == nil {
 			l = slog.Default()
 		}
 		ctx := r.Context()
-		start := c.clock.Now()
+		start := c.now()
 		scoped := make([]slog.Attr, 0, 4)
 		scoped = traceAttrs(ctx, scoped)
 		scoped = append(scoped, slog.String("method", r.Method), slog.String("path", r.URL.Path))
@@ -148,14 +168,14 @@ func Handler(logger *slog.Logger, next http.Handler, opts ...Option) http.Handle
 				level = slog.LevelError
 			}
 			if l.Enabled(ctx, level) {
-				attrs := c.requestAttrs(r, scoped, status, rw.Bytes(), c.clock.Now().Sub(start), p != nil)
+				attrs := c.requestAttrs(r, scoped, status, rw.Bytes(), c.now().Sub(start), p != nil)
 				if aborted {
 					attrs = append(attrs, slog.Bool("aborted", true))
 					if err := body.Err(); err != nil {
 						attrs = append(attrs, slog.String("abort_error", err.Error()))
 					}
 				}
-				l.LogAttrs(ctx, level, c.message, attrs...)
+				l.LogAttrs(ctx, level, message, attrs...)
 			}
 			if p != nil {
 				panic(p)
@@ -165,7 +185,7 @@ func Handler(logger *slog.Logger, next http.Handler, opts ...Option) http.Handle
 	})
 }
 
-func (c *config) requestAttrs(r *http.Request, scoped []slog.Attr, status int, bytes int64, d time.Duration, panicked bool) []slog.Attr {
+func (c *Logger) requestAttrs(r *http.Request, scoped []slog.Attr, status int, bytes int64, d time.Duration, panicked bool) []slog.Attr {
 	attrs := make([]slog.Attr, 0, 12)
 	attrs = append(attrs, slog.String("method", r.Method))
 	if r.Pattern != "" {
@@ -227,43 +247,42 @@ func joinValues(vs []string) string {
 	return string(b)
 }
 
-// Endpoint returns endpoint middleware that logs one line per call of
-// operation when it returns: operation, outcome (the class
+// Endpoint is endpoint middleware that logs one line per call when it
+// returns, under the operation bound with [Logger.Operation] ("" on the
+// Logger [New] returns: bind a name first): operation, outcome (the class
 // [outcome.Default] gives the error), duration, trace_id and span_id, and
 // error (the error's text) when there is one; at level Error for a server
 // failure, Info otherwise. The request is never logged. The endpoint's
 // context carries a [FromContext] logger with operation, trace_id and
-// span_id attached. A nil logger means slog.Default() at each call.
+// span_id attached.
 //
 // An error's text is logged as it is: errors should not carry secrets.
-func Endpoint(logger *slog.Logger, operation string, opts ...Option) endpoint.Middleware {
-	c := newConfig(opts, "call")
-	return func(next endpoint.Endpoint) endpoint.Endpoint {
-		return func(ctx context.Context, req any) (any, error) {
-			l := logger
-			if l == nil {
-				l = slog.Default()
-			}
-			start := c.clock.Now()
-			scoped := make([]slog.Attr, 0, 3)
-			scoped = append(scoped, slog.String("operation", operation))
-			scoped = traceAttrs(ctx, scoped)
-			resp, err := next(NewContext(ctx, slog.New(l.Handler().WithAttrs(scoped))), req)
-			class := outcome.Default(ctx, err)
-			level := slog.LevelInfo
-			if class == outcome.ServerFailure {
-				level = slog.LevelError
-			}
-			if l.Enabled(ctx, level) {
-				attrs := append(scoped,
-					slog.String("outcome", class.String()),
-					slog.Duration("duration", c.clock.Now().Sub(start)))
-				if err != nil {
-					attrs = append(attrs, slog.String("error", err.Error()))
-				}
-				l.LogAttrs(ctx, level, c.message, attrs...)
-			}
-			return resp, err
+func (c *Logger) Endpoint(next endpoint.Endpoint) endpoint.Endpoint {
+	logger, message, operation := c.logger, c.message0("call"), c.op
+	return func(ctx context.Context, req any) (any, error) {
+		l := logger
+		if l == nil {
+			l = slog.Default()
 		}
+		start := c.now()
+		scoped := make([]slog.Attr, 0, 3)
+		scoped = append(scoped, slog.String("operation", operation))
+		scoped = traceAttrs(ctx, scoped)
+		resp, err := next(NewContext(ctx, slog.New(l.Handler().WithAttrs(scoped))), req)
+		class := outcome.Default(ctx, err)
+		level := slog.LevelInfo
+		if class == outcome.ServerFailure {
+			level = slog.LevelError
+		}
+		if l.Enabled(ctx, level) {
+			attrs := append(scoped,
+				slog.String("outcome", class.String()),
+				slog.Duration("duration", c.now().Sub(start)))
+			if err != nil {
+				attrs = append(attrs, slog.String("error", err.Error()))
+			}
+			l.LogAttrs(ctx, level, message, attrs...)
+		}
+		return resp, err
 	}
 }

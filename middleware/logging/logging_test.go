@@ -83,10 +83,10 @@ func TestHandlerLogsOneLineWithoutSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := tr.Handler(logging.Handler(logger, mux,
-		logging.WithHeaders("Authorization", "cookie", "Proxy-Authorization", "User-Agent", "X-Request-Id", "X-Absent", "X-Custom-Thing"),
-		logging.WithRedact("custom-thing"),
-	))
+	h := tr.Handler(newLogger(t, logging.Config{Logger: logger,
+		Headers: []string{"Authorization", "cookie", "Proxy-Authorization", "User-Agent", "X-Request-Id", "X-Absent", "X-Custom-Thing"},
+		Redact:  []string{"custom-thing"},
+	}).Handler(mux))
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 
@@ -187,10 +187,12 @@ func TestHandlerLevelsAndPanics(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			buf := &syncBuffer{}
 			fake := clock.NewFake(time.Unix(0, 0))
-			h := logging.Handler(slog.New(slog.NewJSONHandler(buf, nil)), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			lg := newLogger(t, logging.Config{Logger: slog.New(slog.NewJSONHandler(buf, nil))})
+			logging.SetNow(lg, fake.Now)
+			h := lg.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				fake.Advance(1500 * time.Millisecond)
 				tt.h(w, r)
-			}), logging.WithClock(fake))
+			}))
 			func() {
 				defer func() {
 					if p := recover(); (p != nil) != tt.panics {
@@ -227,7 +229,9 @@ func TestEndpointLogs(t *testing.T) {
 	defer span.End()
 
 	fake := clock.NewFake(time.Unix(0, 0))
-	ep := logging.Endpoint(logger, "users.get", logging.WithClock(fake))(func(ctx context.Context, req any) (any, error) {
+	lg := newLogger(t, logging.Config{Logger: logger})
+	logging.SetNow(lg, fake.Now)
+	ep := lg.Operation("users.get").Endpoint(func(ctx context.Context, req any) (any, error) {
 		fake.Advance(time.Millisecond)
 		logging.FromContext(ctx).Info("working")
 		if req == "fail" {
