@@ -93,8 +93,8 @@ type ServeOptions struct {
 //	GET /metrics                Prometheus exposition of o.Telemetry
 //	everything else             o.Handler behind, first outermost:
 //	                              tracing           server span (no-op unless a provider is installed)
-//	                              logging.Handler   one access-log line
-//	                              metrics.Handler   request count, errors, latency per route
+//	                              logging           one access-log line
+//	                              metrics           request count, errors, latency per route
 //	                              deadline.Handler  the one deadline layer: the header's budget (at most
 //	                                                DefaultDeadline), or DefaultDeadline without one
 //
@@ -166,8 +166,13 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		ln.Close()
 		return err
 	}
+	lg, err := logging.New(logging.Config{Logger: logger})
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	api := tr.Operation(o.Service).Handler(
-		logging.Handler(logger,
+		lg.Handler(
 			tel.Metrics.Handler(deadline.Handler(o.Handler, dopts...))))
 	if m, ok := o.Handler.(interface {
 		Handler(*http.Request) (http.Handler, string)
