@@ -26,7 +26,9 @@
 // One retry layer per call path: a retry layer marks the context it passes
 // down ([Active]) and any retry layer further in makes a single attempt,
 // so a retrying middleware around a retrying HTTP client does not square
-// the number of attempts. Deposits are likewise made once per call and
+// the number of attempts; the mark also tells layers further in whether
+// the attempt is the last ([FinalAttempt]), which a per-attempt timeout
+// spares. Deposits are likewise made once per call and
 // budget ([Budget.Enter]), which is how middleware/hedge shares a Budget
 // with this package.
 //

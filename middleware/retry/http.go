@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -126,8 +127,10 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, fmt.Errorf("retry: read the request body: %w", outcome.Abort(err))
 	}
-	ctx = t.r.budget.enterLayer(ctx)
-	c := &httpCall{r: t.r, req: req.WithContext(ctx)}
+	t.r.budget.enterLayer(ctx)
+	c := &httpCall{r: t.r}
+	ctx = context.WithValue(ctx, layerKey{}, &layer{budget: t.r.budget, call: c})
+	c.req = req.WithContext(ctx)
 	rreq = rreq.WithContext(ctx)
 	rc := &retryablehttp.Client{
 		HTTPClient:   t.client,
@@ -146,16 +149,23 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // httpCall is the state of one call through the retrying transport.
-// retryablehttp calls its methods from the calling goroutine only.
+// retryablehttp calls its methods from the calling goroutine only;
+// attempts is atomic because FinalAttempt may read it from anywhere the
+// attempt's context went.
 type httpCall struct {
 	r        *retrier
 	req      *http.Request
-	attempts int
+	attempts atomic.Int32 // attempts that have ended
 	wait     time.Duration
 }
 
+// lastAttempt reports whether the attempt under way is the last allowed.
+func (c *httpCall) lastAttempt() bool {
+	return int(c.attempts.Load())+1 >= c.r.maxAttempts
+}
+
 func (c *httpCall) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
-	c.attempts++
+	attempts := int(c.attempts.Add(1))
 	var floor time.Duration
 	if err == nil {
 		if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode < 500 {
@@ -169,7 +179,7 @@ func (c *httpCall) checkRetry(ctx context.Context, resp *http.Response, err erro
 			floor = ra
 		}
 	}
-	wait, ok := c.r.decide(ctx, c.req, c.attempts, err, floor)
+	wait, ok := c.r.decide(ctx, c.req, attempts, err, floor)
 	c.wait = wait
 	return ok, nil
 }

@@ -109,25 +109,54 @@ func idempotentHTTP(r *http.Request) bool {
 }
 
 // Context marks for "one retry layer per call path" and "one deposit per
-// call". Both hold the *Budget concerned (possibly nil).
+// call". layerKey holds the *layer of the retry layer making the attempt,
+// depositKey the *Budget deposited into (possibly nil).
 type (
 	layerKey   struct{}
 	depositKey struct{}
 )
+
+// layer marks an attempt of a retry layer: the layer's budget, and whether
+// the attempt is the layer's last. The endpoint middleware makes its two
+// marks once, so marking an attempt costs one context value; the HTTP
+// transport's attempts share one mark per call, which asks call how many
+// attempts were made.
+type layer struct {
+	budget *Budget
+	final  bool
+	call   *httpCall // the call of the HTTP transport, or nil
+}
 
 // Active reports whether a retry layer ([New] or [NewHTTPClient]) is
 // already retrying the call carried by ctx. An inner retry layer that
 // sees it makes exactly one attempt, so that retries never multiply
 // (3 attempts around 3 attempts would be 9).
 func Active(ctx context.Context) bool {
-	_, ok := ctx.Value(layerKey{}).(*Budget)
+	_, ok := ctx.Value(layerKey{}).(*layer)
 	return ok
+}
+
+// FinalAttempt reports whether the attempt carried by ctx is the last the
+// call can get: no retry layer ([New] or [NewHTTPClient]) is on its call
+// path, or the one that is has made all but one of its [WithMaxAttempts]
+// attempts, so none will follow this one. It is false for an attempt that
+// may be followed by another, which the retry layer may still decline to
+// make once the attempt has failed (the [Policy], the [Budget] or the
+// caller's deadline may say no).
+//
+// It is what a per-attempt timeout asks (transport/http's): cutting an
+// attempt short is worth it only when another may follow; the last one is
+// better left to run until the caller's deadline, so that a call that is
+// merely slow is still answered.
+func FinalAttempt(ctx context.Context) bool {
+	l, ok := ctx.Value(layerKey{}).(*layer)
+	return !ok || l.final || l.call != nil && l.call.lastAttempt()
 }
 
 // deposited reports whether a layer further out on ctx's call path has
 // already deposited into b.
 func deposited(ctx context.Context, b *Budget) bool {
-	if v, ok := ctx.Value(layerKey{}).(*Budget); ok && v == b {
+	if l, ok := ctx.Value(layerKey{}).(*layer); ok && l.budget == b {
 		return true
 	}
 	v, ok := ctx.Value(depositKey{}).(*Budget)
@@ -148,11 +177,11 @@ func (b *Budget) Enter(ctx context.Context) context.Context {
 	return context.WithValue(ctx, depositKey{}, b)
 }
 
-// enterLayer deposits like Enter and marks ctx with the retry layer, in a
-// single context value.
-func (b *Budget) enterLayer(ctx context.Context) context.Context {
+// enterLayer deposits the call carried by ctx into b, unless a layer
+// further out already did. The retry layer then marks each attempt's
+// context with its *layer, which tells layers further in of the deposit.
+func (b *Budget) enterLayer(ctx context.Context) {
 	if !deposited(ctx, b) {
 		b.Deposit()
 	}
-	return context.WithValue(ctx, layerKey{}, b)
 }

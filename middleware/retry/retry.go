@@ -124,6 +124,9 @@ func WithTransport(rt http.RoundTripper) Option { return func(c *config) { c.tra
 // for both the endpoint middleware and the HTTP client.
 type retrier struct {
 	budget *Budget
+	// going marks the attempts of New that may be followed by another,
+	// last the last one (see FinalAttempt).
+	going, last *layer
 	config
 }
 
@@ -155,6 +158,8 @@ func newRetrier(b *Budget, opts []Option) (*retrier, error) {
 		r.policy = ClassifierPolicy(r.classifier)
 	}
 	r.clk = clock.OrReal(r.clk)
+	r.going = &layer{budget: b}
+	r.last = &layer{budget: b, final: true}
 	return r, nil
 }
 
@@ -174,13 +179,15 @@ func newRetrier(b *Budget, opts []Option) (*retrier, error) {
 // response and error unchanged. Each decision is a span event on the
 // caller's span and calls the [Hooks].
 //
-// One retry layer per call path: the middleware marks the context it
-// passes down, and any retry layer further in (another New, or the
-// transport of [NewHTTPClient]) then makes a single attempt. Place it
+// One retry layer per call path: the middleware marks the context of each
+// attempt, and any retry layer further in (another New, or the transport
+// of [NewHTTPClient]) then makes a single attempt. The mark also says
+// whether the attempt is the last ([FinalAttempt]). Place it
 // outside the balancer so that each retry may pick another instance.
 //
 // The middleware is safe for concurrent use. On a call that succeeds at
-// once it allocates one context value and sets no timer.
+// once it allocates one context value (the attempt's mark) and sets no
+// timer.
 func New(b *Budget, opts ...Option) (endpoint.Middleware, error) {
 	r, err := newRetrier(b, opts)
 	if err != nil {
@@ -194,9 +201,13 @@ func (r *retrier) middleware(next endpoint.Endpoint) endpoint.Endpoint {
 		if Active(ctx) {
 			return next(ctx, req)
 		}
-		ctx = r.budget.enterLayer(ctx)
+		r.budget.enterLayer(ctx)
 		for attempts := 1; ; attempts++ {
-			resp, err := r.attempt(ctx, next, req)
+			mark := r.going
+			if attempts >= r.maxAttempts {
+				mark = r.last
+			}
+			resp, err := r.attempt(context.WithValue(ctx, layerKey{}, mark), next, req)
 			if err == nil {
 				return resp, nil
 			}

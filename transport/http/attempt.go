@@ -34,17 +34,21 @@ const (
 
 // AttemptTimeout configures the per-attempt timeout of idempotent calls
 // through a [ClientEndpoint] (see [WithAttemptTimeout]). Each attempt of
-// an idempotent call gets
+// an idempotent call that may be followed by another gets
 //
 //	timeout = max(Floor, Factor × p)
 //
 // from when the attempt first waits (the transport's send), where p is the
-// Percentile quantile of the latencies of recent attempts that got an
-// answer (a success or a 4xx) from any instance, and Initial
-// stands for Factor × p until about 130 answers were measured. When the
+// Percentile quantile of the latencies of recent attempts, and Initial
+// stands for Factor × p until about 130 of them were measured. When the
 // caller's deadline comes sooner, the attempt has no timeout of its own:
 // the caller's deadline ends it, and that is the caller's cancellation,
 // not the instance's failure.
+//
+// The last attempt of a call — the retry layer's last allowed attempt
+// ([retry.FinalAttempt]), or every attempt without a retry layer — has no
+// timeout of its own either: it runs until the caller's deadline, so that
+// a call to a service that has merely slowed down is still answered.
 //
 // An attempt that runs out of its timeout counts against the instance —
 // its context ends with cause [outcome.ErrTimeout], so outlier detection
@@ -53,9 +57,15 @@ const (
 // layer tries another instance within the retry budget and the caller's
 // deadline. A replica that accepts connections and never answers then
 // costs a caller about one timeout, and is ejected after
-// OutlierConfig.ConsecutiveFailures of them. A slow answer's latency
-// counts; a timed-out attempt's does not, so a hung replica cannot
-// stretch the timeout it is cut off by.
+// OutlierConfig.ConsecutiveFailures of them.
+//
+// The latencies p is taken from are those of attempts that got an answer
+// (a success or a 4xx), and of attempts cut off by their timeout, counted
+// at the timeout: when every replica slows down past the timeout, p rises
+// to the timeout and the timeout to Factor times that, until answers come
+// in time again. A single hung replica stretches the timeout only while its
+// timeouts are more than 1 − Percentile of the attempts, which outlier
+// detection soon ends by ejecting it.
 //
 // The zero value uses every default. Fields:
 type AttemptTimeout struct {
@@ -134,24 +144,29 @@ func (a *attempts) middleware(next endpoint.Endpoint) endpoint.Endpoint {
 		if !a.idempotent && !retry.IsIdempotent(ctx, req) {
 			return next(ctx, req)
 		}
-		actx := &attemptCtx{Context: ctx, a: a}
+		actx := &attemptCtx{Context: ctx, a: a, final: retry.FinalAttempt(ctx)}
 		resp, err := next(actx, req)
 		if t := actx.timer.Load(); t != nil {
-			a.learn(actx, t.start, err)
+			a.learn(actx, t, err)
 		}
 		actx.end()
 		return resp, err
 	}
 }
 
-// learn records the latency of an attempt that got an answer.
-func (a *attempts) learn(ctx context.Context, start time.Time, err error) {
-	if err != nil {
-		if c := a.classify(ctx, err); c != outcome.CallerFault {
-			return
-		}
+// learn records the latency of an attempt that got an answer, and the
+// timeout of one that ran out of it.
+func (a *attempts) learn(ctx context.Context, t *armed, err error) {
+	if err == nil || a.classify(ctx, err) == outcome.CallerFault {
+		a.latency.Record(time.Since(t.start))
+		return
 	}
-	a.latency.Record(time.Since(start))
+	// The attempt's own deadline (sooner than the caller's) passed: the
+	// instance took at least that long. Unrecorded, a service that slows
+	// down past the timeout would never see it grow.
+	if t.limit > 0 && context.Cause(t.ctx) == outcome.ErrTimeout {
+		a.latency.Record(t.limit)
+	}
 }
 
 // attemptCtx is the context of one attempt: its parent's, with the
@@ -165,11 +180,14 @@ func (a *attempts) learn(ctx context.Context, start time.Time, err error) {
 // cost; an in-process endpoint that answers without waiting never does —
 // it has nothing a timeout could cut short — which keeps the client chain
 // within its allocation budget and off the clock. Only armed attempts are
-// latency samples.
+// latency samples. The last attempt of a call is armed all the same, to
+// measure it, but with no timeout: its context only ends with the attempt
+// (three allocations).
 type attemptCtx struct {
 	context.Context // the caller's context
 
-	a *attempts
+	a     *attempts
+	final bool // no retry follows (retry.FinalAttempt): no timeout
 
 	mu    sync.Mutex // serialises arming, so the timer is made once
 	ended atomic.Bool
@@ -180,6 +198,7 @@ type armed struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	start  time.Time
+	limit  time.Duration // the attempt's own timeout, or 0 under the caller's deadline
 }
 
 func (c *attemptCtx) arm() *armed {
@@ -191,10 +210,20 @@ func (c *attemptCtx) arm() *armed {
 	if t := c.timer.Load(); t != nil {
 		return t
 	}
-	// outcome.WithTimeout keeps the caller's deadline, and its cause, when
-	// that comes first: then the caller's deadline ends the attempt.
 	t := &armed{start: time.Now()}
-	t.ctx, t.cancel = outcome.WithDeadline(c.Context, t.start.Add(c.a.timeout()))
+	if c.final {
+		t.ctx, t.cancel = context.WithCancel(c.Context)
+	} else {
+		// outcome.WithDeadline keeps the caller's deadline, and its cause,
+		// when that comes first: then the caller's deadline ends the
+		// attempt.
+		limit := c.a.timeout()
+		dl := t.start.Add(limit)
+		if pdl, ok := c.Context.Deadline(); !ok || dl.Before(pdl) {
+			t.limit = limit
+		}
+		t.ctx, t.cancel = outcome.WithDeadline(c.Context, dl)
+	}
 	c.timer.Store(t)
 	// Store the timer, then look at ended; end stores ended, then looks at
 	// the timer: one of the two sees the other, so an attempt armed as it

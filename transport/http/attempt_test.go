@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -15,6 +16,8 @@ import (
 	"github.com/switchyard/switchyard/balancer/roundrobin"
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/discovery/memory"
+	"github.com/switchyard/switchyard/middleware/circuitbreaker"
+	"github.com/switchyard/switchyard/middleware/retry"
 	"github.com/switchyard/switchyard/outcome"
 	shttp "github.com/switchyard/switchyard/transport/http"
 )
@@ -113,7 +116,9 @@ func TestAttemptTimeoutAttribution(t *testing.T) {
 
 // TestAttemptTimeoutFollowsLatency shows the timeout learning: after many
 // answers of 40ms the attempt timeout is about 3 × p99 (≈ 120ms, within
-// the tracker's 12.5 % buckets), not the 1s initial one.
+// the tracker's 12.5 % buckets), not the 1s initial one. The call has two
+// attempts; the first is the one that times out, the second (the last)
+// runs until the caller's deadline.
 func TestAttemptTimeoutFollowsLatency(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
@@ -123,13 +128,13 @@ func TestAttemptTimeoutFollowsLatency(t *testing.T) {
 			t.Fatal(err)
 		}
 		var hang atomic.Bool
-		var waited atomic.Int64
+		var waited []time.Duration // of hung attempts; the endpoint runs on the caller's goroutine
 		factory := func(discovery.Instance) (endpoint.Endpoint, io.Closer, error) {
 			return func(ctx context.Context, _ any) (any, error) {
 				start := time.Now()
 				if hang.Load() {
 					<-ctx.Done()
-					waited.Store(int64(time.Since(start)))
+					waited = append(waited, time.Since(start))
 					return nil, ctx.Err()
 				}
 				select { // waits like a network call, arming the attempt's timer
@@ -141,9 +146,10 @@ func TestAttemptTimeoutFollowsLatency(t *testing.T) {
 			}, nil, nil
 		}
 		ce, err := shttp.NewClientEndpoint(ctx, reg, "svc", factory, shttp.WithoutTracing(),
-			shttp.WithIdempotent(), shttp.WithoutRetry(),
+			shttp.WithIdempotent(), shttp.WithRetryOptions(retry.WithMaxAttempts(2), retry.WithBackoffFunc(retry.NoBackoff)),
 			shttp.WithAttemptTimeout(shttp.AttemptTimeout{Floor: 10 * time.Millisecond}),
-			shttp.WithOutlierDetection(balancer.OutlierConfig{DisableConsecutive: true}))
+			shttp.WithOutlierDetection(balancer.OutlierConfig{DisableConsecutive: true}),
+			shttp.WithoutBreakers())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,11 +160,138 @@ func TestAttemptTimeoutFollowsLatency(t *testing.T) {
 			}
 		}
 		hang.Store(true)
-		if _, err := ce.Call(ctx, nil); !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("hung call: %v, want its attempt timeout", err)
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if _, err := ce.Call(cctx, nil); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("hung call: %v, want the caller's deadline", err)
 		}
-		if got := time.Duration(waited.Load()); got < 120*time.Millisecond || got > 140*time.Millisecond {
+		if len(waited) != 2 {
+			t.Fatalf("%d hung attempts, want 2", len(waited))
+		}
+		if got := waited[0]; got < 120*time.Millisecond || got > 140*time.Millisecond {
 			t.Fatalf("attempt timeout %v after 40ms answers, want about 3 × 40ms", got)
+		}
+		if got, want := waited[0]+waited[1], 5*time.Second; got != want {
+			t.Fatalf("the last attempt ended %v into the call, want at the caller's deadline, %v", got, want)
+		}
+	})
+}
+
+// TestLastAttemptHasNoTimeout: without a retry layer every attempt is the
+// last, so an answer slower than the attempt timeout still arrives.
+func TestLastAttemptHasNoTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		reg := memory.New()
+		defer reg.Close()
+		if err := reg.Register(ctx, discovery.Instance{ID: "a", Service: "svc", Addr: "127.0.0.1:1"}); err != nil {
+			t.Fatal(err)
+		}
+		factory := func(discovery.Instance) (endpoint.Endpoint, io.Closer, error) {
+			return func(ctx context.Context, _ any) (any, error) {
+				select {
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				case <-time.After(3 * time.Second):
+					return "ok", nil
+				}
+			}, nil, nil
+		}
+		ce, err := shttp.NewClientEndpoint(ctx, reg, "svc", factory, shttp.WithoutTracing(),
+			shttp.WithIdempotent(), shttp.WithoutRetry())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ce.Close()
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if _, err := ce.Call(cctx, nil); err != nil {
+			t.Fatalf("a 3 s answer under a 1 s attempt timeout and a 10 s deadline: %v", err)
+		}
+	})
+}
+
+// TestAttemptTimeoutGrowsWhenEveryReplicaSlowsDown: two replicas answer in
+// 5 ms until the timeout is learnt (the 250 ms floor), then both answer in
+// twice that. Every call still succeeds — its last attempt waits for the
+// answer — and the timeouts of the others are learnt as latencies, so the
+// timeout grows past the new latency and calls are answered at the first
+// attempt again, with no breaker opened and no replica ejected.
+func TestAttemptTimeoutGrowsWhenEveryReplicaSlowsDown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		reg := memory.New()
+		defer reg.Close()
+		for i, id := range []string{"a", "b"} {
+			if err := reg.Register(ctx, discovery.Instance{ID: id, Service: "svc", Addr: "127.0.0.1:" + strconv.Itoa(i+1)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var (
+			latency  atomic.Int64
+			timeout  atomic.Int64 // the last timeout an attempt was given
+			attempts atomic.Int64
+		)
+		latency.Store(int64(5 * time.Millisecond))
+		factory := func(discovery.Instance) (endpoint.Endpoint, io.Closer, error) {
+			return func(ctx context.Context, _ any) (any, error) {
+				attempts.Add(1)
+				if dl, ok := ctx.Deadline(); ok && !retry.FinalAttempt(ctx) {
+					timeout.Store(int64(time.Until(dl)))
+				}
+				select {
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				case <-time.After(time.Duration(latency.Load())):
+					return "ok", nil
+				}
+			}, nil, nil
+		}
+		var trips atomic.Int64
+		ce, err := shttp.NewClientEndpoint(ctx, reg, "svc", factory, shttp.WithoutTracing(), shttp.WithIdempotent(),
+			shttp.WithBreakerSettings(circuitbreaker.Config{Hooks: circuitbreaker.Hooks{OnStateChange: func(string, circuitbreaker.State, circuitbreaker.State) { trips.Add(1) }}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ce.Close()
+		call := func(i int) {
+			t.Helper()
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if _, err := ce.Call(cctx, nil); err != nil {
+				t.Fatalf("call %d: %v", i, err)
+			}
+		}
+		for i := range 300 {
+			call(i)
+		}
+		learnt := time.Duration(timeout.Load())
+		if learnt != shttp.DefaultAttemptFloor {
+			t.Fatalf("timeout %v after 5 ms answers, want the floor", learnt)
+		}
+		slow := 2 * learnt
+		latency.Store(int64(slow))
+		for i := range 100 {
+			call(i)
+		}
+		if got := time.Duration(timeout.Load()); got <= slow {
+			t.Fatalf("timeout %v after answers of %v, want it to have grown past them", got, slow)
+		}
+		before := attempts.Load()
+		for i := range 10 {
+			call(i)
+		}
+		if n := attempts.Load() - before; n != 10 {
+			t.Fatalf("10 calls took %d attempts once the timeout had grown, want 10", n)
+		}
+		if n := trips.Load(); n != 0 {
+			t.Fatalf("%d breaker state changes, want none", n)
+		}
+		hosts, _ := ce.Balancer().Hosts()
+		for _, h := range hosts {
+			if h.Ejected {
+				t.Fatalf("replica %s ejected", h.Instance.ID)
+			}
 		}
 	})
 }

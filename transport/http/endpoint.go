@@ -30,7 +30,7 @@ var ErrInvalidClient = errors.New("http: invalid client endpoint")
 //	deadline.Middleware   fails fast when no time is left; a failure past the deadline is a 504
 //	extra middleware      WithMiddleware, in the order given
 //	retry.New             attempts ≤ 3, full-jitter backoff, shared Budget, idempotent calls only
-//	attempt timeout       idempotent calls: each attempt bounded by k × p99 of observed latency (AttemptTimeout)
+//	attempt timeout       idempotent calls: each attempt but the last bounded by k × p99 of observed latency (AttemptTimeout)
 //	balancer.Call         picks an instance per attempt (peak-EWMA P2C), outlier detection
 //	circuitbreaker.Group  one breaker per instance (Group.Factory)
 //	factory endpoint      go-kit HTTP client for the instance (see NewFactory)
@@ -46,7 +46,9 @@ var ErrInvalidClient = errors.New("http: invalid client endpoint")
 // outlier detection (circuitbreaker.SkipRejections) but retried elsewhere; the
 // per-attempt timeout sits between retry and balancer, so that an attempt
 // cut off by it counts against its instance (see [AttemptTimeout]) and
-// the retry tries another; the span is outermost so that retries,
+// the retry tries another, and so that the retry layer can tell it which
+// attempt is the last (retry.FinalAttempt), which it leaves to the
+// caller's deadline; the span is outermost so that retries,
 // ejections and trips land on it.
 //
 // For an idempotent call, then, a 5xx answer, a connection error or an
@@ -183,7 +185,8 @@ func WithTimeout(d time.Duration) ClientOption {
 
 // WithAttemptTimeout sets how the per-attempt timeout of idempotent calls
 // is derived from observed latency (see [AttemptTimeout]; the default is
-// its zero value: max(100 ms, 3 × p99), 1 s until measured).
+// its zero value: max(250 ms, 3 × p99), 1 s until measured). The last
+// attempt of a call, and every attempt under [WithoutRetry], has none.
 func WithAttemptTimeout(a AttemptTimeout) ClientOption {
 	return func(c *clientConfig) { c.attempt, c.noAttempt = a, false }
 }
