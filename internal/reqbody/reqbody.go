@@ -58,6 +58,11 @@ func (b *Body) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Unwrap returns the body b watches, so that a layer that put a body of
+// its own under b (transport/http's LimitBody, which can stop the server
+// reading the connection) can still find it in r.Body.
+func (b *Body) Unwrap() io.ReadCloser { return b.ReadCloser }
+
 // Err returns the first error reading the body (marked with
 // [outcome.Abort]), or nil. A nil *Body returns nil.
 func (b *Body) Err() error {

@@ -59,3 +59,15 @@ func TestWatch(t *testing.T) {
 		})
 	}
 }
+
+// TestUnwrap: the Body gives back the body it watches, so that layers
+// further out can still reach a body of their own beneath it.
+func TestUnwrap(t *testing.T) {
+	inner := io.NopCloser(strings.NewReader("{}"))
+	r := httptest.NewRequest(http.MethodPost, "/", nil)
+	r.Body = inner
+	b := reqbody.Watch(r)
+	if got := b.Unwrap(); got != inner {
+		t.Fatalf("Unwrap() = %v, want the watched body", got)
+	}
+}

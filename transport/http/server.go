@@ -190,10 +190,22 @@ func (b *limitedBody) abort() {
 }
 
 // abortBody stops the server from reading more of r's body when r went
-// through LimitBody; otherwise it does nothing.
+// through LimitBody; otherwise it does nothing. Layers inside LimitBody
+// (tracing, logging, metrics) put bodies of their own over its body, so
+// abortBody looks through every body that has an Unwrap() io.ReadCloser
+// method.
 func abortBody(r *http.Request) {
-	if b, ok := r.Body.(interface{ abort() }); ok {
-		b.abort()
+	body := r.Body
+	for body != nil {
+		switch b := body.(type) {
+		case interface{ abort() }:
+			b.abort()
+			return
+		case interface{ Unwrap() io.ReadCloser }:
+			body = b.Unwrap()
+		default:
+			return
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -14,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/middleware/logging"
+	"github.com/switchyard/switchyard/middleware/tracing"
 	shttp "github.com/switchyard/switchyard/transport/http"
 )
 
@@ -197,15 +200,34 @@ func TestBodyOverLimit(t *testing.T) {
 		length   int   // body bytes the client sends
 		chunked  bool
 		maxExtra int64 // framing allowance beyond limit + 4 KiB
+		wrapped  bool  // under the tracing and logging handlers
 	}{
-		{"content-length over server limit", shttp.JSONDecoder{}, 0, 4 * mib, false, 0},
-		{"chunked over server limit", shttp.JSONDecoder{}, mib, 4 * mib, true, 1024},
-		{"content-length over decoder limit", shttp.JSONDecoder{MaxBytes: 1024}, 0, 100 << 10, false, 0},
-		{"chunked over decoder limit", shttp.JSONDecoder{MaxBytes: 1024}, 1024, 200 << 10, true, 64},
+		{"content-length over server limit", shttp.JSONDecoder{}, 0, 4 * mib, false, 0, false},
+		{"chunked over server limit", shttp.JSONDecoder{}, mib, 4 * mib, true, 1024, false},
+		{"content-length over decoder limit", shttp.JSONDecoder{MaxBytes: 1024}, 0, 100 << 10, false, 0, false},
+		{"chunked over decoder limit", shttp.JSONDecoder{MaxBytes: 1024}, 1024, 200 << 10, true, 64, false},
+		// The tracing and logging handlers watch the body through a
+		// reqbody.Body of their own, over LimitBody's: the decoder's limit
+		// must still reach LimitBody and close the connection, rather than
+		// leave net/http to drain up to 256 KiB of the rest.
+		{"content-length over decoder limit, wrapped", shttp.JSONDecoder{MaxBytes: 1024}, 0, 100 << 10, false, 0, true},
+		{"chunked over decoder limit, wrapped", shttp.JSONDecoder{MaxBytes: 1024}, 1024, 200 << 10, true, 64, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cl, addr := serve(t, shttp.NewServer(echoHandler(c.decoder)))
+			h := echoHandler(c.decoder)
+			if c.wrapped {
+				tr, err := tracing.New(tracing.Config{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				lg, err := logging.New(logging.Config{Logger: slog.New(slog.DiscardHandler)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				h = tr.Handler(lg.Handler(h))
+			}
+			cl, addr := serve(t, shttp.NewServer(h))
 			head := "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
 			if c.chunked {
 				head += "Transfer-Encoding: chunked\r\n\r\n"
