@@ -42,7 +42,7 @@ var _ retry.IdempotentRequest = Request{}
 //	deadline         fails at once when the caller's context has no time left
 //	(options)        whatever opts add with shttp.WithMiddleware, e.g. metrics
 //	retry            up to 3 attempts under a shared budget, for idempotent calls only
-//	attempt timeout  idempotent calls: each attempt bounded by max(100ms, 3 × p99 of answers)
+//	attempt timeout  idempotent calls: each attempt but the last bounded by max(250ms, 3 × p99 of answers)
 //	balancer         peak-EWMA P2C over the instances discovery reports, with outlier detection
 //	breaker          one circuit breaker per instance
 //	HTTP             go-kit client; writes the deadline header and trace context
