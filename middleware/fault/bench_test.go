@@ -15,8 +15,8 @@ import (
 // always misses), so the numbers are the cost of deciding, on a no-op
 // endpoint.
 func BenchmarkMiddleware(b *testing.B) {
-	inj, _ := fault.New(fault.Config{AbortPercent: 0.001}, fault.WithRand(func() float64 { return 0.5 }))
-	ep := inj.Middleware(endpoint.Nop)
+	inj := withRand(mustNew(b, fault.Config{AbortPercent: 0.001}), func() float64 { return 0.5 })
+	ep := inj.Endpoint(endpoint.Nop)
 	ctx := context.Background()
 	b.Run("serial", func(b *testing.B) {
 		b.ReportAllocs()
@@ -32,8 +32,8 @@ func BenchmarkMiddleware(b *testing.B) {
 			}
 		})
 	})
-	real, _ := fault.New(fault.Config{AbortPercent: 0.001})
-	ep2 := real.Middleware(endpoint.Nop)
+	real := mustNew(b, fault.Config{AbortPercent: 0.001})
+	ep2 := real.Endpoint(endpoint.Nop)
 	b.Run("real-rand/parallel", func(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
@@ -45,7 +45,7 @@ func BenchmarkMiddleware(b *testing.B) {
 }
 
 func BenchmarkHandler(b *testing.B) {
-	inj, _ := fault.New(fault.Config{AbortPercent: 0.001, Headers: true})
+	inj := mustNew(b, fault.Config{AbortPercent: 0.001, Headers: true})
 	h := inj.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	req := httptest.NewRequest("GET", "/", nil)
 	b.Run("serial", func(b *testing.B) {

@@ -8,8 +8,14 @@
 // request may be delayed and then aborted. The zero Config injects
 // nothing: faults are off unless configured.
 //
-// [Injector.Middleware] is go-kit endpoint middleware and
-// [Injector.Handler] is HTTP middleware.
+// An Injector is built like every middleware of Switchyard: [New] takes a
+// [Config] whose zero value means the defaults and returns an error
+// wrapping [ErrConfig] for an invalid one; hooks are the func fields of
+// [Config.Hooks]; its faces are methods:
+//
+//	inj, err := fault.New(fault.Config{AbortPercent: 5, AbortStatus: 503})
+//	ep = inj.Endpoint(ep)   // go-kit endpoint; inj.Endpoint is an endpoint.Middleware
+//	h = inj.Handler(h)      // net/http, also honouring fault headers when allowed
 //
 // # Faults chosen by request headers
 //
@@ -31,6 +37,7 @@
 //
 // Every injected fault is recorded as a span event
 // ("switchyard.fault.delay", "switchyard.fault.abort") whose "reason" is
-// "percentage" or "header". Delays run on an injectable clock
-// ([WithClock]) and end early when the request's context ends.
+// "percentage" or "header", and reaches [Hooks.OnFault]. Delays run on
+// the real clock (tests use testing/synctest bubbles) and end early when
+// the request's context ends.
 package fault

@@ -12,12 +12,12 @@ import (
 )
 
 // Abort every call to an endpoint with 503, as a game day might.
-func ExampleInjector_Middleware() {
+func ExampleInjector_Endpoint() {
 	inj, err := fault.New(fault.Config{AbortPercent: 100})
 	if err != nil {
 		panic(err)
 	}
-	_, err = inj.Middleware(endpoint.Nop)(context.Background(), nil)
+	_, err = inj.Endpoint(endpoint.Nop)(context.Background(), nil)
 	fmt.Println(err)
 	// Output:
 	// fault: injected abort with status 503
@@ -25,7 +25,10 @@ func ExampleInjector_Middleware() {
 
 // With Headers on, a test can ask one request to fail.
 func ExampleInjector_Handler() {
-	inj, _ := fault.New(fault.Config{Headers: true})
+	inj, err := fault.New(fault.Config{Headers: true})
+	if err != nil {
+		panic(err)
+	}
 	h := inj.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "hello")
 	}))

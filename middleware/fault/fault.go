@@ -13,7 +13,6 @@ import (
 
 	"github.com/go-kit/kit/endpoint"
 
-	"github.com/switchyard/switchyard/internal/clock"
 	"github.com/switchyard/switchyard/middleware/tracing"
 )
 
@@ -24,6 +23,7 @@ const (
 )
 
 // Config says which faults to inject. The zero value injects nothing.
+// [New] rejects an invalid Config with an error wrapping [ErrConfig].
 type Config struct {
 	// Delay is added before DelayPercent percent of requests (0 to 100).
 	Delay        time.Duration
@@ -46,12 +46,26 @@ type Config struct {
 	// only with an operator's credentials). nil admits every request.
 	HeaderGate func(r *http.Request) bool
 	// MaxHeaderDelay caps delays asked for by headers; a longer request
-	// is cut to it. Default 5s.
+	// is cut to it. Default 5s; negative is invalid.
 	MaxHeaderDelay time.Duration
+
+	// Hooks are called on the injector's events. The zero value calls
+	// nothing.
+	Hooks Hooks
 }
 
-// ErrInvalidConfig is wrapped by the error [New] returns for a bad Config.
-var ErrInvalidConfig = errors.New("fault: invalid config")
+// Hooks are functions an [Injector] calls on its events. Each nil field is
+// not called. Hooks are called outside every lock, on the goroutine of the
+// request concerned; they must not block.
+type Hooks struct {
+	// OnFault is called for every injected fault with its kind ("delay"
+	// or "abort") and source ("percentage" or "header"), before the delay
+	// starts or the abort is returned. Use it to count faults.
+	OnFault func(kind, source string)
+}
+
+// ErrConfig is wrapped by the error [New] returns for an invalid [Config].
+var ErrConfig = errors.New("fault: invalid configuration")
 
 // ErrInjected is wrapped by every [*AbortError].
 var ErrInjected = errors.New("fault: injected abort")
@@ -78,54 +92,38 @@ func validPercent(p float64) bool { return !math.IsNaN(p) && p >= 0 && p <= 100 
 
 func validStatus(s int) bool { return s >= 400 && s <= 599 }
 
-// Validate reports whether c is usable.
-func (c Config) Validate() error {
+// validate reports whether c is usable.
+func (c Config) validate() error {
 	switch {
 	case !validPercent(c.DelayPercent):
-		return fmt.Errorf("%w: DelayPercent %v is not within [0, 100]", ErrInvalidConfig, c.DelayPercent)
+		return fmt.Errorf("%w: DelayPercent %v is not within [0, 100]", ErrConfig, c.DelayPercent)
 	case !validPercent(c.AbortPercent):
-		return fmt.Errorf("%w: AbortPercent %v is not within [0, 100]", ErrInvalidConfig, c.AbortPercent)
+		return fmt.Errorf("%w: AbortPercent %v is not within [0, 100]", ErrConfig, c.AbortPercent)
 	case c.Delay < 0:
-		return fmt.Errorf("%w: negative Delay", ErrInvalidConfig)
+		return fmt.Errorf("%w: negative Delay", ErrConfig)
 	case c.DelayPercent > 0 && c.Delay == 0:
-		return fmt.Errorf("%w: DelayPercent without a Delay", ErrInvalidConfig)
+		return fmt.Errorf("%w: DelayPercent without a Delay", ErrConfig)
 	case c.AbortStatus != 0 && !validStatus(c.AbortStatus):
-		return fmt.Errorf("%w: AbortStatus %d is not from 400 to 599", ErrInvalidConfig, c.AbortStatus)
+		return fmt.Errorf("%w: AbortStatus %d is not from 400 to 599", ErrConfig, c.AbortStatus)
 	case c.MaxHeaderDelay < 0:
-		return fmt.Errorf("%w: negative MaxHeaderDelay", ErrInvalidConfig)
+		return fmt.Errorf("%w: negative MaxHeaderDelay", ErrConfig)
 	}
 	return nil
 }
 
-// Option configures an [Injector].
-type Option func(*Injector)
-
-// WithClock sets the clock delays wait on. Default the real clock.
-func WithClock(c clock.Clock) Option { return func(i *Injector) { i.clock = clock.OrReal(c) } }
-
-// WithRand replaces the source of the percentage draws: f must return a
-// number in [0, 1) and be safe for concurrent use. Default
-// math/rand/v2.Float64. Tests pass a fixed sequence.
-func WithRand(f func() float64) Option { return func(i *Injector) { i.rand = f } }
-
-// WithOnFault sets a hook called for every injected fault with its kind
-// ("delay" or "abort") and source ("percentage" or "header"), before the
-// delay starts or the abort is returned. Use it to count faults.
-func WithOnFault(f func(kind, source string)) Option { return func(i *Injector) { i.onFault = f } }
-
-// Injector injects the faults of a [Config]. Create it with [New]; it is
-// safe for concurrent use.
+// Injector injects the faults of a [Config]. Create it with [New]; the
+// zero value is not usable. It is safe for concurrent use.
+// [Injector.Endpoint] and [Injector.Handler] apply it.
 type Injector struct {
 	cfg     Config
 	abort   error
-	clock   clock.Clock
-	rand    func() float64
+	rand    func() float64 // math/rand/v2.Float64; tests replace it (export_test.go)
 	onFault func(kind, source string)
 }
 
-// New returns an injector for cfg, or an error wrapping [ErrInvalidConfig].
-func New(cfg Config, opts ...Option) (*Injector, error) {
-	if err := cfg.Validate(); err != nil {
+// New returns an injector for cfg, or an error wrapping [ErrConfig].
+func New(cfg Config) (*Injector, error) {
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	if cfg.AbortStatus == 0 {
@@ -134,12 +132,9 @@ func New(cfg Config, opts ...Option) (*Injector, error) {
 	if cfg.MaxHeaderDelay == 0 {
 		cfg.MaxHeaderDelay = DefaultMaxHeaderDelay
 	}
-	i := &Injector{cfg: cfg, abort: cfg.AbortError, clock: clock.Real{}, rand: rand.Float64}
+	i := &Injector{cfg: cfg, abort: cfg.AbortError, rand: rand.Float64, onFault: cfg.Hooks.OnFault}
 	if i.abort == nil {
 		i.abort = &AbortError{Status: cfg.AbortStatus}
-	}
-	for _, o := range opts {
-		o(i)
 	}
 	return i, nil
 }
@@ -190,19 +185,18 @@ func (i *Injector) choose(spec *Spec) plan {
 	return p
 }
 
-// sleep waits d on the injector's clock, or until ctx ends.
+// sleep waits d, or until ctx ends.
 func (i *Injector) sleep(ctx context.Context, d time.Duration, source string) error {
 	tracing.Event(ctx, evDelay, source)
 	if i.onFault != nil {
 		i.onFault("delay", source)
 	}
-	done := make(chan struct{})
-	stop := i.clock.AfterFunc(d, func() { close(done) })
+	t := time.NewTimer(d)
+	defer t.Stop()
 	select {
-	case <-done:
+	case <-t.C:
 		return nil
 	case <-ctx.Done():
-		stop()
 		return fmt.Errorf("fault: injected delay interrupted: %w", ctx.Err())
 	}
 }
@@ -214,10 +208,11 @@ func (i *Injector) aborted(ctx context.Context, source string) {
 	}
 }
 
-// Middleware is endpoint middleware that injects the configured delay and
-// abort (headers do not apply to endpoints). Use the method value
-// inj.Middleware as an endpoint.Middleware.
-func (i *Injector) Middleware(next endpoint.Endpoint) endpoint.Endpoint {
+// Endpoint returns next behind the configured delay and abort (headers do
+// not apply to endpoints): an aborted call returns [Config.AbortError]
+// without calling next. The method value inj.Endpoint is an
+// endpoint.Middleware.
+func (i *Injector) Endpoint(next endpoint.Endpoint) endpoint.Endpoint {
 	if i.cfg.DelayPercent <= 0 && i.cfg.AbortPercent <= 0 {
 		return next
 	}
@@ -236,13 +231,13 @@ func (i *Injector) Middleware(next endpoint.Endpoint) endpoint.Endpoint {
 	}
 }
 
-// Handler is HTTP middleware that injects the configured faults, and
-// those the request's headers ask for when [Config.Headers] allows. An
-// aborted request is answered with the abort status and the body
-// {"error":{"code":"fault_injected","message":"…"}}; the next handler is
-// not called. A request whose context ends during a delay is not passed
-// on. Use the method value inj.Handler as a func(http.Handler)
-// http.Handler.
+// Handler returns next behind the configured faults, and those the
+// request's headers ask for when [Config.Headers] allows. An aborted
+// request is answered with the abort status and the body
+// {"error":{"code":"fault_injected","message":"…"}}; next is not called.
+// A request whose context ends during a delay is not passed on. The
+// method value inj.Handler is a func(http.Handler) http.Handler, usable as
+// gateway route middleware.
 func (i *Injector) Handler(next http.Handler) http.Handler {
 	if !i.Enabled() {
 		return next
