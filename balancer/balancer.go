@@ -115,6 +115,8 @@ type snapshot struct {
 	hosts    []*Host // every member, sorted by ID
 	eligible []*Host // the hosts the picker was built on
 	panic    bool
+	closed   bool          // published by Close: no snapshot follows
+	replaced chan struct{} // closed when the next snapshot is published (see WaitHosts)
 }
 
 var _ lb.Balancer = (*Balancer)(nil)
@@ -144,7 +146,7 @@ func New(policy Policy, cfg Config) (*Balancer, error) {
 	}
 	b.observer, _ = policy.(Observer)
 	b.epoch = b.clock.Now()
-	b.snap.Store(&snapshot{})
+	b.publish(&snapshot{})
 	if b.detect {
 		b.stopSweep = b.clock.AfterFunc(b.outlier.Interval, b.sweep)
 	}
@@ -332,7 +334,7 @@ func (b *Balancer) member(h *Host) bool { return b.byID[h.Instance.ID] == h }
 func (b *Balancer) rebuildLocked() {
 	s := &snapshot{hosts: b.hosts}
 	if len(b.hosts) == 0 {
-		b.snap.Store(s)
+		b.publish(s)
 		return
 	}
 	eligible := b.hosts
@@ -350,7 +352,7 @@ func (b *Balancer) rebuildLocked() {
 	}
 	s.eligible = eligible
 	s.picker = b.policy.Build(eligible)
-	b.snap.Store(s)
+	b.publish(s)
 }
 
 // Pick returns a host for a call with ctx, or [ErrNoHosts]. It neither
@@ -489,7 +491,7 @@ func (b *Balancer) Close() error {
 	}
 	b.hosts = nil
 	clear(b.byID)
-	b.snap.Store(&snapshot{})
+	b.publish(&snapshot{closed: true})
 	w, done := b.watch, b.followDone
 	b.mu.Unlock()
 	if w != nil {
