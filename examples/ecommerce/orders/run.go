@@ -173,23 +173,19 @@ func NewHandler(ctx context.Context, c HandlerConfig) (h *http.ServeMux, cleanup
 // in the registry before it serves anyway.
 const dependencyWait = 15 * time.Second
 
-// waitForInstances waits until every endpoint's balancer has at least one
-// instance, ctx ends, or max passes; in the last case it logs and returns,
-// since a dependency that is down must not keep the service from starting.
+// waitForInstances waits until every endpoint has an instance to call
+// (ClientEndpoint.WaitHosts: no polling), ctx ends, or max passes; in the
+// last case it logs and returns, since a dependency that is down must not
+// keep the service from starting.
 func waitForInstances(ctx context.Context, logger *slog.Logger, max time.Duration, eps ...*shttp.ClientEndpoint) {
-	deadline := time.Now().Add(max)
+	wctx, cancel := context.WithTimeout(ctx, max)
+	defer cancel()
 	for _, ep := range eps {
-		for {
-			if n, _ := ep.Balancer().Len(); n > 0 {
-				break
+		if err := ep.WaitHosts(wctx); err != nil {
+			if logger != nil {
+				logger.WarnContext(ctx, "orders: starting before every dependency is in the registry", "err", err)
 			}
-			if ctx.Err() != nil || time.Now().After(deadline) {
-				if logger != nil {
-					logger.WarnContext(ctx, "orders: starting before every dependency is in the registry")
-				}
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
+			return
 		}
 	}
 }
