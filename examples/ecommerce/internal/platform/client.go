@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/switchyard/switchyard/discovery"
-	"github.com/switchyard/switchyard/middleware/deadline"
 	"github.com/switchyard/switchyard/middleware/retry"
 	shttp "github.com/switchyard/switchyard/transport/http"
 )
@@ -69,9 +68,11 @@ type Client struct {
 // instances (which may be empty if the service is not up yet). opts are
 // applied after the defaults described on Client.
 func NewClient(ctx context.Context, r discovery.Resolver, service, method, path string, opts ...shttp.ClientOption) (*Client, error) {
-	f := shttp.NewFactory(method, path, encodeRequest, shttp.DecodeJSONResponse[json.RawMessage],
-		shttp.WithClientBefore(deadline.ClientBefore()))
-	all := []shttp.ClientOption{shttp.WithMiddleware(deadline.Middleware())}
+	// The chain's own deadline layers are the only ones: NewClientEndpoint's
+	// deadline middleware and NewFactory's header (sent once per attempt,
+	// computed from the attempt's context).
+	f := shttp.NewFactory(method, path, encodeRequest, shttp.DecodeJSONResponse[json.RawMessage])
+	var all []shttp.ClientOption
 	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete:
 		all = append(all, shttp.WithIdempotent())
