@@ -1,6 +1,7 @@
 package switchyard
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -30,8 +31,8 @@ const (
 	// take ≤ 100 ms; Kubernetes endpoint updates take longer, so raise it
 	// there).
 	DefaultDrainDelay = 2 * time.Second
-	// DefaultConfirmTimeout bounds waiting for the resolver given with
-	// [WithResolver] to show the instance gone: 10s.
+	// DefaultConfirmTimeout bounds waiting for [Config].Resolver to show
+	// the instance gone: 10s.
 	DefaultConfirmTimeout = 10 * time.Second
 	// DefaultShutdownTimeout bounds waiting for in-flight requests once
 	// the listeners are closed: 15s. Connections still busy then are
@@ -72,7 +73,7 @@ var (
 //  3. Wait for the context to end, a signal, or a server to fail.
 //  4. Drain: readiness turns "draining" (503), every instance is
 //     deregistered, and the servers keep serving for the drain delay (and,
-//     with [WithResolver], until the registry shows the instances gone,
+//     with [Config].Resolver, until the registry shows the instances gone,
 //     bounded), so that clients that still route here stop doing so.
 //  5. Stop: http.Server.Shutdown closes the listeners and idle
 //     connections and waits for in-flight requests, bounded by the
@@ -86,7 +87,7 @@ var (
 //
 // An App runs once. Its methods are safe for concurrent use.
 type App struct {
-	cfg    config
+	cfg    settings
 	health *shttp.Health
 	ready  chan struct{}
 
@@ -125,7 +126,78 @@ type Server struct {
 	Advertise string
 }
 
-type config struct {
+// ErrConfig is wrapped by the error [New] returns for an invalid [Config].
+var ErrConfig = errors.New("switchyard: invalid configuration")
+
+// Config configures an [App]. The zero value registers nothing, keeps
+// serving [DefaultDrainDelay] after a stop is asked for, waits up to
+// [DefaultShutdownTimeout] for in-flight requests, stops on SIGINT and
+// SIGTERM and logs to slog.Default(). A negative duration is an
+// [ErrConfig].
+type Config struct {
+	// Registrar is where the App registers its servers. Nil: nothing is
+	// registered. A registrar that implements discovery.StateReporter is
+	// also added to readiness as the check "registration".
+	Registrar discovery.Registrar
+	// Resolver, when set, makes the drain wait, in addition to the drain
+	// delay, until its watch of each service no longer lists the App's
+	// instances (bounded by ConfirmTimeout), so that a slow registry
+	// cannot leave clients routing to a closed listener. Nil: only the
+	// drain delay is waited.
+	Resolver discovery.Resolver
+	// DrainDelay is how long the App keeps serving after deregistering.
+	// Zero means [DefaultDrainDelay]; set NoDrainDelay for none.
+	DrainDelay time.Duration
+	// NoDrainDelay stops right after deregistering (tests, a process that
+	// no client routes to). DrainDelay must then be zero.
+	NoDrainDelay bool
+	// ConfirmTimeout bounds the wait for Resolver. Zero means
+	// [DefaultConfirmTimeout].
+	ConfirmTimeout time.Duration
+	// ShutdownTimeout bounds the wait for in-flight requests once the
+	// listeners are closed. Zero means [DefaultShutdownTimeout].
+	ShutdownTimeout time.Duration
+	// RegisterTimeout bounds each Register and Deregister call. Zero means
+	// [DefaultRegisterTimeout].
+	RegisterTimeout time.Duration
+	// Signals start a graceful stop; a second one during the drain skips
+	// the remaining waits. Nil means SIGINT and SIGTERM; set NoSignals to
+	// leave signals alone, so that only Run's context stops the App.
+	Signals []os.Signal
+	// NoSignals handles no signal. Signals must then be empty.
+	NoSignals bool
+	// Logger receives lifecycle events (listening, registered, draining,
+	// stopped). Nil means slog.Default().
+	Logger *slog.Logger
+	// Health is the Health whose state the App drives. Nil means a new
+	// one, returned by [App.Health].
+	Health *shttp.Health
+}
+
+// validate reports the first invalid field of c.
+func (c *Config) validate() error {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"DrainDelay", c.DrainDelay}, {"ConfirmTimeout", c.ConfirmTimeout},
+		{"ShutdownTimeout", c.ShutdownTimeout}, {"RegisterTimeout", c.RegisterTimeout},
+	} {
+		if d.v < 0 {
+			return fmt.Errorf("Config.%s %v is negative", d.name, d.v)
+		}
+	}
+	switch {
+	case c.NoDrainDelay && c.DrainDelay != 0:
+		return fmt.Errorf("Config.NoDrainDelay with DrainDelay %v", c.DrainDelay)
+	case c.NoSignals && len(c.Signals) > 0:
+		return fmt.Errorf("Config.NoSignals with Signals %v", c.Signals)
+	}
+	return nil
+}
+
+// settings is a Config with its defaults applied.
+type settings struct {
 	registrar       discovery.Registrar
 	resolver        discovery.Resolver
 	drainDelay      time.Duration
@@ -134,111 +206,43 @@ type config struct {
 	registerTimeout time.Duration
 	signals         []os.Signal
 	log             *slog.Logger
-	health          *shttp.Health
-	clock           clock.Clock
+	clock           clock.Clock // the real clock; tests over real listeners set a fake (export_test.go)
 }
 
-// Option configures an [App].
-type Option func(*config)
-
-// WithRegistrar sets the registrar the App registers its servers in.
-// Without one nothing is registered. A registrar that implements
-// discovery.StateReporter is also added to readiness as the check
-// "registration".
-func WithRegistrar(r discovery.Registrar) Option {
-	return func(c *config) { c.registrar = r }
-}
-
-// WithResolver makes the drain wait, in addition to the drain delay, until
-// r's watch of each service no longer lists the App's instances (bounded
-// by [WithConfirmTimeout]), so that a slow registry cannot leave clients
-// routing to a closed listener. Without it only the delay is waited.
-func WithResolver(r discovery.Resolver) Option {
-	return func(c *config) { c.resolver = r }
-}
-
-// WithDrainDelay sets how long the App keeps serving after deregistering.
-// The default is [DefaultDrainDelay]; zero means no delay.
-func WithDrainDelay(d time.Duration) Option {
-	return func(c *config) { c.drainDelay = max(d, 0) }
-}
-
-// WithConfirmTimeout bounds the wait for the resolver of [WithResolver].
-// The default is [DefaultConfirmTimeout].
-func WithConfirmTimeout(d time.Duration) Option {
-	return func(c *config) { c.confirmTimeout = max(d, 0) }
-}
-
-// WithShutdownTimeout bounds the wait for in-flight requests. The default
-// is [DefaultShutdownTimeout].
-func WithShutdownTimeout(d time.Duration) Option {
-	return func(c *config) { c.shutdownTimeout = max(d, 0) }
-}
-
-// WithRegisterTimeout bounds each Register and Deregister call. The
-// default is [DefaultRegisterTimeout].
-func WithRegisterTimeout(d time.Duration) Option {
-	return func(c *config) {
-		if d > 0 {
-			c.registerTimeout = d
-		}
+// New returns an App with no servers, configured by cfg. It returns an
+// error wrapping [ErrConfig] when cfg holds a value out of range.
+func New(cfg Config) (*App, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-}
-
-// WithSignals sets the signals that start a graceful stop. The default is
-// SIGINT and SIGTERM; WithSignals() with none leaves signals alone, so
-// that only Run's context stops the App.
-func WithSignals(sigs ...os.Signal) Option {
-	return func(c *config) { c.signals = slices.Clone(sigs) }
-}
-
-// WithLogger sets the logger for lifecycle events (listening, registered,
-// draining, stopped). The default is slog.Default().
-func WithLogger(l *slog.Logger) Option {
-	return func(c *config) {
-		if l != nil {
-			c.log = l
-		}
-	}
-}
-
-// WithHealth sets the Health whose state the App drives. The default is a
-// new one, returned by [App.Health].
-func WithHealth(h *shttp.Health) Option {
-	return func(c *config) {
-		if h != nil {
-			c.health = h
-		}
-	}
-}
-
-// WithClock sets the clock of the drain, confirm and shutdown timers. The
-// default is the real clock; tests pass a fake.
-func WithClock(c clock.Clock) Option {
-	return func(cfg *config) { cfg.clock = clock.OrReal(c) }
-}
-
-// New returns an App with no servers.
-func New(opts ...Option) *App {
-	c := config{
-		drainDelay:      DefaultDrainDelay,
-		confirmTimeout:  DefaultConfirmTimeout,
-		shutdownTimeout: DefaultShutdownTimeout,
-		registerTimeout: DefaultRegisterTimeout,
-		signals:         []os.Signal{os.Interrupt, syscall.SIGTERM},
-		log:             slog.Default(),
+	c := settings{
+		registrar:       cfg.Registrar,
+		resolver:        cfg.Resolver,
+		drainDelay:      cmp.Or(cfg.DrainDelay, DefaultDrainDelay),
+		confirmTimeout:  cmp.Or(cfg.ConfirmTimeout, DefaultConfirmTimeout),
+		shutdownTimeout: cmp.Or(cfg.ShutdownTimeout, DefaultShutdownTimeout),
+		registerTimeout: cmp.Or(cfg.RegisterTimeout, DefaultRegisterTimeout),
+		signals:         slices.Clone(cfg.Signals),
+		log:             cmp.Or(cfg.Logger, slog.Default()),
 		clock:           clock.Real{},
 	}
-	for _, o := range opts {
-		o(&c)
+	if cfg.NoDrainDelay {
+		c.drainDelay = 0
 	}
-	if c.health == nil {
-		c.health = shttp.NewHealth()
+	switch {
+	case cfg.NoSignals:
+		c.signals = nil
+	case len(c.signals) == 0:
+		c.signals = []os.Signal{os.Interrupt, syscall.SIGTERM}
+	}
+	health := cfg.Health
+	if health == nil {
+		health = shttp.NewHealth()
 	}
 	if sr, ok := c.registrar.(discovery.StateReporter); ok {
-		c.health.AddStateReporter("registration", sr)
+		health.AddStateReporter("registration", sr)
 	}
-	return &App{cfg: c, health: c.health, ready: make(chan struct{})}
+	return &App{cfg: c, health: health, ready: make(chan struct{})}, nil
 }
 
 // Health returns the Health whose state the App drives. Mount it on a
@@ -337,7 +341,7 @@ func (f *freshConns) closeOlderThan(age time.Duration) {
 	}
 }
 
-// Run runs the App until ctx ends, a signal in [WithSignals] arrives, or a
+// Run runs the App until ctx ends, a signal of [Config].Signals arrives, or a
 // server fails, then drains and stops as described on [App]. It returns
 // nil after a requested stop, and otherwise the errors that stopped it or
 // happened on the way out (a server's failure, a listen or registration

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net/http"
 	"time"
@@ -20,12 +21,15 @@ func ExampleApp() {
 	reg := memory.New() // or discovery/etcd
 	defer reg.Close()
 
-	app := switchyard.New(
-		switchyard.WithRegistrar(reg),
-		switchyard.WithResolver(reg), // confirm the removal before stopping
-		switchyard.WithDrainDelay(100*time.Millisecond),
-		switchyard.WithLogger(slog.New(slog.DiscardHandler)),
-	)
+	app, err := switchyard.New(switchyard.Config{
+		Registrar:  reg,
+		Resolver:   reg, // confirm the removal before stopping
+		DrainDelay: 100 * time.Millisecond,
+		Logger:     slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
 	mux := http.NewServeMux()
 	app.Health().Mount(mux) // /healthz and /readyz
 	mux.HandleFunc("GET /hello", func(w http.ResponseWriter, r *http.Request) {
@@ -66,8 +70,14 @@ func ExampleApp() {
 // An App can run servers that are not registered, such as an admin port;
 // a failure of any server stops them all.
 func ExampleServer() {
-	app := switchyard.New(switchyard.WithSignals(), switchyard.WithDrainDelay(0),
-		switchyard.WithLogger(slog.New(slog.DiscardHandler)))
+	app, err := switchyard.New(switchyard.Config{
+		NoSignals:    true, // only the context stops it
+		NoDrainDelay: true, // nobody routes to it
+		Logger:       slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
 	app.Add(switchyard.Server{Service: "orders", Addr: "127.0.0.1:0", Handler: http.NotFoundHandler()})
 	admin := http.NewServeMux()
 	app.Health().Mount(admin)

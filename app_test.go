@@ -106,6 +106,43 @@ func instancesOf(t *testing.T, r discovery.Resolver, service string) []discovery
 	return (<-w.Updates()).Instances
 }
 
+// newApp returns switchyard.New(cfg), failing t on an error.
+func newApp(t *testing.T, cfg switchyard.Config) *switchyard.App {
+	t.Helper()
+	app, err := switchyard.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app
+}
+
+// newClockedApp is newApp with the drain, confirm and shutdown timers on
+// c: the tests serve over real listeners, which rules out a
+// testing/synctest bubble.
+func newClockedApp(t *testing.T, cfg switchyard.Config, c clock.Clock) *switchyard.App {
+	t.Helper()
+	app := newApp(t, cfg)
+	switchyard.SetClock(app, c)
+	return app
+}
+
+// TestNewRejectsInvalidConfig: negative durations and contradictory
+// fields are an ErrConfig from New, never clamped.
+func TestNewRejectsInvalidConfig(t *testing.T) {
+	for name, cfg := range map[string]switchyard.Config{
+		"negative drain delay":      {DrainDelay: -time.Second},
+		"negative confirm timeout":  {ConfirmTimeout: -time.Second},
+		"negative shutdown timeout": {ShutdownTimeout: -time.Second},
+		"negative register timeout": {RegisterTimeout: -time.Second},
+		"NoDrainDelay and delay":    {DrainDelay: time.Second, NoDrainDelay: true},
+		"NoSignals and signals":     {Signals: []os.Signal{syscall.SIGUSR2}, NoSignals: true},
+	} {
+		if app, err := switchyard.New(cfg); !errors.Is(err, switchyard.ErrConfig) || app != nil {
+			t.Errorf("New(%s) = %v, %v; want nil, ErrConfig", name, app, err)
+		}
+	}
+}
+
 // TestAppLifecycleOrder drives an App on a fake clock and checks each step
 // of a graceful stop in order: ready and registered; on cancel, readiness
 // fails and the instance is deregistered while requests are still served
@@ -114,13 +151,7 @@ func TestAppLifecycleOrder(t *testing.T) {
 	fake := clock.NewFake(time.Unix(1000, 0))
 	reg := memory.New()
 	defer reg.Close()
-	app := switchyard.New(
-		switchyard.WithRegistrar(reg),
-		switchyard.WithClock(fake),
-		switchyard.WithDrainDelay(2*time.Second),
-		switchyard.WithSignals(),
-		switchyard.WithLogger(quiet),
-	)
+	app := newClockedApp(t, switchyard.Config{Registrar: reg, DrainDelay: 2 * time.Second, NoSignals: true, Logger: quiet}, fake)
 	mux := http.NewServeMux()
 	app.Health().Mount(mux)
 	mux.HandleFunc("GET /work", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "done") })
@@ -186,8 +217,7 @@ func TestAppShutdownTimeoutCutsHungRequests(t *testing.T) {
 	started := make(chan struct{})
 	release := make(chan struct{})
 	defer close(release)
-	app := switchyard.New(switchyard.WithClock(fake), switchyard.WithDrainDelay(0),
-		switchyard.WithShutdownTimeout(15*time.Second), switchyard.WithSignals(), switchyard.WithLogger(quiet))
+	app := newClockedApp(t, switchyard.Config{NoDrainDelay: true, ShutdownTimeout: 15 * time.Second, NoSignals: true, Logger: quiet}, fake)
 	_ = app.Add(switchyard.Server{Addr: "127.0.0.1:0", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(started)
 		select {
@@ -221,8 +251,7 @@ func TestAppShutdownTimeoutCutsHungRequests(t *testing.T) {
 // delay is skipped and busy connections are closed.
 func TestAppSignals(t *testing.T) {
 	t.Run("one signal drains", func(t *testing.T) {
-		app := switchyard.New(switchyard.WithSignals(syscall.SIGUSR2), switchyard.WithDrainDelay(0),
-			switchyard.WithLogger(quiet))
+		app := newApp(t, switchyard.Config{Signals: []os.Signal{syscall.SIGUSR2}, NoDrainDelay: true, Logger: quiet})
 		_ = app.Add(switchyard.Server{Addr: "127.0.0.1:0", Handler: http.NotFoundHandler()})
 		done := runApp(t, context.Background(), app)
 		if err := syscall.Kill(os.Getpid(), syscall.SIGUSR2); err != nil {
@@ -237,8 +266,7 @@ func TestAppSignals(t *testing.T) {
 		started := make(chan struct{})
 		release := make(chan struct{})
 		defer close(release)
-		app := switchyard.New(switchyard.WithSignals(syscall.SIGUSR2), switchyard.WithClock(fake),
-			switchyard.WithDrainDelay(time.Hour), switchyard.WithLogger(quiet))
+		app := newClockedApp(t, switchyard.Config{Signals: []os.Signal{syscall.SIGUSR2}, DrainDelay: time.Hour, Logger: quiet}, fake)
 		_ = app.Add(switchyard.Server{Addr: "127.0.0.1:0", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			close(started)
 			select {
@@ -276,8 +304,7 @@ func TestAppServerFailureStopsAll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := switchyard.New(switchyard.WithRegistrar(reg), switchyard.WithDrainDelay(0),
-		switchyard.WithSignals(), switchyard.WithLogger(quiet))
+	app := newApp(t, switchyard.Config{Registrar: reg, NoDrainDelay: true, NoSignals: true, Logger: quiet})
 	_ = app.Add(switchyard.Server{Service: "api", Addr: "127.0.0.1:0", Handler: http.NotFoundHandler()})
 	_ = app.Add(switchyard.Server{Service: "admin", Listener: ln, Handler: http.NotFoundHandler()})
 	done := runApp(t, context.Background(), app)
@@ -317,8 +344,7 @@ func (h *healingRegistrar) RegistrationErr() error { return errRegistry }
 
 func TestAppRegistrationFailure(t *testing.T) {
 	t.Run("fatal without state reporting", func(t *testing.T) {
-		app := switchyard.New(switchyard.WithRegistrar(&failingRegistrar{}), switchyard.WithDrainDelay(0),
-			switchyard.WithSignals(), switchyard.WithLogger(quiet))
+		app := newApp(t, switchyard.Config{Registrar: &failingRegistrar{}, NoDrainDelay: true, NoSignals: true, Logger: quiet})
 		_ = app.Add(switchyard.Server{Service: "api", Addr: "127.0.0.1:0", Handler: http.NotFoundHandler()})
 		err := app.Run(context.Background())
 		if !errors.Is(err, errRegistry) {
@@ -327,8 +353,7 @@ func TestAppRegistrationFailure(t *testing.T) {
 	})
 	t.Run("a self-healing registrar keeps the app up, not ready", func(t *testing.T) {
 		reg := &healingRegistrar{}
-		app := switchyard.New(switchyard.WithRegistrar(reg), switchyard.WithDrainDelay(0),
-			switchyard.WithSignals(), switchyard.WithLogger(quiet))
+		app := newApp(t, switchyard.Config{Registrar: reg, NoDrainDelay: true, NoSignals: true, Logger: quiet})
 		mux := http.NewServeMux()
 		app.Health().Mount(mux)
 		_ = app.Add(switchyard.Server{Service: "api", Addr: "127.0.0.1:0", Handler: mux})
@@ -345,11 +370,11 @@ func TestAppRegistrationFailure(t *testing.T) {
 }
 
 func TestAppConfigErrors(t *testing.T) {
-	app := switchyard.New(switchyard.WithSignals(), switchyard.WithLogger(quiet))
+	app := newApp(t, switchyard.Config{NoSignals: true, Logger: quiet})
 	if err := app.Run(context.Background()); !errors.Is(err, switchyard.ErrNoServers) {
 		t.Errorf("no servers: %v", err)
 	}
-	app = switchyard.New(switchyard.WithSignals(), switchyard.WithLogger(quiet))
+	app = newApp(t, switchyard.Config{NoSignals: true, Logger: quiet})
 	for _, s := range []switchyard.Server{
 		{Addr: "127.0.0.1:0"},
 		{Handler: http.NotFoundHandler()},
@@ -377,8 +402,7 @@ func TestAppConfigErrors(t *testing.T) {
 func TestAppAdvertise(t *testing.T) {
 	reg := memory.New()
 	defer reg.Close()
-	app := switchyard.New(switchyard.WithRegistrar(reg), switchyard.WithDrainDelay(0),
-		switchyard.WithSignals(), switchyard.WithLogger(quiet))
+	app := newApp(t, switchyard.Config{Registrar: reg, NoDrainDelay: true, NoSignals: true, Logger: quiet})
 	_ = app.Add(switchyard.Server{Service: "a", Addr: "127.0.0.1:0", Handler: http.NotFoundHandler(),
 		Advertise: "10.0.0.7", Instance: discovery.Instance{ID: "a-1"}})
 	_ = app.Add(switchyard.Server{Service: "b", Addr: "127.0.0.1:0", Handler: http.NotFoundHandler(),
@@ -417,7 +441,7 @@ func (f *inFlight) now() int64 { return f.started.Load() - f.finished.Load() }
 // A connection that a client opened and never used must not hold the
 // drain up: http.Server.Shutdown alone would wait five seconds for it.
 func TestStopClosesUnusedConnections(t *testing.T) {
-	app := switchyard.New(switchyard.WithSignals(), switchyard.WithLogger(quiet), switchyard.WithDrainDelay(time.Millisecond))
+	app := newApp(t, switchyard.Config{NoSignals: true, Logger: quiet, DrainDelay: time.Millisecond})
 	if err := app.Add(switchyard.Server{Addr: "127.0.0.1:0", Handler: http.NotFoundHandler()}); err != nil {
 		t.Fatal(err)
 	}

@@ -44,13 +44,13 @@ func TestGracefulDrain(t *testing.T) {
 	var insts []*instance
 	for i := range 3 {
 		in := &instance{}
-		in.app = switchyard.New(
-			switchyard.WithRegistrar(reg),
-			switchyard.WithResolver(reg), // confirm the removal before the delay ends
-			switchyard.WithDrainDelay(drainDelay),
-			switchyard.WithSignals(),
-			switchyard.WithLogger(quiet),
-		)
+		in.app = newApp(t, switchyard.Config{
+			Registrar:  reg,
+			Resolver:   reg, // confirm the removal before the delay ends
+			DrainDelay: drainDelay,
+			NoSignals:  true,
+			Logger:     quiet,
+		})
 		mux := http.NewServeMux()
 		in.app.Health().Mount(mux)
 		name := fmt.Sprintf("i%d", i)

@@ -16,7 +16,6 @@
 //					KillRegistrar: func(g discovery.Registrar) { g.(*mine.Registrar).Kill() },
 //					Outage:        srv.Stop,
 //					Recover:       func(wipe bool) { srv.Restart(t, wipe) },
-//					// Advance nil: the engine runs on real time.
 //				}
 //			},
 //		})
@@ -31,13 +30,14 @@
 // # Time
 //
 // The suite never assumes instant delivery. It reads updates with a
-// wall-clock timeout ([Harness.Wait]) and, where registry time must pass
-// (TTLs, renewals, healing), moves it in steps with [Backend.Advance],
-// checking the watches between steps. A backend on a fake clock (memory)
-// sets Advance and runs the whole suite in milliseconds; a real engine
-// (etcd) leaves Advance nil, and the suite then sleeps and measures
-// latencies against the wall clock. Registrars must renew at least every
-// TTL/3.
+// timeout ([Harness.Wait]) and, where registry time must pass (TTLs,
+// renewals, healing), sleeps in steps, checking the watches between steps,
+// and measures latencies with time.Now. A backend whose timers are Go's
+// own (memory) sets [Harness.Bubble]: each case then runs inside a
+// testing/synctest bubble, where sleeping costs no wall-clock time and
+// expiry is exact, so the whole suite runs in well under a second. A real
+// engine (etcd, a DNS server) runs on the wall clock. Registrars must
+// renew at least every TTL/3.
 //
 // # Cases
 //

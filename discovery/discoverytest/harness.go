@@ -37,9 +37,8 @@ type Harness struct {
 	// Wait bounds, in wall-clock time, how long the suite waits for an
 	// update that needs no registry time to pass: a first snapshot, a
 	// registration or deregistration reaching watchers, the closing of a
-	// stopped watch's channel. On a real-time backend (Backend.Advance
-	// nil) it is also added to every budget below as delivery
-	// allowance, except the TTL expiry check. Zero means 5s.
+	// stopped watch's channel. It is also added to every budget below
+	// as delivery allowance, except the TTL expiry check. Zero means 5s.
 	Wait time.Duration
 
 	// Heal is how long, on the backend's clock, a registrar may take to
@@ -54,6 +53,18 @@ type Harness struct {
 	// that stores less (DNS keeps an address and a weight) supplies its
 	// own comparison.
 	Match func(want, got discovery.Instance) bool
+
+	// Bubble runs each case inside a testing/synctest bubble (the goleak
+	// check stays outside it), so that a backend whose timers are Go's
+	// own (time.AfterFunc, time.Sleep, context deadlines) runs on the
+	// bubble's fake clock: TTLs, renewals and healing take no wall-clock
+	// time and expiry is exact, so Slack can be small. Everything the
+	// backend starts must then belong to the case: a goroutine still
+	// blocked when the case ends is reported as a leak. Leave it false
+	// for a backend that does real I/O (a server, a socket), where a
+	// bubble's clock would not move while a goroutine waits on the
+	// network.
+	Bubble bool
 
 	// LeakOptions are passed to goleak to ignore goroutines that the
 	// backend's dependencies leave behind by design (gRPC's or an
@@ -112,12 +123,6 @@ type Backend struct {
 	// lost every registration, as a registry restarted on an empty data
 	// directory would. Clients must reconnect on their own.
 	Recover func(wipe bool)
-
-	// Advance lets d of registry time pass: it advances the backend's
-	// fake clock and returns once the callbacks that fell due have run.
-	// nil means the backend runs on real time: the suite then sleeps,
-	// and also checks the TTL expiry against the wall clock.
-	Advance func(d time.Duration)
 }
 
 func (h Harness) withDefaults() Harness {

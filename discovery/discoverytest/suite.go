@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
@@ -31,26 +33,47 @@ func Run(t *testing.T, h Harness) {
 		t.Run(c.name, func(t *testing.T) {
 			leak := append(slices.Clone(h.LeakOptions), goleak.IgnoreCurrent())
 			// Registered first, so it runs after every cleanup that
-			// Setup and the case register.
+			// Setup and the case register (in a bubble, they run before
+			// synctest.Test returns).
 			t.Cleanup(func() { goleak.VerifyNone(t, leak...) })
-			b := h.Setup(t)
-			switch {
-			case b.NewResolver == nil:
-				t.Fatal("discoverytest: Backend.NewResolver is nil")
-			case (b.Outage == nil) != (b.Recover == nil):
-				t.Fatal("discoverytest: set Backend.Outage and Backend.Recover together")
-			case b.KillRegistrar != nil && b.NewRegistrar == nil:
-				t.Fatal("discoverytest: Backend.KillRegistrar without NewRegistrar")
+			if !h.Bubble {
+				runCase(t, h, c)
+				return
 			}
-			s := &suite{t: t, h: h, b: b, real: b.Advance == nil}
-			for _, n := range c.needs {
-				if !s.has(n) {
-					t.Skipf("backend has no %s", n)
+			defer func() {
+				// synctest.Test panics when goroutines of the bubble are
+				// still blocked after the case and its cleanups: a leak,
+				// which the goleak check above reports.
+				if r := recover(); r != nil {
+					if !strings.Contains(fmt.Sprint(r), "deadlock") {
+						panic(r)
+					}
+					t.Errorf("discoverytest: goroutines left blocked in the case's bubble: %v", r)
 				}
-			}
-			c.run(s)
+			}()
+			synctest.Test(t, func(t *testing.T) { runCase(t, h, c) })
 		})
 	}
+}
+
+// runCase runs c against a fresh Backend from h.Setup.
+func runCase(t *testing.T, h Harness, c testCase) {
+	b := h.Setup(t)
+	switch {
+	case b.NewResolver == nil:
+		t.Fatal("discoverytest: Backend.NewResolver is nil")
+	case (b.Outage == nil) != (b.Recover == nil):
+		t.Fatal("discoverytest: set Backend.Outage and Backend.Recover together")
+	case b.KillRegistrar != nil && b.NewRegistrar == nil:
+		t.Fatal("discoverytest: Backend.KillRegistrar without NewRegistrar")
+	}
+	s := &suite{t: t, h: h, b: b}
+	for _, n := range c.needs {
+		if !s.has(n) {
+			t.Skipf("backend has no %s", n)
+		}
+	}
+	c.run(s)
 }
 
 type need string
@@ -63,10 +86,9 @@ const (
 )
 
 type suite struct {
-	t    *testing.T
-	h    Harness
-	b    Backend
-	real bool // registry time is wall-clock time
+	t *testing.T
+	h Harness
+	b Backend
 }
 
 func (s *suite) has(n need) bool {
@@ -83,57 +105,38 @@ func (s *suite) has(n need) bool {
 	return false
 }
 
-// step is the unit by which the suite moves registry time while it waits.
+// step is the unit by which the suite lets registry time pass while it
+// waits. In a bubble time is free, and a tenth of the TTL keeps the cases
+// short in CPU time.
 func (s *suite) step() time.Duration {
-	if s.real {
-		return 10 * time.Millisecond
+	if s.h.Bubble {
+		return max(s.h.TTL/10, time.Millisecond)
 	}
-	return max(s.h.TTL/10, time.Millisecond)
+	return 10 * time.Millisecond
 }
 
 // advance lets d of registry time pass.
 func (s *suite) advance(d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	if s.real {
+	if d > 0 {
 		time.Sleep(d)
-		return
 	}
-	s.b.Advance(d)
 }
 
 // until lets registry time pass in steps until cond holds, for up to budget
-// of registry time (plus Wait of wall time on a real-time backend), and
-// reports whether it held. cond may block for up to the wall time it is
-// given.
+// (plus Wait) of registry time, and reports whether it held. cond may block
+// for up to the time it is given.
 func (s *suite) until(budget time.Duration, cond func(block time.Duration) bool) bool {
-	if s.real {
-		deadline := time.Now().Add(budget + s.h.Wait)
-		for {
-			start := time.Now()
-			if cond(s.step()) {
-				return true
-			}
-			if start.After(deadline) {
-				return false
-			}
-			// A cond that does not block must not make this a busy loop.
-			time.Sleep(s.step() - time.Since(start))
-		}
-	}
-	for spent := time.Duration(0); ; {
-		if cond(0) {
+	deadline := time.Now().Add(budget + s.h.Wait)
+	for {
+		start := time.Now()
+		if cond(s.step()) {
 			return true
 		}
-		if spent >= budget {
-			// No registry time passes while the suite waits here, so
-			// whatever arrives now happened within budget.
-			return cond(s.h.Wait)
+		if start.After(deadline) {
+			return false
 		}
-		d := min(s.step(), budget-spent)
-		s.advance(d)
-		spent += d
+		// A cond that does not block must not make this a busy loop.
+		s.advance(s.step() - time.Since(start))
 	}
 }
 

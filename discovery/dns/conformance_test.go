@@ -22,14 +22,13 @@ func TestConformance(t *testing.T) {
 		},
 		Setup: func(t *testing.T) discoverytest.Backend {
 			srv := startServer(t)
-			newResolver := func() *dns.Resolver {
-				r := dns.NewSRV(dns.WithServer(srv.addr), dns.WithInterval(50*time.Millisecond),
-					dns.WithName(func(s string) string { return "_http._tcp." + s + ".test" }))
+			resolver := func() *dns.Resolver {
+				r := newResolver(t, dns.Config{Server: srv.addr, Interval: 50 * time.Millisecond, Name: func(s string) string { return "_http._tcp." + s + ".test" }})
 				t.Cleanup(r.Close)
 				return r
 			}
 			return discoverytest.Backend{
-				NewResolver: func() discovery.Resolver { return newResolver() },
+				NewResolver: func() discovery.Resolver { return resolver() },
 				NewFixedResolver: func(list []discovery.Instance) discovery.Resolver {
 					var recs []string
 					for _, in := range list {
@@ -43,7 +42,7 @@ func TestConformance(t *testing.T) {
 							fmt.Sprintf("%s 5 IN A %s", target, host))
 					}
 					srv.set(t, recs...)
-					return newResolver()
+					return resolver()
 				},
 			}
 		},

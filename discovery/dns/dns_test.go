@@ -19,6 +19,25 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
+// newResolver returns dns.New(cfg), failing t on an error.
+func newResolver(t *testing.T, cfg dns.Config) *dns.Resolver {
+	t.Helper()
+	r, err := dns.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// newClocked is newResolver with its polls scheduled on c: the tests
+// query a real DNS server, which rules out a testing/synctest bubble.
+func newClocked(t *testing.T, cfg dns.Config, c clock.Clock) *dns.Resolver {
+	t.Helper()
+	r := newResolver(t, cfg)
+	dns.SetClock(r, c)
+	return r
+}
+
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // next reads the next update, failing after a wall-clock bound (the first
@@ -93,8 +112,7 @@ func TestSRVWeightsAndPortsAreHonoured(t *testing.T) {
 			srv := startServer(t)
 			srv.set(t, records...)
 			srv.setNoExtra(!extra)
-			r := dns.NewSRV(dns.WithServer(srv.addr), dns.WithClock(clock.NewFake(t0)),
-				dns.WithName(func(s string) string { return "_http._tcp." + s + ".test" }))
+			r := newClocked(t, dns.Config{Server: srv.addr, Name: func(s string) string { return "_http._tcp." + s + ".test" }}, clock.NewFake(t0))
 			defer r.Close()
 			u := next(t, watch(t, r, "catalog"))
 			if u.Err != nil || show(u) != want {
@@ -120,8 +138,7 @@ func TestHostRecordsWithFixedPort(t *testing.T) {
 		"catalog.test. 30 IN AAAA fd00::1",
 		"alias.test. 30 IN CNAME catalog.test.",
 	)
-	r := dns.NewHost(8080, dns.WithServer(srv.addr), dns.WithClock(clock.NewFake(t0)),
-		dns.WithName(func(s string) string { return s + ".test" }))
+	r := newClocked(t, dns.Config{Port: 8080, Server: srv.addr, Name: func(s string) string { return s + ".test" }}, clock.NewFake(t0))
 	defer r.Close()
 	want := "[10.0.0.1:8080/0 10.0.0.2:8080/0 [fd00::1]:8080/0]"
 	for _, name := range []string{"catalog", "alias"} {
@@ -129,9 +146,28 @@ func TestHostRecordsWithFixedPort(t *testing.T) {
 			t.Errorf("%s: got %s, want %s", name, show(u), want)
 		}
 	}
-	bad := dns.NewHost(0, dns.WithServer(srv.addr))
-	if _, err := bad.Watch(context.Background(), "catalog"); !errors.Is(err, discovery.ErrBadAddr) {
-		t.Errorf("Watch with port 0 = %v, want ErrBadAddr", err)
+}
+
+// TestNewRejectsInvalidConfig: every value out of range is an ErrConfig
+// from New, never clamped.
+func TestNewRejectsInvalidConfig(t *testing.T) {
+	for name, cfg := range map[string]dns.Config{
+		"negative port":       {Port: -1},
+		"port above 65535":    {Port: 65536},
+		"negative interval":   {Interval: -time.Second},
+		"negative timeout":    {Timeout: -time.Second},
+		"negative jitter":     {Jitter: -0.1},
+		"jitter above 1":      {Jitter: 1.5},
+		"NoJitter and Jitter": {Jitter: 0.2, NoJitter: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if r, err := dns.New(cfg); !errors.Is(err, dns.ErrConfig) || r != nil {
+				t.Fatalf("New(%+v) = %v, %v; want nil, ErrConfig", cfg, r, err)
+			}
+		})
+	}
+	if _, err := dns.New(dns.Config{Port: 65535, Server: "127.0.0.1:53", NoJitter: true}); err != nil {
+		t.Fatalf("New with valid fields: %v", err)
 	}
 }
 
@@ -143,8 +179,7 @@ func TestChangesArriveWithinOneInterval(t *testing.T) {
 	srv := startServer(t)
 	srv.set(t, "svc.test. 5 IN A 10.0.0.1")
 	fake := clock.NewFake(t0)
-	r := dns.NewHost(80, dns.WithServer(srv.addr), dns.WithClock(fake),
-		dns.WithInterval(interval), dns.WithJitter(0), dns.WithName(func(s string) string { return s + ".test" }))
+	r := newClocked(t, dns.Config{Port: 80, Server: srv.addr, Interval: interval, NoJitter: true, Name: func(s string) string { return s + ".test" }}, fake)
 	defer r.Close()
 	w := watch(t, r, "svc")
 	if u := next(t, w); show(u) != "[10.0.0.1:80/0]" {
@@ -174,8 +209,7 @@ func TestChangesArriveOnRealTime(t *testing.T) {
 	const interval = 200 * time.Millisecond
 	srv := startServer(t)
 	srv.set(t, "svc.test. 5 IN A 10.0.0.1")
-	r := dns.NewHost(80, dns.WithServer(srv.addr), dns.WithInterval(interval),
-		dns.WithName(func(s string) string { return s + ".test" }))
+	r := newResolver(t, dns.Config{Port: 80, Server: srv.addr, Interval: interval, Name: func(s string) string { return s + ".test" }})
 	defer r.Close()
 	w := watch(t, r, "svc")
 	next(t, w)
@@ -194,7 +228,7 @@ func TestChangesArriveOnRealTime(t *testing.T) {
 
 func TestJitterSpreadsPolls(t *testing.T) {
 	const interval = 10 * time.Second
-	r := dns.NewHost(80, dns.WithServer("127.0.0.1:1"), dns.WithInterval(interval), dns.WithJitter(0.5))
+	r := newResolver(t, dns.Config{Port: 80, Server: "127.0.0.1:1", Interval: interval, Jitter: 0.5})
 	lo, hi := interval, time.Duration(0)
 	for range 2000 {
 		d := dns.Pause(r)
@@ -208,7 +242,7 @@ func TestJitterSpreadsPolls(t *testing.T) {
 	if lo > 6*time.Second || hi < 14*time.Second {
 		t.Errorf("pauses span only [%v, %v]", lo, hi)
 	}
-	if d := dns.Pause(dns.NewHost(80, dns.WithInterval(interval), dns.WithJitter(0))); d != interval {
+	if d := dns.Pause(newResolver(t, dns.Config{Port: 80, Interval: interval, NoJitter: true})); d != interval {
 		t.Errorf("no jitter: pause %v, want %v", d, interval)
 	}
 }
@@ -233,8 +267,7 @@ func TestFailureKeepsLastList(t *testing.T) {
 				"a.test. 5 IN A 10.0.0.1",
 			)
 			fake := clock.NewFake(t0)
-			r := dns.NewSRV(dns.WithServer(srv.addr), dns.WithClock(fake), dns.WithTimeout(200*time.Millisecond),
-				dns.WithName(func(s string) string { return "_http._tcp." + s + ".test" }))
+			r := newClocked(t, dns.Config{Server: srv.addr, Timeout: 200 * time.Millisecond, Name: func(s string) string { return "_http._tcp." + s + ".test" }}, fake)
 			defer r.Close()
 			w := watch(t, r, "svc")
 			good := next(t, w)
@@ -261,8 +294,7 @@ func TestFailureKeepsLastList(t *testing.T) {
 		srv := startServer(t)
 		srv.set(t, "svc.test. 5 IN A 10.0.0.1")
 		fake := clock.NewFake(t0)
-		r := dns.NewHost(80, dns.WithServer(srv.addr), dns.WithClock(fake), dns.WithTimeout(200*time.Millisecond),
-			dns.WithName(func(s string) string { return s + ".test" }))
+		r := newClocked(t, dns.Config{Port: 80, Server: srv.addr, Timeout: 200 * time.Millisecond, Name: func(s string) string { return s + ".test" }}, fake)
 		defer r.Close()
 		w := watch(t, r, "svc")
 		next(t, w)
@@ -278,7 +310,7 @@ func TestNXDomainAndEmptyAnswersAreEmptyLists(t *testing.T) {
 	srv := startServer(t)
 	srv.set(t, "svc.test. 5 IN A 10.0.0.1", "v6only.test. 5 IN AAAA fd00::1")
 	fake := clock.NewFake(t0)
-	r := dns.NewSRV(dns.WithServer(srv.addr), dns.WithClock(fake), dns.WithName(func(s string) string { return s + ".test" }))
+	r := newClocked(t, dns.Config{Server: srv.addr, Name: func(s string) string { return s + ".test" }}, fake)
 	defer r.Close()
 	// svc.test has records but no SRV: an empty answer.
 	if u := next(t, watch(t, r, "svc")); u.Err != nil || len(u.Instances) != 0 {
@@ -301,8 +333,7 @@ func TestTruncatedAnswersAreRetriedOverTCP(t *testing.T) {
 	}
 	srv.set(t, recs...)
 	srv.setMode(truncate)
-	r := dns.NewSRV(dns.WithServer(srv.addr), dns.WithClock(clock.NewFake(t0)),
-		dns.WithName(func(s string) string { return "_http._tcp." + s + ".test" }))
+	r := newClocked(t, dns.Config{Server: srv.addr, Name: func(s string) string { return "_http._tcp." + s + ".test" }}, clock.NewFake(t0))
 	defer r.Close()
 	u := next(t, watch(t, r, "big"))
 	var got []string
@@ -337,7 +368,7 @@ func TestKubernetesHeadlessService(t *testing.T) {
 		"10-244-1-7.catalog.shop.svc.cluster.local. 5 IN A 10.244.1.7",
 		"10-244-2-9.catalog.shop.svc.cluster.local. 5 IN A 10.244.2.9",
 	)
-	r := dns.NewSRV(dns.WithServer(srv.addr), dns.WithName(name), dns.WithClock(clock.NewFake(t0)))
+	r := newClocked(t, dns.Config{Server: srv.addr, Name: name}, clock.NewFake(t0))
 	defer r.Close()
 	u := next(t, watch(t, r, "catalog"))
 	if want := "[10.244.1.7:8080/50 10.244.2.9:8080/50]"; u.Err != nil || show(u) != want {
@@ -351,8 +382,7 @@ func TestKubernetesHeadlessService(t *testing.T) {
 func TestCloseStopsWatches(t *testing.T) {
 	srv := startServer(t)
 	srv.set(t, "svc.test. 5 IN A 10.0.0.1")
-	r := dns.NewHost(80, dns.WithServer(srv.addr), dns.WithInterval(10*time.Millisecond),
-		dns.WithName(func(s string) string { return s + ".test" }))
+	r := newResolver(t, dns.Config{Port: 80, Server: srv.addr, Interval: 10 * time.Millisecond, Name: func(s string) string { return s + ".test" }})
 	w1, w2 := watch(t, r, "svc"), watch(t, r, "svc")
 	next(t, w1)
 	w1.Stop()
@@ -364,7 +394,7 @@ func TestCloseStopsWatches(t *testing.T) {
 	if _, err := r.Watch(context.Background(), "svc"); !errors.Is(err, discovery.ErrStopped) {
 		t.Errorf("Watch after Close = %v, want ErrStopped", err)
 	}
-	if _, err := dns.NewSRV().Watch(context.Background(), ""); !errors.Is(err, discovery.ErrNoService) {
+	if _, err := newResolver(t, dns.Config{}).Watch(context.Background(), ""); !errors.Is(err, discovery.ErrNoService) {
 		t.Errorf(`Watch("") = %v, want ErrNoService`, err)
 	}
 }

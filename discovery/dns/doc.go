@@ -12,7 +12,7 @@
 //
 // Queries go to one DNS server over UDP, retried over TCP when the answer
 // is truncated. The server is the first nameserver of /etc/resolv.conf
-// unless [WithServer] names one. Names are used as given, fully qualified:
+// unless [Config] names one in Server. Names are used as given, fully qualified:
 // no search domains are applied, so give the whole name
 // (_http._tcp.catalog.shop.svc.cluster.local) or use [KubernetesSRV].
 package dns

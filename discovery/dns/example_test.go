@@ -9,9 +9,9 @@ import (
 )
 
 // Follow a Kubernetes headless Service through its SRV records. Outside a
-// cluster, point WithServer at a DNS server that holds such records; here
+// cluster, point Config.Server at a DNS server that holds such records; here
 // the in-process test server stands in for CoreDNS.
-func ExampleNewSRV() {
+func ExampleNew() {
 	coreDNS := startExampleServer(
 		"_http._tcp.catalog.shop.svc.cluster.local. 5 IN SRV 0 50 8080 10-244-1-7.catalog.shop.svc.cluster.local.",
 		"_http._tcp.catalog.shop.svc.cluster.local. 5 IN SRV 0 50 8080 10-244-2-9.catalog.shop.svc.cluster.local.",
@@ -20,10 +20,13 @@ func ExampleNewSRV() {
 	)
 	defer coreDNS.stop()
 
-	r := dns.NewSRV(
-		dns.WithServer(coreDNS.addr),                        // in a pod: leave out, /etc/resolv.conf is used
-		dns.WithName(dns.KubernetesSRV("http", "shop", "")), // catalog → _http._tcp.catalog.shop.svc.cluster.local.
-	)
+	r, err := dns.New(dns.Config{
+		Server: coreDNS.addr,                          // in a pod: leave out, /etc/resolv.conf is used
+		Name:   dns.KubernetesSRV("http", "shop", ""), // catalog → _http._tcp.catalog.shop.svc.cluster.local.
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer r.Close()
 	w, err := r.Watch(context.Background(), "catalog")
 	if err != nil {
@@ -40,10 +43,13 @@ func ExampleNewSRV() {
 }
 
 // Resolve A/AAAA records and use a fixed port.
-func ExampleNewHost() {
+func ExampleNew_host() {
 	ns := startExampleServer("catalog.shop.svc.cluster.local. 5 IN A 10.244.1.7")
 	defer ns.stop()
-	r := dns.NewHost(8080, dns.WithServer(ns.addr), dns.WithName(dns.KubernetesHost("shop", "")))
+	r, err := dns.New(dns.Config{Port: 8080, Server: ns.addr, Name: dns.KubernetesHost("shop", "")})
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer r.Close()
 	w, err := r.Watch(context.Background(), "catalog")
 	if err != nil {

@@ -3,6 +3,8 @@ package dns
 import (
 	"time"
 
+	"github.com/switchyard/switchyard/internal/clock"
+
 	mdns "github.com/miekg/dns"
 
 	"github.com/switchyard/switchyard/discovery"
@@ -20,3 +22,8 @@ var AddrsFromAnswer = addrRecords
 
 // Pause exposes the jittered pause between polls.
 func Pause(r *Resolver) time.Duration { return r.pause() }
+
+// SetClock replaces the clock that schedules r's polls. The tests query a
+// real DNS server over UDP, which rules out a testing/synctest bubble. Call
+// it before the first Watch.
+func SetClock(r *Resolver, c clock.Clock) { r.clock = c }

@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -31,61 +32,65 @@ var ErrRcode = errors.New("dns: server answered with an error code")
 // be read from /etc/resolv.conf.
 var ErrNoServer = errors.New("dns: no DNS server configured")
 
-// Option configures a [Resolver].
-type Option func(*Resolver)
+// ErrConfig is wrapped by the error [New] returns for an invalid [Config].
+var ErrConfig = errors.New("dns: invalid configuration")
 
-// WithServer sets the DNS server to query, as host:port
-// (e.g. "10.96.0.10:53"). The default is the first nameserver in
-// /etc/resolv.conf, on port 53 unless it says otherwise.
-func WithServer(addr string) Option {
-	return func(r *Resolver) { r.server = addr }
+// Config configures a [Resolver]. The zero value reads SRV records of the
+// service name itself from the first nameserver of /etc/resolv.conf, every
+// [DefaultInterval] with [DefaultJitter], each query bounded by
+// [DefaultTimeout].
+type Config struct {
+	// Port selects the records read. Zero: SRV records; of the records of
+	// the lowest priority value (RFC 2782: the others are fallbacks, not
+	// load), each target becomes an instance per address it resolves to,
+	// on the record's port and with the record's weight. Target addresses
+	// come from the answer's additional section when the server includes
+	// them (CoreDNS does) and from A/AAAA queries otherwise. 1 to 65535:
+	// A and AAAA records, every address reported on Port. Anything else
+	// is an [ErrConfig].
+	Port int
+	// Server is the DNS server to query, as host:port (e.g.
+	// "10.96.0.10:53"). Empty: the first nameserver in /etc/resolv.conf,
+	// on port 53 unless it says otherwise (read once, by New).
+	Server string
+	// Name turns a service name into the DNS name to query. Nil: the
+	// service name itself. See [KubernetesSRV] and [KubernetesHost].
+	Name func(service string) string
+	// Interval is how often each watched name is queried. Zero means
+	// [DefaultInterval]; negative is an [ErrConfig]. Lower means changes
+	// arrive sooner and the DNS server sees more queries; in Kubernetes,
+	// CoreDNS caches answers for 30 s by default (its cache plugin), so an
+	// interval below the cache TTL only helps when the cache is tuned down
+	// too.
+	Interval time.Duration
+	// Jitter spreads polls: each pause is Interval times a factor drawn
+	// uniformly from [1-Jitter, 1+Jitter]. Zero means [DefaultJitter];
+	// outside [0, 1] is an [ErrConfig]. Set NoJitter to poll at exactly
+	// the interval.
+	Jitter float64
+	// NoJitter polls at exactly Interval. Jitter must then be zero.
+	NoJitter bool
+	// Timeout bounds each query (a poll may send several: SRV, then the
+	// targets' addresses). Zero means [DefaultTimeout]; negative is an
+	// [ErrConfig].
+	Timeout time.Duration
 }
 
-// WithInterval sets how often each watched name is queried. The default is
-// [DefaultInterval]. Lower means changes arrive sooner and the DNS server
-// sees more queries; in Kubernetes, CoreDNS caches answers for 30 s by
-// default (its cache plugin), so an interval below the cache TTL only helps
-// when the cache is tuned down too.
-func WithInterval(d time.Duration) Option {
-	return func(r *Resolver) {
-		if d > 0 {
-			r.interval = d
-		}
+// validate reports the first invalid field of c.
+func (c *Config) validate() error {
+	switch {
+	case c.Port < 0 || c.Port > 65535:
+		return fmt.Errorf("Config.Port %d is outside 0..65535", c.Port)
+	case c.Interval < 0:
+		return fmt.Errorf("Config.Interval %v is negative", c.Interval)
+	case c.Timeout < 0:
+		return fmt.Errorf("Config.Timeout %v is negative", c.Timeout)
+	case c.Jitter < 0 || c.Jitter > 1:
+		return fmt.Errorf("Config.Jitter %v is outside [0, 1]", c.Jitter)
+	case c.NoJitter && c.Jitter != 0:
+		return fmt.Errorf("Config.NoJitter with Config.Jitter %v", c.Jitter)
 	}
-}
-
-// WithJitter spreads polls: each pause is the interval times a factor
-// drawn uniformly from [1-f, 1+f]. f is clamped to [0, 1]. The default is
-// [DefaultJitter]; 0 polls at exactly the interval.
-func WithJitter(f float64) Option {
-	return func(r *Resolver) { r.jitter = min(max(f, 0), 1) }
-}
-
-// WithTimeout bounds each query (a poll may send several: SRV, then the
-// targets' addresses). The default is [DefaultTimeout].
-func WithTimeout(d time.Duration) Option {
-	return func(r *Resolver) {
-		if d > 0 {
-			r.timeout = d
-		}
-	}
-}
-
-// WithName sets how a service name becomes the DNS name to query. The
-// default uses the service name itself. See [KubernetesSRV] and
-// [KubernetesHost].
-func WithName(name func(service string) string) Option {
-	return func(r *Resolver) {
-		if name != nil {
-			r.name = name
-		}
-	}
-}
-
-// WithClock sets the clock that schedules polls. The default is the real
-// clock.
-func WithClock(c clock.Clock) Option {
-	return func(r *Resolver) { r.clock = clock.OrReal(c) }
+	return nil
 }
 
 // KubernetesSRV returns a name function for the SRV records of a
@@ -114,8 +119,7 @@ func KubernetesHost(namespace, domain string) func(service string) string {
 	}
 }
 
-// Resolver is a discovery.Resolver over DNS. Build one with [NewSRV] or
-// [NewHost].
+// Resolver is a discovery.Resolver over DNS. Build one with [New].
 //
 // Each Watch polls its name on its own schedule; the instances it reports
 // have ID and Addr both set to ip:port, the service name that was watched,
@@ -134,7 +138,7 @@ type Resolver struct {
 	jitter   float64
 	timeout  time.Duration
 	name     func(string) string
-	clock    clock.Clock
+	clock    clock.Clock // the real clock; tests over a real server set a fake (export_test.go)
 
 	mu      sync.Mutex // guards watches and closed
 	watches map[*watch]struct{}
@@ -143,40 +147,34 @@ type Resolver struct {
 
 var _ discovery.Resolver = (*Resolver)(nil)
 
-// NewSRV returns a resolver that reads SRV records. Of the records of the
-// lowest priority value (RFC 2782: the others are fallbacks, not load), each
-// target becomes an instance per address it resolves to, on the record's
-// port and with the record's weight. Target addresses come from the
-// answer's additional section when the server includes them (CoreDNS does)
-// and from A/AAAA queries otherwise.
-func NewSRV(opts ...Option) *Resolver {
-	return newResolver(true, 0, opts)
-}
-
-// NewHost returns a resolver that reads A and AAAA records and reports
-// every address on port.
-func NewHost(port int, opts ...Option) *Resolver {
-	return newResolver(false, port, opts)
-}
-
-func newResolver(srv bool, port int, opts []Option) *Resolver {
+// New returns a resolver configured by cfg: of SRV records when cfg.Port
+// is zero, of A and AAAA records otherwise. It returns an error wrapping
+// [ErrConfig] when cfg holds a value out of range.
+func New(cfg Config) (*Resolver, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
 	r := &Resolver{
-		srv:      srv,
-		port:     port,
-		interval: DefaultInterval,
-		jitter:   DefaultJitter,
-		timeout:  DefaultTimeout,
-		name:     func(s string) string { return s },
+		srv:      cfg.Port == 0,
+		port:     cfg.Port,
+		server:   cfg.Server,
+		interval: cmp.Or(cfg.Interval, DefaultInterval),
+		jitter:   cmp.Or(cfg.Jitter, DefaultJitter),
+		timeout:  cmp.Or(cfg.Timeout, DefaultTimeout),
+		name:     cfg.Name,
 		clock:    clock.Real{},
 		watches:  make(map[*watch]struct{}),
 	}
-	for _, o := range opts {
-		o(r)
+	if cfg.NoJitter {
+		r.jitter = 0
+	}
+	if r.name == nil {
+		r.name = func(s string) string { return s }
 	}
 	if r.server == "" {
 		r.server = systemServer()
 	}
-	return r
+	return r, nil
 }
 
 // systemServer returns the first nameserver of /etc/resolv.conf, or "" if
@@ -197,9 +195,6 @@ func (r *Resolver) Watch(ctx context.Context, service string) (discovery.Watch, 
 	}
 	if service == "" {
 		return nil, discovery.ErrNoService
-	}
-	if !r.srv && (r.port <= 0 || r.port > 65535) {
-		return nil, fmt.Errorf("%w: port %d", discovery.ErrBadAddr, r.port)
 	}
 	pctx, cancel := context.WithCancel(context.Background())
 	w := &watch{r: r, service: service, name: mdns.Fqdn(r.name(service)), ctx: pctx, cancel: cancel}

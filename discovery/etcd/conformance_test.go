@@ -45,13 +45,12 @@ func TestConformance(t *testing.T) {
 			p := startProxy(t, addr)
 			return discoverytest.Backend{
 				NewResolver: func() discovery.Resolver {
-					r := etcd.NewResolver(newClient(t, p.endpoints()),
-						etcd.WithProbeInterval(200*time.Millisecond), etcd.WithRecoveryGrace(2*ttl))
+					r := newResolver(t, newClient(t, p.endpoints()), etcd.ResolverConfig{ProbeInterval: 200 * time.Millisecond, RecoveryGrace: 2 * ttl})
 					t.Cleanup(r.Close)
 					return r
 				},
 				NewRegistrar: func(ttl time.Duration) discovery.Registrar {
-					g := etcd.NewRegistrar(newClient(t, p.endpoints()), etcd.WithTTL(ttl))
+					g := newRegistrar(t, newClient(t, p.endpoints()), etcd.RegistrarConfig{TTL: ttl})
 					t.Cleanup(func() {
 						ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 						defer cancel()

@@ -24,7 +24,7 @@
 // answer, reporting the error beside it, and re-reads the service when
 // etcd returns, when the watch is compacted away, or when the server was
 // replaced. After an outage it keeps instances that etcd has lost for a
-// grace period ([WithRecoveryGrace]) so that registrars have time to put
+// grace period ([ResolverConfig].RecoveryGrace) so that registrars have time to put
 // them back before any watcher sees them go.
 //
 // # Clients

@@ -23,8 +23,8 @@ const ttl = 2 * time.Second
 func TestRegisterAndDeregisterAreSeenByWatchers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	reg := etcd.NewRegistrar(newClient(t, shared(t).Endpoints()), etcd.WithTTL(ttl))
-	res := etcd.NewResolver(newClient(t, shared(t).Endpoints()))
+	reg := newRegistrar(t, newClient(t, shared(t).Endpoints()), etcd.RegistrarConfig{TTL: ttl})
+	res := newResolver(t, newClient(t, shared(t).Endpoints()), etcd.ResolverConfig{})
 	defer res.Close()
 
 	w, err := res.Watch(ctx, "basic")
@@ -83,9 +83,9 @@ func TestRegisterAndDeregisterAreSeenByWatchers(t *testing.T) {
 
 func TestRegisterRejectsWhatCannotBeStored(t *testing.T) {
 	ctx := context.Background()
-	reg := etcd.NewRegistrar(newClient(t, shared(t).Endpoints()))
+	reg := newRegistrar(t, newClient(t, shared(t).Endpoints()), etcd.RegistrarConfig{})
 	defer reg.Close(ctx)
-	res := etcd.NewResolver(newClient(t, shared(t).Endpoints()))
+	res := newResolver(t, newClient(t, shared(t).Endpoints()), etcd.ResolverConfig{})
 	defer res.Close()
 	tests := []struct {
 		name string
@@ -128,9 +128,9 @@ func TestRegistrationLatency(t *testing.T) {
 	const n, maxAttempts = 100, 400
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	reg := etcd.NewRegistrar(newClient(t, shared(t).Endpoints()), etcd.WithTTL(ttl))
+	reg := newRegistrar(t, newClient(t, shared(t).Endpoints()), etcd.RegistrarConfig{TTL: ttl})
 	defer reg.Close(ctx)
-	res := etcd.NewResolver(newClient(t, shared(t).Endpoints()))
+	res := newResolver(t, newClient(t, shared(t).Endpoints()), etcd.ResolverConfig{})
 	defer res.Close()
 	w, err := res.Watch(ctx, "latency")
 	if err != nil {
@@ -175,10 +175,10 @@ func TestRegistrationLatency(t *testing.T) {
 func TestStoppedProcessLeavesWithinTTL(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	alive := etcd.NewRegistrar(newClient(t, shared(t).Endpoints()), etcd.WithTTL(ttl))
+	alive := newRegistrar(t, newClient(t, shared(t).Endpoints()), etcd.RegistrarConfig{TTL: ttl})
 	defer alive.Close(ctx)
-	doomed := etcd.NewRegistrar(newClient(t, shared(t).Endpoints()), etcd.WithTTL(ttl))
-	res := etcd.NewResolver(newClient(t, shared(t).Endpoints()))
+	doomed := newRegistrar(t, newClient(t, shared(t).Endpoints()), etcd.RegistrarConfig{TTL: ttl})
+	res := newResolver(t, newClient(t, shared(t).Endpoints()), etcd.ResolverConfig{})
 	defer res.Close()
 	if err := alive.Register(ctx, inst("kill", "alive", "127.0.0.1:9001")); err != nil {
 		t.Fatal(err)
@@ -247,15 +247,14 @@ func testRestart(t *testing.T, wipe bool) {
 	want := []string{"p1", "p2", "p3"}
 	var regs []*etcd.Registrar
 	for i, id := range want {
-		reg := etcd.NewRegistrar(newClient(t, eps), etcd.WithTTL(ttl))
+		reg := newRegistrar(t, newClient(t, eps), etcd.RegistrarConfig{TTL: ttl})
 		defer reg.Close(ctx)
 		if err := reg.Register(ctx, inst(service, id, fmt.Sprintf("127.0.0.1:%d", 9001+i))); err != nil {
 			t.Fatal(err)
 		}
 		regs = append(regs, reg)
 	}
-	res := etcd.NewResolver(newClient(t, eps),
-		etcd.WithProbeInterval(200*time.Millisecond), etcd.WithRecoveryGrace(2*ttl))
+	res := newResolver(t, newClient(t, eps), etcd.ResolverConfig{ProbeInterval: 200 * time.Millisecond, RecoveryGrace: 2 * ttl})
 	defer res.Close()
 	w, err := res.Watch(ctx, service)
 	if err != nil {
@@ -364,9 +363,9 @@ func TestWatchAndRegisterWhileEtcdIsDown(t *testing.T) {
 			srv.Close()
 		}
 	})
-	reg := etcd.NewRegistrar(newClient(t, eps), etcd.WithTTL(ttl))
+	reg := newRegistrar(t, newClient(t, eps), etcd.RegistrarConfig{TTL: ttl})
 	defer reg.Close(ctx)
-	res := etcd.NewResolver(newClient(t, eps), etcd.WithProbeInterval(200*time.Millisecond))
+	res := newResolver(t, newClient(t, eps), etcd.ResolverConfig{ProbeInterval: 200 * time.Millisecond})
 	defer res.Close()
 
 	w, err := res.Watch(ctx, "late")
@@ -405,17 +404,16 @@ func TestWatchReloadsAfterCompaction(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	direct := newClient(t, shared(t).Endpoints())
-	reg := etcd.NewRegistrar(direct, etcd.WithTTL(ttl))
+	reg := newRegistrar(t, direct, etcd.RegistrarConfig{TTL: ttl})
 	defer reg.Close(ctx)
 	if err := reg.Register(ctx, inst("compact", "a", "127.0.0.1:9001")); err != nil {
 		t.Fatal(err)
 	}
 	p := startProxy(t, shared(t).Addr())
 	logs := &syncBuffer{}
-	res := etcd.NewResolver(newClient(t, p.endpoints()),
-		// The probe would also trigger a reload; keep it out of the way.
-		etcd.WithProbeInterval(time.Minute),
-		etcd.WithLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	res := newResolver(t, newClient(t, p.endpoints()), etcd.ResolverConfig{
+		ProbeInterval: time.Minute, // the probe would also trigger a reload; keep it out of the way
+		Logger:        slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	defer res.Close()
 	w, err := res.Watch(ctx, "compact")
 	if err != nil {
@@ -468,8 +466,7 @@ func TestBadRecordsAreSkippedAndReported(t *testing.T) {
 		}
 	}
 	logs := &syncBuffer{}
-	res := etcd.NewResolver(newClient(t, shared(t).Endpoints()),
-		etcd.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	res := newResolver(t, newClient(t, shared(t).Endpoints()), etcd.ResolverConfig{Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	defer res.Close()
 	w, err := res.Watch(ctx, "bad")
 	if err != nil {
@@ -493,7 +490,7 @@ func TestBadRecordsAreSkippedAndReported(t *testing.T) {
 
 func TestResolverCloseStopsWatches(t *testing.T) {
 	ctx := context.Background()
-	res := etcd.NewResolver(newClient(t, shared(t).Endpoints()))
+	res := newResolver(t, newClient(t, shared(t).Endpoints()), etcd.ResolverConfig{})
 	w, err := res.Watch(ctx, "closing")
 	if err != nil {
 		t.Fatal(err)
@@ -534,5 +531,37 @@ func TestBackoffStaysWithinBounds(t *testing.T) {
 				t.Fatalf("Backoff(%d) = %v, want in [%v, %v]", tc.attempt, d, tc.min, tc.max)
 			}
 		}
+	}
+}
+
+// TestNewRejectsInvalidConfig: values out of range and a nil client are an
+// ErrConfig from the constructors, never clamped. No server is needed.
+func TestNewRejectsInvalidConfig(t *testing.T) {
+	cli := &clientv3.Client{}
+	for name, cfg := range map[string]etcd.RegistrarConfig{
+		"negative TTL":          {TTL: -time.Second},
+		"negative min backoff":  {MinRetryBackoff: -time.Second},
+		"negative max backoff":  {MaxRetryBackoff: -time.Second},
+		"max below min":         {MinRetryBackoff: time.Second, MaxRetryBackoff: time.Millisecond},
+		"max below default min": {MaxRetryBackoff: time.Millisecond},
+	} {
+		if g, err := etcd.NewRegistrar(cli, cfg); !errors.Is(err, etcd.ErrConfig) || g != nil {
+			t.Errorf("NewRegistrar(%s) = %v, %v; want nil, ErrConfig", name, g, err)
+		}
+	}
+	for name, cfg := range map[string]etcd.ResolverConfig{
+		"negative probe":            {ProbeInterval: -time.Second},
+		"negative grace":            {RecoveryGrace: -time.Second},
+		"NoRecoveryGrace and grace": {RecoveryGrace: time.Second, NoRecoveryGrace: true},
+	} {
+		if r, err := etcd.NewResolver(cli, cfg); !errors.Is(err, etcd.ErrConfig) || r != nil {
+			t.Errorf("NewResolver(%s) = %v, %v; want nil, ErrConfig", name, r, err)
+		}
+	}
+	if _, err := etcd.NewRegistrar(nil, etcd.RegistrarConfig{}); !errors.Is(err, etcd.ErrConfig) {
+		t.Errorf("NewRegistrar(nil client) = %v, want ErrConfig", err)
+	}
+	if _, err := etcd.NewResolver(nil, etcd.ResolverConfig{}); !errors.Is(err, etcd.ErrConfig) {
+		t.Errorf("NewResolver(nil client) = %v, want ErrConfig", err)
 	}
 }

@@ -34,7 +34,10 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer svcClient.Close()
-	reg := etcd.NewRegistrar(svcClient, etcd.WithTTL(5*time.Second))
+	reg, err := etcd.NewRegistrar(svcClient, etcd.RegistrarConfig{TTL: 5 * time.Second})
+	if err != nil {
+		log.Fatal(err)
+	}
 	me := discovery.Instance{ID: "catalog-1", Service: "catalog", Addr: "127.0.0.1:8081"}
 	if err := reg.Register(ctx, me); err != nil {
 		log.Fatal(err)
@@ -47,7 +50,10 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer cliClient.Close()
-	res := etcd.NewResolver(cliClient)
+	res, err := etcd.NewResolver(cliClient, etcd.ResolverConfig{})
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer res.Close()
 	w, err := res.Watch(ctx, "catalog")
 	if err != nil {

@@ -354,3 +354,23 @@ func (c *canary) stop() {
 	close(c.quit)
 	<-c.done
 }
+
+// newRegistrar returns etcd.NewRegistrar(cli, cfg), failing t on an error.
+func newRegistrar(t testing.TB, cli *clientv3.Client, cfg etcd.RegistrarConfig) *etcd.Registrar {
+	t.Helper()
+	g, err := etcd.NewRegistrar(cli, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// newResolver returns etcd.NewResolver(cli, cfg), failing t on an error.
+func newResolver(t testing.TB, cli *clientv3.Client, cfg etcd.ResolverConfig) *etcd.Resolver {
+	t.Helper()
+	r, err := etcd.NewResolver(cli, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}

@@ -11,7 +11,7 @@ import (
 )
 
 // DefaultPrefix is the key prefix under which instances are stored unless
-// [WithPrefix] says otherwise.
+// the Prefix of [RegistrarConfig] and [ResolverConfig] says otherwise.
 //
 // The layout is one key per registration:
 //

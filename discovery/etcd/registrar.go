@@ -1,6 +1,7 @@
 package etcd
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,8 +16,8 @@ import (
 	"github.com/switchyard/switchyard/internal/clock"
 )
 
-// DefaultTTL is the lease TTL of a [Registrar] unless [WithTTL] says
-// otherwise.
+// DefaultTTL is the lease TTL of a [Registrar] unless
+// [RegistrarConfig].TTL says otherwise.
 const DefaultTTL = 10 * time.Second
 
 // ErrLeaseLost is reported by [Registrar.RegistrationErr] while a
@@ -28,39 +29,52 @@ var ErrLeaseLost = errors.New("etcd: registration lease lost")
 // registration that has not reached etcd yet.
 var ErrNotRegistered = errors.New("etcd: not registered yet")
 
-// RegistrarOption configures a [Registrar].
-type RegistrarOption func(*Registrar)
+// ErrConfig is wrapped by the error [NewRegistrar] and [NewResolver]
+// return for an invalid configuration or a nil client.
+var ErrConfig = errors.New("etcd: invalid configuration")
 
-// WithTTL sets the lease TTL: how long a registration outlives the last
-// keep-alive of a process that stopped (crashed, or cut off from etcd).
-// etcd counts TTLs in whole seconds, so ttl is rounded up; etcd also
-// raises TTLs below its own minimum (about 2 s with default election
-// settings). The default is [DefaultTTL]. Keep-alives go out every TTL/3.
-func WithTTL(ttl time.Duration) RegistrarOption {
-	return func(g *Registrar) {
-		if ttl > 0 {
-			g.ttl = ttl
-		}
+// RegistrarConfig configures a [Registrar]. The zero value registers
+// under [DefaultPrefix] with leases of [DefaultTTL], and retries a lost
+// registration after 100 ms, doubling up to TTL/4 (at most 5 s).
+type RegistrarConfig struct {
+	// Prefix is the key prefix. Empty means [DefaultPrefix]. A registrar
+	// and the resolvers that read it must agree on it
+	// ([ResolverConfig].Prefix).
+	Prefix string
+	// TTL is the lease TTL: how long a registration outlives the last
+	// keep-alive of a process that stopped (crashed, or cut off from
+	// etcd). Zero means [DefaultTTL]; negative is an [ErrConfig]. etcd
+	// counts TTLs in whole seconds, so it is rounded up; etcd also raises
+	// TTLs below its own minimum (about 2 s with default election
+	// settings). Keep-alives go out every TTL/3.
+	TTL time.Duration
+	// MinRetryBackoff and MaxRetryBackoff bound the pause between attempts
+	// to re-establish a lost registration: it starts at MinRetryBackoff
+	// and doubles up to MaxRetryBackoff. Zero means 100 ms and TTL/4 (at
+	// most 5 s, at least the minimum), which brings registrations back
+	// within about 2 × TTL of etcd's return. Negative values, or a maximum
+	// below the minimum, are an [ErrConfig].
+	MinRetryBackoff time.Duration
+	MaxRetryBackoff time.Duration
+}
+
+// validate reports the first invalid field of c.
+func (c *RegistrarConfig) validate() error {
+	switch {
+	case c.TTL < 0:
+		return fmt.Errorf("RegistrarConfig.TTL %v is negative", c.TTL)
+	case c.MinRetryBackoff < 0:
+		return fmt.Errorf("RegistrarConfig.MinRetryBackoff %v is negative", c.MinRetryBackoff)
+	case c.MaxRetryBackoff < 0:
+		return fmt.Errorf("RegistrarConfig.MaxRetryBackoff %v is negative", c.MaxRetryBackoff)
+	case c.MaxRetryBackoff != 0 && c.MaxRetryBackoff < cmp.Or(c.MinRetryBackoff, defaultMinRetryBackoff):
+		return fmt.Errorf("RegistrarConfig.MaxRetryBackoff %v is below the minimum %v",
+			c.MaxRetryBackoff, cmp.Or(c.MinRetryBackoff, defaultMinRetryBackoff))
 	}
+	return nil
 }
 
-// WithPrefix sets the key prefix. The default is [DefaultPrefix]. A
-// registrar and the resolvers that read it must agree on it.
-func WithPrefix(prefix string) RegistrarOption {
-	return func(g *Registrar) { g.prefix = prefix }
-}
-
-// WithRetryBackoff bounds the pause between attempts to re-establish a
-// lost registration: it starts at lo and doubles up to hi. The default is
-// 100 ms up to TTL/4 (at most 5 s), which brings registrations back within
-// about 2 × TTL of etcd's return.
-func WithRetryBackoff(lo, hi time.Duration) RegistrarOption {
-	return func(g *Registrar) {
-		if lo > 0 && hi >= lo {
-			g.backoffLo, g.backoffHi = lo, hi
-		}
-	}
-}
+const defaultMinRetryBackoff = 100 * time.Millisecond
 
 // Registrar registers instances in etcd and keeps them registered.
 //
@@ -83,7 +97,7 @@ type Registrar struct {
 	ttl       time.Duration
 	backoffLo time.Duration
 	backoffHi time.Duration
-	clock     clock.Clock
+	clock     clock.Clock // the real clock
 
 	mu     sync.Mutex // guards regs and closed
 	regs   map[string]*registration
@@ -95,24 +109,30 @@ var (
 	_ discovery.StateReporter = (*Registrar)(nil)
 )
 
-// NewRegistrar returns a registrar that writes through cli. See
-// [ClientConfig] for client settings that suit it.
-func NewRegistrar(cli *clientv3.Client, opts ...RegistrarOption) *Registrar {
+// NewRegistrar returns a registrar that writes through cli, configured by
+// cfg. See [ClientConfig] for client settings that suit it. It returns an
+// error wrapping [ErrConfig] when cli is nil or cfg holds a value out of
+// range.
+func NewRegistrar(cli *clientv3.Client, cfg RegistrarConfig) (*Registrar, error) {
+	if cli == nil {
+		return nil, fmt.Errorf("%w: nil client", ErrConfig)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
 	g := &Registrar{
-		cli:    cli,
-		prefix: DefaultPrefix,
-		ttl:    DefaultTTL,
-		clock:  clock.Real{},
-		regs:   make(map[string]*registration),
+		cli:       cli,
+		prefix:    cmp.Or(cfg.Prefix, DefaultPrefix),
+		ttl:       cmp.Or(cfg.TTL, DefaultTTL),
+		backoffLo: cmp.Or(cfg.MinRetryBackoff, defaultMinRetryBackoff),
+		clock:     clock.Real{},
+		regs:      make(map[string]*registration),
 	}
-	for _, o := range opts {
-		o(g)
+	g.backoffHi = cfg.MaxRetryBackoff
+	if g.backoffHi == 0 {
+		g.backoffHi = max(min(g.ttl/4, 5*time.Second), g.backoffLo)
 	}
-	if g.backoffLo == 0 {
-		g.backoffLo = 100 * time.Millisecond
-		g.backoffHi = min(max(g.ttl/4, g.backoffLo), 5*time.Second)
-	}
-	return g
+	return g, nil
 }
 
 // registration is one instance kept alive by its own goroutine.

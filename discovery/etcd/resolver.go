@@ -1,6 +1,7 @@
 package etcd
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -25,55 +26,50 @@ const (
 	DefaultRecoveryGrace = 10 * time.Second
 )
 
-// ResolverOption configures a [Resolver].
-type ResolverOption func(*Resolver)
-
-// WithResolverPrefix sets the key prefix. The default is [DefaultPrefix].
-func WithResolverPrefix(prefix string) ResolverOption {
-	return func(r *Resolver) { r.prefix = prefix }
-}
-
-// WithProbeInterval sets how often each watch checks that etcd answers; a
-// check that fails within the interval reports the error beside the last
-// known good list. etcd's own watch stream retries silently, so without the
-// probe an outage would go unnoticed. The default is
-// [DefaultProbeInterval].
-func WithProbeInterval(d time.Duration) ResolverOption {
-	return func(r *Resolver) {
-		if d > 0 {
-			r.probe = d
-		}
-	}
-}
-
-// WithRecoveryGrace sets how long, after etcd answers again following an
-// outage (or after it was replaced by a server with another cluster ID or
-// an older revision, such as one restored from an empty data directory),
-// instances missing from etcd are kept in the snapshot. Registrars need
-// that long to notice the lost lease and register again; without the grace
-// a watcher would see its pool shrink, possibly to nothing, in between.
-// Additions and explicit deletions are applied at once. Set it to at least
-// the registrars' TTL. The default is [DefaultRecoveryGrace]; a negative
-// value turns the grace off.
-func WithRecoveryGrace(d time.Duration) ResolverOption {
-	return func(r *Resolver) { r.grace = d }
-}
-
-// WithLogger sets where records that cannot be decoded are reported (at
-// Warn) and where reloads are traced (at Debug). The default is
+// ResolverConfig configures a [Resolver]. The zero value reads
+// [DefaultPrefix], probes etcd every [DefaultProbeInterval], holds lost
+// instances for [DefaultRecoveryGrace] after an outage and logs to
 // slog.Default().
-func WithLogger(l *slog.Logger) ResolverOption {
-	return func(r *Resolver) {
-		if l != nil {
-			r.log = l
-		}
-	}
+type ResolverConfig struct {
+	// Prefix is the key prefix. Empty means [DefaultPrefix]. It must be
+	// the registrars' ([RegistrarConfig].Prefix).
+	Prefix string
+	// ProbeInterval is how often each watch checks that etcd answers; a
+	// check that fails within the interval reports the error beside the
+	// last known good list. etcd's own watch stream retries silently, so
+	// without the probe an outage would go unnoticed. Zero means
+	// [DefaultProbeInterval]; negative is an [ErrConfig].
+	ProbeInterval time.Duration
+	// RecoveryGrace is how long, after etcd answers again following an
+	// outage (or after it was replaced by a server with another cluster ID
+	// or an older revision, such as one restored from an empty data
+	// directory), instances missing from etcd are kept in the snapshot.
+	// Registrars need that long to notice the lost lease and register
+	// again; without the grace a watcher would see its pool shrink,
+	// possibly to nothing, in between. Additions and explicit deletions
+	// are applied at once. Set it to at least the registrars' TTL. Zero
+	// means [DefaultRecoveryGrace]; negative is an [ErrConfig]; set
+	// NoRecoveryGrace to apply removals at once.
+	RecoveryGrace time.Duration
+	// NoRecoveryGrace turns the grace off. RecoveryGrace must then be
+	// zero.
+	NoRecoveryGrace bool
+	// Logger receives records that cannot be decoded (at Warn) and traces
+	// reloads (at Debug). Nil means slog.Default().
+	Logger *slog.Logger
 }
 
-// WithClock sets the clock that the probe and the recovery grace run on.
-// The default is the real clock.
-func WithClock(c clock.Clock) ResolverOption {
-	return func(r *Resolver) { r.clock = clock.OrReal(c) }
+// validate reports the first invalid field of c.
+func (c *ResolverConfig) validate() error {
+	switch {
+	case c.ProbeInterval < 0:
+		return fmt.Errorf("ResolverConfig.ProbeInterval %v is negative", c.ProbeInterval)
+	case c.RecoveryGrace < 0:
+		return fmt.Errorf("ResolverConfig.RecoveryGrace %v is negative", c.RecoveryGrace)
+	case c.NoRecoveryGrace && c.RecoveryGrace != 0:
+		return fmt.Errorf("ResolverConfig.NoRecoveryGrace with RecoveryGrace %v", c.RecoveryGrace)
+	}
+	return nil
 }
 
 // Resolver watches services registered by a [Registrar].
@@ -83,7 +79,7 @@ func WithClock(c clock.Clock) ResolverOption {
 // When etcd compacts past that revision, or the watch is cancelled, it
 // reads again. While etcd does not answer, updates keep the last known good
 // list with the error beside it, never an empty list; see
-// [WithRecoveryGrace] for what happens when etcd returns.
+// [ResolverConfig].RecoveryGrace for what happens when etcd returns.
 //
 // Records that do not decode (see [Decode]) are skipped and logged.
 //
@@ -97,7 +93,7 @@ type Resolver struct {
 	probe  time.Duration
 	grace  time.Duration
 	log    *slog.Logger
-	clock  clock.Clock
+	clock  clock.Clock // the real clock
 
 	mu      sync.Mutex // guards watches and closed
 	watches map[*serviceWatch]struct{}
@@ -106,22 +102,33 @@ type Resolver struct {
 
 var _ discovery.Resolver = (*Resolver)(nil)
 
-// NewResolver returns a resolver that reads through cli. See
-// [ClientConfig] for client settings that suit it.
-func NewResolver(cli *clientv3.Client, opts ...ResolverOption) *Resolver {
+// NewResolver returns a resolver that reads through cli, configured by
+// cfg. See [ClientConfig] for client settings that suit it. It returns an
+// error wrapping [ErrConfig] when cli is nil or cfg holds a value out of
+// range.
+func NewResolver(cli *clientv3.Client, cfg ResolverConfig) (*Resolver, error) {
+	if cli == nil {
+		return nil, fmt.Errorf("%w: nil client", ErrConfig)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
 	r := &Resolver{
 		cli:     cli,
-		prefix:  DefaultPrefix,
-		probe:   DefaultProbeInterval,
-		grace:   DefaultRecoveryGrace,
-		log:     slog.Default(),
+		prefix:  cmp.Or(cfg.Prefix, DefaultPrefix),
+		probe:   cmp.Or(cfg.ProbeInterval, DefaultProbeInterval),
+		grace:   cmp.Or(cfg.RecoveryGrace, DefaultRecoveryGrace),
+		log:     cfg.Logger,
 		clock:   clock.Real{},
 		watches: make(map[*serviceWatch]struct{}),
 	}
-	for _, o := range opts {
-		o(r)
+	if cfg.NoRecoveryGrace {
+		r.grace = 0
 	}
-	return r
+	if r.log == nil {
+		r.log = slog.Default()
+	}
+	return r, nil
 }
 
 // Watch follows service. The first update arrives once etcd has been read

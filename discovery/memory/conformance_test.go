@@ -9,13 +9,11 @@ import (
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/discovery/discoverytest"
 	"github.com/switchyard/switchyard/discovery/memory"
-	"github.com/switchyard/switchyard/internal/clock"
 )
 
-// backend drives one memory Registry for the conformance suite. advance nil
-// means the registry runs on the real clock.
-func backend(t *testing.T, c clock.Clock, advance func(time.Duration)) discoverytest.Backend {
-	reg := memory.New(memory.WithClock(c))
+// backend drives one memory Registry for the conformance suite.
+func backend(t *testing.T) discoverytest.Backend {
+	reg := memory.New()
 	t.Cleanup(reg.Close)
 	return discoverytest.Backend{
 		// Hide Registry.Close: the suite must not be able to close the
@@ -34,7 +32,6 @@ func backend(t *testing.T, c clock.Clock, advance func(time.Duration)) discovery
 			}
 			reg.SetUnavailable(nil)
 		},
-		Advance: advance,
 	}
 }
 
@@ -44,14 +41,14 @@ func (r resolverOnly) Watch(ctx context.Context, service string) (discovery.Watc
 	return r.r.Watch(ctx, service)
 }
 
-func TestConformanceFakeClock(t *testing.T) {
+// TestConformance runs the suite with every case in a testing/synctest
+// bubble: TTLs pass in no wall-clock time and expire exactly.
+func TestConformance(t *testing.T) {
 	discoverytest.Run(t, discoverytest.Harness{
-		TTL:   3 * time.Second,
-		Slack: 10 * time.Millisecond, // expiry is exact on a fake clock
-		Setup: func(t *testing.T) discoverytest.Backend {
-			c := clock.NewFake(time.Unix(1_000_000, 0))
-			return backend(t, c, c.Advance)
-		},
+		TTL:    3 * time.Second,
+		Slack:  10 * time.Millisecond, // expiry is exact in a bubble
+		Bubble: true,
+		Setup:  backend,
 	})
 }
 
@@ -69,8 +66,6 @@ func TestConformanceRealClock(t *testing.T) {
 		TTL:   300 * time.Millisecond,
 		Slack: 300 * time.Millisecond,
 		Wait:  2 * time.Second,
-		Setup: func(t *testing.T) discoverytest.Backend {
-			return backend(t, clock.Real{}, nil)
-		},
+		Setup: backend,
 	})
 }

@@ -18,14 +18,6 @@ var ErrUnavailable = errors.New("memory: registry unavailable")
 // ErrNotFound is returned when renewing or removing an unknown registration.
 var ErrNotFound = errors.New("memory: registration not found")
 
-// Option configures a [Registry].
-type Option func(*Registry)
-
-// WithClock sets the clock that TTLs run on. The default is the real clock.
-func WithClock(c clock.Clock) Option {
-	return func(r *Registry) { r.clock = clock.OrReal(c) }
-}
-
 // Registry is an in-process registry. Registrations made with Register live
 // until Deregister; those made with [Registry.Put] expire after their TTL
 // unless put again.
@@ -33,7 +25,7 @@ func WithClock(c clock.Clock) Option {
 // A Registry is safe for concurrent use. It starts no goroutines of its
 // own; Close stops its timers and every watch.
 type Registry struct {
-	clock clock.Clock
+	clock clock.Clock // the real clock; tests run in testing/synctest bubbles
 
 	mu      sync.Mutex                   // guards every field below
 	entries map[string]map[string]*entry // service → ID → entry
@@ -54,17 +46,14 @@ var (
 	_ discovery.Resolver  = (*Registry)(nil)
 )
 
-// New returns an empty registry.
-func New(opts ...Option) *Registry {
-	r := &Registry{
+// New returns an empty registry. It has nothing to configure: TTLs are
+// given per registration ([Registry.Put], [NewRegistrar]).
+func New() *Registry {
+	return &Registry{
 		clock:   clock.Real{},
 		entries: make(map[string]map[string]*entry),
 		feeds:   make(map[string]*discovery.Feed),
 	}
-	for _, o := range opts {
-		o(r)
-	}
-	return r
 }
 
 // Register adds inst with no expiry, replacing any registration with the

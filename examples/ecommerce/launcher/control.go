@@ -59,6 +59,11 @@ func startControl(ctx context.Context, cli *clientv3.Client, data string, servic
 		os.Remove(secretPath)
 		return nil, fmt.Errorf("launcher: chaos control secret: %w", err)
 	}
+	reg, err := etcd.NewRegistrar(cli, etcd.RegistrarConfig{TTL: 5 * time.Second})
+	if err != nil {
+		os.Remove(secretPath)
+		return nil, fmt.Errorf("launcher: chaos control: %w", err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		os.Remove(secretPath)
@@ -94,7 +99,7 @@ func startControl(ctx context.Context, cli *clientv3.Client, data string, servic
 		addr:       ln.Addr().String(),
 		secretPath: secretPath,
 		srv:        &http.Server{Handler: requireSecret(secret, mux, log), ReadHeaderTimeout: 5 * time.Second},
-		reg:        etcd.NewRegistrar(cli, etcd.WithTTL(5*time.Second)),
+		reg:        reg,
 		done:       make(chan struct{}),
 	}
 	go func() {

@@ -161,7 +161,10 @@ func (l *launcher) run(parent context.Context) (err error) {
 	if _, err := cli.Delete(startCtx, etcd.DefaultPrefix, clientv3.WithPrefix()); err != nil {
 		return fmt.Errorf("launcher: clear stale registrations: %w", err)
 	}
-	resolver := etcd.NewResolver(cli)
+	resolver, err := etcd.NewResolver(cli, etcd.ResolverConfig{})
+	if err != nil {
+		return fmt.Errorf("launcher: registry resolver: %w", err)
+	}
 	defer resolver.Close()
 
 	var services, gateway []*child

@@ -119,7 +119,10 @@ func instances(t *testing.T, registryAddr, service string) int {
 		t.Fatal(err)
 	}
 	defer cli.Close()
-	r := etcd.NewResolver(cli)
+	r, err := etcd.NewResolver(cli, etcd.ResolverConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer r.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -43,11 +43,17 @@ func Connect(ctx context.Context, url string) (*Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("platform: etcd client for %s: %w", url, err)
 	}
-	return &Registry{
-		Client:    cli,
-		Registrar: etcd.NewRegistrar(cli, etcd.WithTTL(RegistrationTTL)),
-		Resolver:  etcd.NewResolver(cli, etcd.WithRecoveryGrace(2*RegistrationTTL)),
-	}, nil
+	reg, err := etcd.NewRegistrar(cli, etcd.RegistrarConfig{TTL: RegistrationTTL})
+	if err != nil {
+		cli.Close()
+		return nil, fmt.Errorf("platform: etcd registrar: %w", err)
+	}
+	res, err := etcd.NewResolver(cli, etcd.ResolverConfig{RecoveryGrace: 2 * RegistrationTTL})
+	if err != nil {
+		cli.Close()
+		return nil, fmt.Errorf("platform: etcd resolver: %w", err)
+	}
+	return &Registry{Client: cli, Registrar: reg, Resolver: res}, nil
 }
 
 // Close deregisters whatever the registrar still holds (bounded by 5 s),

@@ -55,7 +55,7 @@ type ServeOptions struct {
 	// registered (tests, a stand-alone run).
 	Registrar discovery.Registrar
 	// Resolver, when set, makes the drain wait until the registry shows the
-	// instance gone (see switchyard.WithResolver). Default: only the drain
+	// instance gone (see switchyard.Config.Resolver). Default: only the drain
 	// delay is waited.
 	Resolver discovery.Resolver
 	// Logger receives lifecycle events and one access-log line per request.
@@ -132,20 +132,17 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		}
 	}
 
-	opts := []switchyard.Option{switchyard.WithLogger(logger)}
-	if o.Registrar != nil {
-		opts = append(opts, switchyard.WithRegistrar(o.Registrar))
+	app, err := switchyard.New(switchyard.Config{
+		Registrar:    o.Registrar,
+		Resolver:     o.Resolver,
+		DrainDelay:   max(o.DrainDelay, 0),
+		NoDrainDelay: o.DrainDelay < 0,
+		Logger:       logger,
+	})
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("%w: %w", ErrServe, err)
 	}
-	if o.Resolver != nil {
-		opts = append(opts, switchyard.WithResolver(o.Resolver))
-	}
-	switch {
-	case o.DrainDelay < 0:
-		opts = append(opts, switchyard.WithDrainDelay(0))
-	case o.DrainDelay > 0:
-		opts = append(opts, switchyard.WithDrainDelay(o.DrainDelay))
-	}
-	app := switchyard.New(opts...)
 	for name, check := range o.Checks {
 		app.Health().AddCheck(name, check)
 	}
