@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
-	"github.com/switchyard/switchyard/middleware/retry"
+	"github.com/switchyard/switchyard/internal/backoff"
 )
 
 // Restart pauses of a child that exits after the shop is ready, or whose
@@ -28,10 +28,9 @@ const (
 )
 
 // restartPause returns the pause before restart attempt n (0 for the first
-// after a clean run).
+// after a clean run): the module's one backoff, with equal jitter.
 func restartPause(n int) time.Duration {
-	step := retry.Exponential(restartMin, restartMax, n)
-	return step/2 + rand.N(step/2+1)
+	return backoff.Equal(restartMin, restartMax, n, rand.Uint64())
 }
 
 // process is a started child process. Wait returns once it has exited and

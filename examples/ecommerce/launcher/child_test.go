@@ -15,7 +15,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/switchyard/switchyard/middleware/retry"
+	"github.com/switchyard/switchyard/internal/backoff"
 )
 
 // fakeProcess is a process that runs until exit, Signal or Kill.
@@ -150,7 +150,7 @@ func TestRespawnFailureIsRetriedWithBackoff(t *testing.T) {
 		f.mu.Unlock()
 		for n := 0; n < len(at)-1; n++ {
 			pause := at[n+1].Sub(at[n])
-			step := retry.Exponential(restartMin, restartMax, n)
+			step := backoff.Exponential(restartMin, restartMax, n)
 			if pause < step/2 || pause > step {
 				t.Errorf("pause %d: %v, want within [%v, %v]", n, pause, step/2, step)
 			}
