@@ -54,7 +54,7 @@
 // abandons claims left in flight for longer than the lease plus a grace
 // period (default another lease), releasing whatever they reserved.
 //
-// Out of stock is a final answer: it is stored as the key's response. Any
+// Out of stock is a final answer: it is stored as the key's [Answer]. Any
 // other failure frees the claim (releasing stock if a reservation may have
 // been made), so that a retry with the same key starts afresh.
 package orders
