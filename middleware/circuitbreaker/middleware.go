@@ -11,6 +11,7 @@ import (
 	"github.com/go-kit/kit/endpoint"
 
 	"github.com/switchyard/switchyard/internal/reqbody"
+	"github.com/switchyard/switchyard/internal/respwriter"
 )
 
 // Endpoint returns next guarded by b: next is called only while b lets
@@ -59,15 +60,15 @@ func (e StatusError) StatusCode() int { return e.Code }
 // as gateway route middleware.
 func (b *Breaker) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sw := &statusWriter{ResponseWriter: w}
+		sw := respwriter.New(w)
 		body := reqbody.Watch(r)
 		err := b.Execute(r.Context(), func(context.Context) error {
 			next.ServeHTTP(sw, r)
 			var err error
-			if sw.status >= 400 {
-				err = StatusError{Code: sw.status}
+			if sw.Status() >= 400 {
+				err = StatusError{Code: sw.Status()}
 			}
-			return body.Abort(sw.status, err)
+			return body.Abort(sw.Status(), err)
 		})
 		if re, ok := err.(*RejectedError); ok {
 			writeRejection(w, re)
@@ -101,34 +102,3 @@ type errorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 }
-
-// statusWriter remembers the status a handler sent.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 && code >= 200 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(p)
-}
-
-// Flush passes a flush on, so streaming handlers keep working.
-func (w *statusWriter) Flush() {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

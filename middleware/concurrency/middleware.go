@@ -11,6 +11,7 @@ import (
 	"github.com/go-kit/kit/endpoint"
 
 	"github.com/switchyard/switchyard/internal/reqbody"
+	"github.com/switchyard/switchyard/internal/respwriter"
 )
 
 // Endpoint returns next run under a slot of l. A shed call returns the
@@ -60,14 +61,14 @@ func (l *Limiter) Handler(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		sw := &statusWriter{ResponseWriter: w}
+		sw := respwriter.New(w)
 		body := reqbody.Watch(r)
 		defer func() {
 			var err error
-			if sw.status >= 500 {
-				err = statusError(sw.status)
+			if sw.Status() >= 500 {
+				err = statusError(sw.Status())
 			}
-			t.Release(ctx, body.Abort(sw.status, err))
+			t.Release(ctx, body.Abort(sw.Status(), err))
 		}()
 		next.ServeHTTP(sw, r)
 	})
@@ -95,34 +96,3 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	w.WriteHeader(status)
 	_, _ = w.Write(append(body, '\n'))
 }
-
-// statusWriter remembers the status a handler sent.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 && code >= 200 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(p)
-}
-
-// Flush passes a flush on, so streaming handlers keep working.
-func (w *statusWriter) Flush() {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
