@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-kit/kit/endpoint"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/switchyard/switchyard/middleware/auth"
@@ -81,7 +82,7 @@ func serve(t *testing.T, v *auth.Validator, authz ...string) call {
 }
 
 func TestValidTokensPass(t *testing.T) {
-	f := newFixture(t)
+	f := newFixture(t, auth.Config{})
 	for _, s := range []signer{edKey, ecKey} {
 		t.Run(s.method.Alg(), func(t *testing.T) {
 			c := serve(t, f.validator, "Bearer "+sign(t, s, claims(t0), nil))
@@ -153,7 +154,7 @@ func TestAttacks(t *testing.T) {
 		// missing is true when no bearer credentials were presented at
 		// all, so the challenge carries no error code (RFC 6750 3.1).
 		missing bool
-		opts    []auth.Option
+		cfg     auth.Config
 	}{
 		{name: "alg none, empty signature", authz: func(t *testing.T, f *fixture) []string {
 			return []string{"Bearer " + segment(t, map[string]any{"alg": "none", "typ": "JWT", "kid": "ed-1"}) + "." + parts[1] + "."}
@@ -191,7 +192,7 @@ func TestAttacks(t *testing.T) {
 		{name: "expired just beyond the leeway", authz: func(t *testing.T, f *fixture) []string {
 			return []string{"Bearer " + sign(t, edKey, with(func(c jwt.MapClaims) { c["exp"] = t0.Add(-31 * time.Second).Unix() }), nil)}
 		}},
-		{name: "expired beyond the leeway cap", opts: []auth.Option{auth.WithLeeway(time.Hour)}, authz: func(t *testing.T, f *fixture) []string {
+		{name: "expired beyond the largest leeway", cfg: auth.Config{Leeway: auth.MaxLeeway}, authz: func(t *testing.T, f *fixture) []string {
 			return []string{"Bearer " + sign(t, edKey, with(func(c jwt.MapClaims) { c["exp"] = t0.Add(-10 * time.Minute).Unix() }), nil)}
 		}},
 		{name: "nbf in the future", authz: func(t *testing.T, f *fixture) []string {
@@ -285,15 +286,11 @@ func TestAttacks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t, tt.opts...)
+			f := newFixture(t, tt.cfg)
 			var hooked error
-			v, err := auth.NewValidator(f.jwks, issuer, audience, append([]auth.Option{
-				auth.WithClock(f.clock),
-				auth.WithErrorHook(func(_ context.Context, err error) { hooked = err }),
-			}, tt.opts...)...)
-			if err != nil {
-				t.Fatal(err)
-			}
+			cfg := tt.cfg
+			cfg.Hooks.OnReject = func(_ context.Context, err error) { hooked = err }
+			v := f.newValidator(t, cfg)
 			c := serve(t, v, tt.authz(t, f)...)
 			if c.status != http.StatusUnauthorized || c.reached {
 				t.Fatalf("status %d, handler reached %v; want 401 and not reached (body %q)", c.status, c.reached, c.body)
@@ -314,7 +311,7 @@ func TestAttacks(t *testing.T) {
 			}
 			t.Logf("rejected: %v", hooked)
 			if hooked == nil {
-				t.Error("error hook not called")
+				t.Error("OnReject not called")
 			}
 			if attacker.hits.Load() != 0 {
 				t.Error("the validator fetched keys from a URL named in the token")
@@ -324,7 +321,7 @@ func TestAttacks(t *testing.T) {
 }
 
 func TestErrorsAreClassified(t *testing.T) {
-	f := newFixture(t)
+	f := newFixture(t, auth.Config{})
 	expired := claims(t0)
 	expired["exp"] = t0.Add(-time.Hour).Unix()
 	big := claims(t0)
@@ -350,42 +347,87 @@ func TestErrorsAreClassified(t *testing.T) {
 	}
 }
 
-func TestNewValidatorRejectsUnsafeConfigurations(t *testing.T) {
+func TestNewRejectsUnsafeConfigurations(t *testing.T) {
 	keys(t)
 	asym := auth.StaticKeys(edKey.public())
 	secret := []byte(strings.Repeat("s", 32))
 	tests := []struct {
 		name string
-		keys auth.KeySet
-		iss  string
-		aud  string
-		opts []auth.Option
+		cfg  auth.Config
 	}{
-		{"none", asym, issuer, audience, []auth.Option{auth.WithAlgorithms("none")}},
-		{"none among others", asym, issuer, audience, []auth.Option{auth.WithAlgorithms("EdDSA", "none")}},
-		{"HS256 with public keys", asym, issuer, audience, []auth.Option{auth.WithAlgorithms("EdDSA", "HS256")}},
-		{"EdDSA with a secret", auth.HMACKey(secret), issuer, audience, []auth.Option{auth.WithAlgorithms("HS256", "EdDSA")}},
-		{"short secret", auth.HMACKey([]byte("short")), issuer, audience, nil},
-		{"unknown algorithm", asym, issuer, audience, []auth.Option{auth.WithAlgorithms("ES257")}},
-		{"empty allow-list", asym, issuer, audience, []auth.Option{auth.WithAlgorithms()}},
-		{"no issuer", asym, "", audience, nil},
-		{"no audience", asym, issuer, "", nil},
-		{"no keys", nil, issuer, audience, nil},
+		{"none", auth.Config{Keys: asym, Issuer: issuer, Audience: audience, Algorithms: []string{"none"}}},
+		{"none among others", auth.Config{Keys: asym, Issuer: issuer, Audience: audience, Algorithms: []string{"EdDSA", "none"}}},
+		{"HS256 with public keys", auth.Config{Keys: asym, Issuer: issuer, Audience: audience, Algorithms: []string{"EdDSA", "HS256"}}},
+		{"EdDSA with a secret", auth.Config{Keys: auth.HMACKey(secret), Issuer: issuer, Audience: audience, Algorithms: []string{"HS256", "EdDSA"}}},
+		{"short secret", auth.Config{Keys: auth.HMACKey([]byte("short")), Issuer: issuer, Audience: audience}},
+		{"unknown algorithm", auth.Config{Keys: asym, Issuer: issuer, Audience: audience, Algorithms: []string{"ES257"}}},
+		{"no issuer", auth.Config{Keys: asym, Audience: audience}},
+		{"no audience", auth.Config{Keys: asym, Issuer: issuer}},
+		{"no keys", auth.Config{Issuer: issuer, Audience: audience}},
+		{"leeway above the cap", auth.Config{Keys: asym, Issuer: issuer, Audience: audience, Leeway: auth.MaxLeeway + time.Second}},
+		{"negative token size", auth.Config{Keys: asym, Issuer: issuer, Audience: audience, MaxTokenSize: -1}},
+		{"empty required claim", auth.Config{Keys: asym, Issuer: issuer, Audience: audience, Required: []string{"sub", ""}}},
 	}
 	for _, tt := range tests {
-		if _, err := auth.NewValidator(tt.keys, tt.iss, tt.aud, tt.opts...); !errors.Is(err, auth.ErrConfig) {
+		if v, err := auth.New(tt.cfg); !errors.Is(err, auth.ErrConfig) || v != nil {
 			t.Errorf("%s: err %v, want ErrConfig", tt.name, err)
 		}
+	}
+}
+
+// TestConfigDefaults checks what the zero values of the optional fields
+// mean, and the documented alternatives to them.
+func TestConfigDefaults(t *testing.T) {
+	keys(t)
+	ks := auth.StaticKeys(edKey.public(), rsaKey.public())
+	cfg := auth.Config{Keys: ks, Issuer: issuer, Audience: audience}
+	at := func(mut func(c jwt.MapClaims)) string {
+		c := claims(t0)
+		mut(c)
+		return sign(t, edKey, c, nil)
+	}
+	expiredBy := func(d time.Duration) string {
+		return at(func(c jwt.MapClaims) { c["exp"] = t0.Add(-d).Unix() })
+	}
+	ctx := context.Background()
+	tests := []struct {
+		name   string
+		cfg    func(auth.Config) auth.Config
+		tok    string
+		wantOK bool
+	}{
+		{"zero leeway is the default", func(c auth.Config) auth.Config { return c }, expiredBy(29 * time.Second), true},
+		{"zero leeway is not none", func(c auth.Config) auth.Config { return c }, expiredBy(31 * time.Second), false},
+		{"negative leeway is none", func(c auth.Config) auth.Config { c.Leeway = -1; return c }, expiredBy(time.Second), false},
+		{"the largest leeway", func(c auth.Config) auth.Config { c.Leeway = auth.MaxLeeway; return c }, expiredBy(time.Minute), true},
+		{"zero size is the default", func(c auth.Config) auth.Config { return c }, at(func(c jwt.MapClaims) { c["pad"] = strings.Repeat("a", 5<<10) }), true},
+		{"a smaller size", func(c auth.Config) auth.Config { c.MaxTokenSize = 256; return c }, at(func(jwt.MapClaims) {}), false},
+		{"default algorithms refuse RS256", func(c auth.Config) auth.Config { return c }, sign(t, rsaKey, claims(t0), nil), false},
+		{"required claim present", func(c auth.Config) auth.Config { c.Required = []string{"sub", "jti"}; return c }, at(func(jwt.MapClaims) {}), true},
+		{"required claim absent", func(c auth.Config) auth.Config { c.Required = []string{"sub", "email"}; return c }, at(func(jwt.MapClaims) {}), false},
+		{"required claim null", func(c auth.Config) auth.Config { c.Required = []string{"sub"}; return c }, at(func(c jwt.MapClaims) { c["sub"] = nil }), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := atT0(t, tt.cfg(cfg)).Validate(ctx, tt.tok)
+			if (err == nil) != tt.wantOK {
+				t.Fatalf("err %v, want ok=%v", err, tt.wantOK)
+			}
+			if err != nil && !errors.Is(err, auth.ErrInvalidToken) {
+				t.Errorf("%v does not wrap ErrInvalidToken", err)
+			}
+		})
+	}
+	_, err := atT0(t, auth.Config{Keys: ks, Issuer: issuer, Audience: audience, Required: []string{"email"}}).Validate(ctx, sign(t, edKey, claims(t0), nil))
+	if !errors.Is(err, auth.ErrMissingClaim) {
+		t.Errorf("missing required claim: %v, want ErrMissingClaim", err)
 	}
 }
 
 func TestHMACValidator(t *testing.T) {
 	keys(t)
 	secret := []byte(strings.Repeat("k", 32))
-	v, err := auth.NewValidator(auth.HMACKey(secret), issuer, audience, auth.WithClock(newFixture(t).clock))
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := atT0(t, auth.Config{Keys: auth.HMACKey(secret), Issuer: issuer, Audience: audience})
 	ctx := context.Background()
 	if _, err := v.Validate(ctx, hs256(t, secret, "", claims(t0))); err != nil {
 		t.Errorf("HS256 with the secret: %v", err)
@@ -405,34 +447,32 @@ func TestHMACValidator(t *testing.T) {
 
 func TestOtherAlgorithmsWhenAllowed(t *testing.T) {
 	keys(t)
-	f := newFixture(t, auth.WithAlgorithms("RS256", "ES384"))
+	f := newFixture(t, auth.Config{Algorithms: []string{"RS256", "ES384"}})
 	if _, err := f.validate(sign(t, rsaKey, claims(t0), nil)); err != nil {
 		t.Errorf("RS256 allowed but rejected: %v", err)
 	}
 	if _, err := f.validate(sign(t, edKey, claims(t0), nil)); err == nil {
 		t.Error("EdDSA accepted though not on the list")
 	}
-	v, err := auth.NewValidator(auth.StaticKeys(ecP384Key.public()), issuer, audience,
-		auth.WithAlgorithms("ES384"), auth.WithClock(f.clock))
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := atT0(t, auth.Config{Keys: auth.StaticKeys(ecP384Key.public()), Issuer: issuer, Audience: audience, Algorithms: []string{"ES384"}})
 	if _, err := v.Validate(context.Background(), sign(t, ecP384Key, claims(t0), nil)); err != nil {
 		t.Errorf("ES384: %v", err)
 	}
 }
 
 func TestEndpoint(t *testing.T) {
-	f := newFixture(t)
+	f := newFixture(t, auth.Config{})
 	var seen *auth.Claims
-	ep := f.validator.Endpoint()(func(ctx context.Context, req any) (any, error) {
+	var rejected []error
+	v := f.newValidator(t, auth.Config{Hooks: auth.Hooks{OnReject: func(_ context.Context, err error) { rejected = append(rejected, err) }}})
+	ep := v.Endpoint(func(ctx context.Context, req any) (any, error) {
 		seen, _ = auth.ClaimsFromContext(ctx)
 		return "ok", nil
 	})
 
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
 	req.Header.Set("Authorization", "Bearer "+sign(t, edKey, claims(t0), nil))
-	ctx := auth.HTTPToContext()(context.Background(), req)
+	ctx := auth.HTTPToContext(context.Background(), req)
 	if resp, err := ep(ctx, nil); err != nil || resp != "ok" || seen == nil || seen.Subject != "user-42" {
 		t.Fatalf("valid token: %v %v %+v", resp, err, seen)
 	}
@@ -451,10 +491,22 @@ func TestEndpoint(t *testing.T) {
 			t.Errorf("%s: next endpoint called", name)
 		}
 	}
+	if len(rejected) != 2 {
+		t.Errorf("OnReject called with %v, want the two rejections' reasons", rejected)
+	}
+	for _, err := range rejected {
+		if !errors.Is(err, auth.ErrMissingToken) && !errors.Is(err, auth.ErrInvalidToken) {
+			t.Errorf("OnReject got %v", err)
+		}
+	}
+
+	// The method value is the go-kit middleware.
+	var mw endpoint.Middleware = v.Endpoint
+	_ = mw
 
 	req = httptest.NewRequest(http.MethodGet, "/", nil)
 	req.Header.Set("Authorization", "Basic abc")
-	if _, ok := auth.TokenFromContext(auth.HTTPToContext()(context.Background(), req)); ok {
+	if _, ok := auth.TokenFromContext(auth.HTTPToContext(context.Background(), req)); ok {
 		t.Error("HTTPToContext took a Basic credential for a token")
 	}
 }

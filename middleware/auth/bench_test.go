@@ -5,19 +5,20 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
-	"github.com/switchyard/switchyard/internal/clock"
 	"github.com/switchyard/switchyard/middleware/auth"
 )
 
 func BenchmarkValidate(b *testing.B) {
 	keys(b)
 	srv := newJWKSServer(b, edKey.public(), ecKey.public())
-	jwks := auth.NewJWKS(auth.FetchURL(srv.URL, srv.Client()), auth.WithJWKSClock(clock.NewFake(t0)))
-	v, err := auth.NewValidator(jwks, issuer, audience, auth.WithClock(clock.NewFake(t0)))
+	jwks, err := auth.NewJWKS(auth.FetchURL(srv.URL, srv.Client()), auth.JWKSConfig{})
 	if err != nil {
 		b.Fatal(err)
 	}
+	auth.SetJWKSNow(jwks, func() time.Time { return t0 })
+	v := atT0(b, auth.Config{Keys: jwks, Issuer: issuer, Audience: audience})
 	ctx := context.Background()
 	for _, s := range []signer{edKey, ecKey} {
 		tok := sign(b, s, claims(t0), nil)
@@ -58,10 +59,7 @@ func BenchmarkValidate(b *testing.B) {
 
 func BenchmarkHandler(b *testing.B) {
 	keys(b)
-	v, err := auth.NewValidator(auth.StaticKeys(edKey.public()), issuer, audience, auth.WithClock(clock.NewFake(t0)))
-	if err != nil {
-		b.Fatal(err)
-	}
+	v := atT0(b, auth.Config{Keys: auth.StaticKeys(edKey.public()), Issuer: issuer, Audience: audience})
 	h := v.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	authz := "Bearer " + sign(b, edKey, claims(t0), nil)
 	b.Run("serial", func(b *testing.B) {

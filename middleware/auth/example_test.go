@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"time"
 
+	"github.com/go-kit/kit/endpoint"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/switchyard/switchyard/middleware/auth"
@@ -37,8 +38,11 @@ func Example() {
 	}
 
 	// Gateway: keys fetched (and cached) from the users service.
-	keys := auth.NewJWKS(auth.FetchURL(users.URL, nil))
-	v, err := auth.NewValidator(keys, "users", "gateway")
+	keys, err := auth.NewJWKS(auth.FetchURL(users.URL, nil), auth.JWKSConfig{})
+	if err != nil {
+		panic(err)
+	}
+	v, err := auth.New(auth.Config{Keys: keys, Issuer: "users", Audience: "gateway"})
 	if err != nil {
 		panic(err)
 	}
@@ -74,17 +78,31 @@ func Example() {
 }
 
 // The endpoint form reads the token that a go-kit ServerBefore function
-// (auth.HTTPToContext) or NewTokenContext put in the context.
+// (auth.HTTPToContext) or NewTokenContext put in the context. The method
+// value v.Endpoint is an endpoint.Middleware; Hooks.OnReject hears why a
+// call was refused.
 func ExampleValidator_Endpoint() {
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	v, _ := auth.NewValidator(auth.StaticKeys(auth.Key{ID: "k1", Public: pub}), "users", "orders")
+	v, err := auth.New(auth.Config{
+		Keys:     auth.StaticKeys(auth.Key{ID: "k1", Public: pub}),
+		Issuer:   "users",
+		Audience: "orders",
+		Required: []string{"sub"},
+		Hooks: auth.Hooks{OnReject: func(_ context.Context, err error) {
+			fmt.Println("rejected:", err)
+		}},
+	})
+	if err != nil {
+		panic(err)
+	}
+	var mw endpoint.Middleware = v.Endpoint
 	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{
 		"iss": "users", "aud": "orders", "sub": "bob", "exp": time.Now().Add(time.Minute).Unix(),
 	})
 	tok.Header["kid"] = "k1"
 	signed, _ := tok.SignedString(priv)
 
-	ep := v.Endpoint()(func(ctx context.Context, req any) (any, error) {
+	ep := mw(func(ctx context.Context, req any) (any, error) {
 		c, _ := auth.ClaimsFromContext(ctx)
 		return "orders of " + c.Subject, nil
 	})
@@ -94,6 +112,7 @@ func ExampleValidator_Endpoint() {
 	fmt.Println(err, err.(*auth.Error).StatusCode())
 	// Output:
 	// orders of bob <nil>
+	// rejected: auth: missing bearer token
 	// auth: unauthorized: auth: missing bearer token 401
 }
 
@@ -102,14 +121,25 @@ func ExampleValidator_Endpoint() {
 // client that presents its own reloaded certificate. (Not run: it needs
 // certificate files.)
 func ExampleCertReloader() {
-	server, err := auth.NewCertReloader("/etc/shop/tls.crt", "/etc/shop/tls.key", "/etc/shop/clients-ca.pem")
+	server, err := auth.NewCertReloader(auth.CertReloaderConfig{
+		CertFile: "/etc/shop/tls.crt",
+		KeyFile:  "/etc/shop/tls.key",
+		CAFile:   "/etc/shop/clients-ca.pem",
+		Hooks: auth.CertReloaderHooks{OnReloadError: func(err error) {
+			log.Printf("keeping the current certificate: %v", err)
+		}},
+	})
 	if err != nil {
 		log.Fatal(err)
 	}
 	srv := &http.Server{Addr: "127.0.0.1:8443", TLSConfig: server.ServerConfig(), ReadHeaderTimeout: 5 * time.Second}
 	go srv.ListenAndServeTLS("", "")
 
-	client, err := auth.NewCertReloader("/etc/shop/client.crt", "/etc/shop/client.key", "/etc/shop/servers-ca.pem")
+	client, err := auth.NewCertReloader(auth.CertReloaderConfig{
+		CertFile: "/etc/shop/client.crt",
+		KeyFile:  "/etc/shop/client.key",
+		CAFile:   "/etc/shop/servers-ca.pem",
+	})
 	if err != nil {
 		log.Fatal(err)
 	}

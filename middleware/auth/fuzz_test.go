@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/switchyard/switchyard/internal/clock"
 	"github.com/switchyard/switchyard/middleware/auth"
 )
 
@@ -18,11 +17,7 @@ import (
 // and none may validate except the one genuine token in the corpus.
 func FuzzParseToken(f *testing.F) {
 	keys(f)
-	v, err := auth.NewValidator(auth.StaticKeys(edKey.public(), ecKey.public()), issuer, audience,
-		auth.WithClock(clock.NewFake(t0)))
-	if err != nil {
-		f.Fatal(err)
-	}
+	v := atT0(f, auth.Config{Keys: auth.StaticKeys(edKey.public(), ecKey.public()), Issuer: issuer, Audience: audience})
 	valid := sign(f, edKey, claims(t0), nil)
 	parts := strings.Split(valid, ".")
 	none := segment(f, map[string]any{"alg": "none", "kid": "ed-1"}) + "." + parts[1] + "."
@@ -125,10 +120,7 @@ func FuzzJWKS(f *testing.F) {
 // spaces, and the genuine token; everything else is a 401.
 func FuzzAuthorizationHeader(f *testing.F) {
 	keys(f)
-	v, err := auth.NewValidator(auth.StaticKeys(edKey.public()), issuer, audience, auth.WithClock(clock.NewFake(t0)))
-	if err != nil {
-		f.Fatal(err)
-	}
+	v := atT0(f, auth.Config{Keys: auth.StaticKeys(edKey.public()), Issuer: issuer, Audience: audience})
 	valid := sign(f, edKey, claims(t0), nil)
 	for _, s := range []string{"Bearer " + valid, "bearer  " + valid, "Bearer", "Bearer ", "Basic x", "Bearer\t" + valid, "Bearer " + valid + " x", ""} {
 		f.Add(s)

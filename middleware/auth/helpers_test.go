@@ -148,18 +148,52 @@ type fixture struct {
 	validator *auth.Validator
 }
 
-func newFixture(t testing.TB, opts ...auth.Option) *fixture {
+// newFixture serves the test keys as a JWKS and builds a validator on
+// them with cfg, whose Keys, Issuer and Audience it fills in when empty.
+func newFixture(t testing.TB, cfg auth.Config) *fixture {
 	t.Helper()
 	keys(t)
 	f := &fixture{clock: clock.NewFake(t0)}
 	f.server = newJWKSServer(t, edKey.public(), ecKey.public(), rsaKey.public())
-	f.jwks = auth.NewJWKS(auth.FetchURL(f.server.URL, f.server.Client()), auth.WithJWKSClock(f.clock))
-	v, err := auth.NewValidator(f.jwks, issuer, audience, append([]auth.Option{auth.WithClock(f.clock)}, opts...)...)
+	var err error
+	if f.jwks, err = auth.NewJWKS(auth.FetchURL(f.server.URL, f.server.Client()), auth.JWKSConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	auth.SetJWKSNow(f.jwks, f.clock.Now)
+	f.validator = f.newValidator(t, cfg)
+	return f
+}
+
+// newValidator builds a validator from cfg on the fixture's clock, with
+// the fixture's JWKS, issuer and audience unless cfg names others.
+func (f *fixture) newValidator(t testing.TB, cfg auth.Config) *auth.Validator {
+	t.Helper()
+	if cfg.Keys == nil {
+		cfg.Keys = f.jwks
+	}
+	if cfg.Issuer == "" {
+		cfg.Issuer = issuer
+	}
+	if cfg.Audience == "" {
+		cfg.Audience = audience
+	}
+	v, err := auth.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.validator = v
-	return f
+	auth.SetNow(v, f.clock.Now)
+	return v
+}
+
+// atT0 builds a validator from cfg whose clock stands at t0.
+func atT0(t testing.TB, cfg auth.Config) *auth.Validator {
+	t.Helper()
+	v, err := auth.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth.SetNow(v, func() time.Time { return t0 })
+	return v
 }
 
 func (f *fixture) validate(tok string) (*auth.Claims, error) {

@@ -38,17 +38,21 @@ func TokenFromContext(ctx context.Context) (string, bool) {
 	return t, ok && t != ""
 }
 
-// HTTPToContext returns a go-kit transport/http ServerBefore function that
-// copies the bearer token of the request's Authorization header into the
-// context for [Validator.Endpoint]. A request without a well-formed bearer
-// header, or with more than one Authorization header, leaves ctx as it is.
-func HTTPToContext() func(ctx context.Context, r *http.Request) context.Context {
-	return func(ctx context.Context, r *http.Request) context.Context {
-		if tok, err := tokenFromRequest(r); err == nil {
-			return NewTokenContext(ctx, tok)
-		}
-		return ctx
+// HTTPToContext copies the bearer token of r's Authorization header into
+// ctx for [Validator.Endpoint], without checking it. It is a go-kit
+// transport/http RequestFunc, for ServerBefore:
+//
+//	kithttp.ServerBefore(auth.HTTPToContext)
+//
+// A request without a well-formed bearer header, or with more than one
+// Authorization header, leaves ctx as it is. It is a function rather than
+// a [Validator] method because it needs no configuration: a service that
+// only forwards its caller's token needs no validator to read it.
+func HTTPToContext(ctx context.Context, r *http.Request) context.Context {
+	if tok, err := tokenFromRequest(r); err == nil {
+		return NewTokenContext(ctx, tok)
 	}
+	return ctx
 }
 
 func tokenFromRequest(r *http.Request) (string, error) {
@@ -97,8 +101,8 @@ func challenge(err error) string {
 }
 
 func (v *Validator) reject(ctx context.Context, err error) {
-	if v.onError != nil {
-		v.onError(ctx, err)
+	if v.onReject != nil {
+		v.onReject(ctx, err)
 	}
 }
 
@@ -110,7 +114,9 @@ func (v *Validator) reject(ctx context.Context, err error) {
 // presented), "Cache-Control: no-store" and the JSON body
 // {"error":{"code":"unauthorized","message":"..."}}, and next is not
 // called. The message never says why the token failed; the reason goes to
-// the hook set with [WithErrorHook].
+// [Hooks.OnReject]. The method value v.Handler is a
+// func(http.Handler) http.Handler, usable as route middleware. The handler
+// is safe for concurrent use.
 func (v *Validator) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -143,24 +149,23 @@ func writeUnauthorized(w http.ResponseWriter, err error) {
 	w.Write([]byte(`{"error":{"code":"unauthorized","message":"` + msg + `"}}` + "\n"))
 }
 
-// Endpoint returns endpoint middleware that validates the token in the
+// Endpoint returns next guarded by v: it validates the token in the
 // context (see [HTTPToContext] and [NewTokenContext]) and calls next with
 // the token's [Claims] in the context. A missing or invalid token fails the
-// call with an [*Error] (status 401) without calling next.
-func (v *Validator) Endpoint() endpoint.Middleware {
-	return func(next endpoint.Endpoint) endpoint.Endpoint {
-		return func(ctx context.Context, req any) (any, error) {
-			tok, ok := TokenFromContext(ctx)
-			if !ok {
-				v.reject(ctx, ErrMissingToken)
-				return nil, &Error{Err: ErrMissingToken}
-			}
-			claims, err := v.Validate(ctx, tok)
-			if err != nil {
-				v.reject(ctx, err)
-				return nil, &Error{Err: err}
-			}
-			return next(NewClaimsContext(ctx, claims), req)
+// call with an [*Error] (status 401) without calling next, after
+// [Hooks.OnReject]. The method value v.Endpoint is an endpoint.Middleware.
+func (v *Validator) Endpoint(next endpoint.Endpoint) endpoint.Endpoint {
+	return func(ctx context.Context, req any) (any, error) {
+		tok, ok := TokenFromContext(ctx)
+		if !ok {
+			v.reject(ctx, ErrMissingToken)
+			return nil, &Error{Err: ErrMissingToken}
 		}
+		claims, err := v.Validate(ctx, tok)
+		if err != nil {
+			v.reject(ctx, err)
+			return nil, &Error{Err: err}
+		}
+		return next(NewClaimsContext(ctx, claims), req)
 	}
 }

@@ -15,14 +15,14 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
-	"github.com/switchyard/switchyard/internal/clock"
 	"github.com/switchyard/switchyard/middleware/auth"
 )
 
 func TestJWKSCachesAndRefreshes(t *testing.T) {
-	f := newFixture(t)
+	f := newFixture(t, auth.Config{})
 	tok := sign(t, edKey, claims(t0), nil)
 	for range 10 {
 		if _, err := f.validate(tok); err != nil {
@@ -77,7 +77,7 @@ func TestJWKSCachesAndRefreshes(t *testing.T) {
 }
 
 func TestJWKSKeepsLastKnownGoodWhenStale(t *testing.T) {
-	f := newFixture(t)
+	f := newFixture(t, auth.Config{})
 	if _, err := f.validate(sign(t, edKey, claims(t0), nil)); err != nil {
 		t.Fatal(err)
 	}
@@ -107,38 +107,103 @@ func TestJWKSKeepsLastKnownGoodWhenStale(t *testing.T) {
 	}
 }
 
+// newJWKS builds a JWKS on fetch or fails the test.
+func newJWKS(t testing.TB, fetch auth.FetchFunc, cfg auth.JWKSConfig) *auth.JWKS {
+	t.Helper()
+	s, err := auth.NewJWKS(fetch, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestJWKSRetriesQuicklyUntilFirstFetch runs in a synctest bubble: the
+// fetch function does no I/O, and time.Sleep moves the bubble's clock.
 func TestJWKSRetriesQuicklyUntilFirstFetch(t *testing.T) {
 	keys(t)
-	fake := clock.NewFake(t0)
-	var calls atomic.Int64
-	up := atomic.Bool{}
 	doc, _ := auth.MarshalJWKS(edKey.public())
-	s := auth.NewJWKS(func(context.Context) ([]byte, error) {
-		calls.Add(1)
-		if !up.Load() {
-			return nil, errors.New("users service not registered yet")
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int64
+		up := atomic.Bool{}
+		s := newJWKS(t, func(context.Context) ([]byte, error) {
+			calls.Add(1)
+			if !up.Load() {
+				return nil, errors.New("users service not registered yet")
+			}
+			return doc, nil
+		}, auth.JWKSConfig{})
+		ctx := context.Background()
+		if _, err := s.Key(ctx, "ed-1", "EdDSA"); !errors.Is(err, auth.ErrUnknownKey) || !errors.Is(err, auth.ErrFetch) {
+			t.Fatalf("first lookup: %v", err)
 		}
-		return doc, nil
-	}, auth.WithJWKSClock(fake))
-	ctx := context.Background()
-	if _, err := s.Key(ctx, "ed-1", "EdDSA"); !errors.Is(err, auth.ErrUnknownKey) || !errors.Is(err, auth.ErrFetch) {
-		t.Fatalf("first lookup: %v", err)
-	}
-	s.Key(ctx, "ed-1", "EdDSA") // within a second: not retried
-	if calls.Load() != 1 {
-		t.Fatalf("%d fetches, want 1", calls.Load())
-	}
-	up.Store(true)
-	fake.Advance(time.Second)
-	if _, err := s.Key(ctx, "ed-1", "EdDSA"); err != nil {
-		t.Fatalf("after the signer came up: %v", err)
-	}
-	if calls.Load() != 2 {
-		t.Fatalf("%d fetches, want 2", calls.Load())
-	}
-	// Explicit refresh ignores the rate limit.
-	if err := s.Refresh(ctx); err != nil || calls.Load() != 3 {
-		t.Fatalf("Refresh: %v after %d fetches", err, calls.Load())
+		time.Sleep(999 * time.Millisecond)
+		s.Key(ctx, "ed-1", "EdDSA") // within a second: not retried
+		if calls.Load() != 1 {
+			t.Fatalf("%d fetches, want 1", calls.Load())
+		}
+		up.Store(true)
+		time.Sleep(time.Millisecond)
+		if _, err := s.Key(ctx, "ed-1", "EdDSA"); err != nil {
+			t.Fatalf("after the signer came up: %v", err)
+		}
+		if calls.Load() != 2 {
+			t.Fatalf("%d fetches, want 2", calls.Load())
+		}
+		// Explicit refresh ignores the rate limit.
+		if err := s.Refresh(ctx); err != nil || calls.Load() != 3 {
+			t.Fatalf("Refresh: %v after %d fetches", err, calls.Load())
+		}
+	})
+}
+
+// TestJWKSConfig checks the configured intervals in a synctest bubble, and
+// that values out of range are errors.
+func TestJWKSConfig(t *testing.T) {
+	keys(t)
+	doc, _ := auth.MarshalJWKS(edKey.public())
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int64
+		s := newJWKS(t, func(ctx context.Context) ([]byte, error) {
+			calls.Add(1)
+			if _, ok := ctx.Deadline(); !ok {
+				t.Error("fetch without a deadline")
+			}
+			return doc, nil
+		}, auth.JWKSConfig{MinRefreshInterval: 5 * time.Second, MaxAge: time.Minute})
+		ctx := context.Background()
+		if _, err := s.Key(ctx, "ed-1", "EdDSA"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(4 * time.Second)
+		s.Key(ctx, "new", "EdDSA")
+		if calls.Load() != 1 {
+			t.Fatalf("unknown kid within MinRefreshInterval: %d fetches, want 1", calls.Load())
+		}
+		time.Sleep(time.Second)
+		s.Key(ctx, "new", "EdDSA")
+		if calls.Load() != 2 {
+			t.Fatalf("unknown kid after MinRefreshInterval: %d fetches, want 2", calls.Load())
+		}
+		time.Sleep(time.Minute)
+		if _, err := s.Key(ctx, "ed-1", "EdDSA"); err != nil || calls.Load() != 3 {
+			t.Fatalf("keys older than MaxAge: %v after %d fetches, want 3", err, calls.Load())
+		}
+	})
+
+	fetch := func(context.Context) ([]byte, error) { return nil, nil }
+	for name, tt := range map[string]struct {
+		fetch auth.FetchFunc
+		cfg   auth.JWKSConfig
+	}{
+		"nil fetch":              {nil, auth.JWKSConfig{}},
+		"sub-second interval":    {fetch, auth.JWKSConfig{MinRefreshInterval: time.Millisecond}},
+		"negative interval":      {fetch, auth.JWKSConfig{MinRefreshInterval: -time.Second}},
+		"negative max age":       {fetch, auth.JWKSConfig{MaxAge: -1}},
+		"negative fetch timeout": {fetch, auth.JWKSConfig{FetchTimeout: -1}},
+	} {
+		if s, err := auth.NewJWKS(tt.fetch, tt.cfg); !errors.Is(err, auth.ErrConfig) || s != nil {
+			t.Errorf("%s: %v, want ErrConfig", name, err)
+		}
 	}
 }
 
@@ -147,13 +212,13 @@ func TestJWKSConcurrentLookupsShareOneFetch(t *testing.T) {
 	doc, _ := auth.MarshalJWKS(edKey.public())
 	release, started := make(chan struct{}), make(chan struct{})
 	var calls atomic.Int64
-	s := auth.NewJWKS(func(context.Context) ([]byte, error) {
+	s := newJWKS(t, func(context.Context) ([]byte, error) {
 		if calls.Add(1) == 1 {
 			close(started)
 		}
 		<-release
 		return doc, nil
-	})
+	}, auth.JWKSConfig{})
 	const n = 16
 	var wg sync.WaitGroup
 	errs := make(chan error, n)

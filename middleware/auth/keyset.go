@@ -9,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/switchyard/switchyard/internal/clock"
 )
 
 // Errors about keys. A token rejected for one of them fails with an error
@@ -44,7 +42,7 @@ func HMACKey(secret []byte) KeySet {
 	return hmacKey{secret: append([]byte(nil), secret...)}
 }
 
-// MinHMACKeySize is the shortest secret [NewValidator] accepts with
+// MinHMACKeySize is the shortest secret [New] accepts with
 // [HMACKey]: the output size of SHA-256, as RFC 7518 requires for HS256.
 const MinHMACKeySize = 32
 
@@ -142,38 +140,22 @@ const (
 	emptyRetryInterval = time.Second
 )
 
-// JWKSOption configures [NewJWKS].
-type JWKSOption func(*JWKS)
-
-// WithMinRefreshInterval sets the least time between two automatic
-// fetches. Default [DefaultMinRefreshInterval]; values below one second
-// are raised to one second.
-func WithMinRefreshInterval(d time.Duration) JWKSOption {
-	return func(s *JWKS) { s.minInterval = max(d, time.Second) }
+// JWKSConfig configures [NewJWKS]. The zero value is valid: every field's
+// zero value is the default written beside it.
+type JWKSConfig struct {
+	// MinRefreshInterval is the least time between two fetches caused by
+	// tokens with unknown key IDs or by stale keys ([JWKS.Refresh] is not
+	// limited). Zero means [DefaultMinRefreshInterval]; anything else
+	// below one second is an error from [NewJWKS]. Until a first fetch has
+	// succeeded, fetches may come once a second whatever this says.
+	MinRefreshInterval time.Duration
+	// MaxAge is how long fetched keys are used before the next lookup
+	// refetches them. Zero means [DefaultMaxAge]; negative is an error.
+	MaxAge time.Duration
+	// FetchTimeout bounds each fetch. Zero means [DefaultFetchTimeout];
+	// negative is an error.
+	FetchTimeout time.Duration
 }
-
-// WithMaxAge sets how long fetched keys are used before being refetched.
-// Default [DefaultMaxAge].
-func WithMaxAge(d time.Duration) JWKSOption {
-	return func(s *JWKS) {
-		if d > 0 {
-			s.maxAge = d
-		}
-	}
-}
-
-// WithFetchTimeout bounds each fetch. Default [DefaultFetchTimeout].
-func WithFetchTimeout(d time.Duration) JWKSOption {
-	return func(s *JWKS) {
-		if d > 0 {
-			s.timeout = d
-		}
-	}
-}
-
-// WithJWKSClock sets the clock for refresh decisions. The default is the
-// real clock; tests pass a fake.
-func WithJWKSClock(c clock.Clock) JWKSOption { return func(s *JWKS) { s.clock = clock.OrReal(c) } }
 
 // JWKS is a [KeySet] that fetches a JWKS document, caches its keys, and
 // fetches again when a token names an unknown key (at most once per
@@ -186,7 +168,7 @@ func WithJWKSClock(c clock.Clock) JWKSOption { return func(s *JWKS) { s.clock = 
 // not usable. It is safe for concurrent use.
 type JWKS struct {
 	fetch       FetchFunc
-	clock       clock.Clock
+	now         func() time.Time // time.Now; tests set it through export_test.go
 	minInterval time.Duration
 	maxAge      time.Duration
 	timeout     time.Duration
@@ -209,27 +191,48 @@ type fetchCall struct {
 	err  error
 }
 
-// NewJWKS returns a key set that fetches its document with fetch. Nothing
-// is fetched until the first lookup or [JWKS.Refresh].
-func NewJWKS(fetch FetchFunc, opts ...JWKSOption) *JWKS {
+// NewJWKS returns a key set that fetches its document with fetch,
+// configured by cfg. Nothing is fetched until the first lookup or
+// [JWKS.Refresh]. It fails with an error wrapping [ErrConfig] when fetch is
+// nil or cfg holds a value out of range.
+func NewJWKS(fetch FetchFunc, cfg JWKSConfig) (*JWKS, error) {
+	if fetch == nil {
+		return nil, fmt.Errorf("%w: nil FetchFunc", ErrConfig)
+	}
 	s := &JWKS{
 		fetch:       fetch,
-		clock:       clock.Real{},
+		now:         time.Now,
 		minInterval: DefaultMinRefreshInterval,
 		maxAge:      DefaultMaxAge,
 		timeout:     DefaultFetchTimeout,
 	}
-	for _, o := range opts {
-		o(s)
+	switch d := cfg.MinRefreshInterval; {
+	case d == 0:
+	case d < time.Second:
+		return nil, fmt.Errorf("%w: MinRefreshInterval %v is below one second", ErrConfig, d)
+	default:
+		s.minInterval = d
 	}
-	return s
+	for _, f := range []struct {
+		name string
+		in   time.Duration
+		out  *time.Duration
+	}{{"MaxAge", cfg.MaxAge, &s.maxAge}, {"FetchTimeout", cfg.FetchTimeout, &s.timeout}} {
+		switch {
+		case f.in < 0:
+			return nil, fmt.Errorf("%w: negative %s", ErrConfig, f.name)
+		case f.in > 0:
+			*f.out = f.in
+		}
+	}
+	return s, nil
 }
 
 // Key returns the key with ID kid for verifying alg, fetching the document
 // first if the key is unknown or the keys are stale and the rate limit
 // allows it.
 func (s *JWKS) Key(ctx context.Context, kid, alg string) (any, error) {
-	now := s.clock.Now()
+	now := s.now()
 	cur := s.keys.Load()
 	if cur != nil {
 		if k, ok := cur.keys[kid]; ok && now.Sub(cur.at) < s.maxAge {
@@ -272,7 +275,7 @@ func (s *JWKS) refresh(ctx context.Context, force bool) error {
 			return ctx.Err()
 		}
 	}
-	now := s.clock.Now()
+	now := s.now()
 	interval := s.minInterval
 	if s.keys.Load() == nil {
 		interval = min(interval, emptyRetryInterval)
@@ -314,6 +317,6 @@ func (s *JWKS) doFetch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.keys.Store(&fetchedKeys{keys: keys, at: s.clock.Now()})
+	s.keys.Store(&fetchedKeys{keys: keys, at: s.now()})
 	return nil
 }

@@ -9,39 +9,52 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/switchyard/switchyard/internal/clock"
 )
 
-// ErrCertificate is wrapped by the errors of [NewCertReloader] and
-// [CertReloader.Reload].
+// ErrCertificate is wrapped by the errors of [NewCertReloader],
+// [CertReloader.Reload] and [CertReloaderHooks.OnReloadError] about the
+// files.
 var ErrCertificate = errors.New("auth: cannot load certificate")
 
 // DefaultCheckInterval is how often a [CertReloader] looks at its files'
 // modification times, at most, on the handshake path.
 const DefaultCheckInterval = 10 * time.Second
 
-// ReloadOption configures [NewCertReloader].
-type ReloadOption func(*CertReloader)
-
-// WithCheckInterval sets how often, at most, a handshake makes the
-// reloader compare its files' modification times and sizes with those it
-// loaded. Default [DefaultCheckInterval]; zero checks at every handshake;
-// a negative value never checks, leaving reloads to [CertReloader.Reload].
-func WithCheckInterval(d time.Duration) ReloadOption {
-	return func(r *CertReloader) { r.interval = d }
+// CertReloaderConfig configures [NewCertReloader]. CertFile and KeyFile
+// are required; every other field's zero value is the default written
+// beside it.
+type CertReloaderConfig struct {
+	// CertFile holds the PEM certificate chain, leaf first. Required.
+	CertFile string
+	// KeyFile holds the PEM private key of the leaf certificate. Required.
+	KeyFile string
+	// CAFile holds the PEM CA certificates that client certificates (for
+	// [CertReloader.ServerConfig]) or server certificates (for
+	// [CertReloader.ClientConfig]) must chain to. Empty means none: the
+	// server config then asks for no client certificate, and the client
+	// config trusts the system roots.
+	CAFile string
+	// CheckInterval is how often, at most, a handshake makes the reloader
+	// compare its files' modification times and sizes with those it
+	// loaded. Zero means [DefaultCheckInterval]; a negative value never
+	// checks, leaving reloads to [CertReloader.Reload]. To check at every
+	// handshake, use a tiny positive interval such as time.Nanosecond.
+	CheckInterval time.Duration
+	// Hooks are called on the reloader's events. The zero value calls
+	// nothing.
+	Hooks CertReloaderHooks
 }
 
-// WithReloadClock sets the clock for the check interval. The default is the
-// real clock; tests pass a fake.
-func WithReloadClock(c clock.Clock) ReloadOption {
-	return func(r *CertReloader) { r.clock = clock.OrReal(c) }
-}
-
-// WithReloadErrorHook sets a function called when an automatic reload
-// fails; the previous certificate stays in use. Default none.
-func WithReloadErrorHook(f func(error)) ReloadOption {
-	return func(r *CertReloader) { r.onError = f }
+// CertReloaderHooks are functions a [CertReloader] calls on its events.
+// Each nil field is not called. Hooks are called outside every lock, on the
+// goroutine of the handshake concerned; they must be safe for concurrent
+// use and should not block.
+type CertReloaderHooks struct {
+	// OnReloadError is called with the error (wrapping [ErrCertificate])
+	// when a reload caused by changed files fails; the previous
+	// certificate and pool stay in use. [CertReloader.Reload] returns its
+	// error instead.
+	OnReloadError func(error)
 }
 
 // CertReloader serves a certificate and CA pool read from PEM files and
@@ -52,8 +65,8 @@ func WithReloadErrorHook(f func(error)) ReloadOption {
 type CertReloader struct {
 	certFile, keyFile, caFile string
 	interval                  time.Duration
-	clock                     clock.Clock
 	onError                   func(error)
+	now                       func() time.Time // time.Now; tests set it through export_test.go
 
 	cur atomic.Pointer[loaded]
 
@@ -73,18 +86,30 @@ type fileStamp struct {
 	size int64
 }
 
-// NewCertReloader loads the certificate chain in certFile, its private key
-// in keyFile, and, if caFile is not empty, the CA certificates that client
-// (for a server) or server (for a client) certificates must chain to.
-func NewCertReloader(certFile, keyFile, caFile string, opts ...ReloadOption) (*CertReloader, error) {
-	r := &CertReloader{certFile: certFile, keyFile: keyFile, caFile: caFile, interval: DefaultCheckInterval, clock: clock.Real{}}
-	for _, o := range opts {
-		o(r)
+// NewCertReloader loads the files named by cfg. It fails with an error
+// wrapping [ErrConfig] when CertFile or KeyFile is empty, and with one
+// wrapping [ErrCertificate] when the files cannot be read or parsed, or the
+// key does not match the certificate.
+func NewCertReloader(cfg CertReloaderConfig) (*CertReloader, error) {
+	if cfg.CertFile == "" || cfg.KeyFile == "" {
+		return nil, fmt.Errorf("%w: CertFile and KeyFile are required", ErrConfig)
+	}
+	interval := cfg.CheckInterval
+	if interval == 0 {
+		interval = DefaultCheckInterval
+	}
+	r := &CertReloader{
+		certFile: cfg.CertFile,
+		keyFile:  cfg.KeyFile,
+		caFile:   cfg.CAFile,
+		interval: interval,
+		onError:  cfg.Hooks.OnReloadError,
+		now:      time.Now,
 	}
 	if err := r.Reload(); err != nil {
 		return nil, err
 	}
-	r.lastCheck = r.clock.Now()
+	r.lastCheck = r.now()
 	return r, nil
 }
 
@@ -149,31 +174,31 @@ func (r *CertReloader) maybeReload() {
 	if r.interval < 0 {
 		return
 	}
-	now := r.clock.Now()
+	if err := r.checkFiles(); err != nil && r.onError != nil {
+		r.onError(err) // outside the lock
+	}
+}
+
+// checkFiles reloads if the check interval has passed and a file changed,
+// and returns the reload's error.
+func (r *CertReloader) checkFiles() error {
+	now := r.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if now.Sub(r.lastCheck) < r.interval {
-		return
+		return nil
 	}
 	r.lastCheck = now
 	cur := r.cur.Load()
-	changed := false
 	for i, f := range [3]string{r.certFile, r.keyFile, r.caFile} {
 		if f == "" {
 			continue
 		}
-		s, err := stamp(f)
-		if err != nil || s != cur.stamps[i] {
-			changed = true
-			break
+		if s, err := stamp(f); err != nil || s != cur.stamps[i] {
+			return r.reloadLocked()
 		}
 	}
-	if !changed {
-		return
-	}
-	if err := r.reloadLocked(); err != nil && r.onError != nil {
-		r.onError(err)
-	}
+	return nil
 }
 
 // Certificate returns the certificate in use, after checking the files if

@@ -17,7 +17,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/switchyard/switchyard/internal/clock"
@@ -113,6 +115,16 @@ func newFiles(t *testing.T, name string) files {
 	return files{filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key"), filepath.Join(dir, name+"-ca.pem")}
 }
 
+// newReloader builds a CertReloader from cfg or fails the test.
+func newReloader(t *testing.T, cfg auth.CertReloaderConfig) *auth.CertReloader {
+	t.Helper()
+	r, err := auth.NewCertReloader(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // mtlsServer serves the client certificate's common name over TLS with the
 // reloader's server config.
 func mtlsServer(t *testing.T, r *auth.CertReloader) string {
@@ -158,21 +170,14 @@ func TestMutualTLS(t *testing.T) {
 	sf := newFiles(t, "server")
 	crt, key := ca1.issue(t, "server", 100, true)
 	sf.write(t, crt, key, ca1.pem, start)
-	server, err := auth.NewCertReloader(sf.cert, sf.key, sf.ca)
-	if err != nil {
-		t.Fatal(err)
-	}
+	server := newReloader(t, auth.CertReloaderConfig{CertFile: sf.cert, KeyFile: sf.key, CAFile: sf.ca})
 	url := mtlsServer(t, server)
 
 	client := func(c *ca, cn string) *tls.Config {
 		f := newFiles(t, cn)
 		crt, key := c.issue(t, cn, 200, false)
 		f.write(t, crt, key, ca1.pem, start) // clients trust the server's CA
-		r, err := auth.NewCertReloader(f.cert, f.key, f.ca)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r.ClientConfig("")
+		return newReloader(t, auth.CertReloaderConfig{CertFile: f.cert, KeyFile: f.key, CAFile: f.ca}).ClientConfig("")
 	}
 
 	if serial, body, err := get(t, url, client(ca1, "orders-1")); err != nil || serial != 100 || body != "orders-1" {
@@ -217,13 +222,20 @@ func TestCertReloadOnChange(t *testing.T) {
 	sf := newFiles(t, "server")
 	crt, key := ca.issue(t, "server", 1, true)
 	sf.write(t, crt, key, nil, start)
+	var mu sync.Mutex // guards reloadErrs, appended to on the server's handshakes
 	var reloadErrs []error
-	server, err := auth.NewCertReloader(sf.cert, sf.key, "",
-		auth.WithCheckInterval(10*time.Second), auth.WithReloadClock(fake),
-		auth.WithReloadErrorHook(func(err error) { reloadErrs = append(reloadErrs, err) }))
-	if err != nil {
-		t.Fatal(err)
-	}
+	server := newReloader(t, auth.CertReloaderConfig{
+		CertFile:      sf.cert,
+		KeyFile:       sf.key,
+		CheckInterval: 10 * time.Second,
+		Hooks: auth.CertReloaderHooks{OnReloadError: func(err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			reloadErrs = append(reloadErrs, err)
+		}},
+	})
+	// The handshakes run over real TLS, which rules out a synctest bubble.
+	auth.SetReloaderNow(server, fake.Now)
 	url := mtlsServerNoClientAuth(t, server)
 	trust := &tls.Config{RootCAs: x509.NewCertPool(), MinVersion: tls.VersionTLS12}
 	trust.RootCAs.AppendCertsFromPEM(ca.pem)
@@ -256,9 +268,11 @@ func TestCertReloadOnChange(t *testing.T) {
 	if s := serial(); s != 2 {
 		t.Fatalf("after a broken write: serial %d, want 2", s)
 	}
+	mu.Lock()
 	if len(reloadErrs) != 1 || !errors.Is(reloadErrs[0], auth.ErrCertificate) {
 		t.Fatalf("reload errors %v", reloadErrs)
 	}
+	mu.Unlock()
 	// A certificate with someone else's key is refused too.
 	crt3, _ := ca.issue(t, "server", 3, true)
 	sf.write(t, crt3, key2, nil, start.Add(3*time.Minute))
@@ -270,40 +284,67 @@ func TestCertReloadOnChange(t *testing.T) {
 	}
 }
 
+// TestCertExplicitReloadOnly runs in a synctest bubble: nothing but file
+// reads, and time.Sleep moves the bubble's clock past the interval.
 func TestCertExplicitReloadOnly(t *testing.T) {
 	ca := newCA(t, "ca")
 	start := time.Now().Add(-time.Hour).Truncate(time.Second)
-	fake := clock.NewFake(start)
 	sf := newFiles(t, "server")
 	crt, key := ca.issue(t, "server", 1, true)
 	sf.write(t, crt, key, nil, start)
-	r, err := auth.NewCertReloader(sf.cert, sf.key, "", auth.WithCheckInterval(-1), auth.WithReloadClock(fake))
-	if err != nil {
-		t.Fatal(err)
-	}
 	crt2, key2 := ca.issue(t, "server", 2, true)
-	sf.write(t, crt2, key2, nil, start.Add(time.Minute))
-	fake.Advance(time.Hour)
-	if s := leafSerial(t, r.Certificate()); s != 1 {
-		t.Fatalf("reloaded without being asked: serial %d", s)
-	}
-	if err := r.Reload(); err != nil {
-		t.Fatal(err)
-	}
-	if s := leafSerial(t, r.Certificate()); s != 2 {
-		t.Fatalf("after Reload: serial %d, want 2", s)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		r := newReloader(t, auth.CertReloaderConfig{CertFile: sf.cert, KeyFile: sf.key, CheckInterval: -1})
+		sf.write(t, crt2, key2, nil, start.Add(time.Minute))
+		time.Sleep(time.Hour)
+		if s := leafSerial(t, r.Certificate()); s != 1 {
+			t.Fatalf("reloaded without being asked: serial %d", s)
+		}
+		if err := r.Reload(); err != nil {
+			t.Fatal(err)
+		}
+		if s := leafSerial(t, r.Certificate()); s != 2 {
+			t.Fatalf("after Reload: serial %d, want 2", s)
+		}
+	})
+}
+
+// TestCertCheckInterval checks the default interval in a synctest bubble:
+// changed files are picked up by Certificate once DefaultCheckInterval has
+// passed, not before.
+func TestCertCheckInterval(t *testing.T) {
+	ca := newCA(t, "ca")
+	start := time.Now().Add(-time.Hour).Truncate(time.Second)
+	sf := newFiles(t, "server")
+	crt, key := ca.issue(t, "server", 1, true)
+	sf.write(t, crt, key, nil, start)
+	crt2, key2 := ca.issue(t, "server", 2, true)
+	synctest.Test(t, func(t *testing.T) {
+		r := newReloader(t, auth.CertReloaderConfig{CertFile: sf.cert, KeyFile: sf.key})
+		sf.write(t, crt2, key2, nil, start.Add(time.Minute))
+		time.Sleep(auth.DefaultCheckInterval - time.Millisecond)
+		if s := leafSerial(t, r.Certificate()); s != 1 {
+			t.Fatalf("checked before the interval: serial %d", s)
+		}
+		time.Sleep(time.Millisecond)
+		if s := leafSerial(t, r.Certificate()); s != 2 {
+			t.Fatalf("after the interval: serial %d, want 2", s)
+		}
+	})
 }
 
 func TestNewCertReloaderErrors(t *testing.T) {
 	ca := newCA(t, "ca")
 	f := newFiles(t, "x")
-	if _, err := auth.NewCertReloader(f.cert, f.key, ""); !errors.Is(err, auth.ErrCertificate) {
+	if _, err := auth.NewCertReloader(auth.CertReloaderConfig{CertFile: f.cert, KeyFile: f.key}); !errors.Is(err, auth.ErrCertificate) {
 		t.Errorf("missing files: %v", err)
+	}
+	if _, err := auth.NewCertReloader(auth.CertReloaderConfig{CertFile: f.cert}); !errors.Is(err, auth.ErrConfig) {
+		t.Errorf("no key file: %v, want ErrConfig", err)
 	}
 	crt, key := ca.issue(t, "x", 1, true)
 	f.write(t, crt, key, []byte("not a certificate"), time.Now())
-	if _, err := auth.NewCertReloader(f.cert, f.key, f.ca); !errors.Is(err, auth.ErrCertificate) {
+	if _, err := auth.NewCertReloader(auth.CertReloaderConfig{CertFile: f.cert, KeyFile: f.key, CAFile: f.ca}); !errors.Is(err, auth.ErrCertificate) {
 		t.Errorf("CA file without certificates: %v", err)
 	}
 }

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-
-	"github.com/switchyard/switchyard/internal/clock"
 )
 
 // Errors about tokens. Every error [Validator.Validate] returns wraps
@@ -28,9 +26,13 @@ var (
 	ErrMissingKeyID = errors.New("auth: token has no key id")
 	// ErrCritical: the token's header has a "crit" member.
 	ErrCritical = errors.New("auth: token has critical header extensions")
-	// ErrConfig is wrapped by the errors [NewValidator] returns.
-	ErrConfig = errors.New("auth: invalid validator configuration")
+	// ErrMissingClaim: the token lacks a claim named in [Config.Required].
+	ErrMissingClaim = errors.New("auth: token lacks a required claim")
 )
+
+// ErrConfig is wrapped by the errors [New], [NewJWKS] and
+// [NewCertReloader] return for an invalid configuration.
+var ErrConfig = errors.New("auth: invalid configuration")
 
 // Defaults and limits of [Validator].
 const (
@@ -40,7 +42,7 @@ const (
 )
 
 // DefaultAlgorithms are the algorithms a validator on an asymmetric
-// [KeySet] accepts unless told otherwise.
+// [KeySet] accepts unless [Config.Algorithms] says otherwise.
 var DefaultAlgorithms = []string{"EdDSA", "ES256"}
 
 var (
@@ -48,118 +50,139 @@ var (
 	hmacAlgs       = []string{"HS256", "HS384", "HS512"}
 )
 
-// Option configures [NewValidator].
-type Option func(*Validator)
-
-// WithAlgorithms replaces the allow-list of signing algorithms. For an
-// asymmetric key set the default is [DefaultAlgorithms] and the choices are
-// EdDSA, ES256, ES384, ES512, RS256, RS384, RS512, PS256, PS384 and PS512;
-// for [HMACKey] the default is HS256 and the choices HS256, HS384 and
-// HS512. "none", an unknown name, an empty list, or a mix of the two
-// families makes [NewValidator] fail.
-func WithAlgorithms(algs ...string) Option {
-	return func(v *Validator) { v.algs = append([]string(nil), algs...) }
+// Config configures [New]. Keys, Issuer and Audience are required; every
+// other field's zero value is the default written beside it.
+type Config struct {
+	// Keys find the key that verifies a token: a [JWKS], [StaticKeys], or
+	// [HMACKey] for a shared secret. Required.
+	Keys KeySet
+	// Issuer is the value every token's "iss" must equal. Required.
+	Issuer string
+	// Audience is the value every token's "aud" must contain. Required.
+	Audience string
+	// Algorithms is the allow-list of signing algorithms (the pinned
+	// "alg" values). Empty means [DefaultAlgorithms] for an asymmetric key
+	// set and HS256 for [HMACKey]. The choices are EdDSA, ES256, ES384,
+	// ES512, RS256, RS384, RS512, PS256, PS384 and PS512 for an asymmetric
+	// key set, and HS256, HS384 and HS512 for HMACKey. "none", an unknown
+	// name, or a name of the other family is an error from [New].
+	Algorithms []string
+	// Leeway is the clock skew tolerated on exp, nbf and iat. Zero means
+	// [DefaultLeeway]; a negative value means none. More than [MaxLeeway]
+	// is an error from [New].
+	Leeway time.Duration
+	// MaxTokenSize is the largest token accepted, in bytes. Zero means
+	// [DefaultMaxTokenSize]; negative is an error from [New].
+	MaxTokenSize int
+	// Required names claims every accepted token must carry (with a
+	// non-null value), such as "sub" or "jti", on top of exp, iss and aud,
+	// which are always required. Nil requires no more; an empty name is an
+	// error from [New]. Only presence is checked: read the values from
+	// [Claims].
+	Required []string
+	// Hooks are called on the validator's events. The zero value calls
+	// nothing.
+	Hooks Hooks
 }
 
-// WithLeeway sets the clock skew tolerated on exp, nbf and iat. Default
-// [DefaultLeeway]; negative values mean none and values above [MaxLeeway]
-// are lowered to it.
-func WithLeeway(d time.Duration) Option {
-	return func(v *Validator) { v.leeway = min(max(d, 0), MaxLeeway) }
-}
-
-// WithMaxTokenSize sets the largest token accepted, in bytes. Default
-// [DefaultMaxTokenSize]; values of zero or less keep the default.
-func WithMaxTokenSize(n int) Option {
-	return func(v *Validator) {
-		if n > 0 {
-			v.maxSize = n
-		}
-	}
-}
-
-// WithClock sets the clock that exp, nbf and iat are checked against. The
-// default is the real clock; tests pass a fake.
-func WithClock(c clock.Clock) Option { return func(v *Validator) { v.clock = clock.OrReal(c) } }
-
-// WithErrorHook sets a function called with the reason whenever the
-// HTTP handler or the endpoint middleware rejects a request, for logging
-// and metrics: the 401 answer itself says only "invalid token". Default
-// none. It must be safe for concurrent use.
-func WithErrorHook(f func(ctx context.Context, err error)) Option {
-	return func(v *Validator) { v.onError = f }
+// Hooks are functions a [Validator] calls on its events. Each nil field is
+// not called. Hooks are called outside every lock, on the goroutine of the
+// request concerned; they must be safe for concurrent use and should not
+// block.
+type Hooks struct {
+	// OnReject is called with the reason whenever [Validator.Handler] or
+	// [Validator.Endpoint] rejects a request, before the 401 is written or
+	// returned, for logging and metrics: the 401 itself says only "invalid
+	// token" or "missing bearer token". [Validator.Validate] called
+	// directly does not call it.
+	OnReject func(ctx context.Context, err error)
 }
 
 // Validator checks tokens; see the package documentation for the rules.
-// Create it with [NewValidator]; the zero value is not usable. It is safe
-// for concurrent use.
+// Create it with [New]; the zero value is not usable. A Validator is
+// immutable and safe for concurrent use.
 type Validator struct {
 	keys     KeySet
-	issuer   string
-	audience string
 	algs     []string
-	leeway   time.Duration
 	maxSize  int
-	clock    clock.Clock
-	onError  func(context.Context, error)
+	required []string
+	onReject func(context.Context, error)
 	hmac     bool
 	parser   *jwt.Parser
+	now      func() time.Time // time.Now; tests set it through export_test.go
 }
 
-// NewValidator returns a validator that accepts tokens verified by keys,
-// issued by issuer for audience. issuer and audience are required.
-func NewValidator(keys KeySet, issuer, audience string, opts ...Option) (*Validator, error) {
-	if keys == nil {
-		return nil, fmt.Errorf("%w: nil key set", ErrConfig)
+// New returns a validator configured by cfg, or an error wrapping
+// [ErrConfig] when cfg is invalid: no Keys, Issuer or Audience, an
+// algorithm that is "none", unknown or of the wrong family for Keys, an
+// [HMACKey] secret shorter than [MinHMACKeySize], a Leeway above
+// [MaxLeeway], a negative MaxTokenSize, or an empty Required name.
+func New(cfg Config) (*Validator, error) {
+	if cfg.Keys == nil {
+		return nil, fmt.Errorf("%w: no key set", ErrConfig)
 	}
-	if issuer == "" || audience == "" {
+	if cfg.Issuer == "" || cfg.Audience == "" {
 		return nil, fmt.Errorf("%w: issuer and audience are required", ErrConfig)
 	}
-	v := &Validator{
-		keys:     keys,
-		issuer:   issuer,
-		audience: audience,
-		leeway:   DefaultLeeway,
-		maxSize:  DefaultMaxTokenSize,
-		clock:    clock.Real{},
+	leeway := cfg.Leeway
+	switch {
+	case leeway == 0:
+		leeway = DefaultLeeway
+	case leeway < 0:
+		leeway = 0
+	case leeway > MaxLeeway:
+		return nil, fmt.Errorf("%w: leeway %v exceeds %v", ErrConfig, leeway, MaxLeeway)
 	}
-	hk, isHMAC := keys.(hmacKey)
-	v.hmac = isHMAC
-	if isHMAC {
-		v.algs = []string{"HS256"}
-	} else {
-		v.algs = slices.Clone(DefaultAlgorithms)
+	maxSize := cfg.MaxTokenSize
+	switch {
+	case maxSize == 0:
+		maxSize = DefaultMaxTokenSize
+	case maxSize < 0:
+		return nil, fmt.Errorf("%w: negative MaxTokenSize", ErrConfig)
 	}
-	for _, o := range opts {
-		o(v)
+	for _, name := range cfg.Required {
+		if name == "" {
+			return nil, fmt.Errorf("%w: empty name in Required", ErrConfig)
+		}
 	}
+	hk, isHMAC := cfg.Keys.(hmacKey)
 	if isHMAC && len(hk.secret) < MinHMACKeySize {
 		return nil, fmt.Errorf("%w: HMAC secret of %d bytes, want at least %d", ErrConfig, len(hk.secret), MinHMACKeySize)
 	}
-	if len(v.algs) == 0 {
-		return nil, fmt.Errorf("%w: no algorithms allowed", ErrConfig)
-	}
-	allowed := asymmetricAlgs
+	algs := slices.Clone(cfg.Algorithms)
+	allowed, kind := asymmetricAlgs, "an asymmetric key set"
 	if isHMAC {
-		allowed = hmacAlgs
+		allowed, kind = hmacAlgs, "a shared secret"
 	}
-	for _, a := range v.algs {
+	switch {
+	case len(algs) > 0:
+	case isHMAC:
+		algs = []string{"HS256"}
+	default:
+		algs = slices.Clone(DefaultAlgorithms)
+	}
+	for _, a := range algs {
 		if !slices.Contains(allowed, a) {
-			kind := "an asymmetric key set"
-			if isHMAC {
-				kind = "a shared secret"
-			}
 			return nil, fmt.Errorf("%w: algorithm %q cannot be used with %s", ErrConfig, a, kind)
 		}
 	}
+	v := &Validator{
+		keys:     cfg.Keys,
+		algs:     algs,
+		maxSize:  maxSize,
+		required: slices.Clone(cfg.Required),
+		onReject: cfg.Hooks.OnReject,
+		hmac:     isHMAC,
+		now:      time.Now,
+	}
 	v.parser = jwt.NewParser(
-		jwt.WithValidMethods(v.algs),
-		jwt.WithIssuer(issuer),
-		jwt.WithAudience(audience),
+		jwt.WithValidMethods(algs),
+		jwt.WithIssuer(cfg.Issuer),
+		jwt.WithAudience(cfg.Audience),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
-		jwt.WithLeeway(v.leeway),
-		jwt.WithTimeFunc(v.clock.Now),
+		jwt.WithLeeway(leeway),
+		jwt.WithTimeFunc(func() time.Time { return v.now() }),
 		jwt.WithStrictDecoding(),
 	)
 	return v, nil
@@ -215,6 +238,11 @@ func (v *Validator) Validate(ctx context.Context, token string) (*Claims, error)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	for _, name := range v.required {
+		if mc[name] == nil {
+			return nil, fmt.Errorf("%w: %w: %q", ErrInvalidToken, ErrMissingClaim, name)
+		}
 	}
 	return claimsFrom(mc, kid)
 }

@@ -42,9 +42,9 @@ func Run(ctx context.Context, cfg platform.ServiceConfig) error {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	v, err := platform.NewVerifier(ctx, reg.Resolver, auth.WithErrorHook(func(_ context.Context, err error) {
+	v, err := platform.NewVerifier(ctx, reg.Resolver, auth.Hooks{OnReject: func(_ context.Context, err error) {
 		logger.Info("catalog: token rejected", "err", err)
-	}))
+	}})
 	if err != nil {
 		return err
 	}

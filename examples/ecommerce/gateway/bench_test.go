@@ -61,7 +61,12 @@ func benchGateway(b *testing.B) *gateway.Gateway {
 }
 
 func mustValidator(b *testing.B) *auth.Validator {
-	v, err := auth.NewValidator(auth.HMACKey([]byte("bench-only-secret-bench-only-secret")), "iss", "aud", auth.WithAlgorithms("HS256"))
+	v, err := auth.New(auth.Config{
+		Keys:       auth.HMACKey([]byte("bench-only-secret-bench-only-secret")),
+		Issuer:     "iss",
+		Audience:   "aud",
+		Algorithms: []string{"HS256"},
+	})
 	if err != nil {
 		b.Fatal(err)
 	}

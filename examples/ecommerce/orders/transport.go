@@ -42,7 +42,7 @@ type Authenticator = platform.Authenticator
 // package's own, which they may replace.
 func NewHTTPHandler(e Endpoints, a Authenticator, opts ...kithttp.ServerOption) *http.ServeMux {
 	opts = append([]kithttp.ServerOption{
-		kithttp.ServerBefore(auth.HTTPToContext()),
+		kithttp.ServerBefore(auth.HTTPToContext),
 		kithttp.ServerErrorEncoder(EncodeError),
 	}, opts...)
 	mux := http.NewServeMux()

@@ -9,11 +9,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
 	"github.com/switchyard/switchyard/examples/ecommerce/users"
-	"github.com/switchyard/switchyard/internal/clock"
 	"github.com/switchyard/switchyard/middleware/auth"
 )
 
@@ -167,8 +167,11 @@ func TestLogin(t *testing.T) {
 	}
 }
 
-// verify checks tok against the service's published JWKS and against
-// another key.
+// verify checks tok, issued at now, against the service's published JWKS
+// and against another key. The checks run in a synctest bubble whose fake
+// clock is first moved to now (a bubble's clock starts at 2000-01-01 and
+// time.Sleep advances it at once), since the validator checks exp, nbf and
+// iat against the clock.
 func verify(t *testing.T, f *fixture, tok string, now time.Time) *auth.Claims {
 	t.Helper()
 	ctx := context.Background()
@@ -184,23 +187,28 @@ func verify(t *testing.T, f *fixture, tok string, now time.Time) *auth.Claims {
 	for _, k := range keys {
 		list = append(list, k)
 	}
-	v, err := platform.NewValidator(auth.StaticKeys(list...), auth.WithClock(clock.NewFake(now)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := v.Validate(ctx, tok)
-	if err != nil {
-		t.Fatalf("token does not verify against the JWKS: %v", err)
-	}
+	var c *auth.Claims
+	synctest.Test(t, func(t *testing.T) {
+		time.Sleep(time.Until(now))
+		v, err := platform.NewValidator(auth.StaticKeys(list...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c, err = v.Validate(ctx, tok); err != nil {
+			t.Fatalf("token does not verify against the JWKS: %v", err)
+		}
 
-	otherPub, _, _ := ed25519.GenerateKey(nil)
-	other, err := platform.NewValidator(auth.StaticKeys(auth.Key{ID: c.KeyID, Alg: platform.Algorithm, Public: otherPub}),
-		auth.WithClock(clock.NewFake(now)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := other.Validate(ctx, tok); !errors.Is(err, auth.ErrInvalidToken) {
-		t.Fatalf("token verified with another key under the same kid: %v", err)
+		otherPub, _, _ := ed25519.GenerateKey(nil)
+		other, err := platform.NewValidator(auth.StaticKeys(auth.Key{ID: c.KeyID, Alg: platform.Algorithm, Public: otherPub}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := other.Validate(ctx, tok); !errors.Is(err, auth.ErrInvalidToken) {
+			t.Fatalf("token verified with another key under the same kid: %v", err)
+		}
+	})
+	if c == nil {
+		t.FailNow() // the bubble failed
 	}
 	return c
 }

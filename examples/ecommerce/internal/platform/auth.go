@@ -44,11 +44,18 @@ var ErrSign = errors.New("platform: cannot sign token")
 
 // NewValidator returns a validator for the shop's tokens on keys: algorithm
 // pinned to EdDSA, issuer Issuer, audience Audience, exp required (as
-// middleware/auth always requires it). opts are applied after, but cannot
-// change the issuer or audience.
-func NewValidator(keys auth.KeySet, opts ...auth.Option) (*auth.Validator, error) {
-	all := append([]auth.Option{auth.WithAlgorithms(Algorithm)}, opts...)
-	return auth.NewValidator(keys, Issuer, Audience, all...)
+// middleware/auth always requires it). hooks, if given (at most one), are
+// the validator's [auth.Hooks].
+func NewValidator(keys auth.KeySet, hooks ...auth.Hooks) (*auth.Validator, error) {
+	cfg := auth.Config{Keys: keys, Issuer: Issuer, Audience: Audience, Algorithms: []string{Algorithm}}
+	switch len(hooks) {
+	case 0:
+	case 1:
+		cfg.Hooks = hooks[0]
+	default:
+		return nil, fmt.Errorf("%w: more than one auth.Hooks", auth.ErrConfig)
+	}
+	return auth.New(cfg)
 }
 
 // Verifier checks the shop's tokens with the keys that the users service
@@ -74,22 +81,25 @@ type Verifier struct {
 // NewVerifier returns a Verifier that follows the users service through r.
 // It tries one fetch of the keys at once, bounded by ctx, and ignores its
 // failure: users may not be up yet, and the first token with an unknown key
-// id fetches again (at most once per JWKSRefreshInterval). opts are passed to
-// NewValidator.
-func NewVerifier(ctx context.Context, r discovery.Resolver, opts ...auth.Option) (*Verifier, error) {
+// id fetches again (at most once per JWKSRefreshInterval). hooks are passed
+// to NewValidator.
+func NewVerifier(ctx context.Context, r discovery.Resolver, hooks ...auth.Hooks) (*Verifier, error) {
 	c, err := NewClient(ctx, r, UsersService, http.MethodGet, JWKSPath, shttp.WithOperation("users.jwks"))
 	if err != nil {
 		return nil, err
 	}
 	ver := &Verifier{client: c}
-	ver.JWKS = auth.NewJWKS(func(ctx context.Context) ([]byte, error) {
+	ver.JWKS, err = auth.NewJWKS(func(ctx context.Context) ([]byte, error) {
 		doc, err := c.Call(ctx, Request{})
 		if err == nil {
 			ver.loaded.Store(true)
 		}
 		return doc, err
-	}, auth.WithMinRefreshInterval(JWKSRefreshInterval))
-	if ver.Validator, err = NewValidator(ver.JWKS, opts...); err != nil {
+	}, auth.JWKSConfig{MinRefreshInterval: JWKSRefreshInterval})
+	if err == nil {
+		ver.Validator, err = NewValidator(ver.JWKS, hooks...)
+	}
+	if err != nil {
 		c.Close()
 		return nil, err
 	}

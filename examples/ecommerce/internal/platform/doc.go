@@ -59,9 +59,9 @@
 // Tokens (auth.go):
 //
 //	const Issuer, Audience, Algorithm, RoleUser, RoleAdmin, UsersService, JWKSPath
-//	func NewValidator(keys auth.KeySet, opts ...auth.Option) (*auth.Validator, error)
+//	func NewValidator(keys auth.KeySet, hooks ...auth.Hooks) (*auth.Validator, error)
 //	type Verifier struct{ *auth.Validator; JWKS *auth.JWKS }   // keys fetched from users through discovery
-//	func NewVerifier(ctx context.Context, r discovery.Resolver, opts ...auth.Option) (*Verifier, error)
+//	func NewVerifier(ctx context.Context, r discovery.Resolver, hooks ...auth.Hooks) (*Verifier, error)
 //	func (v *Verifier) Handler(next http.Handler) http.Handler  // 401 unless a valid Bearer token; claims in ctx
 //	func (v *Verifier) Validate(ctx context.Context, token string) (*auth.Claims, error)
 //	func (v *Verifier) Close() error
