@@ -139,10 +139,7 @@ func newGateway(upstream string) (http.Handler, error) {
 	}
 	g, err := gateway.New(context.Background(), reg, []gateway.Route{
 		{Pattern: "/api/", Service: "backend", Middleware: []func(http.Handler) http.Handler{limit}},
-	}, gateway.WithMiddleware(
-		tr.Handler,
-		m.Handler,
-	))
+	}, gateway.Config{Middleware: []func(http.Handler) http.Handler{tr.Handler, m.Handler}})
 	if err != nil {
 		return nil, err
 	}

@@ -101,14 +101,7 @@ func newAttributionRig(tb testing.TB) *attributionRig {
 		{Pattern: "POST /login", Service: "svc"},
 		{Pattern: "POST /orders", Service: "svc"},
 		{Pattern: "GET /products", Service: "svc"},
-	},
-		gateway.WithTransport(&breakerTransport{group: rig.breakers, next: tr}),
-		gateway.WithMaxBodyBytes(rigMaxBody),
-		gateway.WithClassifier(circuitbreaker.SkipRejections(nil)),
-		gateway.WithOutlierDetection(balancer.OutlierConfig{ConsecutiveFailures: 1, MaxEjectionPercent: 100}),
-		gateway.WithMiddleware(counting),
-		gateway.WithLogger(slog.New(slog.DiscardHandler)),
-	)
+	}, gateway.Config{Transport: &breakerTransport{group: rig.breakers, next: tr}, MaxBodyBytes: rigMaxBody, Classifier: circuitbreaker.SkipRejections(nil), Outlier: &balancer.OutlierConfig{ConsecutiveFailures: 1, MaxEjectionPercent: 100}, Middleware: []func(http.Handler) http.Handler{counting}, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		tb.Fatal(err)
 	}

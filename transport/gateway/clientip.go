@@ -390,7 +390,7 @@ func NewClientAddrContext(ctx context.Context, client netip.Addr) context.Contex
 }
 
 // ClientAddrFromContext returns the client address the [Gateway] resolved
-// for the request whose context is ctx (see [WithTrustedProxies]), and
+// for the request whose context is ctx (see Config.TrustedProxies), and
 // false outside a gateway or when the connection had no IP address.
 // Inside the gateway the same address, with port 0 when the client's port
 // is unknown, is the request's RemoteAddr.

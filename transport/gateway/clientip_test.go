@@ -42,13 +42,13 @@ type seen struct {
 // serveGatewayOn runs a gateway on a real listener at addr
 // ("127.0.0.1:0" or "[::1]:0") and returns its base URL. It skips the test
 // when the address family is not available.
-func serveGatewayOn(t *testing.T, addr string, reg *memory.Registry, routes []gateway.Route, opts ...gateway.Option) string {
+func serveGatewayOn(t *testing.T, addr string, reg *memory.Registry, routes []gateway.Route, cfg gateway.Config) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Skipf("cannot listen on %s: %v", addr, err)
 	}
-	g, err := gateway.New(context.Background(), reg, routes, opts...)
+	g, err := gateway.New(context.Background(), reg, routes, cfg)
 	if err != nil {
 		ln.Close()
 		t.Fatal(err)
@@ -67,7 +67,7 @@ func serveGatewayOn(t *testing.T, addr string, reg *memory.Registry, routes []ga
 // recordingRoutes is one route to an echoing backend, with route
 // middleware and a gateway-wide middleware that report, in response
 // headers, the client address they were given.
-func recordingRoutes(t *testing.T, reg *memory.Registry) ([]gateway.Route, gateway.Option) {
+func recordingRoutes(t *testing.T, reg *memory.Registry) ([]gateway.Route, func(http.Handler) http.Handler) {
 	be := newBackend(t, "svc")
 	register(t, reg, "svc", "s1", addr(be.Server))
 	route := func(next http.Handler) http.Handler {
@@ -85,8 +85,7 @@ func recordingRoutes(t *testing.T, reg *memory.Registry) ([]gateway.Route, gatew
 			next.ServeHTTP(w, r)
 		})
 	}
-	return []gateway.Route{{Pattern: "/", Service: "svc", Middleware: []func(http.Handler) http.Handler{route}}},
-		gateway.WithMiddleware(log)
+	return []gateway.Route{{Pattern: "/", Service: "svc", Middleware: []func(http.Handler) http.Handler{route}}}, log
 }
 
 func send(t *testing.T, url string, hdr http.Header) seen {
@@ -210,11 +209,11 @@ func TestClientAddress(t *testing.T) {
 			reg := memory.New()
 			defer reg.Close()
 			routes, logMW := recordingRoutes(t, reg)
-			opts := []gateway.Option{logMW, gateway.WithTrustedProxies(c.trusted...)}
-			if c.header != "" {
-				opts = append(opts, gateway.WithClientIPHeader(c.header))
-			}
-			base := serveGatewayOn(t, c.listen, reg, routes, opts...)
+			base := serveGatewayOn(t, c.listen, reg, routes, gateway.Config{
+				Middleware:     []func(http.Handler) http.Handler{logMW},
+				TrustedProxies: c.trusted,
+				ClientIPHeader: c.header,
+			})
 			s := send(t, base+"/x", c.hdr)
 			if got := host(t, s.Log); got != c.want {
 				t.Errorf("gateway middleware saw %q, want %s", s.Log, c.want)
@@ -242,8 +241,7 @@ func TestStrippedHeaders(t *testing.T) {
 	defer reg.Close()
 	routes, _ := recordingRoutes(t, reg)
 	var outerSaw string
-	g, err := gateway.New(context.Background(), reg, routes, gateway.WithStrippedHeaders("X-User-Id", "x-tenant"),
-		gateway.WithClientIPHeader("X-Envoy-External-Address"))
+	g, err := gateway.New(context.Background(), reg, routes, gateway.Config{StrippedHeaders: []string{"X-User-Id", "x-tenant"}, ClientIPHeader: "X-Envoy-External-Address"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,9 +339,7 @@ func TestPerIPLimitUsesTheClientAddress(t *testing.T) {
 				t.Fatal(err)
 			}
 			limit := limiter.Handler
-			base := serveGatewayOn(t, c.listen, reg,
-				[]gateway.Route{{Pattern: "/", Service: "svc", Middleware: []func(http.Handler) http.Handler{limit}}},
-				gateway.WithTrustedProxies(netip.MustParsePrefix(c.trusted)))
+			base := serveGatewayOn(t, c.listen, reg, []gateway.Route{{Pattern: "/", Service: "svc", Middleware: []func(http.Handler) http.Handler{limit}}}, gateway.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix(c.trusted)}})
 			for i, s := range c.steps {
 				req, _ := http.NewRequest(http.MethodGet, base+"/login", nil)
 				for k, v := range s.hdr {
@@ -375,7 +371,7 @@ func TestPerIPLimitUsesTheClientAddress(t *testing.T) {
 // Behind a load balancer at 10.0.0.2, the client is the rightmost address
 // of X-Forwarded-For that is not a trusted proxy; what the client wrote to
 // the left of it, and its X-Real-Ip, are not believed and not passed on.
-func ExampleWithTrustedProxies() {
+func ExampleConfig_trustedProxies() {
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "X-Forwarded-For %q, X-Real-Ip %q\n", r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Real-Ip"))
 	}))
@@ -389,9 +385,7 @@ func ExampleWithTrustedProxies() {
 		panic(err)
 	}
 	limit := limiter.Handler
-	g, err := gateway.New(context.Background(), reg,
-		[]gateway.Route{{Pattern: "/", Service: "api", Middleware: []func(http.Handler) http.Handler{limit}}},
-		gateway.WithTrustedProxies(netip.MustParsePrefix("10.0.0.0/8")))
+	g, err := gateway.New(context.Background(), reg, []gateway.Route{{Pattern: "/", Service: "api", Middleware: []func(http.Handler) http.Handler{limit}}}, gateway.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
 	if err != nil {
 		panic(err)
 	}

@@ -26,9 +26,9 @@
 // # Client address
 //
 // The gateway's outermost layer resolves each request's client once. A
-// peer that is not a trusted proxy ([WithTrustedProxies]; the default
+// peer that is not a trusted proxy (Config.TrustedProxies; the default
 // trusts none) is the client, whatever headers it sent. A trusted peer's
-// X-Forwarded-For (or the header set by [WithClientIPHeader]) is walked
+// X-Forwarded-For (or the header set by Config.ClientIPHeader) is walked
 // from the right: each trusted address is skipped, and the first untrusted
 // one is the client. A malformed, obfuscated or "unknown" entry stops the
 // walk and the client is the last trusted hop, the furthest address the
@@ -36,14 +36,14 @@
 // client. Only the rightmost 32 entries are read. The client becomes the
 // request's RemoteAddr (port 0 when unknown) and [ClientAddrFromContext]
 // for everything inside the gateway (route middleware such as per-IP rate
-// limits, [WithMiddleware] access logs) and the upstream's
+// limits, Config.Middleware access logs) and the upstream's
 // X-Forwarded-For, which holds the client alone.
 //
 // Before routing, the layer removes the headers a client could use to
 // claim an identity: every X-Forwarded-* header, Forwarded, X-Real-Ip,
 // X-Client-Ip, Client-Ip, True-Client-Ip, X-Cluster-Client-Ip,
 // Cf-Connecting-Ip, Fastly-Client-Ip, X-Original-Forwarded-For and the
-// names given to [WithStrippedHeaders], matched regardless of case and of
+// names given to Config.StrippedHeaders, matched regardless of case and of
 // '_' written for '-'. Upstreams see only what the gateway sets. The
 // scheme and host the upstream sees (X-Forwarded-Proto, -Host) are the
 // gateway's own connection's, also behind a trusted proxy.

@@ -31,7 +31,7 @@ func Example() {
 	g, err := gateway.New(ctx, reg, []gateway.Route{
 		{Pattern: "GET /api/v1/products/{id}", Service: "catalog", Rewrite: "/products/{id}",
 			Middleware: []func(http.Handler) http.Handler{cors}},
-	})
+	}, gateway.Config{})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -30,133 +30,108 @@ type Budget interface {
 	TryWithdraw() bool
 }
 
-// Option configures a [Gateway].
-type Option func(*Gateway)
+// ErrConfig is wrapped by the error [New] returns for a Config field out of
+// range.
+var ErrConfig = errors.New("gateway: invalid configuration")
 
-// WithPolicy sets the function that makes the balancing policy for each
-// upstream service. The default is peak-EWMA P2C (balancer/p2c).
-func WithPolicy(newPolicy func(service string) balancer.Policy) Option {
-	return func(g *Gateway) { g.newPolicy = newPolicy }
-}
+// Config configures a [Gateway]. The zero value is a working gateway with
+// the default written beside each field; a field out of range makes [New]
+// fail with an error wrapping [ErrConfig].
+type Config struct {
+	// Policy makes the balancing policy of each upstream service. Nil
+	// means peak-EWMA P2C (balancer/p2c).
+	Policy func(service string) balancer.Policy
+	// Outlier is the outlier detection of every upstream. Nil means
+	// balancer.OutlierConfig{MaxEjectionPercent: 50}: its documented
+	// defaults, except that one bad instance of two can be ejected.
+	Outlier *balancer.OutlierConfig
+	// Classifier decides which failed attempts count against an instance
+	// and may be retried on another. Nil means outcome.Default. Every
+	// upstream balancer is given it too, so the two never disagree.
+	Classifier outcome.Classifier
+	// BalancerHooks are the hooks of every upstream balancer. A nil
+	// OnError logs the error with Logger.
+	BalancerHooks balancer.Hooks
 
-// WithOutlierDetection sets the outlier detection of every upstream. The
-// default is balancer.OutlierConfig{} with its documented defaults, except
-// that MaxEjectionPercent is 50 so one bad instance of two can be ejected.
-func WithOutlierDetection(cfg balancer.OutlierConfig) Option {
-	return func(g *Gateway) { g.outlier = cfg }
-}
+	// Transport carries every upstream request. Nil means
+	// [NewTransport](256).
+	Transport http.RoundTripper
+	// MaxBodyBytes is the request body limit; larger bodies are answered
+	// 413. Zero means 1 MiB; negative is an error.
+	MaxBodyBytes int64
+	// DefaultTimeout bounds every request of the routes without a Timeout
+	// of their own, retries included. Zero means 30s; NoDefaultTimeout
+	// leaves such routes without one.
+	DefaultTimeout   time.Duration
+	NoDefaultTimeout bool
+	// Retries is how many times an idempotent request is tried again on
+	// another instance (see [Route].Retries), for the routes that do not
+	// set their own. Zero means 2; NoRetries means none.
+	Retries   int
+	NoRetries bool
+	// Budget gives the retries of each upstream service the budget they
+	// draw on (a *retry.Budget satisfies [Budget]; share it with the rest
+	// of the call path). Nil means retries are limited only by their count.
+	Budget func(service string) Budget
+	// AttemptTimeout is how the timeout of each attempt of a request that
+	// may be retried (every attempt but the last) is derived from the
+	// latency its route has shown: the rule of shttp.AttemptTimeout, whose
+	// zero value takes every documented default. An instance that accepts
+	// connections and never answers then costs such a request one attempt
+	// timeout before it is retried elsewhere, and counts a failure towards
+	// its ejection, instead of holding it for the route's whole budget.
+	// NoAttemptTimeout lets every attempt use the rest of the budget.
+	AttemptTimeout   shttp.AttemptTimeout
+	NoAttemptTimeout bool
 
-// WithTransport replaces the shared upstream transport. The default is
-// [NewTransport](256).
-func WithTransport(rt http.RoundTripper) Option { return func(g *Gateway) { g.transport = rt } }
+	// Middleware wraps the whole gateway (routing included), the first
+	// outermost: access logs, metrics, tracing, CORS for every route. The
+	// client-address layer (TrustedProxies) runs outside all of them.
+	Middleware []func(http.Handler) http.Handler
+	// Logger receives upstream errors that are not returned to the client.
+	// Nil means slog.Default().
+	Logger *slog.Logger
 
-// WithMaxBodyBytes sets the request body limit; larger bodies are answered
-// with 413. The default is 1 MiB.
-func WithMaxBodyBytes(n int64) Option { return func(g *Gateway) { g.maxBody = n } }
-
-// WithDefaultTimeout bounds every request of routes without their own
-// Timeout. The default is 30s; zero or less means no gateway timeout.
-func WithDefaultTimeout(d time.Duration) Option { return func(g *Gateway) { g.timeout = d } }
-
-// WithRetries sets how many times an idempotent request is retried on
-// another instance when the first failed before any response, for routes
-// that do not set their own. The default is 2.
-func WithRetries(n int) Option { return func(g *Gateway) { g.retries = n } }
-
-// WithBudget gives the gateway the budget its retries draw on, per
-// upstream service. Without it retries are limited only by their count.
-func WithBudget(budget func(service string) Budget) Option {
-	return func(g *Gateway) { g.budget = budget }
-}
-
-// WithMiddleware wraps the whole gateway (routing included) in mw, the
-// first outermost: access logs, metrics, tracing, CORS for every route.
-func WithMiddleware(mw ...func(http.Handler) http.Handler) Option {
-	return func(g *Gateway) { g.middleware = append(g.middleware, mw...) }
-}
-
-// WithLogger sets the logger for upstream errors that are not returned to
-// the client. The default is slog.Default().
-func WithLogger(l *slog.Logger) Option { return func(g *Gateway) { g.log = l } }
-
-// WithClassifier sets the rule that decides which failed attempts count
-// against an instance and may be retried on another (nil means
-// outcome.Default). It is given to every upstream balancer too; set it
-// here rather than with a balancer option, so that both agree.
-func WithClassifier(c outcome.Classifier) Option {
-	return func(g *Gateway) { g.classify = outcome.Or(c) }
-}
-
-// WithAttemptTimeout sets how the timeout of each attempt of a request
-// that may be retried (every attempt but the last) is derived from the
-// latency its upstream has shown: the rule of shttp.AttemptTimeout, whose
-// zero value — the default — takes every documented default. An instance
-// that accepts connections and never answers then costs such a request
-// one attempt timeout before it is retried elsewhere, and counts a
-// failure towards its ejection, instead of holding the request for the
-// route's whole budget. New fails on an out-of-range field.
-func WithAttemptTimeout(cfg shttp.AttemptTimeout) Option {
-	return func(g *Gateway) { g.attempt, g.noAttempt = cfg, false }
-}
-
-// WithoutAttemptTimeout turns per-attempt timeouts off: every attempt may
-// use the rest of its route's budget.
-func WithoutAttemptTimeout() Option { return func(g *Gateway) { g.noAttempt = true } }
-
-// WithBalancerConfig sets the configuration of every upstream balancer
-// (its hooks; a nil Hooks.OnError logs). Its Factory, Classifier and
-// Outlier are the gateway's.
-func WithBalancerConfig(cfg balancer.Config) Option {
-	return func(g *Gateway) { g.balancerCfg = cfg }
-}
-
-// WithTrustedProxies names the proxies (load balancers, ingresses) in
-// front of the gateway. A request whose peer is in one of cidrs has its
-// client taken from the forwarding header (X-Forwarded-For unless
-// [WithClientIPHeader] says otherwise) by the rightmost-untrusted rule; a
-// request from any other peer is from that peer, whatever it sent. The
-// client address is what route middleware (per-IP rate limits), access
-// logs and the upstream's X-Forwarded-For see. The default trusts nobody.
-func WithTrustedProxies(cidrs ...netip.Prefix) Option {
-	return func(g *Gateway) { g.ident.trust(cidrs) }
-}
-
-// WithClientIPHeader sets the header the trusted proxies write the chain
-// of addresses to: "X-Forwarded-For" (the default) or any header in its
-// comma-separated format, or "Forwarded" (RFC 7239, its for= parameters).
-// Name the one your proxies append to; a header they pass through from
-// clients untouched would let clients choose their address.
-func WithClientIPHeader(name string) Option {
-	return func(g *Gateway) { g.ident.useHeader(name) }
-}
-
-// WithStrippedHeaders adds names to the identity headers removed from
-// every request before routing (see the package documentation for the
-// default list); use it for the headers an upstream trusts to say who the
-// caller is (X-User-Id, X-Tenant). Names match regardless of case and of
-// '_' written for '-'.
-func WithStrippedHeaders(names ...string) Option {
-	return func(g *Gateway) { g.ident.strip(names) }
+	// TrustedProxies are the proxies (load balancers, ingresses) in front
+	// of the gateway. A request whose peer is in one of them has its
+	// client taken from ClientIPHeader by the rightmost-untrusted rule; a
+	// request from any other peer is from that peer, whatever it sent. The
+	// client address is what route middleware (per-IP rate limits), access
+	// logs and the upstream's X-Forwarded-For see. Nil trusts nobody.
+	TrustedProxies []netip.Prefix
+	// ClientIPHeader is the header the trusted proxies write the chain of
+	// addresses to: "X-Forwarded-For" (the default, for "") or any header
+	// in its comma-separated format, or "Forwarded" (RFC 7239, its for=
+	// parameters). Name the one your proxies append to; a header they pass
+	// through from clients untouched would let clients choose their
+	// address. It is stripped from what upstreams see, like every identity
+	// header.
+	ClientIPHeader string
+	// StrippedHeaders are removed from every request before routing, on
+	// top of the identity headers listed in the package documentation:
+	// the headers an upstream trusts to say who the caller is (X-User-Id,
+	// X-Tenant). Names match regardless of case and of '_' written for '-'.
+	StrippedHeaders []string
 }
 
 // Gateway is an http.Handler that routes requests to discovered upstream
 // instances. It is safe for concurrent use; Close stops following the
 // registry.
 type Gateway struct {
-	newPolicy   func(string) balancer.Policy
-	outlier     balancer.OutlierConfig
-	transport   http.RoundTripper
-	maxBody     int64
-	timeout     time.Duration
-	retries     int
-	budget      func(string) Budget
-	middleware  []func(http.Handler) http.Handler
-	log         *slog.Logger
-	balancerCfg balancer.Config
-	ident       identity
-	classify    outcome.Classifier
-	attempt     shttp.AttemptTimeout
-	noAttempt   bool
+	newPolicy  func(string) balancer.Policy
+	outlier    balancer.OutlierConfig
+	hooks      balancer.Hooks
+	transport  http.RoundTripper
+	maxBody    int64
+	timeout    time.Duration
+	retries    int
+	budget     func(string) Budget
+	middleware []func(http.Handler) http.Handler
+	log        *slog.Logger
+	ident      identity
+	classify   outcome.Classifier
+	attempt    shttp.AttemptTimeout
+	noAttempt  bool
 
 	handler   http.Handler
 	proxy     *httputil.ReverseProxy
@@ -172,28 +147,13 @@ type upstream struct {
 }
 
 // New builds a gateway that resolves each route's service with resolver
-// and starts following it. It fails on an invalid or conflicting route, or
-// when a service cannot be watched.
-func New(ctx context.Context, resolver discovery.Resolver, routes []Route, opts ...Option) (*Gateway, error) {
-	g := &Gateway{
-		newPolicy: func(string) balancer.Policy { return p2c.New() },
-		outlier:   balancer.OutlierConfig{MaxEjectionPercent: 50},
-		maxBody:   1 << 20,
-		timeout:   30 * time.Second,
-		retries:   2,
-		log:       slog.Default(),
-		classify:  outcome.Default,
-		upstreams: map[string]*upstream{},
-	}
-	for _, o := range opts {
-		o(g)
-	}
-	var err error
-	if g.attempt, err = g.attempt.WithDefaults(); err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
-	}
-	if g.transport == nil {
-		g.transport = NewTransport(256)
+// and starts following it. It fails on a Config field out of range
+// ([ErrConfig]), an invalid or conflicting route ([ErrBadRoute]), or when
+// a service cannot be watched.
+func New(ctx context.Context, resolver discovery.Resolver, routes []Route, cfg Config) (*Gateway, error) {
+	g, err := newGateway(cfg)
+	if err != nil {
+		return nil, err
 	}
 	g.proxy = &httputil.ReverseProxy{
 		Rewrite:        rewrite,
@@ -216,6 +176,76 @@ func New(ctx context.Context, resolver discovery.Resolver, routes []Route, opts 
 		h = g.middleware[i](h)
 	}
 	g.handler = g.ident.wrap(h)
+	return g, nil
+}
+
+// newGateway checks cfg and fills in its defaults.
+func newGateway(cfg Config) (*Gateway, error) {
+	g := &Gateway{
+		newPolicy:  cfg.Policy,
+		outlier:    balancer.OutlierConfig{MaxEjectionPercent: 50},
+		hooks:      cfg.BalancerHooks,
+		transport:  cfg.Transport,
+		maxBody:    cfg.MaxBodyBytes,
+		timeout:    cfg.DefaultTimeout,
+		retries:    cfg.Retries,
+		budget:     cfg.Budget,
+		middleware: cfg.Middleware,
+		log:        cfg.Logger,
+		classify:   outcome.Or(cfg.Classifier),
+		noAttempt:  cfg.NoAttemptTimeout,
+		upstreams:  map[string]*upstream{},
+	}
+	switch {
+	case cfg.MaxBodyBytes < 0:
+		return nil, fmt.Errorf("%w: negative MaxBodyBytes %d", ErrConfig, cfg.MaxBodyBytes)
+	case cfg.DefaultTimeout < 0:
+		return nil, fmt.Errorf("%w: negative DefaultTimeout %v", ErrConfig, cfg.DefaultTimeout)
+	case cfg.Retries < 0:
+		return nil, fmt.Errorf("%w: negative Retries %d (NoRetries turns them off)", ErrConfig, cfg.Retries)
+	case cfg.NoDefaultTimeout && cfg.DefaultTimeout != 0:
+		return nil, fmt.Errorf("%w: both DefaultTimeout and NoDefaultTimeout set", ErrConfig)
+	case cfg.NoRetries && cfg.Retries != 0:
+		return nil, fmt.Errorf("%w: both Retries and NoRetries set", ErrConfig)
+	}
+	var err error
+	if g.attempt, err = cfg.AttemptTimeout.WithDefaults(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if cfg.Outlier != nil {
+		g.outlier = *cfg.Outlier
+	}
+	if g.newPolicy == nil {
+		g.newPolicy = func(string) balancer.Policy { return p2c.New() }
+	}
+	if g.transport == nil {
+		g.transport = NewTransport(256)
+	}
+	if g.maxBody == 0 {
+		g.maxBody = 1 << 20
+	}
+	switch {
+	case cfg.NoDefaultTimeout:
+		g.timeout = 0
+	case g.timeout == 0:
+		g.timeout = 30 * time.Second
+	}
+	switch {
+	case cfg.NoRetries:
+		g.retries = -1
+	case g.retries == 0:
+		g.retries = 2
+	}
+	if g.log == nil {
+		g.log = slog.Default()
+	}
+	g.ident.trust(cfg.TrustedProxies)
+	if cfg.ClientIPHeader != "" {
+		g.ident.useHeader(cfg.ClientIPHeader)
+	}
+	if len(cfg.StrippedHeaders) > 0 {
+		g.ident.strip(cfg.StrippedHeaders)
+	}
 	return g, nil
 }
 
@@ -266,11 +296,10 @@ func (g *Gateway) follow(ctx context.Context, resolver discovery.Resolver, servi
 	if err != nil {
 		return nil, fmt.Errorf("gateway: watch %s: %w", service, err)
 	}
-	cfg := g.balancerCfg
-	// The gateway's classifier wins, so that the balancer cannot disagree
-	// with the gateway's own retry decisions.
+	// The gateway's classifier is the balancer's, so that the balancer
+	// cannot disagree with the gateway's own retry decisions.
 	outlier := g.outlier
-	cfg.Factory, cfg.Classifier, cfg.Outlier = g.factory, g.classify, &outlier
+	cfg := balancer.Config{Factory: g.factory, Classifier: g.classify, Outlier: &outlier, Hooks: g.hooks}
 	if cfg.Hooks.OnError == nil {
 		cfg.Hooks.OnError = func(err error) { g.log.Warn("gateway: upstream", "service", service, "error", err) }
 	}
@@ -291,7 +320,7 @@ func (g *Gateway) follow(ctx context.Context, resolver discovery.Resolver, servi
 }
 
 // Identify wraps next in the gateway's client-address layer (see
-// [WithTrustedProxies]), for handlers that run in front of the gateway —
+// Config.TrustedProxies), for handlers that run in front of the gateway —
 // an access log or a metrics layer — so that they see the client's
 // address and none of the stripped headers, as the routes do. The gateway
 // applies the same layer itself; running it twice changes nothing, since

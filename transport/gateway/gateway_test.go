@@ -59,9 +59,9 @@ func register(t *testing.T, reg *memory.Registry, service, id, address string) d
 	return inst
 }
 
-func newGateway(t *testing.T, reg *memory.Registry, routes []gateway.Route, opts ...gateway.Option) *httptest.Server {
+func newGateway(t *testing.T, reg *memory.Registry, routes []gateway.Route, cfg gateway.Config) *httptest.Server {
 	t.Helper()
-	g, err := gateway.New(context.Background(), reg, routes, opts...)
+	g, err := gateway.New(context.Background(), reg, routes, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestRoutingAndRewrite(t *testing.T) {
 		{Pattern: "/api/v1/products", Service: "catalog", Rewrite: "/products"},
 		{Pattern: "/api/v1/orders/", Service: "orders"},
 		{Pattern: "/files/{path...}", Service: "catalog", Rewrite: "/static/{path...}"},
-	})
+	}, gateway.Config{})
 	cases := []struct {
 		path, backend, upstreamPath string
 	}{
@@ -154,7 +154,7 @@ func TestForwardingHeadersCannotBeForgedOrStripped(t *testing.T) {
 	defer reg.Close()
 	be := newBackend(t, "svc")
 	register(t, reg, "svc", "s1", addr(be.Server))
-	gw := newGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc"}})
+	gw := newGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc"}}, gateway.Config{})
 
 	// A client naming X-Forwarded-For in Connection asks every proxy on the
 	// way to drop it as hop-by-hop; the gateway must still send its own.
@@ -194,7 +194,7 @@ func TestRequestsCannotReachUnregisteredAddresses(t *testing.T) {
 	gw := newGateway(t, reg, []gateway.Route{
 		{Pattern: "/api/", Service: "svc"},
 		{Pattern: "/img/{name}", Service: "svc", Rewrite: "/images/{name}"},
-	})
+	}, gateway.Config{})
 	raw := []string{
 		"GET http://" + addr(canary.Server) + "/api/x HTTP/1.1\r\nHost: " + addr(canary.Server) + "\r\n\r\n",
 		"GET /api/x HTTP/1.1\r\nHost: " + addr(canary.Server) + "\r\n\r\n",
@@ -267,7 +267,7 @@ func TestBodyLimit(t *testing.T) {
 	be := newBackend(t, "svc")
 	register(t, reg, "svc", "s1", addr(be.Server))
 	const limit = 64 << 10
-	g, err := gateway.New(context.Background(), reg, []gateway.Route{{Pattern: "/", Service: "svc"}}, gateway.WithMaxBodyBytes(limit))
+	g, err := gateway.New(context.Background(), reg, []gateway.Route{{Pattern: "/", Service: "svc"}}, gateway.Config{MaxBodyBytes: limit})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,9 +313,7 @@ func TestRetriesIdempotentRequestsOnAnotherInstance(t *testing.T) {
 	dead.Close() // registered but refusing connections
 	register(t, reg, "svc", "a-dead", addr(dead.Server))
 	register(t, reg, "svc", "b-live", addr(live.Server))
-	gw := newGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc"}},
-		gateway.WithOutlierDetection(balancerConfigNoEjection()),
-		gateway.WithPolicy(func(string) balancer.Policy { return roundrobin.New() }))
+	gw := newGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc"}}, gateway.Config{Outlier: ptr(balancerConfigNoEjection()), Policy: func(string) balancer.Policy { return roundrobin.New() }})
 	for i := range 50 {
 		resp, _ := get(t, gw.URL+fmt.Sprintf("/item/%d", i), nil)
 		if resp.StatusCode != 200 {
@@ -356,7 +354,7 @@ func TestNoUpstreamAndDeadline(t *testing.T) {
 	gw := newGateway(t, reg, []gateway.Route{
 		{Pattern: "/empty/", Service: "nobody"},
 		{Pattern: "/slow/", Service: "slow", Timeout: 100 * time.Millisecond},
-	})
+	}, gateway.Config{})
 	resp, _ := get(t, gw.URL+"/empty/x", nil)
 	if resp.StatusCode != http.StatusServiceUnavailable || errorCode(t, resp) != gateway.CodeNoUpstream {
 		t.Errorf("no instances: %d, want 503 no_healthy_upstream", resp.StatusCode)
@@ -384,7 +382,7 @@ func TestInvalidRoutes(t *testing.T) {
 		{{Pattern: "GET /a/{x", Service: "s"}},
 	}
 	for _, routes := range bad {
-		if g, err := gateway.New(context.Background(), reg, routes); err == nil {
+		if g, err := gateway.New(context.Background(), reg, routes, gateway.Config{}); err == nil {
 			g.Close()
 			t.Errorf("routes %+v accepted", routes)
 		}
@@ -395,7 +393,7 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	reg := memory.New()
 	defer reg.Close()
-	g, err := gateway.New(context.Background(), reg, []gateway.Route{{Pattern: "/", Service: "svc"}, {Pattern: "/b/", Service: "other"}})
+	g, err := gateway.New(context.Background(), reg, []gateway.Route{{Pattern: "/", Service: "svc"}, {Pattern: "/b/", Service: "other"}}, gateway.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,7 +405,7 @@ func TestTLSTermination(t *testing.T) {
 	defer reg.Close()
 	be := newBackend(t, "svc")
 	register(t, reg, "svc", "s1", addr(be.Server))
-	g, err := gateway.New(context.Background(), reg, []gateway.Route{{Pattern: "/", Service: "svc"}})
+	g, err := gateway.New(context.Background(), reg, []gateway.Route{{Pattern: "/", Service: "svc"}}, gateway.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -442,10 +440,7 @@ func TestRouteTimeoutCountsAgainstTheInstance(t *testing.T) {
 	live := newBackend(t, "live")
 	register(t, reg, "svc", "a-hung", addr(hung))
 	register(t, reg, "svc", "b-live", addr(live.Server))
-	g, err := gateway.New(context.Background(), reg,
-		[]gateway.Route{{Pattern: "/", Service: "svc", Timeout: 50 * time.Millisecond, Retries: -1}},
-		gateway.WithPolicy(func(string) balancer.Policy { return roundrobin.New() }),
-		gateway.WithOutlierDetection(balancer.OutlierConfig{ConsecutiveFailures: 2, MaxEjectionPercent: 50}))
+	g, err := gateway.New(context.Background(), reg, []gateway.Route{{Pattern: "/", Service: "svc", Timeout: 50 * time.Millisecond, Retries: -1}}, gateway.Config{Policy: func(string) balancer.Policy { return roundrobin.New() }, Outlier: &balancer.OutlierConfig{ConsecutiveFailures: 2, MaxEjectionPercent: 50}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,3 +14,6 @@ func balancerConfigNoEjection() balancer.OutlierConfig {
 
 // The retry middleware's budget is the one the gateway draws on.
 var _ gateway.Budget = (*retry.Budget)(nil)
+
+// ptr returns a pointer to v, for Config's pointer fields.
+func ptr[T any](v T) *T { return &v }

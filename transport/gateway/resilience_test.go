@@ -23,7 +23,6 @@ import (
 	shttp "github.com/switchyard/switchyard/transport/http"
 )
 
-func quietLogger() gateway.Option { return gateway.WithLogger(slog.New(slog.DiscardHandler)) }
 
 func hostByID(t *testing.T, g *gateway.Gateway, id string) balancer.HostState {
 	t.Helper()
@@ -38,9 +37,12 @@ func hostByID(t *testing.T, g *gateway.Gateway, id string) balancer.HostState {
 	return balancer.HostState{}
 }
 
-func startGateway(t *testing.T, reg *memory.Registry, routes []gateway.Route, wrap func(http.Handler) http.Handler, opts ...gateway.Option) (*gateway.Gateway, string) {
+func startGateway(t *testing.T, reg *memory.Registry, routes []gateway.Route, wrap func(http.Handler) http.Handler, cfg gateway.Config) (*gateway.Gateway, string) {
 	t.Helper()
-	g, err := gateway.New(context.Background(), reg, routes, append([]gateway.Option{quietLogger()}, opts...)...)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	g, err := gateway.New(context.Background(), reg, routes, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,10 +104,7 @@ func TestServerErrorsAreRetriedForIdempotentRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc"}}, nil,
-		gateway.WithPolicy(func(string) balancer.Policy { return roundrobin.New() }),
-		gateway.WithBudget(func(string) gateway.Budget { return budget }),
-		gateway.WithOutlierDetection(balancer.OutlierConfig{ConsecutiveFailures: 3, MaxEjectionPercent: 50}))
+	g, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc"}}, nil, gateway.Config{Policy: func(string) balancer.Policy { return roundrobin.New() }, Budget: func(string) gateway.Budget { return budget }, Outlier: &balancer.OutlierConfig{ConsecutiveFailures: 3, MaxEjectionPercent: 50}})
 	for i := range 50 {
 		if code, _, _ := status(t, mustGet(t, url+"/x")); code != http.StatusOK {
 			t.Fatalf("GET %d: status %d; a 500 from one instance must be retried on another", i, code)
@@ -126,7 +125,7 @@ func TestServerErrorsReachNonIdempotentCallers(t *testing.T) {
 	}))
 	defer sick.Close()
 	register(t, reg, "svc", "a-sick", addr(sick))
-	_, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc"}}, nil)
+	_, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc"}}, nil, gateway.Config{})
 	req, err := http.NewRequest(http.MethodPost, url+"/x", strings.NewReader("{}"))
 	if err != nil {
 		t.Fatal(err)
@@ -146,10 +145,7 @@ func TestHungInstanceCostsOneAttemptTimeout(t *testing.T) {
 	live := newBackend(t, "live")
 	register(t, reg, "svc", "a-hung", brokenreq.Hung(t))
 	register(t, reg, "svc", "b-live", addr(live.Server))
-	g, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc", Timeout: 30 * time.Second}}, nil,
-		gateway.WithPolicy(func(string) balancer.Policy { return roundrobin.New() }),
-		gateway.WithAttemptTimeout(shttp.AttemptTimeout{Floor: 100 * time.Millisecond, Initial: 200 * time.Millisecond}),
-		gateway.WithOutlierDetection(balancer.OutlierConfig{ConsecutiveFailures: 3, MaxEjectionPercent: 50}))
+	g, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc", Timeout: 30 * time.Second}}, nil, gateway.Config{Policy: func(string) balancer.Policy { return roundrobin.New() }, AttemptTimeout: shttp.AttemptTimeout{Floor: 100 * time.Millisecond, Initial: 200 * time.Millisecond}, Outlier: &balancer.OutlierConfig{ConsecutiveFailures: 3, MaxEjectionPercent: 50}})
 	var slowest time.Duration
 	for i := range 20 {
 		code, _, took := status(t, mustGet(t, url+"/x"))
@@ -185,9 +181,7 @@ func TestRouteTimeoutUnderAnEqualServerDeadline(t *testing.T) {
 			edge := func(next http.Handler) http.Handler {
 				return deadline.Handler(next, deadline.WithDefault(budget), deadline.WithMax(budget))
 			}
-			g, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc", Timeout: budget, Retries: -1}}, edge,
-				gateway.WithPolicy(func(string) balancer.Policy { return roundrobin.New() }),
-				gateway.WithOutlierDetection(balancer.OutlierConfig{ConsecutiveFailures: 2, MaxEjectionPercent: 50}))
+			g, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc", Timeout: budget, Retries: -1}}, edge, gateway.Config{Policy: func(string) balancer.Policy { return roundrobin.New() }, Outlier: &balancer.OutlierConfig{ConsecutiveFailures: 2, MaxEjectionPercent: 50}})
 			timeouts := 0
 			for range 20 {
 				code, _, _ := status(t, mustGet(t, url+"/x", deadline.Header, header))
@@ -223,10 +217,7 @@ func TestEveryBreakerOpenAnswers503(t *testing.T) {
 	}
 	tr := gateway.NewTransport(4)
 	defer tr.CloseIdleConnections()
-	_, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc"}}, nil,
-		gateway.WithTransport(&breakerTransport{group: breakers, next: tr}),
-		gateway.WithClassifier(circuitbreaker.SkipRejections(nil)),
-		gateway.WithOutlierDetection(balancer.OutlierConfig{DisableConsecutive: true, DisableSuccessRate: true, DisableFailurePercentage: true}))
+	_, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc"}}, nil, gateway.Config{Transport: &breakerTransport{group: breakers, next: tr}, Classifier: circuitbreaker.SkipRejections(nil), Outlier: &balancer.OutlierConfig{DisableConsecutive: true, DisableSuccessRate: true, DisableFailurePercentage: true}})
 	if code, _, _ := status(t, mustGet(t, url+"/x")); code != http.StatusServiceUnavailable {
 		t.Fatalf("first request: status %d, want the instance's own 503", code)
 	}
@@ -255,8 +246,7 @@ func TestAttemptTimeoutCoversOnlyTheWaitForAnAnswer(t *testing.T) {
 	defer streaming.Close()
 	register(t, reg, "svc", "a", addr(streaming))
 	register(t, reg, "svc", "b", addr(streaming))
-	g, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc"}}, nil,
-		gateway.WithAttemptTimeout(shttp.AttemptTimeout{Floor: 50 * time.Millisecond, Initial: 100 * time.Millisecond}))
+	g, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc"}}, nil, gateway.Config{AttemptTimeout: shttp.AttemptTimeout{Floor: 50 * time.Millisecond, Initial: 100 * time.Millisecond}})
 	for i := range 3 {
 		resp, err := http.Get(url + "/stream")
 		if err != nil {
@@ -288,8 +278,7 @@ func TestSlowReaderIsNotTheInstancesFault(t *testing.T) {
 	}))
 	defer srv.Close()
 	register(t, reg, "svc", "a", addr(srv))
-	g, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc", Timeout: 200 * time.Millisecond}}, nil,
-		gateway.WithOutlierDetection(balancer.OutlierConfig{ConsecutiveFailures: 1, MaxEjectionPercent: 100}))
+	g, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc", Timeout: 200 * time.Millisecond}}, nil, gateway.Config{Outlier: &balancer.OutlierConfig{ConsecutiveFailures: 1, MaxEjectionPercent: 100}})
 	host := strings.TrimPrefix(url, "http://")
 	for range 3 {
 		conn, err := net.Dial("tcp", host)
@@ -332,8 +321,7 @@ func TestIdempotentRequestWithABodyIsRetried(t *testing.T) {
 	live := newBackend(t, "live")
 	register(t, reg, "svc", "a-sick", addr(sick))
 	register(t, reg, "svc", "b-live", addr(live.Server))
-	_, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc"}}, nil,
-		gateway.WithPolicy(func(string) balancer.Policy { return roundrobin.New() }))
+	_, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc"}}, nil, gateway.Config{Policy: func(string) balancer.Policy { return roundrobin.New() }})
 	for i := range 6 {
 		for _, chunked := range []bool{false, true} {
 			var body io.Reader = strings.NewReader(`{"n":1}`)
@@ -382,7 +370,7 @@ func TestOuterDeadlineIsATimeoutNotAHangUp(t *testing.T) {
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
-	_, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc", Retries: -1}}, outer)
+	_, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc", Retries: -1}}, outer, gateway.Config{})
 	if code, _, _ := status(t, mustGet(t, url+"/x")); code != http.StatusGatewayTimeout {
 		t.Fatalf("status %d, want 504", code)
 	}

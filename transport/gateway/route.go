@@ -26,15 +26,15 @@ type Route struct {
 	// CORS, ...) as HTTP middleware; the first is outermost.
 	Middleware []func(http.Handler) http.Handler
 	// Timeout bounds the whole request, retries included. Zero means the
-	// gateway's default (see WithDefaultTimeout).
+	// gateway's default (Config.DefaultTimeout).
 	Timeout time.Duration
 	// Retries is how many times an idempotent request — with no body, or
 	// a body of at most 64 KiB, which the gateway then reads ahead and
 	// keeps — is tried again on another instance, within the retry budget, when an
 	// attempt failed before the upstream answered, timed out (see
-	// [WithAttemptTimeout]), or was answered 500, 502, 503 or 504 — that
+	// Config.AttemptTimeout), or was answered 500, 502, 503 or 504 — that
 	// answer is then held back and the client sees the retry's. Zero means
-	// the gateway's default (WithRetries); a negative value turns retries
+	// the gateway's default (Config.Retries); a negative value turns retries
 	// off for the route.
 	Retries int
 	// Idempotent says which of the route's requests may be sent twice.

@@ -186,14 +186,14 @@ func New(ctx context.Context, o Options) (g *Gateway, err error) {
 	for i := range routes {
 		routes[i].Timeout = timeout
 	}
-	g.gw, err = tgw.New(ctx, o.Resolver, routes,
-		tgw.WithTransport(transport),
-		tgw.WithLogger(logger),
-		tgw.WithDefaultTimeout(timeout),
-		tgw.WithBudget(func(s string) tgw.Budget { return budgets[s] }),
-		tgw.WithClassifier(circuitbreaker.SkipRejections(nil)),
-		tgw.WithTrustedProxies(o.TrustedProxies...),
-	)
+	g.gw, err = tgw.New(ctx, o.Resolver, routes, tgw.Config{
+		Transport:      transport,
+		Logger:         logger,
+		DefaultTimeout: timeout,
+		Budget:         func(s string) tgw.Budget { return budgets[s] },
+		Classifier:     circuitbreaker.SkipRejections(nil),
+		TrustedProxies: o.TrustedProxies,
+	})
 	if err != nil {
 		return nil, err
 	}
