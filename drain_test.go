@@ -83,7 +83,7 @@ func TestGracefulDrain(t *testing.T) {
 			shttp.WithHTTPClient(newClient(t))),
 		shttp.WithPolicy(roundrobin.New()), // keep every instance busy
 		shttp.WithIdempotent(),
-		shttp.WithRetryOptions(retry.WithHooks(retry.Hooks{OnRetry: func(int, error) { retries.Add(1) }})),
+		shttp.WithRetry(retry.Config{Hooks: retry.Hooks{OnRetry: func(int, error) { retries.Add(1) }}}),
 	)
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/middleware/hedge"
+	"github.com/switchyard/switchyard/middleware/retry"
 )
 
 func noop(context.Context, any) (any, error) { return nil, nil }
@@ -15,12 +16,12 @@ func noop(context.Context, any) (any, error) { return nil, nil }
 func BenchmarkMiddleware(b *testing.B) {
 	for _, mode := range []struct {
 		name string
-		opt  hedge.Option
+		cfg  hedge.Config
 	}{
-		{"fixed", hedge.WithDelay(time.Second)},
-		{"percentile", hedge.WithPercentile(0.95, time.Second)},
+		{"fixed", hedge.Config{Delay: time.Second}},
+		{"percentile", hedge.Config{Percentile: 0.95, InitialDelay: time.Second}},
 	} {
-		ep := newHedge(b, newBudget(b), mode.opt)(noop)
+		ep := newHedge(b, newBudget(b, retry.BudgetConfig{}), mode.cfg)(noop)
 		b.Run(mode.name+"/serial", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
@@ -37,7 +38,7 @@ func BenchmarkMiddleware(b *testing.B) {
 		})
 	}
 	// Calls that are not idempotent pass straight through.
-	ep := newHedge(b, newBudget(b))(noop)
+	ep := newHedge(b, newBudget(b, retry.BudgetConfig{}), hedge.Config{})(noop)
 	b.Run("not-idempotent/serial", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

@@ -15,17 +15,17 @@ import (
 
 // The first request hangs; after 5 ms a backup is sent, answers, and the
 // hanging request is cancelled.
-func ExampleNew() {
-	budget, _ := retry.NewBudget() // the same budget as the upstream's retries
-	mw, _ := hedge.New(budget,
-		hedge.WithDelay(5*time.Millisecond),
-		hedge.WithHooks(hedge.Hooks{
+func ExampleHedge_Endpoint() {
+	budget, _ := retry.NewBudget(retry.BudgetConfig{}) // the same budget as the upstream's retries
+	h, _ := hedge.New(budget, hedge.Config{
+		Delay: 5 * time.Millisecond,
+		Hooks: hedge.Hooks{
 			OnHedge:    func(n int) { fmt.Println("backup", n, "sent") },
 			OnHedgeWon: func(n int) { fmt.Println("backup", n, "won") },
-		}),
-	)
+		},
+	})
 	var calls atomic.Int64
-	ep := mw(func(ctx context.Context, _ any) (any, error) {
+	ep := h.Endpoint(func(ctx context.Context, _ any) (any, error) {
 		if calls.Add(1) == 1 {
 			<-ctx.Done() // a slow instance
 			fmt.Println("original cancelled")
@@ -33,7 +33,7 @@ func ExampleNew() {
 		}
 		return "product 42", nil
 	})
-	resp, err := ep(retry.WithIdempotent(context.Background()), nil)
+	resp, err := ep(retry.MarkIdempotent(context.Background()), nil)
 	fmt.Println(resp, err)
 	// Output:
 	// backup 1 sent
@@ -48,14 +48,14 @@ func ExampleNew() {
 // hedge sends backups for each attempt. A "tag" middleware between them
 // prints the order in which a call passes through.
 func Example_chain() {
-	budget, _ := retry.NewBudget() // one per upstream, shared by retry and hedge
-	retryMW, _ := retry.New(budget,
-		retry.WithBackoffFunc(retry.NoBackoff),
-		retry.WithHooks(retry.Hooks{OnRetry: func(attempt int, err error) {
+	budget, _ := retry.NewBudget(retry.BudgetConfig{}) // one per upstream, shared by retry and hedge
+	r, _ := retry.New(budget, retry.Config{
+		Backoff: retry.NoBackoff,
+		Hooks: retry.Hooks{OnRetry: func(attempt int, err error) {
 			fmt.Println("retry: attempt", attempt, "after", err)
-		}}),
-	)
-	hedgeMW, _ := hedge.New(budget, hedge.WithDelay(time.Hour)) // never fires here
+		}},
+	})
+	h, _ := hedge.New(budget, hedge.Config{Delay: time.Hour}) // never fires here
 	tag := func(name string) endpoint.Middleware {
 		return func(next endpoint.Endpoint) endpoint.Endpoint {
 			return func(ctx context.Context, req any) (any, error) {
@@ -75,11 +75,11 @@ func Example_chain() {
 	}
 	ep := endpoint.Chain(
 		tag("deadline"), deadline.Middleware(),
-		tag("retry"), retryMW,
-		tag("hedge"), hedgeMW,
+		tag("retry"), r.Endpoint,
+		tag("hedge"), h.Endpoint,
 	)(upstream)
 
-	ctx, cancel := context.WithTimeout(retry.WithIdempotent(context.Background()), time.Second)
+	ctx, cancel := context.WithTimeout(retry.MarkIdempotent(context.Background()), time.Second)
 	defer cancel()
 	fmt.Println(ep(ctx, nil))
 	// Output:

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
 	"github.com/go-kit/kit/endpoint"
 
-	"github.com/switchyard/switchyard/internal/clock"
 	"github.com/switchyard/switchyard/internal/latency"
 	"github.com/switchyard/switchyard/middleware/retry"
 	"github.com/switchyard/switchyard/outcome"
@@ -17,8 +17,8 @@ import (
 
 // Limits and defaults.
 const (
-	// MaxHedges is the most backup requests per call that [WithMaxHedges]
-	// accepts.
+	// MaxHedges is the most backup requests per call that
+	// [Config.MaxHedges] accepts.
 	MaxHedges = 4
 	// DefaultMaxHedges is the number of backup requests per call: one.
 	DefaultMaxHedges = 1
@@ -30,13 +30,53 @@ const (
 	DefaultInitialDelay = 10 * time.Millisecond
 )
 
-// ErrInvalidOption is wrapped by the errors of [New] when an option is out
-// of range.
-var ErrInvalidOption = errors.New("hedge: invalid option")
+// ErrConfig is wrapped by the error [New] returns for an invalid
+// configuration.
+var ErrConfig = errors.New("hedge: invalid configuration")
 
-// Hooks are functions called on hedging decisions, for metrics. Each may
-// be nil (the default). They are never called under a lock, may be called
-// from a timer's goroutine, and must be safe for concurrent use.
+// Config configures a [Hedge]. The zero value is valid: backups after the
+// 95th percentile of recent latencies, one per call, with outcome.Default
+// deciding which answers are final. [New] rejects an invalid Config with
+// an error wrapping [ErrConfig].
+type Config struct {
+	// Delay, when positive, sends backups after this fixed delay instead
+	// of after the latency Percentile. Default 0: the percentile mode;
+	// negative is invalid.
+	Delay time.Duration
+
+	// Percentile is the quantile (0 < p < 1) of recent calls' latencies
+	// after which a call still unanswered gets a backup, in the percentile
+	// mode. Default [DefaultPercentile] (0.95); 1 or more, negative and
+	// NaN are invalid. The estimate is refreshed every 32 calls once at
+	// least 100 have been measured, so the first comes after 128.
+	Percentile float64
+
+	// InitialDelay is the delay of the percentile mode until the first
+	// estimate. Default [DefaultInitialDelay] (10 ms); negative is
+	// invalid.
+	InitialDelay time.Duration
+
+	// MaxHedges is how many backups a call may send, 1 to [MaxHedges].
+	// Default [DefaultMaxHedges] (1). Backup n is sent n delays after the
+	// call started, if no answer has come by then.
+	MaxHedges int
+
+	// Classifier decides which answers end a call: an [outcome.Success]
+	// or [outcome.CallerFault] (or an [outcome.Aborted] request, which no
+	// other instance would take better) is final and returned at once; a
+	// server failure is returned only when no other request of the call
+	// is still running. nil means outcome.Default.
+	Classifier outcome.Classifier
+
+	// Hooks are called on hedging decisions. The zero value calls
+	// nothing.
+	Hooks Hooks
+}
+
+// Hooks are functions a [Hedge] calls on its decisions, for metrics. Each
+// nil field is not called. They are never called under a lock, so they
+// may do anything but block for long; they may be called from a timer's
+// goroutine and must be safe for concurrent use.
 type Hooks struct {
 	// OnHedge is called when backup request n (1 for the first) is sent.
 	OnHedge func(n int)
@@ -47,112 +87,78 @@ type Hooks struct {
 	OnHedgeWon func(n int)
 }
 
-// Option configures [New].
-type Option func(*config)
-
-type config struct {
-	maxHedges  int
-	fixed      time.Duration // > 0 for a fixed delay
-	percentile float64
-	initial    time.Duration
-	clk        clock.Clock
-	classifier outcome.Classifier
-	hooks      Hooks
-}
-
-// WithDelay sends backups after the fixed delay d (> 0) instead of after
-// the latency percentile.
-func WithDelay(d time.Duration) Option {
-	return func(c *config) { c.fixed, c.percentile = d, 0 }
-}
-
-// WithPercentile sends backups once a call has taken longer than the p
-// quantile (0 < p < 1) of recent calls' latencies, using initial (> 0)
-// until at least 100 calls have been measured (the estimate is refreshed
-// every 32 calls, so the first comes after 128). This is the default, with
-// [DefaultPercentile] and [DefaultInitialDelay].
-func WithPercentile(p float64, initial time.Duration) Option {
-	return func(c *config) { c.fixed, c.percentile, c.initial = 0, p, initial }
-}
-
-// WithMaxHedges sets how many backups a call may send, 1 to [MaxHedges]
-// (default [DefaultMaxHedges]). Backup n is sent n delays after the call
-// started, if no answer has come by then.
-func WithMaxHedges(n int) Option { return func(c *config) { c.maxHedges = n } }
-
-// WithClock sets the clock for delays and latency measurement (default
-// the real clock).
-func WithClock(c clock.Clock) Option { return func(cfg *config) { cfg.clk = c } }
-
-// WithClassifier sets the rule that decides which answers end a call
-// (default [outcome.Default]): a [outcome.Success] or
-// [outcome.CallerFault] (or an [outcome.Aborted] request, which no other
-// instance would take better) is final and returned at once; a server failure is
-// returned only when no other request of the call is still running.
-func WithClassifier(cl outcome.Classifier) Option { return func(c *config) { c.classifier = cl } }
-
-// WithHooks sets the metrics hooks (default none).
-func WithHooks(h Hooks) Option { return func(c *config) { c.hooks = h } }
-
-type hedger struct {
-	budget *retry.Budget
-	config
-	latency *latency.Tracker // nil with a fixed delay
-}
-
-// New returns a middleware that hedges idempotent calls: when a call has
-// not answered after a delay, it sends a backup request, and returns the
-// first final answer (a success, or a caller fault such as a 404) while
-// cancelling the contexts of the others.
+// Hedge hedges idempotent calls: when a call has not answered after a
+// delay, it sends a backup request, and returns the first final answer (a
+// success, or a caller fault such as a 404) while cancelling the contexts
+// of the others. Its face is [Hedge.Endpoint].
 //
 // The delay is the 95th percentile of recent calls' latencies (see
-// [WithPercentile]) or fixed ([WithDelay]). Every backup withdraws one
-// retry from b, the same [retry.Budget] the retry layer and the HTTP client
-// of the same upstream use, so hedging is bounded by the same share of
-// traffic; when the budget refuses, no backup is sent. A call deposits into
-// b once per call path ([retry.Budget.Enter]). Calls that are not
-// idempotent according to [retry.IsIdempotent] are passed through
-// untouched. b may be nil for unlimited hedging, which is not advised.
+// [Config.Percentile]) or fixed ([Config.Delay]). Every backup withdraws
+// one retry from the [retry.Budget] given to [New], the same the retry
+// layer of the same upstream uses, so hedging is bounded by the same share
+// of traffic; when the budget refuses, no backup is sent. A call deposits
+// into the budget once per call path ([retry.Budget.Enter]). Calls that
+// are not idempotent according to [retry.IsIdempotent] are passed through
+// untouched.
 //
 // The original request runs on the caller's goroutine and each backup on
 // its own. A losing request's context is cancelled; the caller returns as
 // soon as the winner has answered and the original request has returned,
 // so endpoints must honour cancellation (go-kit's HTTP and gRPC clients
 // do). Backups still running when the call returns end when their endpoint
-// returns. Place the middleware inside the retry middleware and outside
-// the balancer, so that a backup may go to another instance.
+// returns. Place it inside the retry layer and outside the balancer, so
+// that a backup may go to another instance.
 //
 // Each backup, refusal by the budget and win is a span event on the
-// caller's span and calls the [Hooks]. The middleware is safe for
-// concurrent use.
-func New(b *retry.Budget, opts ...Option) (endpoint.Middleware, error) {
-	h := &hedger{budget: b, config: config{
-		maxHedges:  DefaultMaxHedges,
-		percentile: DefaultPercentile,
-		initial:    DefaultInitialDelay,
-	}}
-	for _, o := range opts {
-		o(&h.config)
-	}
-	switch {
-	case h.maxHedges < 1 || h.maxHedges > MaxHedges:
-		return nil, fmt.Errorf("%w: %d hedges not in [1, %d]", ErrInvalidOption, h.maxHedges, MaxHedges)
-	case h.fixed < 0:
-		return nil, fmt.Errorf("%w: negative delay %v", ErrInvalidOption, h.fixed)
-	case h.fixed == 0 && !(h.percentile > 0 && h.percentile < 1):
-		return nil, fmt.Errorf("%w: percentile %v not in (0, 1)", ErrInvalidOption, h.percentile)
-	case h.fixed == 0 && h.initial <= 0:
-		return nil, fmt.Errorf("%w: initial delay %v not positive", ErrInvalidOption, h.initial)
-	}
-	if h.fixed == 0 {
-		h.latency = latency.New(h.percentile, h.initial)
-	}
-	h.clk = clock.OrReal(h.clk)
-	h.classifier = outcome.Or(h.classifier)
-	return h.middleware, nil
+// caller's span and calls the [Hooks]. A Hedge is safe for concurrent
+// use; build it with [New].
+type Hedge struct {
+	budget     *retry.Budget
+	maxHedges  int
+	fixed      time.Duration    // > 0 for a fixed delay
+	latency    *latency.Tracker // nil with a fixed delay
+	classifier outcome.Classifier
+	hooks      Hooks
 }
 
-func (h *hedger) delay() time.Duration {
+// New returns a Hedge configured by cfg whose backups withdraw from b
+// (nil for unlimited hedging, which is not advised). It returns an error
+// wrapping [ErrConfig] when cfg is invalid.
+func New(b *retry.Budget, cfg Config) (*Hedge, error) {
+	switch {
+	case cfg.MaxHedges < 0 || cfg.MaxHedges > MaxHedges:
+		return nil, fmt.Errorf("%w: MaxHedges %d not in [1, %d]", ErrConfig, cfg.MaxHedges, MaxHedges)
+	case cfg.Delay < 0:
+		return nil, fmt.Errorf("%w: negative Delay %v", ErrConfig, cfg.Delay)
+	case math.IsNaN(cfg.Percentile) || cfg.Percentile < 0 || cfg.Percentile >= 1:
+		return nil, fmt.Errorf("%w: Percentile %v not in (0, 1)", ErrConfig, cfg.Percentile)
+	case cfg.InitialDelay < 0:
+		return nil, fmt.Errorf("%w: negative InitialDelay %v", ErrConfig, cfg.InitialDelay)
+	}
+	h := &Hedge{
+		budget:     b,
+		maxHedges:  cfg.MaxHedges,
+		fixed:      cfg.Delay,
+		classifier: outcome.Or(cfg.Classifier),
+		hooks:      cfg.Hooks,
+	}
+	if h.maxHedges == 0 {
+		h.maxHedges = DefaultMaxHedges
+	}
+	if h.fixed == 0 {
+		p, initial := cfg.Percentile, cfg.InitialDelay
+		if p == 0 {
+			p = DefaultPercentile
+		}
+		if initial == 0 {
+			initial = DefaultInitialDelay
+		}
+		h.latency = latency.New(p, initial)
+	}
+	return h, nil
+}
+
+func (h *Hedge) delay() time.Duration {
 	if h.latency == nil {
 		return h.fixed
 	}
@@ -166,25 +172,27 @@ type result struct {
 
 // call is one hedged call.
 type call struct {
-	h     *hedger
+	h     *Hedge
 	ctx   context.Context
 	next  endpoint.Endpoint
 	req   any
 	delay time.Duration
 
-	mu          sync.Mutex // guards every field below
-	launched    int        // backups sent
-	running     int        // backups not yet returned
-	primaryDone bool       // the original request has returned
-	decided     bool       // the call's answer is known
-	result      result     // the answer, once decided
-	primary     result     // the original request's failure, kept while backups run
-	stopTimer   func() bool
+	mu          sync.Mutex  // guards every field below
+	launched    int         // backups sent
+	running     int         // backups not yet returned
+	primaryDone bool        // the original request has returned
+	decided     bool        // the call's answer is known
+	result      result      // the answer, once decided
+	primary     result      // the original request's failure, kept while backups run
+	timer       *time.Timer // the next backup's, stopped when decided
 	cancels     [1 + MaxHedges]context.CancelFunc
 	waiting     chan struct{} // closed when decided, if the caller waits
 }
 
-func (h *hedger) middleware(next endpoint.Endpoint) endpoint.Endpoint {
+// Endpoint returns next wrapped in the hedging layer; the method value
+// h.Endpoint is an endpoint.Middleware.
+func (h *Hedge) Endpoint(next endpoint.Endpoint) endpoint.Endpoint {
 	return func(ctx context.Context, req any) (any, error) {
 		if !retry.IsIdempotent(ctx, req) {
 			return next(ctx, req)
@@ -194,11 +202,11 @@ func (h *hedger) middleware(next endpoint.Endpoint) endpoint.Endpoint {
 		pctx, pcancel := context.WithCancel(ctx)
 		var start time.Time
 		if h.latency != nil {
-			start = h.clk.Now()
+			start = time.Now()
 		}
 		c.mu.Lock()
 		c.cancels[0] = pcancel
-		c.stopTimer = h.clk.AfterFunc(c.delay, c.fire)
+		c.timer = time.AfterFunc(c.delay, c.fire)
 		c.mu.Unlock()
 		resp, err := next(pctx, req)
 		return c.primaryReturned(start, resp, err)
@@ -228,17 +236,17 @@ func cancelAll(cancels [1 + MaxHedges]context.CancelFunc) {
 func (c *call) primaryReturned(start time.Time, resp any, err error) (any, error) {
 	var elapsed time.Duration
 	if c.h.latency != nil {
-		elapsed = c.h.clk.Now().Sub(start)
+		elapsed = time.Since(start)
 	}
 	c.mu.Lock()
 	c.primaryDone = true
-	stop := c.stopTimer
+	timer := c.timer
 	if c.decided {
 		// A backup won and cancelled us; our time so far is a lower bound
 		// of our latency, which keeps the estimate honest.
 		r, cancels := c.result, c.cancels
 		c.mu.Unlock()
-		stop()
+		timer.Stop()
 		cancelAll(cancels)
 		c.record(elapsed)
 		return r.resp, r.err
@@ -247,7 +255,7 @@ func (c *call) primaryReturned(start time.Time, resp any, err error) (any, error
 		c.decided = true
 		cancels := c.cancels
 		c.mu.Unlock()
-		stop()
+		timer.Stop()
 		cancelAll(cancels)
 		if err == nil {
 			c.record(elapsed)
@@ -259,7 +267,7 @@ func (c *call) primaryReturned(start time.Time, resp any, err error) (any, error
 	c.waiting = make(chan struct{})
 	wait := c.waiting
 	c.mu.Unlock()
-	stop()
+	timer.Stop()
 	<-wait // backups are children of ctx, so this ends when ctx does
 	c.mu.Lock()
 	r := c.result
@@ -295,7 +303,7 @@ func (c *call) fire() {
 	c.cancels[n] = cancel
 	c.running++
 	if n < c.h.maxHedges {
-		c.stopTimer = c.h.clk.AfterFunc(c.delay, c.fire)
+		c.timer = time.AfterFunc(c.delay, c.fire)
 	}
 	c.mu.Unlock()
 	c.h.event(c.ctx, EventFired, "delay", n, c.delay)

@@ -22,7 +22,7 @@ const (
 	EventWon = "switchyard.hedge.won"
 )
 
-func (h *hedger) event(ctx context.Context, name, reason string, n int, delay time.Duration) {
+func (h *Hedge) event(ctx context.Context, name, reason string, n int, delay time.Duration) {
 	tracing.Event(ctx, name, reason,
 		attribute.Int("hedge", n),
 		attribute.Int64("delay_ms", delay.Milliseconds()))

@@ -62,14 +62,11 @@ func TestHTTPClientDoesNotRetryBodyErrors(t *testing.T) {
 				w.WriteHeader(http.StatusServiceUnavailable)
 			}))
 			defer srv.Close()
-			b, err := retry.NewBudget(retry.WithMinPerSecond(0), retry.WithRatio(1))
+			b, err := retry.NewBudget(retry.BudgetConfig{MinPerSecond: -1, Ratio: 1})
 			if err != nil {
 				t.Fatal(err)
 			}
-			c, err := retry.NewHTTPClient(b, retry.WithBackoff(0, 0))
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := newClient(t, b, retry.Config{})
 			req, _ := http.NewRequest(http.MethodPut, srv.URL, tt.body())
 			req.ContentLength = -1
 			resp, err := c.Do(req)

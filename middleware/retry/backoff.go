@@ -3,6 +3,8 @@ package retry
 import (
 	"math/rand/v2"
 	"time"
+
+	"github.com/switchyard/switchyard/internal/backoff"
 )
 
 // Backoff defaults.
@@ -14,9 +16,9 @@ const (
 )
 
 // Backoff returns how long to wait before retry number n (0 before the
-// first retry, 1 before the second, …), given the base and cap configured
-// with [WithBackoff]. It must be safe for concurrent use; a negative result
-// counts as 0.
+// first retry, 1 before the second, …), given [Config.BackoffBase] and
+// [Config.BackoffCap]. It must be safe for concurrent use; a negative
+// result counts as 0.
 type Backoff func(base, cap time.Duration, n int) time.Duration
 
 // DefaultBackoff is [FullJitter].
@@ -27,24 +29,14 @@ var DefaultBackoff Backoff = FullJitter
 // the retries of clients that failed together, so they do not come back
 // together.
 func FullJitter(base, cap time.Duration, n int) time.Duration {
-	hi := Exponential(base, cap, n)
-	if hi <= 0 {
-		return 0
-	}
-	return time.Duration(rand.Int64N(int64(hi) + 1))
+	return backoff.Full(base, cap, n, rand.Uint64())
 }
 
 // Exponential waits exactly min(cap, base·2ⁿ), without jitter. It is the
 // upper bound of [FullJitter] and suits tests that want fixed waits.
 func Exponential(base, cap time.Duration, n int) time.Duration {
-	if base <= 0 || cap <= 0 || n < 0 {
-		return 0
-	}
-	if n >= 62 || base > cap>>n {
-		return cap
-	}
-	return min(base<<n, cap)
+	return backoff.Exponential(base, cap, n)
 }
 
-// NoBackoff retries at once. With it the middleware sets no timer at all.
+// NoBackoff retries at once. With it a Retry sets no timer at all.
 func NoBackoff(time.Duration, time.Duration, int) time.Duration { return 0 }

@@ -3,13 +3,15 @@ package retry_test
 import (
 	"context"
 	"testing"
+
+	"github.com/switchyard/switchyard/middleware/retry"
 )
 
 func noop(context.Context, any) (any, error) { return nil, nil }
 
 func BenchmarkMiddleware(b *testing.B) {
-	budget := newBudget(b)
-	ep := newMiddleware(b, budget)(noop)
+	budget := newBudget(b, retry.BudgetConfig{})
+	ep := newMiddleware(b, budget, retry.Config{})(noop)
 	ctx := context.Background()
 	b.Run("serial", func(b *testing.B) {
 		b.ReportAllocs()
@@ -28,7 +30,7 @@ func BenchmarkMiddleware(b *testing.B) {
 }
 
 func BenchmarkBudgetDeposit(b *testing.B) {
-	budget := newBudget(b)
+	budget := newBudget(b, retry.BudgetConfig{})
 	b.Run("serial", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
@@ -46,7 +48,7 @@ func BenchmarkBudgetDeposit(b *testing.B) {
 }
 
 func BenchmarkBudgetTryWithdraw(b *testing.B) {
-	budget := newBudget(b)
+	budget := newBudget(b, retry.BudgetConfig{})
 	b.Run("serial", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

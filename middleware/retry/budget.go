@@ -6,8 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/switchyard/switchyard/internal/clock"
 )
 
 // Budget defaults.
@@ -39,11 +37,12 @@ const (
 // Budget limits retries (and hedged requests) to a share of the requests
 // sent to one upstream, in the manner of Finagle's RetryBudget.
 //
-// Every request deposits [DefaultRatio] (see [WithRatio]) of a retry and
-// every retry withdraws one. Deposits and withdrawals count for a sliding
-// window of [DefaultTTL] (see [WithTTL]). On top of the deposits, each
-// second of the window grants [DefaultMinPerSecond] retries (see
-// [WithMinPerSecond]), so a client with little traffic can still retry.
+// Every request deposits [BudgetConfig.Ratio] ([DefaultRatio]) of a retry
+// and every retry withdraws one. Deposits and withdrawals count for a
+// sliding window of [BudgetConfig.TTL] ([DefaultTTL]). On top of the
+// deposits, each second of the window grants [BudgetConfig.MinPerSecond]
+// ([DefaultMinPerSecond]) retries, so a client with little traffic can
+// still retry.
 // Hence, within any window of one TTL,
 //
 //	retries ≤ Ratio × requests + MinPerSecond × TTL
@@ -62,8 +61,8 @@ const (
 // instead of multiplying the load by the number of attempts.
 //
 // One Budget is meant to be shared by everything that retries or hedges
-// calls to the same upstream: several [New] middlewares, [NewHTTPClient]
-// and middleware/hedge may all be given the same *Budget, and a call that
+// calls to the same upstream: several [Retry] layers (either face) and
+// middleware/hedge may all be given the same *Budget, and a call that
 // passes through several of them deposits only once (see [Budget.Enter]).
 //
 // A Budget is safe for concurrent use. Deposit is lock-free and
@@ -72,7 +71,6 @@ const (
 // Budget is not ready for use. A nil *Budget is valid: it never refuses a
 // withdrawal and ignores deposits.
 type Budget struct {
-	clk     clock.Clock
 	origin  time.Time
 	slice   time.Duration
 	deposit int64 // units deposited per request
@@ -93,59 +91,61 @@ type budgetSlot struct {
 	units atomic.Int64 // deposits minus withdrawals made in that slice
 }
 
-// BudgetOption configures [NewBudget].
-type BudgetOption func(*budgetConfig)
+// BudgetConfig configures a [Budget]. The zero value is valid: every zero
+// field takes the default written beside it. [NewBudget] rejects an
+// invalid BudgetConfig with an error wrapping [ErrConfig].
+type BudgetConfig struct {
+	// Ratio is the share of requests that may be retried: each request
+	// deposits this much of a retry. Default [DefaultRatio] (0.2); a
+	// negative value means none (only MinPerSecond is granted); above 10,
+	// and NaN, are invalid.
+	Ratio float64
 
-type budgetConfig struct {
-	ratio        float64
-	minPerSecond int
-	ttl          time.Duration
-	clk          clock.Clock
+	// MinPerSecond is the number of retries per second allowed whatever
+	// the request rate. Default [DefaultMinPerSecond] (10); a negative
+	// value means none; above 1,000,000 is invalid.
+	MinPerSecond int
+
+	// TTL is how long deposits and withdrawals count, between 1 s and
+	// 60 s. Default [DefaultTTL] (10 s).
+	TTL time.Duration
 }
-
-// WithRatio sets the share of requests that may be retried, between 0 and
-// 10 (default [DefaultRatio], 0.2). 0 leaves only the per-second minimum.
-func WithRatio(r float64) BudgetOption { return func(c *budgetConfig) { c.ratio = r } }
-
-// WithMinPerSecond sets the retries per second allowed whatever the
-// request rate, at least 0 (default [DefaultMinPerSecond], 10).
-func WithMinPerSecond(n int) BudgetOption { return func(c *budgetConfig) { c.minPerSecond = n } }
-
-// WithTTL sets how long deposits and withdrawals count, between 1 s and
-// 60 s (default [DefaultTTL], 10 s).
-func WithTTL(d time.Duration) BudgetOption { return func(c *budgetConfig) { c.ttl = d } }
-
-// WithBudgetClock sets the clock that ages deposits (default the real
-// clock). Tests pass a fake.
-func WithBudgetClock(c clock.Clock) BudgetOption { return func(b *budgetConfig) { b.clk = c } }
 
 // NewBudget returns a Budget with nothing deposited; it grants
 // MinPerSecond retries for each second that passes (up to one TTL's worth)
 // and Ratio of a retry for each request. It returns an error wrapping
-// [ErrInvalidOption] when an option is out of range.
-func NewBudget(opts ...BudgetOption) (*Budget, error) {
-	cfg := budgetConfig{ratio: DefaultRatio, minPerSecond: DefaultMinPerSecond, ttl: DefaultTTL}
-	for _, o := range opts {
-		o(&cfg)
+// [ErrConfig] when cfg is invalid.
+func NewBudget(cfg BudgetConfig) (*Budget, error) {
+	switch {
+	case math.IsNaN(cfg.Ratio) || cfg.Ratio > 10:
+		return nil, fmt.Errorf("%w: budget Ratio %v not in [0, 10]", ErrConfig, cfg.Ratio)
+	case cfg.MinPerSecond > 1_000_000:
+		return nil, fmt.Errorf("%w: budget MinPerSecond %d above 1e6", ErrConfig, cfg.MinPerSecond)
+	case cfg.TTL != 0 && (cfg.TTL < time.Second || cfg.TTL > time.Minute):
+		return nil, fmt.Errorf("%w: budget TTL %v not in [1s, 1m]", ErrConfig, cfg.TTL)
+	}
+	ratio, perSecond := cfg.Ratio, cfg.MinPerSecond
+	switch {
+	case ratio == 0:
+		ratio = DefaultRatio
+	case ratio < 0:
+		ratio = 0
 	}
 	switch {
-	case math.IsNaN(cfg.ratio) || cfg.ratio < 0 || cfg.ratio > 10:
-		return nil, fmt.Errorf("%w: budget ratio %v not in [0, 10]", ErrInvalidOption, cfg.ratio)
-	case cfg.minPerSecond < 0 || cfg.minPerSecond > 1_000_000:
-		return nil, fmt.Errorf("%w: budget minimum %d per second not in [0, 1e6]", ErrInvalidOption, cfg.minPerSecond)
-	case cfg.ttl < time.Second || cfg.ttl > time.Minute:
-		return nil, fmt.Errorf("%w: budget TTL %v not in [1s, 1m]", ErrInvalidOption, cfg.ttl)
+	case perSecond == 0:
+		perSecond = DefaultMinPerSecond
+	case perSecond < 0:
+		perSecond = 0
 	}
-	clk := clock.OrReal(cfg.clk)
+	ttl := or(cfg.TTL, DefaultTTL)
 	b := &Budget{
-		clk:          clk,
-		origin:       clk.Now(),
-		slice:        cfg.ttl / budgetSlices,
-		deposit:      int64(math.Round(cfg.ratio * unitsPerRetry)),
-		credit:       int64(math.Round(float64(cfg.minPerSecond) * (cfg.ttl / budgetSlices).Seconds() * unitsPerRetry)),
-		ratio:        cfg.ratio,
-		minPerSecond: cfg.minPerSecond,
-		ttl:          cfg.ttl,
+		origin:       time.Now(),
+		slice:        ttl / budgetSlices,
+		deposit:      int64(math.Round(ratio * unitsPerRetry)),
+		credit:       int64(math.Round(float64(perSecond) * (ttl / budgetSlices).Seconds() * unitsPerRetry)),
+		ratio:        ratio,
+		minPerSecond: perSecond,
+		ttl:          ttl,
 	}
 	for i := range b.slots {
 		b.slots[i].epoch.Store(math.MinInt64) // never inside a live window
@@ -179,7 +179,7 @@ func (b *Budget) TTL() time.Duration {
 
 // index returns the number of the slice that now falls in.
 func (b *Budget) index() int64 {
-	d := b.clk.Now().Sub(b.origin)
+	d := time.Since(b.origin)
 	if d < 0 {
 		return 0
 	}

@@ -6,15 +6,15 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
-	"github.com/switchyard/switchyard/internal/clock"
 	"github.com/switchyard/switchyard/middleware/retry"
 )
 
-func newBudget(t testing.TB, opts ...retry.BudgetOption) *retry.Budget {
+func newBudget(t testing.TB, cfg retry.BudgetConfig) *retry.Budget {
 	t.Helper()
-	b, err := retry.NewBudget(opts...)
+	b, err := retry.NewBudget(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,76 +33,79 @@ func withdrawAll(b *retry.Budget) int {
 }
 
 func TestBudgetDefaults(t *testing.T) {
-	b := newBudget(t)
+	b := newBudget(t, retry.BudgetConfig{})
 	if b.Ratio() != 0.2 || b.MinPerSecond() != 10 || b.TTL() != 10*time.Second {
 		t.Fatalf("defaults = %v, %d, %v; want 0.2, 10, 10s", b.Ratio(), b.MinPerSecond(), b.TTL())
 	}
 }
 
 func TestBudgetPerSecondGrantsFillTheWindow(t *testing.T) {
-	clk := clock.NewFake(time.Unix(0, 0))
-	b := newBudget(t, retry.WithBudgetClock(clk), retry.WithRatio(0))
-	// A new budget holds one slice (a second) of grants, not a burst.
-	if got := withdrawAll(b); got != 10 {
-		t.Fatalf("new budget allowed %d retries, want 10", got)
-	}
-	// Each second adds ten more.
-	clk.Advance(time.Second)
-	if got := withdrawAll(b); got != 10 {
-		t.Fatalf("after 1 s: %d retries, want 10", got)
-	}
-	// Left alone for a whole TTL, the budget holds a TTL's worth.
-	clk.Advance(10 * time.Second)
-	if got := b.Balance(); got != 100 {
-		t.Fatalf("Balance after an idle TTL = %v, want 100", got)
-	}
-	if got := withdrawAll(b); got != 100 {
-		t.Fatalf("after an idle TTL: %d retries, want 100", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		b := newBudget(t, retry.BudgetConfig{Ratio: -1})
+		// A new budget holds one slice (a second) of grants, not a burst.
+		if got := withdrawAll(b); got != 10 {
+			t.Fatalf("new budget allowed %d retries, want 10", got)
+		}
+		// Each second adds ten more.
+		time.Sleep(time.Second)
+		if got := withdrawAll(b); got != 10 {
+			t.Fatalf("after 1 s: %d retries, want 10", got)
+		}
+		// Left alone for a whole TTL, the budget holds a TTL's worth.
+		time.Sleep(10 * time.Second)
+		if got := b.Balance(); got != 100 {
+			t.Fatalf("Balance after an idle TTL = %v, want 100", got)
+		}
+		if got := withdrawAll(b); got != 100 {
+			t.Fatalf("after an idle TTL: %d retries, want 100", got)
+		}
+	})
 }
 
 func TestBudgetDepositsExpireAfterTTL(t *testing.T) {
-	clk := clock.NewFake(time.Unix(0, 0))
-	b := newBudget(t, retry.WithBudgetClock(clk), retry.WithMinPerSecond(0))
-	for range 50 {
-		b.Deposit()
-	}
-	if got := b.Balance(); math.Abs(got-10) > 1e-9 {
-		t.Fatalf("Balance after 50 requests = %v, want 10", got)
-	}
-	clk.Advance(9 * time.Second) // still inside the window
-	if got := b.Balance(); math.Abs(got-10) > 1e-9 {
-		t.Fatalf("Balance 9 s later = %v, want 10", got)
-	}
-	clk.Advance(time.Second) // the deposits' slice leaves the window
-	if got := b.Balance(); got != 0 {
-		t.Fatalf("Balance one TTL later = %v, want 0", got)
-	}
-	if b.TryWithdraw() {
-		t.Fatal("withdrew from an empty budget")
-	}
+	synctest.Test(t, func(t *testing.T) {
+		b := newBudget(t, retry.BudgetConfig{MinPerSecond: -1})
+		for range 50 {
+			b.Deposit()
+		}
+		if got := b.Balance(); math.Abs(got-10) > 1e-9 {
+			t.Fatalf("Balance after 50 requests = %v, want 10", got)
+		}
+		time.Sleep(9 * time.Second) // still inside the window
+		if got := b.Balance(); math.Abs(got-10) > 1e-9 {
+			t.Fatalf("Balance 9 s later = %v, want 10", got)
+		}
+		time.Sleep(time.Second) // the deposits' slice leaves the window
+		if got := b.Balance(); got != 0 {
+			t.Fatalf("Balance one TTL later = %v, want 0", got)
+		}
+		if b.TryWithdraw() {
+			t.Fatal("withdrew from an empty budget")
+		}
+	})
 }
 
 func TestBudgetWithdrawalsExpireToo(t *testing.T) {
-	clk := clock.NewFake(time.Unix(0, 0))
-	b := newBudget(t, retry.WithBudgetClock(clk), retry.WithMinPerSecond(0), retry.WithRatio(1))
-	for range 5 {
-		b.Deposit()
-	}
-	if got := withdrawAll(b); got != 5 {
-		t.Fatalf("5 requests at ratio 1 allowed %d retries, want 5", got)
-	}
-	clk.Advance(5 * time.Second)
-	for range 3 {
-		b.Deposit()
-	}
-	if got := withdrawAll(b); got != 3 {
-		t.Fatalf("3 fresh requests allowed %d retries, want 3", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		b := newBudget(t, retry.BudgetConfig{MinPerSecond: -1, Ratio: 1})
+		for range 5 {
+			b.Deposit()
+		}
+		if got := withdrawAll(b); got != 5 {
+			t.Fatalf("5 requests at ratio 1 allowed %d retries, want 5", got)
+		}
+		time.Sleep(5 * time.Second)
+		for range 3 {
+			b.Deposit()
+		}
+		if got := withdrawAll(b); got != 3 {
+			t.Fatalf("3 fresh requests allowed %d retries, want 3", got)
+		}
+	})
 }
 
 func TestBudgetRatioOfRequests(t *testing.T) {
-	b := newBudget(t, retry.WithBudgetClock(clock.NewFake(time.Unix(0, 0))), retry.WithMinPerSecond(0))
+	b := newBudget(t, retry.BudgetConfig{MinPerSecond: -1})
 	for range 1000 {
 		b.Deposit()
 	}
@@ -115,7 +118,7 @@ func TestBudgetRatioOfRequests(t *testing.T) {
 // deposits and withdrawals interleave, the withdrawals granted never
 // exceed ratio × deposits + the grants.
 func TestBudgetConcurrent(t *testing.T) {
-	b := newBudget(t, retry.WithBudgetClock(clock.NewFake(time.Unix(0, 0))))
+	b := newBudget(t, retry.BudgetConfig{})
 	const workers, each = 8, 2000
 	var granted atomic.Int64
 	var wg sync.WaitGroup
@@ -139,23 +142,28 @@ func TestBudgetConcurrent(t *testing.T) {
 	}
 }
 
-func TestBudgetOptionsValidated(t *testing.T) {
+func TestBudgetConfigValidated(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		opt  retry.BudgetOption
+		cfg  retry.BudgetConfig
 	}{
-		{"negative ratio", retry.WithRatio(-0.1)},
-		{"NaN ratio", retry.WithRatio(math.NaN())},
-		{"huge ratio", retry.WithRatio(11)},
-		{"negative minimum", retry.WithMinPerSecond(-1)},
-		{"short TTL", retry.WithTTL(999 * time.Millisecond)},
-		{"long TTL", retry.WithTTL(61 * time.Second)},
+		{"NaN ratio", retry.BudgetConfig{Ratio: math.NaN()}},
+		{"huge ratio", retry.BudgetConfig{Ratio: 11}},
+		{"huge minimum", retry.BudgetConfig{MinPerSecond: 1_000_001}},
+		{"short TTL", retry.BudgetConfig{TTL: 999 * time.Millisecond}},
+		{"negative TTL", retry.BudgetConfig{TTL: -time.Second}},
+		{"long TTL", retry.BudgetConfig{TTL: 61 * time.Second}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := retry.NewBudget(tc.opt); !errors.Is(err, retry.ErrInvalidOption) {
-				t.Fatalf("NewBudget error = %v, want ErrInvalidOption", err)
+			if _, err := retry.NewBudget(tc.cfg); !errors.Is(err, retry.ErrConfig) {
+				t.Fatalf("NewBudget error = %v, want ErrConfig", err)
 			}
 		})
+	}
+	// Negative Ratio and MinPerSecond mean none, not the default.
+	b := newBudget(t, retry.BudgetConfig{Ratio: -1, MinPerSecond: -1, TTL: time.Second})
+	if b.Ratio() != 0 || b.MinPerSecond() != 0 || b.TTL() != time.Second {
+		t.Fatalf("Ratio, MinPerSecond, TTL = %v, %d, %v; want 0, 0, 1s", b.Ratio(), b.MinPerSecond(), b.TTL())
 	}
 }
 
@@ -173,7 +181,7 @@ func TestNilBudgetNeverRefuses(t *testing.T) {
 }
 
 func TestBudgetDoesNotAllocate(t *testing.T) {
-	b := newBudget(t)
+	b := newBudget(t, retry.BudgetConfig{})
 	if n := testing.AllocsPerRun(1000, b.Deposit); n != 0 {
 		t.Fatalf("Deposit allocates %v times", n)
 	}

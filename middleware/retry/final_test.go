@@ -29,12 +29,12 @@ func TestFinalAttempt(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("endpoint/%d attempts", tt.attempts), func(t *testing.T) {
 			var got []bool
-			ep := newMiddleware(t, newBudget(t), retry.WithMaxAttempts(tt.attempts), retry.WithBackoffFunc(retry.NoBackoff))(
+			ep := newMiddleware(t, newBudget(t, retry.BudgetConfig{}), retry.Config{MaxAttempts: tt.attempts, Backoff: retry.NoBackoff})(
 				func(ctx context.Context, _ any) (any, error) {
 					got = append(got, retry.FinalAttempt(ctx))
 					return nil, err503
 				})
-			_, _ = ep(retry.WithIdempotent(context.Background()), nil)
+			_, _ = ep(retry.MarkIdempotent(context.Background()), nil)
 			if !slices.Equal(got, tt.want) {
 				t.Fatalf("%d attempts: FinalAttempt %v, want %v", tt.attempts, got, tt.want)
 			}
@@ -53,7 +53,7 @@ func TestFinalAttempt(t *testing.T) {
 				mu.Unlock()
 				return base.RoundTrip(req)
 			})
-			c := newClient(t, newBudget(t), retry.WithTransport(rec), retry.WithMaxAttempts(tt.attempts))
+			c := newClientOn(t, newBudget(t, retry.BudgetConfig{}), rec, retry.Config{MaxAttempts: tt.attempts})
 			req, _ := http.NewRequest(http.MethodGet, u.URL, nil)
 			if code, _ := do(t, c, req); code != http.StatusServiceUnavailable {
 				t.Fatalf("status %d, want 503", code)
@@ -71,15 +71,15 @@ func TestFinalAttempt(t *testing.T) {
 // makes a single attempt per outer attempt, and whether it is final is the
 // outer layer's to say.
 func TestFinalAttemptUnderAnOuterLayer(t *testing.T) {
-	b := newBudget(t)
+	b := newBudget(t, retry.BudgetConfig{})
 	var got []bool
 	probe := func(ctx context.Context, _ any) (any, error) {
 		got = append(got, retry.FinalAttempt(ctx))
 		return nil, err503
 	}
-	outer := newMiddleware(t, b, retry.WithMaxAttempts(2), retry.WithBackoffFunc(retry.NoBackoff))
-	inner := newMiddleware(t, b, retry.WithMaxAttempts(1))
-	_, _ = outer(inner(probe))(retry.WithIdempotent(context.Background()), nil)
+	outer := newMiddleware(t, b, retry.Config{MaxAttempts: 2, Backoff: retry.NoBackoff})
+	inner := newMiddleware(t, b, retry.Config{MaxAttempts: 1})
+	_, _ = outer(inner(probe))(retry.MarkIdempotent(context.Background()), nil)
 	if want := []bool{false, true}; !slices.Equal(got, want) {
 		t.Fatalf("FinalAttempt %v, want %v", got, want)
 	}

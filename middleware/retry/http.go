@@ -13,15 +13,14 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 
-	"github.com/switchyard/switchyard/internal/clock"
 	"github.com/switchyard/switchyard/outcome"
 )
 
-// StatusError is what the [Policy] of [NewHTTPClient] sees for a response
-// with status 429 or 5xx, so that [outcome.Default] classifies it like any
-// other error that carries a status (a 5xx is retried, a 429 is the
-// caller's to wait out). It is never returned to the caller:
-// the final response is.
+// StatusError is what [CheckRetry] sees, on [Retry.Transport], for a
+// response with status 429 or 5xx, so that the Classifier classifies it
+// like any other error that carries a status (under outcome.Default a 5xx
+// is retried, a 429 is the caller's to wait out). It is never returned to
+// the caller: the final response is.
 type StatusError struct {
 	Code int
 }
@@ -34,54 +33,40 @@ func (e *StatusError) Error() string {
 // StatusCode returns the HTTP status.
 func (e *StatusError) StatusCode() int { return e.Code }
 
-// NewHTTPClient returns an *http.Client whose transport is
-// [NewTransport](b, opts...): a go-retryablehttp client whose CheckRetry
-// and Backoff apply the same [Policy], [Backoff], attempt limit, deadline
-// rule and [Budget] as [New]. Give it the same *Budget as the endpoint
-// middleware calling the same upstream and the two draw on one budget; if
-// the client runs inside a call that [New] is already retrying (the
-// context says so, see [Active]), it makes one attempt per call, so the
-// two layers never stack.
+// Transport returns an http.RoundTripper that sends each request through
+// base (nil means http.DefaultTransport) with the retry layer of r: a
+// go-retryablehttp client whose CheckRetry and Backoff apply the same
+// [Config] — Classifier, [CheckRetry], [Backoff], attempt limit, per-try
+// timeout, deadline rule, [Hooks] — and the same [Budget] as
+// [Retry.Endpoint]. If the request runs inside a call that a retry layer
+// is already retrying (the context says so, see [Active]), it makes one
+// attempt, so the two layers never stack. Wrap it in an http.Client to
+// follow redirects: one deposit per hop.
 //
-// Redirects are followed by the returned client, one deposit per hop. The
-// client is safe for concurrent use.
-func NewHTTPClient(b *Budget, opts ...Option) (*http.Client, error) {
-	rt, err := NewTransport(b, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return &http.Client{Transport: rt}, nil
-}
-
-// NewTransport returns the retrying http.RoundTripper used by
-// [NewHTTPClient], for composing with other transports.
-//
-// Each request is retried by a go-retryablehttp client (which rewinds the
-// body, buffering it in memory if it cannot be re-read, and drains the
-// bodies of responses it retries). A response with status 429 or 5xx is
-// shown to the Policy as a [*StatusError]; a transport error as itself. A
-// 429 or 503 response's Retry-After (in seconds) raises the backoff, and a
-// Retry-After beyond the backoff cap ends the retries. When the context
-// carries a key from [WithIdempotencyKey] and the request has no
+// Each request is retried by go-retryablehttp (which rewinds the body,
+// buffering it in memory if it cannot be re-read, and drains the bodies of
+// responses it retries). A response with status 429 or 5xx is shown to
+// CheckRetry as a [*StatusError]; a transport error as itself. A 429 or
+// 503 response's Retry-After (in seconds) raises the backoff, and a
+// Retry-After beyond BackoffCap ends the retries. When the context carries
+// a key from [ContextWithIdempotencyKey] and the request has no
 // [IdempotencyKeyHeader], the key is sent in that header on every attempt.
-// [WithPerTryTimeout] bounds each attempt until its response body is
-// closed. A request body that cannot be read is the caller's broken
-// request: when it fails before the first attempt the call fails with an
-// error marked with outcome.Abort, having sent nothing and deposited
-// nothing into b; when it fails during an attempt, the error is marked the
-// same way and never retried, whatever the Policy says. [WithTransport] sets the RoundTripper each attempt goes through;
-// put the deadline propagation transport there so that each attempt
+// PerTryTimeout bounds each attempt until its response body is closed. A
+// request body that cannot be read is the caller's broken request: when it
+// fails before the first attempt the call fails with an error marked with
+// outcome.Abort, having sent nothing and deposited nothing; when it fails
+// during an attempt, the error is marked the same way and never retried,
+// whatever CheckRetry says. Make base the deadline propagation transport
+// (middleware/deadline's [Deadline.Transport]) so that each attempt
 // carries the time left when it starts.
-func NewTransport(b *Budget, opts ...Option) (http.RoundTripper, error) {
-	r, err := newRetrier(b, opts)
-	if err != nil {
-		return nil, err
-	}
-	base := r.transport
+//
+// The RoundTripper is safe for concurrent use; its CloseIdleConnections
+// closes base's.
+func (r *Retry) Transport(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	at := &attemptTransport{base: base, perTry: r.perTry, clk: r.clk}
+	at := &attemptTransport{base: base, perTry: r.perTry}
 	return &transport{
 		r:    r,
 		base: base,
@@ -93,11 +78,11 @@ func NewTransport(b *Budget, opts ...Option) (http.RoundTripper, error) {
 			Transport:     at,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-	}, nil
+	}
 }
 
 type transport struct {
-	r      *retrier
+	r      *Retry
 	base   http.RoundTripper
 	one    *attemptTransport
 	client *http.Client
@@ -113,7 +98,7 @@ func (t *transport) CloseIdleConnections() {
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	if key, ok := IdempotencyKey(ctx); ok && req.Header.Get(IdempotencyKeyHeader) == "" {
+	if key, ok := IdempotencyKeyFromContext(ctx); ok && req.Header.Get(IdempotencyKeyHeader) == "" {
 		req = req.Clone(ctx)
 		req.Header.Set(IdempotencyKeyHeader, key)
 	}
@@ -153,7 +138,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // attempts is atomic because FinalAttempt may read it from anywhere the
 // attempt's context went.
 type httpCall struct {
-	r        *retrier
+	r        *Retry
 	req      *http.Request
 	attempts atomic.Int32 // attempts that have ended
 	wait     time.Duration
@@ -205,11 +190,10 @@ func retryAfter(resp *http.Response) (time.Duration, bool) {
 }
 
 // attemptTransport makes one attempt, under the per-try timeout if any. It
-// deliberately lacks CloseIdleConnections (see NewTransport).
+// deliberately lacks CloseIdleConnections (see Retry.Transport).
 type attemptTransport struct {
 	base   http.RoundTripper
 	perTry time.Duration
-	clk    clock.Clock
 }
 
 func (a *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -224,7 +208,7 @@ func (a *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if a.perTry <= 0 {
 		return a.base.RoundTrip(req)
 	}
-	ctx, cancel := clock.WithTimeout(req.Context(), a.clk, a.perTry)
+	ctx, cancel := context.WithTimeout(req.Context(), a.perTry)
 	resp, err := a.base.RoundTrip(req.WithContext(ctx))
 	if err != nil {
 		cancel()

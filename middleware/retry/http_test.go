@@ -45,17 +45,26 @@ func newUpstream(t *testing.T, codes ...int) *upstream {
 }
 
 // newClient builds a retrying client on its own transport, closed when the
-// test ends so that no connection goroutine outlives it.
-func newClient(t *testing.T, b *retry.Budget, opts ...retry.Option) *http.Client {
+// test ends so that no connection goroutine outlives it. A nil
+// cfg.Backoff is NoBackoff.
+func newClient(t *testing.T, b *retry.Budget, cfg retry.Config) *http.Client {
 	t.Helper()
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
-	opts = append([]retry.Option{retry.WithTransport(tr), retry.WithBackoffFunc(retry.NoBackoff)}, opts...)
-	c, err := retry.NewHTTPClient(b, opts...)
+	return newClientOn(t, b, tr, cfg)
+}
+
+// newClientOn is newClient sending each attempt through base.
+func newClientOn(t *testing.T, b *retry.Budget, base http.RoundTripper, cfg retry.Config) *http.Client {
+	t.Helper()
+	if cfg.Backoff == nil {
+		cfg.Backoff = retry.NoBackoff
+	}
+	r, err := retry.New(b, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c
+	return &http.Client{Transport: r.Transport(base)}
 }
 
 func do(t *testing.T, c *http.Client, req *http.Request) (int, string) {
@@ -87,10 +96,10 @@ func TestHTTPClientRetriesIdempotentRequests(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			u := newUpstream(t, 503, 502, 200)
-			c := newClient(t, nil)
+			c := newClient(t, nil, retry.Config{})
 			ctx := context.Background()
 			if tc.ctxKey != "" {
-				ctx = retry.WithIdempotencyKey(ctx, tc.ctxKey)
+				ctx = retry.ContextWithIdempotencyKey(ctx, tc.ctxKey)
 			}
 			req, _ := http.NewRequestWithContext(ctx, tc.method, u.URL, strings.NewReader(`{"n":1}`))
 			if tc.key != "" {
@@ -116,7 +125,7 @@ func TestHTTPClientRetriesIdempotentRequests(t *testing.T) {
 
 func TestHTTPClientDoesNotRetryCallerFaults(t *testing.T) {
 	u := newUpstream(t, 404, 200)
-	c := newClient(t, nil)
+	c := newClient(t, nil, retry.Config{})
 	req, _ := http.NewRequest(http.MethodGet, u.URL, nil)
 	if code, _ := do(t, c, req); code != 404 || u.hits.Load() != 1 {
 		t.Fatalf("got %d after %d hits, want 404 after 1", code, u.hits.Load())
@@ -127,10 +136,9 @@ func TestHTTPClientDoesNotRetryCallerFaults(t *testing.T) {
 // through a budget with no per-second grant: attempts ≤ 1.2 × requests.
 func TestHTTPClientBudget(t *testing.T) {
 	u := newUpstream(t, 503)
-	b := newBudget(t, retry.WithMinPerSecond(0))
+	b := newBudget(t, retry.BudgetConfig{MinPerSecond: -1})
 	var exhausted atomic.Int64
-	c := newClient(t, b, retry.WithMaxAttempts(5),
-		retry.WithHooks(retry.Hooks{OnBudgetExhausted: func() { exhausted.Add(1) }}))
+	c := newClient(t, b, retry.Config{MaxAttempts: 5, Hooks: retry.Hooks{OnBudgetExhausted: func() { exhausted.Add(1) }}})
 	const requests = 200
 	for range requests {
 		req, _ := http.NewRequest(http.MethodGet, u.URL, nil)
@@ -151,8 +159,8 @@ func TestHTTPClientBudget(t *testing.T) {
 // layer retries, so the upstream sees 3 attempts, not 3 × 3.
 func TestHTTPClientInsideRetryMiddleware(t *testing.T) {
 	u := newUpstream(t, 503)
-	b := newBudget(t)
-	c := newClient(t, b, retry.WithMaxAttempts(3))
+	b := newBudget(t, retry.BudgetConfig{})
+	c := newClient(t, b, retry.Config{MaxAttempts: 3})
 	call := func(ctx context.Context, _ any) (any, error) {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u.URL, nil)
 		resp, err := c.Do(req)
@@ -165,9 +173,9 @@ func TestHTTPClientInsideRetryMiddleware(t *testing.T) {
 		}
 		return resp.StatusCode, nil
 	}
-	var ep endpoint.Endpoint = newMiddleware(t, b, retry.WithMaxAttempts(3), retry.WithBackoffFunc(retry.NoBackoff))(call)
+	var ep endpoint.Endpoint = newMiddleware(t, b, retry.Config{MaxAttempts: 3, Backoff: retry.NoBackoff})(call)
 	var se *retry.StatusError
-	if _, err := ep(retry.WithIdempotent(context.Background()), nil); !errors.As(err, &se) || se.Code != 503 {
+	if _, err := ep(retry.MarkIdempotent(context.Background()), nil); !errors.As(err, &se) || se.Code != 503 {
 		t.Fatalf("error = %v, want 503", err)
 	}
 	if hits := u.hits.Load(); hits != 3 {
@@ -185,7 +193,7 @@ func TestHTTPClientPerTryTimeout(t *testing.T) {
 		_, _ = io.WriteString(w, "ok")
 	}))
 	defer srv.Close()
-	c := newClient(t, nil, retry.WithPerTryTimeout(50*time.Millisecond))
+	c := newClient(t, nil, retry.Config{PerTryTimeout: 50 * time.Millisecond})
 	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
 	start := time.Now()
 	if code, body := do(t, c, req); code != 200 || body != "ok" || hits.Load() != 2 {
@@ -200,7 +208,7 @@ func TestHTTPClientStopsAtDeadline(t *testing.T) {
 	u := newUpstream(t, 503)
 	// A 1 s backoff cannot fit in a 200 ms deadline: one attempt, and the
 	// 503 comes back at once rather than a context error later.
-	c := newClient(t, nil, retry.WithBackoffFunc(retry.Exponential), retry.WithBackoff(time.Second, time.Second))
+	c := newClient(t, nil, retry.Config{Backoff: retry.Exponential, BackoffBase: time.Second, BackoffCap: time.Second})
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u.URL, nil)
@@ -220,7 +228,7 @@ func TestHTTPClientRetryAfterBeyondCap(t *testing.T) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
 	defer srv.Close()
-	c := newClient(t, nil) // cap 1 s < 5 s
+	c := newClient(t, nil, retry.Config{}) // cap 1 s < 5 s
 	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
 	if code, _ := do(t, c, req); code != 503 || hits.Load() != 1 {
 		t.Fatalf("got %d after %d hits, want 503 after 1", code, hits.Load())
@@ -249,7 +257,7 @@ func TestHTTPClientConnectionErrors(t *testing.T) {
 		}
 	}()
 	defer func() { ln.Close(); <-done }()
-	c := newClient(t, nil)
+	c := newClient(t, nil, retry.Config{})
 	_, err = c.Get("http://" + ln.Addr().String() + "/")
 	var ue *url.Error
 	if !errors.As(err, &ue) || errors.As(ue.Err, new(*url.Error)) {

@@ -7,37 +7,31 @@ import (
 	"github.com/switchyard/switchyard/outcome"
 )
 
-// Policy decides whether a failed attempt may be retried. ctx is the
-// caller's context (not the attempt's), req the request given to the
-// endpoint (an *http.Request for [NewHTTPClient]), attempts the number of
-// attempts made so far (1 after the first) and err the attempt's error,
-// never nil. For [NewHTTPClient], a response with status 429 or 5xx
-// arrives as a [*StatusError].
+// CheckRetry decides whether a failed attempt is worth retrying. ctx is
+// the caller's context (not the attempt's), req the request given to the
+// endpoint (an *http.Request for [Retry.Transport]), attempts the number
+// of attempts made so far (1 after the first), class what the
+// [Config.Classifier] made of err, and err the attempt's error, never nil.
+// For [Retry.Transport], a response with status 429 or 5xx arrives as a
+// [*StatusError].
 //
-// A Policy only answers "is this failure worth retrying"; the attempt
+// A CheckRetry only answers "is this failure worth retrying"; the attempt
 // limit, the [Budget], the backoff and the caller's deadline are enforced
-// around it, and a call whose caller's context is done is never retried
-// whatever the Policy says. A Policy must be safe for concurrent use.
-type Policy func(ctx context.Context, req any, attempts int, err error) bool
+// around it, and a call whose caller's context is done, or whose error is
+// marked with outcome.Abort, is never retried whatever it says. It must be
+// safe for concurrent use.
+type CheckRetry func(ctx context.Context, req any, attempts int, class outcome.Class, err error) bool
 
-// DefaultPolicy retries a call when [outcome.Default] classifies its error
-// as a server-health failure (a timeout, a connection error, a 5xx)
-// and the call is idempotent according to [IsIdempotent].
-var DefaultPolicy Policy = ClassifierPolicy(outcome.Default)
-
-// ClassifierPolicy is [DefaultPolicy] with c in place of [outcome.Default]
-// (nil means outcome.Default): a call is retried when c says
-// [outcome.ServerFailure] or [outcome.Skipped] (a local guard such as
-// an instance's open breaker refused it) and [IsIdempotent] holds.
-func ClassifierPolicy(c outcome.Classifier) Policy {
-	c = outcome.Or(c)
-	return func(ctx context.Context, req any, _ int, err error) bool {
-		switch c(ctx, err) {
-		case outcome.ServerFailure, outcome.Skipped:
-			return IsIdempotent(ctx, req)
-		}
-		return false
+// DefaultCheckRetry retries a call when class is [outcome.ServerFailure]
+// (a timeout, a connection error, a 5xx under outcome.Default) or
+// [outcome.Skipped] (a local guard such as an instance's open breaker
+// refused it), and the call is idempotent according to [IsIdempotent].
+func DefaultCheckRetry(ctx context.Context, req any, _ int, class outcome.Class, _ error) bool {
+	switch class {
+	case outcome.ServerFailure, outcome.Skipped:
+		return IsIdempotent(ctx, req)
 	}
+	return false
 }
 
 // IdempotencyKeyHeader is the HTTP header that makes a POST or PATCH safe
@@ -56,29 +50,30 @@ type (
 	idempotencyKeyKey struct{}
 )
 
-// WithIdempotent returns a copy of ctx marking its call as safe to repeat,
-// so that [DefaultPolicy] retries it.
-func WithIdempotent(ctx context.Context) context.Context {
+// MarkIdempotent returns a copy of ctx marking its call as safe to
+// repeat, so that [DefaultCheckRetry] retries it.
+func MarkIdempotent(ctx context.Context) context.Context {
 	return context.WithValue(ctx, idempotentKey{}, true)
 }
 
-// WithIdempotencyKey returns a copy of ctx carrying key, the idempotency
-// key of its call. A call with a non-empty key is safe to repeat, and the
-// transport of [NewHTTPClient] sends the key as [IdempotencyKeyHeader]
+// ContextWithIdempotencyKey returns a copy of ctx carrying key, the
+// idempotency key of its call. A call with a non-empty key is safe to
+// repeat, and [Retry.Transport] sends the key as [IdempotencyKeyHeader]
 // when the request has none.
-func WithIdempotencyKey(ctx context.Context, key string) context.Context {
+func ContextWithIdempotencyKey(ctx context.Context, key string) context.Context {
 	return context.WithValue(ctx, idempotencyKeyKey{}, key)
 }
 
-// IdempotencyKey returns the key set by [WithIdempotencyKey], if any.
-func IdempotencyKey(ctx context.Context) (string, bool) {
+// IdempotencyKeyFromContext returns the key set by
+// [ContextWithIdempotencyKey], if any.
+func IdempotencyKeyFromContext(ctx context.Context) (string, bool) {
 	k, ok := ctx.Value(idempotencyKeyKey{}).(string)
 	return k, ok && k != ""
 }
 
 // IsIdempotent reports whether the call of ctx and req may be sent more
-// than once. It is true when ctx was marked by [WithIdempotent] or carries
-// a key from [WithIdempotencyKey]; otherwise, when req implements
+// than once. It is true when ctx was marked by [MarkIdempotent] or carries
+// a key from [ContextWithIdempotencyKey]; otherwise, when req implements
 // [IdempotentRequest], it is its answer; when req is an *http.Request, it
 // is true for GET, HEAD, OPTIONS, PUT and DELETE, and for POST and PATCH
 // only with an [IdempotencyKeyHeader]. Anything else is not idempotent.
@@ -86,7 +81,7 @@ func IsIdempotent(ctx context.Context, req any) bool {
 	if v, _ := ctx.Value(idempotentKey{}).(bool); v {
 		return true
 	}
-	if _, ok := IdempotencyKey(ctx); ok {
+	if _, ok := IdempotencyKeyFromContext(ctx); ok {
 		return true
 	}
 	switch r := req.(type) {
@@ -127,7 +122,7 @@ type layer struct {
 	call   *httpCall // the call of the HTTP transport, or nil
 }
 
-// Active reports whether a retry layer ([New] or [NewHTTPClient]) is
+// Active reports whether a retry layer (a [Retry]'s face) is
 // already retrying the call carried by ctx. An inner retry layer that
 // sees it makes exactly one attempt, so that retries never multiply
 // (3 attempts around 3 attempts would be 9).
@@ -137,11 +132,11 @@ func Active(ctx context.Context) bool {
 }
 
 // FinalAttempt reports whether the attempt carried by ctx is the last the
-// call can get: no retry layer ([New] or [NewHTTPClient]) is on its call
-// path, or the one that is has made all but one of its [WithMaxAttempts]
+// call can get: no retry layer (a [Retry]'s face) is on its call path, or
+// the one that is has made all but one of its [Config.MaxAttempts]
 // attempts, so none will follow this one. It is false for an attempt that
 // may be followed by another, which the retry layer may still decline to
-// make once the attempt has failed (the [Policy], the [Budget] or the
+// make once the attempt has failed ([CheckRetry], the [Budget] or the
 // caller's deadline may say no).
 //
 // It is what a per-attempt timeout asks (transport/http's): cutting an
@@ -168,7 +163,7 @@ func deposited(ctx context.Context, b *Budget) bool {
 // marked so that layers further in do not deposit it again. It lets
 // several layers share one Budget (a retry middleware around a hedging
 // middleware, say) while each call counts once. middleware/hedge uses it;
-// [New] and [NewHTTPClient] do the same thing internally.
+// a [Retry]'s faces do the same thing internally.
 func (b *Budget) Enter(ctx context.Context) context.Context {
 	if b == nil || deposited(ctx, b) {
 		return ctx

@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"runtime"
+	"slices"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/go-kit/kit/endpoint"
@@ -14,7 +15,6 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
-	"github.com/switchyard/switchyard/internal/clock"
 	"github.com/switchyard/switchyard/middleware/retry"
 	"github.com/switchyard/switchyard/outcome"
 )
@@ -24,13 +24,13 @@ var (
 	err400 = &retry.StatusError{Code: 400}
 )
 
-func newMiddleware(t testing.TB, b *retry.Budget, opts ...retry.Option) endpoint.Middleware {
+func newMiddleware(t testing.TB, b *retry.Budget, cfg retry.Config) endpoint.Middleware {
 	t.Helper()
-	mw, err := retry.New(b, opts...)
+	r, err := retry.New(b, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return mw
+	return r.Endpoint
 }
 
 // counting returns an endpoint that answers with errs in turn (nil meaning
@@ -52,7 +52,7 @@ type idem bool
 func (i idem) Idempotent() bool { return bool(i) }
 
 func TestWhatIsRetried(t *testing.T) {
-	ctxIdem := retry.WithIdempotent(context.Background())
+	ctxIdem := retry.MarkIdempotent(context.Background())
 	canceled, cancel := context.WithCancel(ctxIdem)
 	cancel()
 	post := func(key string) *http.Request {
@@ -77,8 +77,8 @@ func TestWhatIsRetried(t *testing.T) {
 		{"context.Canceled", ctxIdem, nil, context.Canceled, 1},
 		{"caller's context done", canceled, nil, err503, 1},
 		{"not marked idempotent", context.Background(), nil, err503, 1},
-		{"idempotency key in ctx", retry.WithIdempotencyKey(context.Background(), "k1"), nil, err503, 3},
-		{"empty idempotency key", retry.WithIdempotencyKey(context.Background(), ""), nil, err503, 1},
+		{"idempotency key in ctx", retry.ContextWithIdempotencyKey(context.Background(), "k1"), nil, err503, 3},
+		{"empty idempotency key", retry.ContextWithIdempotencyKey(context.Background(), ""), nil, err503, 1},
 		{"request says idempotent", context.Background(), idem(true), err503, 3},
 		{"request says not idempotent", context.Background(), idem(false), err503, 1},
 		{"HTTP GET", context.Background(), get, err503, 3},
@@ -87,7 +87,7 @@ func TestWhatIsRetried(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ep, n := counting(tc.err)
-			mw := newMiddleware(t, nil, retry.WithBackoffFunc(retry.NoBackoff))
+			mw := newMiddleware(t, nil, retry.Config{Backoff: retry.NoBackoff})
 			if _, err := mw(ep)(tc.ctx, tc.req); !errors.Is(err, tc.err) {
 				t.Fatalf("error = %v, want %v", err, tc.err)
 			}
@@ -101,14 +101,13 @@ func TestWhatIsRetried(t *testing.T) {
 func TestSucceedsAfterRetries(t *testing.T) {
 	ep, n := counting(err503, err503, nil)
 	var retries []int
-	mw := newMiddleware(t, nil, retry.WithMaxAttempts(5), retry.WithBackoffFunc(retry.NoBackoff),
-		retry.WithHooks(retry.Hooks{OnRetry: func(a int, err error) {
-			if !errors.Is(err, err503) {
-				t.Errorf("OnRetry error = %v", err)
-			}
-			retries = append(retries, a)
-		}}))
-	resp, err := mw(ep)(retry.WithIdempotent(context.Background()), nil)
+	mw := newMiddleware(t, nil, retry.Config{MaxAttempts: 5, Backoff: retry.NoBackoff, Hooks: retry.Hooks{OnRetry: func(a int, err error) {
+		if !errors.Is(err, err503) {
+			t.Errorf("OnRetry error = %v", err)
+		}
+		retries = append(retries, a)
+	}}})
+	resp, err := mw(ep)(retry.MarkIdempotent(context.Background()), nil)
 	if err != nil || resp != "ok" || *n != 3 {
 		t.Fatalf("got %v, %v after %d attempts; want ok after 3", resp, err, *n)
 	}
@@ -117,160 +116,133 @@ func TestSucceedsAfterRetries(t *testing.T) {
 	}
 }
 
-func TestMaxAttemptsValidated(t *testing.T) {
+func TestConfigValidated(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		opt  retry.Option
+		cfg  retry.Config
 	}{
-		{"0 attempts", retry.WithMaxAttempts(0)},
-		{"6 attempts", retry.WithMaxAttempts(6)},
-		{"cap below base", retry.WithBackoff(time.Second, time.Millisecond)},
-		{"negative base", retry.WithBackoff(-time.Second, time.Second)},
-		{"negative per-try", retry.WithPerTryTimeout(-time.Second)},
-		{"negative min attempt", retry.WithMinAttemptTime(-time.Second)},
+		{"negative attempts", retry.Config{MaxAttempts: -1}},
+		{"6 attempts", retry.Config{MaxAttempts: 6}},
+		{"cap below base", retry.Config{BackoffBase: time.Second, BackoffCap: time.Millisecond}},
+		{"base above the default cap", retry.Config{BackoffBase: 2 * time.Second}},
+		{"negative base", retry.Config{BackoffBase: -time.Second, BackoffCap: time.Second}},
+		{"negative per-try", retry.Config{PerTryTimeout: -time.Second}},
+		{"negative min attempt", retry.Config{MinAttemptTime: -time.Second}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := retry.New(nil, tc.opt); !errors.Is(err, retry.ErrInvalidOption) {
-				t.Fatalf("New error = %v, want ErrInvalidOption", err)
-			}
-			if _, err := retry.NewHTTPClient(nil, tc.opt); !errors.Is(err, retry.ErrInvalidOption) {
-				t.Fatalf("NewHTTPClient error = %v, want ErrInvalidOption", err)
+			if _, err := retry.New(nil, tc.cfg); !errors.Is(err, retry.ErrConfig) {
+				t.Fatalf("New error = %v, want ErrConfig", err)
 			}
 		})
 	}
-	ep, n := counting(err503)
-	mw := newMiddleware(t, nil, retry.WithMaxAttempts(5), retry.WithBackoffFunc(retry.NoBackoff))
-	_, _ = mw(ep)(retry.WithIdempotent(context.Background()), nil)
-	if *n != 5 {
-		t.Fatalf("%d attempts with WithMaxAttempts(5), want 5", *n)
-	}
-}
-
-// waitTimer waits until a goroutine has registered a timer on clk.
-func waitTimer(clk *clock.Fake, n int) {
-	for clk.Pending() < n {
-		runtime.Gosched()
-	}
-}
-
-func TestBackoffSleepsOnTheClock(t *testing.T) {
-	clk := clock.NewFake(time.Unix(0, 0))
-	calls := make(chan time.Time, 3)
-	n := 0
-	ep := func(context.Context, any) (any, error) {
-		calls <- clk.Now()
-		if n++; n < 3 {
-			return nil, err503
+	for _, tc := range []struct {
+		cfg  retry.Config
+		want int
+	}{{retry.Config{}, retry.DefaultMaxAttempts}, {retry.Config{MaxAttempts: 5}, 5}, {retry.Config{MaxAttempts: 1}, 1}} {
+		ep, n := counting(err503)
+		tc.cfg.Backoff = retry.NoBackoff
+		_, _ = newMiddleware(t, nil, tc.cfg)(ep)(retry.MarkIdempotent(context.Background()), nil)
+		if *n != tc.want {
+			t.Errorf("%d attempts with MaxAttempts %d, want %d", *n, tc.cfg.MaxAttempts, tc.want)
 		}
-		return "ok", nil
 	}
-	mw := newMiddleware(t, nil, retry.WithClock(clk), retry.WithBackoffFunc(retry.Exponential),
-		retry.WithBackoff(100*time.Millisecond, time.Second))
-	done := make(chan error, 1)
-	go func() {
-		_, err := mw(ep)(retry.WithIdempotent(context.Background()), nil)
-		done <- err
-	}()
-	start := <-calls
-	waitTimer(clk, 1)
-	clk.Advance(99 * time.Millisecond)
-	if len(calls) != 0 {
-		t.Fatal("retried before the backoff was over")
-	}
-	clk.Advance(time.Millisecond)
-	if at := (<-calls).Sub(start); at != 100*time.Millisecond {
-		t.Fatalf("second attempt at +%v, want +100ms", at)
-	}
-	waitTimer(clk, 1)
-	clk.Advance(200 * time.Millisecond) // the second backoff doubles
-	if at := (<-calls).Sub(start); at != 300*time.Millisecond {
-		t.Fatalf("third attempt at +%v, want +300ms", at)
-	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+}
+
+// TestBackoffSleeps runs in a synctest bubble, whose clock moves only
+// when every goroutine in it is blocked: the attempts' times are exact.
+func TestBackoffSleeps(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		var at []time.Duration
+		ep := func(context.Context, any) (any, error) {
+			if at = append(at, time.Since(start)); len(at) < 3 {
+				return nil, err503
+			}
+			return "ok", nil
+		}
+		mw := newMiddleware(t, nil, retry.Config{Backoff: retry.Exponential,
+			BackoffBase: 100 * time.Millisecond, BackoffCap: time.Second})
+		if _, err := mw(ep)(retry.MarkIdempotent(context.Background()), nil); err != nil {
+			t.Fatal(err)
+		}
+		// The second backoff doubles.
+		if want := []time.Duration{0, 100 * time.Millisecond, 300 * time.Millisecond}; !slices.Equal(at, want) {
+			t.Fatalf("attempts at %v, want %v", at, want)
+		}
+	})
 }
 
 func TestStopsAtTheCallersDeadline(t *testing.T) {
-	clk := clock.NewFake(time.Unix(0, 0))
-	var deadlines int
-	mw := newMiddleware(t, nil, retry.WithClock(clk), retry.WithMaxAttempts(5),
-		retry.WithBackoffFunc(retry.Exponential), retry.WithBackoff(100*time.Millisecond, time.Second),
-		retry.WithHooks(retry.Hooks{OnDeadline: func() { deadlines++ }}))
-	ctx, cancel := clock.WithTimeout(retry.WithIdempotent(context.Background()), clk, 250*time.Millisecond)
-	defer cancel()
-	attempts := make(chan struct{}, 5)
-	ep := func(context.Context, any) (any, error) { attempts <- struct{}{}; return nil, err503 }
-	done := make(chan error, 1)
-	go func() { _, err := mw(ep)(ctx, nil); done <- err }()
-	<-attempts
-	// Attempt 1 fails at 0; a 100 ms backoff leaves 150 ms: retry.
-	waitTimer(clk, 2) // the caller's deadline and the backoff
-	clk.Advance(100 * time.Millisecond)
-	<-attempts
-	// Attempt 2 fails at 100 ms; a 200 ms backoff would end at 300 ms,
-	// after the deadline at 250 ms: give up now, without sleeping.
-	if err := <-done; !errors.Is(err, err503) {
-		t.Fatalf("error = %v, want the last attempt's", err)
-	}
-	if clk.Now() != time.Unix(0, 0).Add(100*time.Millisecond) || len(attempts) != 0 {
-		t.Fatalf("gave up at %v after %d more attempts", clk.Now(), len(attempts))
-	}
-	if deadlines != 1 {
-		t.Fatalf("OnDeadline called %d times, want 1", deadlines)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		var deadlines int
+		mw := newMiddleware(t, nil, retry.Config{MaxAttempts: 5, Backoff: retry.Exponential,
+			BackoffBase: 100 * time.Millisecond, BackoffCap: time.Second,
+			Hooks: retry.Hooks{OnDeadline: func() { deadlines++ }}})
+		ctx, cancel := context.WithTimeout(retry.MarkIdempotent(context.Background()), 250*time.Millisecond)
+		defer cancel()
+		var at []time.Duration
+		ep := func(context.Context, any) (any, error) { at = append(at, time.Since(start)); return nil, err503 }
+		// Attempt 1 fails at 0; a 100 ms backoff leaves 150 ms: retry.
+		// Attempt 2 fails at 100 ms; a 200 ms backoff would end at 300 ms,
+		// after the deadline at 250 ms: give up now, without sleeping.
+		if _, err := mw(ep)(ctx, nil); !errors.Is(err, err503) {
+			t.Fatalf("error = %v, want the last attempt's", err)
+		}
+		if want := []time.Duration{0, 100 * time.Millisecond}; !slices.Equal(at, want) || time.Since(start) != 100*time.Millisecond {
+			t.Fatalf("attempts at %v, gave up at %v; want %v and 100ms", at, time.Since(start), want)
+		}
+		if deadlines != 1 {
+			t.Fatalf("OnDeadline called %d times, want 1", deadlines)
+		}
+	})
 }
 
 func TestPerTryTimeout(t *testing.T) {
-	clk := clock.NewFake(time.Unix(0, 0))
-	mw := newMiddleware(t, nil, retry.WithClock(clk), retry.WithMaxAttempts(2),
-		retry.WithBackoffFunc(retry.NoBackoff), retry.WithPerTryTimeout(50*time.Millisecond))
-	deadlines := make(chan time.Time, 2)
-	ep := func(ctx context.Context, _ any) (any, error) {
-		d, _ := ctx.Deadline()
-		deadlines <- d
-		<-ctx.Done()
-		return nil, ctx.Err()
-	}
-	done := make(chan error, 1)
-	go func() { _, err := mw(ep)(retry.WithIdempotent(context.Background()), nil); done <- err }()
-	for i := range 2 {
-		d := <-deadlines
-		if want := time.Unix(0, 0).Add(time.Duration(i+1) * 50 * time.Millisecond); !d.Equal(want) {
-			t.Fatalf("attempt %d deadline %v, want %v", i+1, d, want)
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		mw := newMiddleware(t, nil, retry.Config{MaxAttempts: 2, Backoff: retry.NoBackoff, PerTryTimeout: 50 * time.Millisecond})
+		var deadlines []time.Duration
+		ep := func(ctx context.Context, _ any) (any, error) {
+			d, _ := ctx.Deadline()
+			deadlines = append(deadlines, d.Sub(start))
+			<-ctx.Done()
+			return nil, ctx.Err()
 		}
-		waitTimer(clk, 1)
-		clk.Advance(50 * time.Millisecond)
-	}
-	if err := <-done; !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("error = %v, want DeadlineExceeded", err)
-	}
+		if _, err := mw(ep)(retry.MarkIdempotent(context.Background()), nil); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("error = %v, want DeadlineExceeded", err)
+		}
+		if want := []time.Duration{50 * time.Millisecond, 100 * time.Millisecond}; !slices.Equal(deadlines, want) {
+			t.Fatalf("attempt deadlines %v, want %v", deadlines, want)
+		}
+	})
 }
 
 func TestCallerCancelDuringBackoff(t *testing.T) {
-	clk := clock.NewFake(time.Unix(0, 0))
-	mw := newMiddleware(t, nil, retry.WithClock(clk), retry.WithBackoffFunc(retry.Exponential))
-	ctx, cancel := context.WithCancel(retry.WithIdempotent(context.Background()))
-	ep, n := counting(err503)
-	done := make(chan error, 1)
-	go func() { _, err := mw(ep)(ctx, nil); done <- err }()
-	waitTimer(clk, 1)
-	cancel()
-	if err := <-done; !errors.Is(err, err503) {
-		t.Fatalf("error = %v, want the last attempt's", err)
-	}
-	if *n != 1 {
-		t.Fatalf("%d attempts, want 1", *n)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		mw := newMiddleware(t, nil, retry.Config{Backoff: retry.Exponential})
+		ctx, cancel := context.WithCancel(retry.MarkIdempotent(context.Background()))
+		ep, n := counting(err503)
+		done := make(chan error, 1)
+		go func() { _, err := mw(ep)(ctx, nil); done <- err }()
+		synctest.Wait() // the first attempt failed; the backoff is under way
+		cancel()
+		if err := <-done; !errors.Is(err, err503) {
+			t.Fatalf("error = %v, want the last attempt's", err)
+		}
+		if *n != 1 {
+			t.Fatalf("%d attempts, want 1", *n)
+		}
+	})
 }
 
 // TestOneRetryLayerPerCallPath nests two retry middlewares sharing one
 // budget that holds exactly one retry per request (ratio 1, no per-second
 // grant): the inner layer must neither retry nor deposit again.
 func TestOneRetryLayerPerCallPath(t *testing.T) {
-	b := newBudget(t, retry.WithRatio(1), retry.WithMinPerSecond(0))
-	outer := newMiddleware(t, b, retry.WithMaxAttempts(5), retry.WithBackoffFunc(retry.NoBackoff))
-	inner := newMiddleware(t, b, retry.WithMaxAttempts(5), retry.WithBackoffFunc(retry.NoBackoff))
+	b := newBudget(t, retry.BudgetConfig{Ratio: 1, MinPerSecond: -1})
+	outer := newMiddleware(t, b, retry.Config{MaxAttempts: 5, Backoff: retry.NoBackoff})
+	inner := newMiddleware(t, b, retry.Config{MaxAttempts: 5, Backoff: retry.NoBackoff})
 	var sawActive bool
 	ep, n := counting(err503)
 	probe := func(ctx context.Context, req any) (any, error) {
@@ -280,7 +252,7 @@ func TestOneRetryLayerPerCallPath(t *testing.T) {
 	if retry.Active(context.Background()) {
 		t.Fatal("Active on a bare context")
 	}
-	_, _ = outer(inner(probe))(retry.WithIdempotent(context.Background()), nil)
+	_, _ = outer(inner(probe))(retry.MarkIdempotent(context.Background()), nil)
 	if !sawActive {
 		t.Fatal("the endpoint did not see an active retry layer")
 	}
@@ -293,11 +265,10 @@ func TestBudgetExhaustedEvent(t *testing.T) {
 	sr := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
 	defer func() { _ = tp.Shutdown(context.Background()) }()
-	b := newBudget(t, retry.WithRatio(1), retry.WithMinPerSecond(0))
+	b := newBudget(t, retry.BudgetConfig{Ratio: 1, MinPerSecond: -1})
 	var exhausted int
-	mw := newMiddleware(t, b, retry.WithMaxAttempts(5), retry.WithBackoffFunc(retry.NoBackoff),
-		retry.WithHooks(retry.Hooks{OnBudgetExhausted: func() { exhausted++ }}))
-	ctx, span := tp.Tracer("test").Start(retry.WithIdempotent(context.Background()), "call")
+	mw := newMiddleware(t, b, retry.Config{MaxAttempts: 5, Backoff: retry.NoBackoff, Hooks: retry.Hooks{OnBudgetExhausted: func() { exhausted++ }}})
+	ctx, span := tp.Tracer("test").Start(retry.MarkIdempotent(context.Background()), "call")
 	ep, _ := counting(err503)
 	_, _ = mw(ep)(ctx, nil)
 	span.End()
@@ -326,10 +297,38 @@ func TestCustomClassifier(t *testing.T) {
 		return outcome.Default(ctx, err)
 	}
 	ep, n := counting(err400)
-	mw := newMiddleware(t, nil, retry.WithClassifier(cl), retry.WithBackoffFunc(retry.NoBackoff))
-	_, _ = mw(ep)(retry.WithIdempotent(context.Background()), nil)
+	mw := newMiddleware(t, nil, retry.Config{Classifier: cl, Backoff: retry.NoBackoff})
+	_, _ = mw(ep)(retry.MarkIdempotent(context.Background()), nil)
 	if *n != 3 {
 		t.Fatalf("%d attempts, want 3", *n)
+	}
+}
+
+// TestClassifierAndCheckRetryCompose sets both: CheckRetry sees what the
+// Classifier made of each error, neither replaces the other.
+func TestClassifierAndCheckRetryCompose(t *testing.T) {
+	cl := func(ctx context.Context, err error) outcome.Class {
+		if errors.Is(err, err400) {
+			return outcome.ServerFailure
+		}
+		return outcome.Default(ctx, err)
+	}
+	var classes []outcome.Class
+	// Retry server failures of any call, idempotent or not, at most once.
+	check := func(_ context.Context, _ any, attempts int, class outcome.Class, _ error) bool {
+		classes = append(classes, class)
+		return class == outcome.ServerFailure && attempts < 2
+	}
+	ep, n := counting(err400)
+	mw := newMiddleware(t, nil, retry.Config{Classifier: cl, CheckRetry: check, Backoff: retry.NoBackoff})
+	_, _ = mw(ep)(context.Background(), nil) // not marked idempotent
+	if *n != 2 || !slices.Equal(classes, []outcome.Class{outcome.ServerFailure, outcome.ServerFailure}) {
+		t.Fatalf("%d attempts, CheckRetry saw %v; want 2 attempts, server failures", *n, classes)
+	}
+	if !retry.DefaultCheckRetry(retry.MarkIdempotent(context.Background()), nil, 1, outcome.Skipped, err503) ||
+		retry.DefaultCheckRetry(context.Background(), nil, 1, outcome.ServerFailure, err503) ||
+		retry.DefaultCheckRetry(retry.MarkIdempotent(context.Background()), nil, 1, outcome.CallerFault, err400) {
+		t.Fatal("DefaultCheckRetry: want server failures and skips of idempotent calls only")
 	}
 }
 
@@ -343,8 +342,8 @@ func hasAttr(attrs []attribute.KeyValue, k, v string) bool {
 }
 
 func TestSuccessAllocatesOnce(t *testing.T) {
-	b := newBudget(t)
-	ep := newMiddleware(t, b)(func(context.Context, any) (any, error) { return nil, nil })
+	b := newBudget(t, retry.BudgetConfig{})
+	ep := newMiddleware(t, b, retry.Config{})(func(context.Context, any) (any, error) { return nil, nil })
 	ctx := context.Background()
 	if n := testing.AllocsPerRun(1000, func() { _, _ = ep(ctx, nil) }); n > 1 {
 		t.Fatalf("a successful call allocates %v times, want ≤ 1", n)

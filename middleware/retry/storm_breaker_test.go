@@ -43,20 +43,20 @@ func TestRetryStormBreakerAndBudget(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		budget, err := retry.NewBudget()
+		budget, err := retry.NewBudget(retry.BudgetConfig{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		mw, err := retry.New(budget, retry.WithMaxAttempts(5))
+		r, err := retry.New(budget, retry.Config{MaxAttempts: 5})
 		if err != nil {
 			t.Fatal(err)
 		}
 		inner := br.Endpoint(upstream)
-		ep := mw(func(ctx context.Context, req any) (any, error) {
+		ep := r.Endpoint(func(ctx context.Context, req any) (any, error) {
 			attempts.Add(1)
 			return inner(ctx, req)
 		})
-		ctx := retry.WithIdempotent(context.Background())
+		ctx := retry.MarkIdempotent(context.Background())
 
 		const rate, seconds = 100, 60
 		start := time.Now()

@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/switchyard/switchyard/middleware/tracing"
+	"github.com/switchyard/switchyard/outcome"
 )
 
 // Span events, added to trace.SpanFromContext of the caller's context.
@@ -29,13 +30,12 @@ const (
 )
 
 // event records a decision on ctx's span with [tracing.Event]; the check
-// first spares the classifier when the span does not record.
-func (r *retrier) event(ctx context.Context, name string, err error, attempt int, wait time.Duration) {
-	span := trace.SpanFromContext(ctx)
-	if !span.IsRecording() {
+// first spares the attributes when the span does not record.
+func (r *Retry) event(ctx context.Context, name string, class outcome.Class, attempt int, wait time.Duration) {
+	if !trace.SpanFromContext(ctx).IsRecording() {
 		return
 	}
-	tracing.Event(ctx, name, r.classifier(ctx, err).String(),
+	tracing.Event(ctx, name, class.String(),
 		attribute.Int("attempt", attempt),
 		attribute.Int64("backoff_ms", wait.Milliseconds()))
 }

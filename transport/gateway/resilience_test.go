@@ -100,7 +100,7 @@ func TestServerErrorsAreRetriedForIdempotentRequests(t *testing.T) {
 	live := newBackend(t, "live")
 	register(t, reg, "svc", "a-sick", addr(sick))
 	register(t, reg, "svc", "b-live", addr(live.Server))
-	budget, err := retry.NewBudget()
+	budget, err := retry.NewBudget(retry.BudgetConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

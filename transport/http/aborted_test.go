@@ -145,7 +145,7 @@ func TestClientEndpointBodyErrorIsTheCallers(t *testing.T) {
 		shttp.NewFactory(http.MethodPut, "/items/1", enc, shttp.DecodeJSONResponse[item], shttp.WithHTTPClient(newTestClient(t))),
 		shttp.WithIdempotent(), shttp.WithoutTracing(),
 		shttp.WithBreakerSettings(circuitbreaker.Config{ConsecutiveFailures: 1}),
-		shttp.WithRetryOptions(retry.WithHooks(retry.Hooks{OnRetry: func(int, error) { attempts.Add(1) }})))
+		shttp.WithRetry(retry.Config{Hooks: retry.Hooks{OnRetry: func(int, error) { attempts.Add(1) }}}))
 	if err != nil {
 		t.Fatal(err)
 	}

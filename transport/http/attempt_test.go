@@ -146,7 +146,7 @@ func TestAttemptTimeoutFollowsLatency(t *testing.T) {
 			}, nil, nil
 		}
 		ce, err := shttp.NewClientEndpoint(ctx, reg, "svc", factory, shttp.WithoutTracing(),
-			shttp.WithIdempotent(), shttp.WithRetryOptions(retry.WithMaxAttempts(2), retry.WithBackoffFunc(retry.NoBackoff)),
+			shttp.WithIdempotent(), shttp.WithRetry(retry.Config{MaxAttempts: 2, Backoff: retry.NoBackoff}),
 			shttp.WithAttemptTimeout(shttp.AttemptTimeout{Floor: 10 * time.Millisecond}),
 			shttp.WithOutlierDetection(balancer.OutlierConfig{DisableConsecutive: true}),
 			shttp.WithoutBreakers())

@@ -148,9 +148,9 @@ func TestInstanceCrashUnderLoad(t *testing.T) {
 						}
 					},
 				}),
-				shttp.WithRetryOptions(retry.WithHooks(retry.Hooks{
+				shttp.WithRetry(retry.Config{Hooks: retry.Hooks{
 					OnRetry: func(int, error) { retries.Add(1) },
-				})),
+				}}),
 			)
 			if err != nil {
 				t.Fatal(err)

@@ -29,7 +29,7 @@ var ErrInvalidClient = errors.New("http: invalid client endpoint")
 //	timeout               WithTimeout: a deadline for calls whose context has none
 //	deadline.Middleware   fails fast when no time is left; a failure past the deadline is a 504
 //	extra middleware      WithMiddleware, in the order given
-//	retry.New             attempts ≤ 3, full-jitter backoff, shared Budget, idempotent calls only
+//	retry.Retry           attempts ≤ 3, full-jitter backoff, shared Budget, idempotent calls only
 //	attempt timeout       idempotent calls: each attempt but the last bounded by k × p99 of observed latency (AttemptTimeout)
 //	balancer.Call         picks an instance per attempt (peak-EWMA P2C), outlier detection
 //	circuitbreaker.Group  one breaker per instance (Group.Factory)
@@ -80,7 +80,7 @@ type clientConfig struct {
 	breakerSet  circuitbreaker.Config
 	noBreaker   bool
 	budget      *retry.Budget
-	retryOpts   []retry.Option
+	retry       retry.Config
 	noRetry     bool
 	idempotent  bool
 	operation   string
@@ -133,15 +133,18 @@ func WithoutBreakers() ClientOption {
 }
 
 // WithBudget sets the retry budget, to share one between every endpoint
-// that calls the same service. The default is a new retry.NewBudget().
+// that calls the same service. The default is a new budget with
+// retry.BudgetConfig's defaults.
 func WithBudget(b *retry.Budget) ClientOption {
 	return func(c *clientConfig) { c.budget = b }
 }
 
-// WithRetryOptions adds options to the retry layer (attempts, per-try
-// timeout, backoff, hooks).
-func WithRetryOptions(opts ...retry.Option) ClientOption {
-	return func(c *clientConfig) { c.retryOpts = append(c.retryOpts, opts...) }
+// WithRetry configures the retry layer (attempts, per-try timeout,
+// backoff, classifier, CheckRetry, hooks); the default is the zero
+// [retry.Config]. Under [WithIdempotent], its CheckRetry (nil:
+// retry.DefaultCheckRetry) sees every call as idempotent.
+func WithRetry(cfg retry.Config) ClientOption {
+	return func(c *clientConfig) { c.retry = cfg }
 }
 
 // WithoutRetry removes the retry layer.
@@ -153,7 +156,8 @@ func WithoutRetry() ClientOption {
 // GET, a PUT, a DELETE, or a POST that always carries an idempotency key),
 // so server failures are retried without marking each call's context.
 // Without it a call is retried only when retry.IsIdempotent says so: its
-// context was marked with retry.WithIdempotent or WithIdempotencyKey, or
+// context was marked with retry.MarkIdempotent or
+// ContextWithIdempotencyKey, or
 // its request implements retry.IdempotentRequest.
 func WithIdempotent() ClientOption {
 	return func(c *clientConfig) { c.idempotent = true }
@@ -280,23 +284,23 @@ func NewClientEndpoint(ctx context.Context, r discovery.Resolver, service string
 	if !cfg.noRetry {
 		c.budget = cfg.budget
 		if c.budget == nil {
-			b, err := retry.NewBudget()
+			b, err := retry.NewBudget(retry.BudgetConfig{})
 			if err != nil {
 				c.bal.Close()
 				return nil, err
 			}
 			c.budget = b
 		}
-		ropts := cfg.retryOpts
+		rcfg := cfg.retry
 		if cfg.idempotent {
-			ropts = append(append([]retry.Option(nil), ropts...), retry.WithPolicy(alwaysIdempotent))
+			rcfg.CheckRetry = alwaysIdempotent(rcfg.CheckRetry)
 		}
-		mw, err := retry.New(c.budget, ropts...)
+		r, err := retry.New(c.budget, rcfg)
 		if err != nil {
 			c.bal.Close()
 			return nil, fmt.Errorf("%w: %w", ErrInvalidClient, err)
 		}
-		mws = append(mws, mw)
+		mws = append(mws, r.Endpoint)
 	}
 	if !cfg.noAttempt {
 		a, err := newAttempts(cfg.attempt, cfg.idempotent, classifier)
@@ -342,14 +346,17 @@ func defaultTimeout(d time.Duration) endpoint.Middleware {
 	}
 }
 
-// alwaysIdempotent retries every server-health failure: the endpoint was
-// declared idempotent with WithIdempotent.
-func alwaysIdempotent(ctx context.Context, _ any, _ int, err error) bool {
-	switch outcome.Default(ctx, err) {
-	case outcome.ServerFailure, outcome.Skipped:
-		return true
+// alwaysIdempotent returns check (nil: retry.DefaultCheckRetry) asked
+// about every call as an idempotent one: the endpoint was declared
+// idempotent with WithIdempotent. The mark costs an allocation on a
+// failed attempt only.
+func alwaysIdempotent(check retry.CheckRetry) retry.CheckRetry {
+	if check == nil {
+		check = retry.DefaultCheckRetry
 	}
-	return false
+	return func(ctx context.Context, req any, attempts int, class outcome.Class, err error) bool {
+		return check(retry.MarkIdempotent(ctx), req, attempts, class, err)
+	}
 }
 
 // Call is the endpoint.Endpoint of the whole call path.

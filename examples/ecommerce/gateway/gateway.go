@@ -154,7 +154,7 @@ func New(ctx context.Context, o Options) (g *Gateway, err error) {
 
 	budgets := map[string]*retry.Budget{}
 	for _, s := range g.services {
-		if budgets[s], err = retry.NewBudget(); err != nil {
+		if budgets[s], err = retry.NewBudget(retry.BudgetConfig{}); err != nil {
 			return nil, err
 		}
 	}

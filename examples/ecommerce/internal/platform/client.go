@@ -50,7 +50,7 @@ var _ retry.IdempotentRequest = Request{}
 // idempotent when opts include shttp.WithIdempotent() (a POST that is
 // idempotent by design, such as a reservation keyed by order id), when its
 // [Request] carries an Idempotency-Key header, or when its context says so
-// (retry.WithIdempotent, retry.WithIdempotencyKey). An idempotent call
+// (retry.MarkIdempotent, retry.ContextWithIdempotencyKey). An idempotent call
 // that meets a server failure on one instance — a 5xx answer, a refused or
 // reset connection, or no answer within its per-attempt timeout (a hung
 // replica) — is retried on another instance within the retry budget, and

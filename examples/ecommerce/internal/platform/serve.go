@@ -291,10 +291,10 @@ func (t *Telemetry) ClientOptions(operation string) []shttp.ClientOption {
 			OnStateChange: func(name string, _, to circuitbreaker.State) { m.BreakerStateChanged(name, to.String()) },
 		}}),
 		shttp.WithOutlierDetection(balancer.OutlierConfig{OnEject: m.OutlierEjected, OnRestore: m.OutlierRestored}),
-		shttp.WithRetryOptions(retry.WithHooks(retry.Hooks{
+		shttp.WithRetry(retry.Config{Hooks: retry.Hooks{
 			OnRetry:           func(int, error) { m.Retried(operation) },
 			OnBudgetExhausted: func() { m.BudgetExhausted(operation) },
-		})),
+		}}),
 	}
 }
 
