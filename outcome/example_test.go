@@ -14,8 +14,8 @@ import (
 func ExampleDefault() {
 	ctx := context.Background()
 	fmt.Println(outcome.Default(ctx, nil))
-	fmt.Println(outcome.Default(ctx, status(503)))
-	fmt.Println(outcome.Default(ctx, status(404)))
+	fmt.Println(outcome.Default(ctx, &outcome.StatusError{Status: 503}))
+	fmt.Println(outcome.Default(ctx, &outcome.StatusError{Status: 404}))
 	fmt.Println(outcome.Default(ctx, context.Canceled))
 	fmt.Println(outcome.Default(ctx, errors.New("connection reset by peer")))
 	// Output:

@@ -14,11 +14,6 @@ import (
 	"github.com/switchyard/switchyard/outcome"
 )
 
-type status int
-
-func (s status) Error() string   { return fmt.Sprintf("status %d", int(s)) }
-func (s status) StatusCode() int { return int(s) }
-
 type temporary bool
 
 func (t temporary) Error() string   { return "temporary?" }
@@ -36,14 +31,14 @@ func TestDefault(t *testing.T) {
 		want outcome.Class
 	}{
 		{"nil", bg, nil, outcome.Success},
-		{"500", bg, status(500), outcome.ServerFailure},
-		{"503 wrapped", bg, fmt.Errorf("call catalog: %w", status(503)), outcome.ServerFailure},
-		{"429 is the caller's limit, not the instance's health", bg, status(429), outcome.CallerFault},
-		{"404", bg, status(404), outcome.CallerFault},
-		{"409 wrapped twice", bg, fmt.Errorf("a: %w", fmt.Errorf("b: %w", status(409))), outcome.CallerFault},
-		{"400 inside a join", bg, errors.Join(errors.New("x"), status(400)), outcome.CallerFault},
-		{"3xx is not a verdict", bg, status(302), outcome.ServerFailure},
-		{"caller canceled wins over 500", canceled, status(500), outcome.Canceled},
+		{"500", bg, &outcome.StatusError{Status: 500}, outcome.ServerFailure},
+		{"503 wrapped", bg, fmt.Errorf("call catalog: %w", &outcome.StatusError{Status: 503}), outcome.ServerFailure},
+		{"429 is the caller's limit, not the instance's health", bg, &outcome.StatusError{Status: 429}, outcome.CallerFault},
+		{"404", bg, &outcome.StatusError{Status: 404}, outcome.CallerFault},
+		{"409 wrapped twice", bg, fmt.Errorf("a: %w", fmt.Errorf("b: %w", &outcome.StatusError{Status: 409})), outcome.CallerFault},
+		{"400 inside a join", bg, errors.Join(errors.New("x"), &outcome.StatusError{Status: 400}), outcome.CallerFault},
+		{"3xx is not a verdict", bg, &outcome.StatusError{Status: 302}, outcome.ServerFailure},
+		{"caller canceled wins over 500", canceled, &outcome.StatusError{Status: 500}, outcome.Canceled},
 		{"context.Canceled", bg, fmt.Errorf("wrapped: %w", context.Canceled), outcome.Canceled},
 		{"per-try timeout", bg, fmt.Errorf("try: %w", context.DeadlineExceeded), outcome.ServerFailure},
 		{"i/o deadline", bg, os.ErrDeadlineExceeded, outcome.ServerFailure},
@@ -53,7 +48,7 @@ func TestDefault(t *testing.T) {
 		{"not temporary", bg, temporary(false), outcome.CallerFault},
 		{"temporary", bg, temporary(true), outcome.ServerFailure},
 		{"unknown", bg, errors.New("mystery"), outcome.ServerFailure},
-		{"nil ctx", nil, status(502), outcome.ServerFailure},
+		{"nil ctx", nil, &outcome.StatusError{Status: 502}, outcome.ServerFailure},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -67,8 +62,8 @@ func TestDefault(t *testing.T) {
 func TestDefaultDoesNotAllocate(t *testing.T) {
 	ctx := context.Background()
 	errs := []error{
-		fmt.Errorf("call: %w", status(503)),
-		errors.Join(errors.New("x"), status(404)),
+		fmt.Errorf("call: %w", &outcome.StatusError{Status: 503}),
+		errors.Join(errors.New("x"), &outcome.StatusError{Status: 404}),
 		&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED},
 		errors.New("mystery"),
 	}
@@ -80,11 +75,11 @@ func TestDefaultDoesNotAllocate(t *testing.T) {
 }
 
 func TestOr(t *testing.T) {
-	if outcome.Or(nil)(context.Background(), status(500)) != outcome.ServerFailure {
+	if outcome.Or(nil)(context.Background(), &outcome.StatusError{Status: 500}) != outcome.ServerFailure {
 		t.Fatal("Or(nil) is not Default")
 	}
 	always := func(context.Context, error) outcome.Class { return outcome.CallerFault }
-	if outcome.Or(always)(context.Background(), status(500)) != outcome.CallerFault {
+	if outcome.Or(always)(context.Background(), &outcome.StatusError{Status: 500}) != outcome.CallerFault {
 		t.Fatal("Or(c) is not c")
 	}
 }
@@ -102,7 +97,7 @@ func TestClassString(t *testing.T) {
 
 func BenchmarkDefault(b *testing.B) {
 	ctx := context.Background()
-	err := fmt.Errorf("call: %w", status(503))
+	err := fmt.Errorf("call: %w", &outcome.StatusError{Status: 503})
 	b.ReportAllocs()
 	for b.Loop() {
 		outcome.Default(ctx, err)
@@ -133,7 +128,7 @@ func TestNewClasses(t *testing.T) {
 		{"budget ran out", budget, context.DeadlineExceeded, outcome.ServerFailure},
 		{"budget ran out, any error", budget, errors.New("read tcp: use of closed connection"), outcome.ServerFailure},
 		{"caller's own deadline", own, context.DeadlineExceeded, outcome.Canceled},
-		{"caller's deadline under a budget", parentFirst, status(504), outcome.Canceled},
+		{"caller's deadline under a budget", parentFirst, &outcome.StatusError{Status: 504}, outcome.Canceled},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -157,5 +152,34 @@ func TestNewClasses(t *testing.T) {
 		if c.Neutral() != want {
 			t.Fatalf("%v.Neutral() = %v", c, c.Neutral())
 		}
+	}
+}
+
+func TestStatusError(t *testing.T) {
+	sentinel := errors.New("injected")
+	for _, tc := range []struct {
+		name string
+		err  *outcome.StatusError
+		text string
+		is   error
+	}{
+		{"bare", &outcome.StatusError{Status: 503}, "status 503", nil},
+		{"with a cause", &outcome.StatusError{Status: 404, Err: sentinel}, "status 404: injected", sentinel},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.err.Error(); got != tc.text {
+				t.Errorf("Error() = %q, want %q", got, tc.text)
+			}
+			if got := tc.err.StatusCode(); got != tc.err.Status {
+				t.Errorf("StatusCode() = %d, want %d", got, tc.err.Status)
+			}
+			if tc.is != nil && !errors.Is(tc.err, tc.is) {
+				t.Errorf("errors.Is(%v, %v) = false", tc.err, tc.is)
+			}
+			var se *outcome.StatusError
+			if !errors.As(fmt.Errorf("wrapped: %w", tc.err), &se) || se != tc.err {
+				t.Errorf("errors.As did not find the StatusError")
+			}
+		})
 	}
 }
