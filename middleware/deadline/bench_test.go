@@ -13,7 +13,7 @@ import (
 func noop(context.Context, any) (any, error) { return nil, nil }
 
 func BenchmarkMiddleware(b *testing.B) {
-	ep := deadline.Middleware()(noop)
+	ep := mustDeadline(deadline.Config{}).Endpoint(noop)
 	withDeadline, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
 	for _, c := range []struct {
@@ -46,7 +46,7 @@ func (w *nopWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (w *nopWriter) WriteHeader(int)             {}
 
 func BenchmarkHandler(b *testing.B) {
-	h := deadline.Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(204) }))
+	h := mustDeadline(deadline.Config{}).Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(204) }))
 	for _, c := range []struct{ name, header string }{{"no-header", ""}, {"header", "5000"}} {
 		req := httptest.NewRequest(http.MethodGet, "/", nil)
 		if c.header != "" {
@@ -78,7 +78,7 @@ func (nopRT) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func BenchmarkTransport(b *testing.B) {
-	rt := deadline.NewTransport(nopRT{})
+	rt := mustDeadline(deadline.Config{}).Transport(nopRT{})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://upstream/", nil)

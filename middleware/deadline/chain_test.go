@@ -29,7 +29,7 @@ func newChain(t *testing.T, n int, last http.HandlerFunc) []*hop {
 	t.Helper()
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
-	client := &http.Client{Transport: deadline.NewTransport(tr, deadline.WithHopAllowance(hopAllowance))}
+	client := &http.Client{Transport: mustDeadline(deadline.Config{HopAllowance: hopAllowance}).Transport(tr)}
 	hops := make([]*hop, n)
 	for i := n - 1; i >= 0; i-- {
 		h := &hop{header: make(chan int, 1), left: make(chan time.Duration, 1)}
@@ -37,7 +37,7 @@ func newChain(t *testing.T, n int, last http.HandlerFunc) []*hop {
 		if i < n-1 {
 			next = hops[i+1].srv.URL
 		}
-		h.srv = httptest.NewServer(deadline.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.srv = httptest.NewServer(mustDeadline(deadline.Config{}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ms, _ := strconv.Atoi(r.Header.Get(deadline.Header))
 			h.header <- ms
 			dl, _ := r.Context().Deadline()
@@ -73,7 +73,7 @@ func edgeCall(t *testing.T, url string, budget time.Duration) (*http.Response, [
 	defer tr.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
-	return get(t, &http.Client{Transport: deadline.NewTransport(tr)}, ctx, url, nil)
+	return get(t, &http.Client{Transport: mustDeadline(deadline.Config{}).Transport(tr)}, ctx, url, nil)
 }
 
 // edgeCallHeader calls the first hop with the Header set to budget, from

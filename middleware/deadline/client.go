@@ -10,7 +10,7 @@ import (
 
 // headerFor returns the Header value for a call made now with ctx, and
 // whether ctx has a deadline at all. A value of "0" means no time is left.
-func (c *config) headerFor(ctx context.Context) (left time.Duration, ok bool) {
+func (c *Deadline) headerFor(ctx context.Context) (left time.Duration, ok bool) {
 	dl, ok := ctx.Deadline()
 	if !ok {
 		return 0, false
@@ -18,27 +18,26 @@ func (c *config) headerFor(ctx context.Context) (left time.Duration, ok bool) {
 	return dl.Sub(c.clk.Now()) - c.allowance, true
 }
 
-// NewTransport returns an http.RoundTripper that sends, with every
-// request whose context has a deadline, the time left (minus
-// [WithHopAllowance]) in the [Header], replacing any value already there.
-// A request with less than a millisecond left (or no more than
-// [WithMinBudget]) is not sent: RoundTrip returns an [*Error] matching
-// [ErrExceeded] at once. Requests without a deadline are sent unchanged.
-// base nil means http.DefaultTransport.
+// Transport returns an http.RoundTripper that sends, with every request
+// whose context has a deadline, the time left (minus HopAllowance) in the
+// [Header], replacing any value already there. A request with less than a
+// millisecond left (or no more than MinBudget) is not sent: RoundTrip
+// returns an [*Error] matching [ErrExceeded] at once. Requests without a
+// deadline are sent unchanged. base nil means http.DefaultTransport.
 //
-// Used inside a retrying transport (middleware/retry's WithTransport),
-// each attempt carries the time left when it starts. The RoundTripper is
-// safe for concurrent use. NewTransport panics if an option is out of
-// range.
-func NewTransport(base http.RoundTripper, opts ...Option) http.RoundTripper {
+// Used as the base of a retrying transport (middleware/retry's
+// Retry.Transport), each attempt carries the time left when it starts.
+// The RoundTripper is safe for concurrent use; its CloseIdleConnections
+// closes base's.
+func (d *Deadline) Transport(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	return &transport{config: mustConfig(opts), base: base}
+	return &transport{Deadline: d, base: base}
 }
 
 type transport struct {
-	*config
+	*Deadline
 	base http.RoundTripper
 }
 
@@ -76,20 +75,20 @@ func (t *transport) CloseIdleConnections() {
 	}
 }
 
-// ClientBefore returns a go-kit ClientBefore function that writes the time
-// left in ctx (minus [WithHopAllowance]) to the request's [Header], or
-// removes the header when ctx has no deadline. It cannot refuse to send;
-// put [Middleware] on the client endpoint to fail fast instead of sending
-// a request with no time left (which a server answers with a quick 504).
-// ClientBefore panics if an option is out of range.
-func ClientBefore(opts ...Option) kithttp.RequestFunc {
-	c := mustConfig(opts)
-	return func(ctx context.Context, r *http.Request) context.Context {
-		if left, ok := c.headerFor(ctx); ok {
-			r.Header.Set(Header, FormatHeader(left))
-		} else {
-			r.Header.Del(Header)
-		}
-		return ctx
+// ClientBefore is a go-kit ClientBefore function (the method value
+// d.ClientBefore is a kithttp.RequestFunc) that writes the time left in
+// ctx (minus HopAllowance) to the request's [Header], or removes the
+// header when ctx has no deadline. It cannot refuse to send; put
+// [Deadline.Endpoint] on the client endpoint to fail fast instead of
+// sending a request with no time left (which a server answers with a
+// quick 504).
+func (d *Deadline) ClientBefore(ctx context.Context, r *http.Request) context.Context {
+	if left, ok := d.headerFor(ctx); ok {
+		r.Header.Set(Header, FormatHeader(left))
+	} else {
+		r.Header.Del(Header)
 	}
+	return ctx
 }
+
+var _ kithttp.RequestFunc = (*Deadline)(nil).ClientBefore

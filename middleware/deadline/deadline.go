@@ -15,7 +15,7 @@ import (
 // milliseconds, as a relative duration: "250" means "answer within 250 ms
 // of receiving this". Relative time needs no agreement between the clocks
 // of the two hosts; the price is that the time the request spends on the
-// wire is not counted, which [WithHopAllowance] can make up for.
+// wire is not counted, which [Config.HopAllowance] can make up for.
 const Header = "X-Switchyard-Deadline-Ms"
 
 // Limits and defaults.
@@ -35,9 +35,9 @@ var (
 	// ErrBadHeader is matched by every error reporting a malformed
 	// [Header].
 	ErrBadHeader = errors.New("deadline: malformed " + Header + " header")
-	// ErrInvalidOption is wrapped by the errors of the constructors when
-	// an option is out of range.
-	ErrInvalidOption = errors.New("deadline: invalid option")
+	// ErrConfig is wrapped by the error [New] returns for an invalid
+	// configuration.
+	ErrConfig = errors.New("deadline: invalid configuration")
 )
 
 // Error is a deadline failure with the HTTP status it maps to: 400 with
@@ -92,7 +92,7 @@ func (e *Error) MarshalJSON() ([]byte, error) {
 // ParseHeader parses a [Header] value strictly: one to ten ASCII digits,
 // no sign, no spaces, no leading zero (except "0" itself). Anything else
 // is an error matching [ErrBadHeader]. The result is not capped; servers
-// cap it with [WithMax].
+// cap it at [Config.Max].
 func ParseHeader(s string) (time.Duration, error) {
 	if s == "" {
 		return 0, badHeader(Header + " is empty")
@@ -146,69 +146,72 @@ const (
 	ReasonBeforeSend = "expired_before_send"
 )
 
-// Option configures [Handler], [ServerBefore], [NewTransport],
-// [ClientBefore] and [Middleware]. Options that concern only one side are
-// ignored by the other.
-type Option func(*config)
+// Config configures a [Deadline]. The zero value is valid: budgets from
+// the header capped at [DefaultMax], no default budget, no hop allowance,
+// no minimum budget. [New] rejects an invalid Config with an error
+// wrapping [ErrConfig].
+type Config struct {
+	// Max caps the budget a server takes from the header. Default
+	// [DefaultMax] (5 minutes); negative is invalid. Set it to Default at
+	// an edge so that a client's header can shorten the server's budget
+	// but never lengthen it.
+	Max time.Duration
 
-type config struct {
+	// Default gives requests that arrive without a [Header] (and without
+	// a deadline in their context) a budget of this much. Default 0: no
+	// deadline; negative is invalid.
+	Default time.Duration
+
+	// HopAllowance makes clients send the time left minus this much,
+	// keeping it for the network and for handling the answer, so that the
+	// next hop gives up slightly before this one does and this one can
+	// still answer in time. Default 0; negative is invalid.
+	HopAllowance time.Duration
+
+	// MinBudget refuses with a 504, without calling the next handler or
+	// endpoint, a request with no more than this much left. Default 0:
+	// only a request with no time left at all; negative is invalid.
+	MinBudget time.Duration
+
+	// Hooks are called on deadline decisions. The zero value calls
+	// nothing.
+	Hooks Hooks
+}
+
+// Deadline carries deadlines across hops: its server faces
+// ([Deadline.Handler], and [Deadline.ServerBefore] with
+// [Deadline.Endpoint] for go-kit servers) set the request context's
+// deadline from the [Header], and its client faces
+// ([Deadline.Transport], and [Deadline.ClientBefore] with
+// [Deadline.Endpoint] for go-kit clients) write the time left into it.
+// Options that concern only one side are ignored by the other. A Deadline
+// is safe for concurrent use; build it with [New].
+type Deadline struct {
 	max       time.Duration
 	def       time.Duration
 	allowance time.Duration
 	minBudget time.Duration
-	clk       clock.Clock
 	hooks     Hooks
+	clk       clock.Clock // the real clock; tests behind a real server set another
 }
 
-// WithMax caps the budget a server takes from the header (default
-// [DefaultMax], 5 minutes; must be positive).
-func WithMax(d time.Duration) Option { return func(c *config) { c.max = d } }
-
-// WithDefault gives requests that arrive without a [Header] (and without
-// a deadline in their context) a budget of d (default 0: no deadline).
-func WithDefault(d time.Duration) Option { return func(c *config) { c.def = d } }
-
-// WithHopAllowance makes clients send the time left minus d (default 0),
-// keeping d for the network and for handling the answer, so that the
-// next hop gives up slightly before this one does and this one can still
-// answer in time.
-func WithHopAllowance(d time.Duration) Option { return func(c *config) { c.allowance = d } }
-
-// WithMinBudget refuses with a 504, without calling the next handler or
-// endpoint, a request with no more than d left (default 0: only a
-// request with no time left at all).
-func WithMinBudget(d time.Duration) Option { return func(c *config) { c.minBudget = d } }
-
-// WithClock sets the clock for every timing decision (default the real
-// clock).
-func WithClock(c clock.Clock) Option { return func(cfg *config) { cfg.clk = c } }
-
-// WithHooks sets the metrics hooks (default none).
-func WithHooks(h Hooks) Option { return func(c *config) { c.hooks = h } }
-
-func newConfig(opts []Option) (*config, error) {
-	c := &config{max: DefaultMax}
-	for _, o := range opts {
-		o(c)
+// New returns a Deadline configured by cfg, or an error wrapping
+// [ErrConfig] when cfg is invalid.
+func New(cfg Config) (*Deadline, error) {
+	if cfg.Max < 0 || cfg.Default < 0 || cfg.HopAllowance < 0 || cfg.MinBudget < 0 {
+		return nil, fmt.Errorf("%w: negative duration (Max %v, Default %v, HopAllowance %v, MinBudget %v)",
+			ErrConfig, cfg.Max, cfg.Default, cfg.HopAllowance, cfg.MinBudget)
 	}
-	switch {
-	case c.max <= 0:
-		return nil, fmt.Errorf("%w: maximum budget %v is not positive", ErrInvalidOption, c.max)
-	case c.def < 0 || c.allowance < 0 || c.minBudget < 0:
-		return nil, fmt.Errorf("%w: negative duration (default %v, allowance %v, minimum %v)",
-			ErrInvalidOption, c.def, c.allowance, c.minBudget)
+	d := &Deadline{
+		max:       cfg.Max,
+		def:       cfg.Default,
+		allowance: cfg.HopAllowance,
+		minBudget: cfg.MinBudget,
+		hooks:     cfg.Hooks,
+		clk:       clock.Real{},
 	}
-	c.clk = clock.OrReal(c.clk)
-	return c, nil
-}
-
-// mustConfig is newConfig for the constructors, which return handlers
-// and functions rather than errors: options out of range are a mistake
-// in the program, found when it starts, so they panic.
-func mustConfig(opts []Option) *config {
-	c, err := newConfig(opts)
-	if err != nil {
-		panic(err)
+	if d.max == 0 {
+		d.max = DefaultMax
 	}
-	return c
+	return d, nil
 }

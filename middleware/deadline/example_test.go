@@ -2,6 +2,7 @@ package deadline_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,8 +26,13 @@ func ExampleParseHeader() {
 
 // A request that arrives with no time left is answered 504 at once; the
 // handler is not called.
-func ExampleHandler() {
-	srv := httptest.NewServer(deadline.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func ExampleDeadline_Handler() {
+	d, err := deadline.New(deadline.Config{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	srv := httptest.NewServer(d.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Println("handler called")
 	})))
 	defer srv.Close()
@@ -48,14 +54,19 @@ func ExampleHandler() {
 
 // The client transport writes what the context has left, less the hop
 // allowance, rounded down to the millisecond.
-func ExampleNewTransport() {
+func ExampleDeadline_Transport() {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, r.Header.Get(deadline.Header))
 	}))
 	defer srv.Close()
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: deadline.NewTransport(tr, deadline.WithHopAllowance(100*time.Millisecond))}
+	d, err := deadline.New(deadline.Config{HopAllowance: 100 * time.Millisecond})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	client := &http.Client{Transport: d.Transport(tr)}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -72,4 +83,12 @@ func ExampleNewTransport() {
 	fmt.Println("upstream was given less than 1.9 s:", ms < 1900 && ms > 1000)
 	// Output:
 	// upstream was given less than 1.9 s: true
+}
+
+// An invalid Config is an error from New, never a panic later.
+func ExampleNew() {
+	_, err := deadline.New(deadline.Config{MinBudget: -time.Second})
+	fmt.Println(errors.Is(err, deadline.ErrConfig))
+	// Output:
+	// true
 }

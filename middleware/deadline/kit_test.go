@@ -26,10 +26,10 @@ func kitServer(t *testing.T, left chan<- time.Duration) string {
 		return map[string]string{"status": "ok"}, nil
 	}
 	srv, _ := serve(t, kithttp.NewServer(
-		deadline.Middleware()(ep),
+		mustDeadline(deadline.Config{}).Endpoint(ep),
 		func(context.Context, *http.Request) (any, error) { return nil, nil },
 		kithttp.EncodeJSONResponse,
-		kithttp.ServerBefore(deadline.ServerBefore()),
+		kithttp.ServerBefore(mustDeadline(deadline.Config{}).ServerBefore),
 	))
 	return srv.URL
 }
@@ -76,9 +76,9 @@ func TestGoKitClient(t *testing.T) {
 		kithttp.EncodeJSONRequest,
 		func(context.Context, *http.Response) (any, error) { return nil, nil },
 		kithttp.SetClient(&http.Client{Transport: tr}),
-		kithttp.ClientBefore(deadline.ClientBefore()),
+		kithttp.ClientBefore(mustDeadline(deadline.Config{}).ClientBefore),
 	)
-	var ep endpoint.Endpoint = deadline.Middleware()(client.Endpoint())
+	var ep endpoint.Endpoint = mustDeadline(deadline.Config{}).Endpoint(client.Endpoint())
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	if _, err := ep(ctx, struct{}{}); err != nil {

@@ -17,7 +17,7 @@ import (
 // budgetOf reads the budget a request carries: ok is false without a
 // header; a malformed header (or several) is an [*Error] with status 400.
 // The budget is capped at c.max; capped reports that the cap applied.
-func (c *config) budgetOf(r *http.Request) (d time.Duration, ok, capped bool, err error) {
+func (c *Deadline) budgetOf(r *http.Request) (d time.Duration, ok, capped bool, err error) {
 	vs := r.Header.Values(Header)
 	switch len(vs) {
 	case 0:
@@ -40,7 +40,7 @@ func (c *config) budgetOf(r *http.Request) (d time.Duration, ok, capped bool, er
 // capped at c.max. Only then does its expiry count against whoever this
 // server is waiting for (see [outcome.ErrTimeout]); a deadline the caller
 // chose running out is the caller giving up.
-func (c *config) deadlineFor(ctx context.Context, r *http.Request, now time.Time) (dl time.Time, has, own bool, err error) {
+func (c *Deadline) deadlineFor(ctx context.Context, r *http.Request, now time.Time) (dl time.Time, has, own bool, err error) {
 	budget, has, capped, err := c.budgetOf(r)
 	if err != nil {
 		return time.Time{}, false, false, err
@@ -66,16 +66,17 @@ func causeOf(own bool) error {
 	return nil
 }
 
-// Handler returns a handler that gives each request the deadline its
-// [Header] asks for and answers 504 when it cannot be met.
+// Handler returns next wrapped in a handler that gives each request the
+// deadline its [Header] asks for and answers 504 when it cannot be met;
+// the method value d.Handler is a func(http.Handler) http.Handler.
 //
 // A request whose header is malformed (not one to ten digits, several
 // values, a leading zero; see [ParseHeader]) is answered 400 with the JSON
 // body {"error":{"code":"bad_deadline","message":…}}. Otherwise the
-// request's deadline is the earliest of the header's budget (capped by
-// [WithMax]), any deadline its context already has, and — for requests
-// with neither — [WithDefault]. A request with no more than
-// [WithMinBudget] left is answered 504 at once with
+// request's deadline is the earliest of the header's budget (capped at
+// Max), any deadline its context already has, and — for requests with
+// neither — the Default budget. A request with no more than MinBudget
+// left is answered 504 at once with
 // {"error":{"code":"deadline_exceeded",…}} and next is not called. Else
 // next runs with the deadline set on the request's context; if the
 // deadline passes before next has begun its response, the client gets the
@@ -84,27 +85,25 @@ func causeOf(own bool) error {
 // left alone. Requests without any deadline pass straight through.
 //
 // The deadline's kind travels with it: when it is this server's own — the
-// default, or a header's budget cut to [WithMax] — context.Cause of the
+// default, or a header's budget cut to Max — context.Cause of the
 // request's context is [outcome.ErrTimeout] once it passes, so a call
 // made under it that runs out counts against the callee; a deadline the
-// caller chose is the caller's, and its running out is neutral. Set
-// WithMax to the default at an edge so that a client's header can shorten
-// the server's budget but never lengthen it.
+// caller chose is the caller's, and its running out is neutral. Set Max
+// to Default at an edge so that a client's header can shorten the
+// server's budget but never lengthen it.
 //
 // next sees a ResponseWriter of its own (it supports http.Flusher, not
 // http.Hijacker), so that the 504 can be written from the timer without
 // racing next's header map. Outgoing calls made with the request's
-// context carry the deadline on if their transport is [NewTransport] or
-// their go-kit client uses [ClientBefore].
-//
-// Handler panics if an option is out of range (a negative duration, a
-// non-positive [WithMax]).
-func Handler(next http.Handler, opts ...Option) http.Handler {
-	return &handler{config: mustConfig(opts), next: next}
+// context carry the deadline on if their transport is
+// [Deadline.Transport] or their go-kit client uses
+// [Deadline.ClientBefore].
+func (d *Deadline) Handler(next http.Handler) http.Handler {
+	return &handler{Deadline: d, next: next}
 }
 
 type handler struct {
-	*config
+	*Deadline
 	next http.Handler
 }
 
@@ -148,7 +147,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // exceeded reports a 504 decision.
-func (c *config) exceeded(ctx context.Context, reason string, left time.Duration) {
+func (c *Deadline) exceeded(ctx context.Context, reason string, left time.Duration) {
 	event(ctx, EventExceeded, reason, left)
 	if c.hooks.OnExceeded != nil {
 		c.hooks.OnExceeded(reason)
@@ -288,32 +287,31 @@ func (g *guardWriter) finish() bool {
 
 type errorKey struct{}
 
-// ServerBefore returns a go-kit ServerBefore function that does for a
-// go-kit server what [Handler] does for a plain one, minus the writing:
-// it sets the context's deadline from the [Header] (with the same rules
-// and options), or, if the header is malformed, records the error in the
-// context. Pair it with [Middleware] on the server's endpoint, which
-// returns the recorded error (status 400) or a 504 [Error] when the
-// deadline has passed, before calling the service; go-kit's
-// DefaultErrorEncoder writes them as JSON with their status.
+// ServerBefore is a go-kit ServerBefore function (the method value
+// d.ServerBefore is a kithttp.RequestFunc) that does for a go-kit server
+// what [Deadline.Handler] does for a plain one, minus the writing: it sets
+// the context's deadline from the [Header] (with the same rules), or, if
+// the header is malformed, records the error in the context. Pair it with
+// [Deadline.Endpoint] on the server's endpoint, which returns the recorded
+// error (status 400) or a 504 [Error] when the deadline has passed, before
+// calling the service; go-kit's DefaultErrorEncoder writes them as JSON
+// with their status.
 //
 // The deadline's timer is released when the request's context ends, which
-// net/http does when the handler returns. ServerBefore panics if an
-// option is out of range.
-func ServerBefore(opts ...Option) kithttp.RequestFunc {
-	c := mustConfig(opts)
-	return func(ctx context.Context, r *http.Request) context.Context {
-		dl, has, own, err := c.deadlineFor(ctx, r, c.clk.Now())
-		if err != nil {
-			return context.WithValue(ctx, errorKey{}, err)
-		}
-		if !has {
-			return ctx
-		}
-		ctx, cancel := clock.WithDeadlineCause(ctx, c.clk, dl, causeOf(own))
-		// The request context's end cancels ctx too; this only makes sure
-		// the timer goes with it even on clocks that are not the real one.
-		context.AfterFunc(ctx, cancel)
+// net/http does when the handler returns.
+func (d *Deadline) ServerBefore(ctx context.Context, r *http.Request) context.Context {
+	dl, has, own, err := d.deadlineFor(ctx, r, d.clk.Now())
+	if err != nil {
+		return context.WithValue(ctx, errorKey{}, err)
+	}
+	if !has {
 		return ctx
 	}
+	ctx, cancel := clock.WithDeadlineCause(ctx, d.clk, dl, causeOf(own))
+	// The request context's end cancels ctx too; this only makes sure
+	// the timer goes with it even on clocks that are not the real one.
+	context.AfterFunc(ctx, cancel)
+	return ctx
 }
+
+var _ kithttp.RequestFunc = (*Deadline)(nil).ServerBefore

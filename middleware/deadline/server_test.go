@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -75,8 +76,7 @@ func fetch(c *http.Client, url string, values ...string) (int, string, error) {
 
 func TestHandlerRejectsMalformedHeaders(t *testing.T) {
 	var called, bad atomic.Int64
-	srv, c := serve(t, deadline.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { called.Add(1) }),
-		deadline.WithHooks(deadline.Hooks{OnBadHeader: func() { bad.Add(1) }})))
+	srv, c := serve(t, mustDeadline(deadline.Config{Hooks: deadline.Hooks{OnBadHeader: func() { bad.Add(1) }}}).Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { called.Add(1) })))
 	for _, values := range [][]string{{"abc"}, {"-5"}, {"1.5"}, {""}, {"01"}, {"99999999999"}, {"100", "200"}} {
 		if code, ec := send(t, c, srv.URL, values...); code != 400 || ec != "bad_deadline" {
 			t.Errorf("header %q: got %d %q, want 400 bad_deadline", values, code, ec)
@@ -93,9 +93,7 @@ func TestHandlerRejectsMalformedHeaders(t *testing.T) {
 func TestHandlerExpiredOnArrival(t *testing.T) {
 	var called atomic.Int64
 	var reasons []string
-	srv, c := serve(t, deadline.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { called.Add(1) }),
-		deadline.WithMinBudget(5*time.Millisecond),
-		deadline.WithHooks(deadline.Hooks{OnExceeded: func(r string) { reasons = append(reasons, r) }})))
+	srv, c := serve(t, mustDeadline(deadline.Config{MinBudget: 5 * time.Millisecond, Hooks: deadline.Hooks{OnExceeded: func(r string) { reasons = append(reasons, r) }}}).Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { called.Add(1) })))
 	for _, v := range []string{"0", "5"} {
 		if code, ec := send(t, c, srv.URL, v); code != 504 || ec != "deadline_exceeded" {
 			t.Errorf("header %q: got %d %q, want 504 deadline_exceeded", v, code, ec)
@@ -119,44 +117,46 @@ func TestHandlerSetsTheContextDeadline(t *testing.T) {
 		name   string
 		header string
 		local  time.Duration // a deadline the incoming context already has
-		opts   []deadline.Option
+		cfg    deadline.Config
 		want   time.Duration // 0: none
 	}{
-		{"header", "100", 0, nil, 100 * time.Millisecond},
-		{"earlier local deadline", "100", 40 * time.Millisecond, nil, 40 * time.Millisecond},
-		{"later local deadline", "100", time.Second, nil, 100 * time.Millisecond},
-		{"absurd budget capped", "9999999999", 0, nil, deadline.DefaultMax},
-		{"custom cap", "9999999999", 0, []deadline.Option{deadline.WithMax(time.Minute)}, time.Minute},
-		{"no header", "", 0, nil, 0},
-		{"no header, default", "", 0, []deadline.Option{deadline.WithDefault(2 * time.Second)}, 2 * time.Second},
-		{"no header, local deadline", "", 30 * time.Millisecond, nil, 30 * time.Millisecond},
+		{"header", "100", 0, deadline.Config{}, 100 * time.Millisecond},
+		{"earlier local deadline", "100", 40 * time.Millisecond, deadline.Config{}, 40 * time.Millisecond},
+		{"later local deadline", "100", time.Second, deadline.Config{}, 100 * time.Millisecond},
+		{"absurd budget capped", "9999999999", 0, deadline.Config{}, deadline.DefaultMax},
+		{"custom cap", "9999999999", 0, deadline.Config{Max: time.Minute}, time.Minute},
+		{"no header", "", 0, deadline.Config{}, 0},
+		{"no header, default", "", 0, deadline.Config{Default: 2 * time.Second}, 2 * time.Second},
+		{"no header, local deadline", "", 30 * time.Millisecond, deadline.Config{}, 30 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := clock.NewFake(t0)
-			var got time.Duration
-			var has bool
-			h := deadline.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				var dl time.Time
-				dl, has = r.Context().Deadline()
-				got = dl.Sub(t0)
-			}), append(tc.opts, deadline.WithClock(clk))...)
-			req := httptest.NewRequest(http.MethodGet, "/", nil)
-			if tc.header != "" {
-				req.Header.Set(deadline.Header, tc.header)
-			}
-			if tc.local > 0 {
-				ctx, cancel := clock.WithTimeout(req.Context(), clk, tc.local)
-				defer cancel()
-				req = req.WithContext(ctx)
-			}
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, req)
-			if rec.Code != 200 {
-				t.Fatalf("status %d", rec.Code)
-			}
-			if (tc.want == 0 && has) || (tc.want != 0 && (!has || got != tc.want)) {
-				t.Fatalf("handler's deadline: +%v (%v), want +%v", got, has, tc.want)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				t0 := time.Now()
+				var got time.Duration
+				var has bool
+				h := mustDeadline(tc.cfg).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					var dl time.Time
+					dl, has = r.Context().Deadline()
+					got = dl.Sub(t0)
+				}))
+				req := httptest.NewRequest(http.MethodGet, "/", nil)
+				if tc.header != "" {
+					req.Header.Set(deadline.Header, tc.header)
+				}
+				if tc.local > 0 {
+					ctx, cancel := context.WithTimeout(req.Context(), tc.local)
+					defer cancel()
+					req = req.WithContext(ctx)
+				}
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != 200 {
+					t.Fatalf("status %d", rec.Code)
+				}
+				if (tc.want == 0 && has) || (tc.want != 0 && (!has || got != tc.want)) {
+					t.Fatalf("handler's deadline: +%v (%v), want +%v", got, has, tc.want)
+				}
+			})
 		})
 	}
 }
@@ -169,13 +169,15 @@ func TestHandlerAnswersAtTheDeadline(t *testing.T) {
 	clk := clock.NewFake(t0)
 	started, release := make(chan struct{}), make(chan struct{})
 	lateWrite := make(chan error, 1)
-	srv, c := serve(t, deadline.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	d := mustDeadline(deadline.Config{})
+	deadline.SetClock(d, clk) // a bubble cannot hold the real server
+	srv, c := serve(t, d.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(started)
 		<-release // ignores r.Context()
 		w.Header().Set("X-Late", "1")
 		_, err := w.Write([]byte("too late"))
 		lateWrite <- err
-	}), deadline.WithClock(clk)))
+	})))
 	got := make(chan int, 1)
 	go func() {
 		code, ec, err := fetch(c, srv.URL, "100")
@@ -207,7 +209,7 @@ func TestHandlerAnswersAtTheDeadline(t *testing.T) {
 // TestHandlerLateAnswerBecomes504: a handler that honours its context and
 // writes its own error after the deadline is overruled by the 504.
 func TestHandlerLateAnswerBecomes504(t *testing.T) {
-	srv, c := serve(t, deadline.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv, c := serve(t, mustDeadline(deadline.Config{}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
 		http.Error(w, "upstream gave up", http.StatusBadGateway)
 	})))
@@ -217,7 +219,7 @@ func TestHandlerLateAnswerBecomes504(t *testing.T) {
 }
 
 func TestHandlerPassesHeadersAndBody(t *testing.T) {
-	srv, c := serve(t, deadline.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv, c := serve(t, mustDeadline(deadline.Config{}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Answer", "42")
 		w.WriteHeader(http.StatusCreated)
 		_, _ = io.WriteString(w, "made")
@@ -241,7 +243,7 @@ func TestHandlerPassesHeadersAndBody(t *testing.T) {
 }
 
 func TestHandlerEmptyResponseIs200(t *testing.T) {
-	h := deadline.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := mustDeadline(deadline.Config{}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Seen", "yes")
 	}))
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
@@ -257,7 +259,7 @@ func TestHandlerSpanEvent(t *testing.T) {
 	sr := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
 	defer func() { _ = tp.Shutdown(context.Background()) }()
-	h := deadline.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	h := mustDeadline(deadline.Config{}).Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	ctx, span := tp.Tracer("test").Start(context.Background(), "server")
 	req := httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx)
 	req.Header.Set(deadline.Header, "0")
@@ -269,21 +271,19 @@ func TestHandlerSpanEvent(t *testing.T) {
 	}
 }
 
-func TestOptionsValidated(t *testing.T) {
-	for _, opt := range []deadline.Option{deadline.WithMax(0), deadline.WithHopAllowance(-1), deadline.WithDefault(-1), deadline.WithMinBudget(-1)} {
-		func() {
-			defer func() {
-				if err, _ := recover().(error); !errors.Is(err, deadline.ErrInvalidOption) {
-					t.Errorf("recovered %v, want ErrInvalidOption", err)
-				}
-			}()
-			deadline.Handler(http.NotFoundHandler(), opt)
-		}()
+func TestConfigValidated(t *testing.T) {
+	for _, cfg := range []deadline.Config{{Max: -1}, {HopAllowance: -1}, {Default: -1}, {MinBudget: -1}} {
+		if _, err := deadline.New(cfg); !errors.Is(err, deadline.ErrConfig) {
+			t.Errorf("New(%+v) error = %v, want ErrConfig", cfg, err)
+		}
+	}
+	if _, err := deadline.New(deadline.Config{}); err != nil {
+		t.Fatalf("the zero Config: %v", err)
 	}
 }
 
 // TestDeadlineCause: a deadline that is the server's own budget (the
-// default, or a header cut to WithMax) ends with outcome.ErrTimeout as its
+// default, or a header cut to Config.Max) ends with outcome.ErrTimeout as its
 // cause, so what runs out under it counts against the callee; a deadline
 // the caller asked for ends as the caller's, which outcome treats as the
 // caller giving up.
@@ -298,30 +298,27 @@ func TestDeadlineCause(t *testing.T) {
 		{"header at the cap", "1000", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := clock.NewFake(t0)
-			causes := make(chan error, 1)
-			h := deadline.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				<-r.Context().Done()
-				causes <- context.Cause(r.Context())
-			}), deadline.WithClock(clk), deadline.WithDefault(time.Second), deadline.WithMax(time.Second))
-			req := httptest.NewRequest(http.MethodGet, "/", nil)
-			if tc.header != "" {
-				req.Header.Set(deadline.Header, tc.header)
-			}
-			done := make(chan struct{})
-			go func() { defer close(done); h.ServeHTTP(httptest.NewRecorder(), req) }()
-			for clk.Pending() < 2 {
-				runtime.Gosched()
-			}
-			clk.Advance(5 * time.Second)
-			cause := <-causes
-			<-done
-			if got := errors.Is(cause, outcome.ErrTimeout); got != tc.own {
-				t.Fatalf("cause %v: server's own budget = %v, want %v", cause, got, tc.own)
-			}
-			if !errors.Is(cause, context.DeadlineExceeded) && !errors.Is(cause, outcome.ErrTimeout) {
-				t.Fatalf("cause %v is not a deadline", cause)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				causes := make(chan error, 1)
+				h := mustDeadline(deadline.Config{Default: time.Second, Max: time.Second}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					<-r.Context().Done()
+					causes <- context.Cause(r.Context())
+				}))
+				req := httptest.NewRequest(http.MethodGet, "/", nil)
+				if tc.header != "" {
+					req.Header.Set(deadline.Header, tc.header)
+				}
+				done := make(chan struct{})
+				go func() { defer close(done); h.ServeHTTP(httptest.NewRecorder(), req) }()
+				cause := <-causes // the bubble's clock moves on to the deadline
+				<-done
+				if got := errors.Is(cause, outcome.ErrTimeout); got != tc.own {
+					t.Fatalf("cause %v: server's own budget = %v, want %v", cause, got, tc.own)
+				}
+				if !errors.Is(cause, context.DeadlineExceeded) && !errors.Is(cause, outcome.ErrTimeout) {
+					t.Fatalf("cause %v is not a deadline", cause)
+				}
+			})
 		})
 	}
 }

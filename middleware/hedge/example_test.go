@@ -56,6 +56,7 @@ func Example_chain() {
 		}},
 	})
 	h, _ := hedge.New(budget, hedge.Config{Delay: time.Hour}) // never fires here
+	d, _ := deadline.New(deadline.Config{})
 	tag := func(name string) endpoint.Middleware {
 		return func(next endpoint.Endpoint) endpoint.Endpoint {
 			return func(ctx context.Context, req any) (any, error) {
@@ -74,7 +75,7 @@ func Example_chain() {
 		return "ok", nil
 	}
 	ep := endpoint.Chain(
-		tag("deadline"), deadline.Middleware(),
+		tag("deadline"), d.Endpoint,
 		tag("retry"), r.Endpoint,
 		tag("hedge"), h.Endpoint,
 	)(upstream)

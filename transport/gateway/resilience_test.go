@@ -165,7 +165,7 @@ func TestHungInstanceCostsOneAttemptTimeout(t *testing.T) {
 }
 
 // TestRouteTimeoutUnderAnEqualServerDeadline: the request already carries
-// the server's own default deadline (deadline.Handler, as a service's edge
+// the server's own default deadline (deadline's Handler, as a service's edge
 // sets it) equal to the route's timeout. When they fire, the hung
 // instance is still blamed and ejected; and a client's deadline header
 // asking for more than the route's budget changes nothing.
@@ -178,9 +178,11 @@ func TestRouteTimeoutUnderAnEqualServerDeadline(t *testing.T) {
 			register(t, reg, "svc", "a-hung", brokenreq.Hung(t))
 			register(t, reg, "svc", "b-live", addr(live.Server))
 			const budget = 100 * time.Millisecond
-			edge := func(next http.Handler) http.Handler {
-				return deadline.Handler(next, deadline.WithDefault(budget), deadline.WithMax(budget))
+			dl, err := deadline.New(deadline.Config{Default: budget, Max: budget})
+			if err != nil {
+				t.Fatal(err)
 			}
+			edge := dl.Handler
 			g, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc", Timeout: budget, Retries: -1}}, edge, gateway.Config{Policy: func(string) balancer.Policy { return roundrobin.New() }, Outlier: &balancer.OutlierConfig{ConsecutiveFailures: 2, MaxEjectionPercent: 50}})
 			timeouts := 0
 			for range 20 {

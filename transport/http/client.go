@@ -17,7 +17,6 @@ import (
 
 	"github.com/switchyard/switchyard/balancer"
 	"github.com/switchyard/switchyard/discovery"
-	"github.com/switchyard/switchyard/middleware/deadline"
 	"github.com/switchyard/switchyard/middleware/tracing"
 	"github.com/switchyard/switchyard/outcome"
 )
@@ -285,7 +284,7 @@ func NewFactory(method, path string, enc kithttp.EncodeRequestFunc, dec kithttp.
 		before = append(before, tr.ContextToHTTP)
 	}
 	if !cfg.noDeadline {
-		before = append(before, deadline.ClientBefore())
+		before = append(before, defaultDeadline.ClientBefore)
 	}
 	before = append(before, cfg.before...)
 	// Last, so that it sees the body whatever enc and the before

@@ -27,7 +27,7 @@ var ErrInvalidClient = errors.New("http: invalid client endpoint")
 //
 //	tracing               one client span per call; every decision below is an event on it
 //	timeout               WithTimeout: a deadline for calls whose context has none
-//	deadline.Middleware   fails fast when no time is left; a failure past the deadline is a 504
+//	deadline.Endpoint     fails fast when no time is left; a failure past the deadline is a 504
 //	extra middleware      WithMiddleware, in the order given
 //	retry.Retry           attempts ≤ 3, full-jitter backoff, shared Budget, idempotent calls only
 //	attempt timeout       idempotent calls: each attempt but the last bounded by k × p99 of observed latency (AttemptTimeout)
@@ -89,7 +89,7 @@ type clientConfig struct {
 	timeout     time.Duration
 	attempt     AttemptTimeout
 	noAttempt   bool
-	deadline    []deadline.Option
+	deadline    deadline.Config
 	noDeadline  bool
 	middlewares []endpoint.Middleware
 }
@@ -201,10 +201,11 @@ func WithoutAttemptTimeout() ClientOption {
 	return func(c *clientConfig) { c.noAttempt = true }
 }
 
-// WithDeadlineOptions passes options (a minimum budget, hooks, a clock) to
-// the deadline layer.
-func WithDeadlineOptions(opts ...deadline.Option) ClientOption {
-	return func(c *clientConfig) { c.deadline = append(c.deadline, opts...) }
+// WithDeadline configures the deadline layer (a minimum budget, hooks:
+// see [deadline.Config]; its server-side fields do not apply); the
+// default is the zero Config.
+func WithDeadline(cfg deadline.Config) ClientOption {
+	return func(c *clientConfig) { c.deadline = cfg }
 }
 
 // WithoutDeadline removes the deadline layer (and WithTimeout's).
@@ -278,7 +279,12 @@ func NewClientEndpoint(ctx context.Context, r discovery.Resolver, service string
 		if cfg.timeout > 0 {
 			mws = append(mws, defaultTimeout(cfg.timeout))
 		}
-		mws = append(mws, deadline.Middleware(cfg.deadline...))
+		d, err := deadline.New(cfg.deadline)
+		if err != nil {
+			c.bal.Close()
+			return nil, fmt.Errorf("%w: %w", ErrInvalidClient, err)
+		}
+		mws = append(mws, d.Endpoint)
 	}
 	mws = append(mws, cfg.middlewares...)
 	if !cfg.noRetry {

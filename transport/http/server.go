@@ -43,13 +43,17 @@ const (
 	DefaultMaxHeaderBytes = 64 << 10
 )
 
+// defaultDeadline is the deadline layer with the zero Config, which New
+// accepts: the servers' default and the go-kit clients' header writer.
+var defaultDeadline, _ = deadline.New(deadline.Config{})
+
 // ServerOption configures [NewServer].
 type ServerOption func(*serverConfig)
 
 type serverConfig struct {
 	maxBody    int64
 	noDeadline bool
-	deadline   []deadline.Option
+	deadline   *deadline.Deadline
 }
 
 // WithMaxBodyBytes sets the largest request body the server accepts;
@@ -60,11 +64,12 @@ func WithMaxBodyBytes(n int64) ServerOption {
 	return func(c *serverConfig) { c.maxBody = n }
 }
 
-// WithDeadlineHandler passes options (a default budget for requests
-// without a deadline header, a cap, hooks) to the deadline handler that
-// [NewServer] installs.
-func WithDeadlineHandler(opts ...deadline.Option) ServerOption {
-	return func(c *serverConfig) { c.deadline = append(c.deadline, opts...) }
+// WithDeadlineHandler sets the deadline layer whose Handler [NewServer]
+// installs (a default budget for requests without a deadline header, a
+// cap, hooks: see deadline.Config). The default, and a nil d, is
+// deadline.New with the zero Config.
+func WithDeadlineHandler(d *deadline.Deadline) ServerOption {
+	return func(c *serverConfig) { c.deadline = d }
 }
 
 // WithoutDeadlineHandler leaves out the deadline handler.
@@ -97,7 +102,11 @@ func NewServer(h http.Handler, opts ...ServerOption) *http.Server {
 		o(&c)
 	}
 	if !c.noDeadline {
-		h = deadline.Handler(h, c.deadline...)
+		d := c.deadline
+		if d == nil {
+			d = defaultDeadline
+		}
+		h = d.Handler(h)
 	}
 	if c.maxBody >= 0 {
 		h = LimitBody(c.maxBody, h)

@@ -150,7 +150,11 @@ func New(ctx context.Context, o Options) (g *Gateway, err error) {
 	if err != nil {
 		return nil, err
 	}
-	transport := tr.Transport(deadline.NewTransport(g.hosts))
+	dl, err := deadline.New(deadline.Config{})
+	if err != nil {
+		return nil, err
+	}
+	transport := tr.Transport(dl.Transport(g.hosts))
 
 	budgets := map[string]*retry.Budget{}
 	for _, s := range g.services {

@@ -151,12 +151,17 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	// for: a client can shorten a request's budget, never lengthen it, and
 	// when the budget runs out it is this service's (outcome.ErrTimeout),
 	// so whatever it was waiting for is blamed.
-	var dopts []deadline.Option
+	var dcfg deadline.Config
 	switch {
 	case o.DefaultDeadline == 0:
-		dopts = append(dopts, deadline.WithDefault(DefaultDeadline), deadline.WithMax(DefaultDeadline))
+		dcfg = deadline.Config{Default: DefaultDeadline, Max: DefaultDeadline}
 	case o.DefaultDeadline > 0:
-		dopts = append(dopts, deadline.WithDefault(o.DefaultDeadline), deadline.WithMax(o.DefaultDeadline))
+		dcfg = deadline.Config{Default: o.DefaultDeadline, Max: o.DefaultDeadline}
+	}
+	dl, err := deadline.New(dcfg)
+	if err != nil {
+		ln.Close()
+		return err
 	}
 	tr, err := tracing.New(tracing.Config{})
 	if err != nil {
@@ -170,7 +175,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	}
 	api := tr.Operation(o.Service).Handler(
 		lg.Handler(
-			tel.Metrics.Handler(deadline.Handler(o.Handler, dopts...))))
+			tel.Metrics.Handler(dl.Handler(o.Handler))))
 	if m, ok := o.Handler.(interface {
 		Handler(*http.Request) (http.Handler, string)
 	}); ok {
