@@ -5,23 +5,16 @@ import (
 	"math/rand/v2"
 	"time"
 
+	jitter "github.com/switchyard/switchyard/internal/backoff"
 	"github.com/switchyard/switchyard/internal/clock"
 )
 
 // backoff returns the pause before retry number attempt (0 for the first
 // retry): it doubles from lo up to hi and is drawn uniformly from its upper
-// half, so retries spread out yet never wait less than half the step.
+// half, so retries spread out yet never wait less than half the step (the
+// module's one backoff, with equal jitter).
 func backoff(attempt int, lo, hi time.Duration) time.Duration {
-	d := lo
-	for i := 0; i < attempt && d < hi; i++ {
-		d *= 2
-	}
-	d = min(d, hi)
-	half := d / 2
-	if half <= 0 {
-		return d
-	}
-	return half + rand.N(d-half+1)
+	return jitter.Equal(lo, hi, attempt, rand.Uint64())
 }
 
 // sleep waits d on c, or until ctx ends. It reports whether the full pause
