@@ -7,6 +7,8 @@ import (
 	"net/http"
 
 	"github.com/go-kit/kit/endpoint"
+
+	"github.com/switchyard/switchyard/internal/httperr"
 )
 
 type claimsKey struct{}
@@ -139,14 +141,8 @@ func writeUnauthorized(w http.ResponseWriter, err error) {
 	if errors.Is(err, ErrMissingToken) {
 		msg = "missing bearer token"
 	}
-	h := w.Header()
-	h.Set("Www-Authenticate", challenge(err))
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusUnauthorized)
-	// The message is one of two constants, so the body needs no encoder.
-	w.Write([]byte(`{"error":{"code":"unauthorized","message":"` + msg + `"}}` + "\n"))
+	w.Header().Set("Www-Authenticate", challenge(err))
+	httperr.Write(w, http.StatusUnauthorized, "unauthorized", msg)
 }
 
 // Endpoint returns next guarded by v: it validates the token in the

@@ -56,7 +56,7 @@ func TestHandler(t *testing.T) {
 	if ra := resp.Header.Get("Retry-After"); ra != "10" {
 		t.Fatalf("Retry-After %q, want 10 (the default open period)", ra)
 	}
-	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
 		t.Fatalf("Content-Type %q", ct)
 	}
 	raw, _ := io.ReadAll(resp.Body)

@@ -2,7 +2,6 @@ package circuitbreaker
 
 import (
 	"context"
-	"encoding/json"
 	"math"
 	"net/http"
 	"strconv"
@@ -10,8 +9,10 @@ import (
 
 	"github.com/go-kit/kit/endpoint"
 
+	"github.com/switchyard/switchyard/internal/httperr"
 	"github.com/switchyard/switchyard/internal/reqbody"
 	"github.com/switchyard/switchyard/internal/respwriter"
+	"github.com/switchyard/switchyard/outcome"
 )
 
 // Endpoint returns next guarded by b: next is called only while b lets
@@ -34,22 +35,10 @@ func call(ctx context.Context, b *Breaker, next endpoint.Endpoint, request any) 
 	return resp, err
 }
 
-// StatusError is the error [Breaker.Handler] reports to the breaker's
-// classifier for a response with status 400 or above, so that
-// outcome.Default counts 5xx as server failures and 4xx (429 included)
-// as the caller's fault.
-type StatusError struct{ Code int }
-
-func (e StatusError) Error() string {
-	return "circuitbreaker: handler answered " + strconv.Itoa(e.Code)
-}
-
-// StatusCode returns e.Code.
-func (e StatusError) StatusCode() int { return e.Code }
-
 // Handler returns next guarded by b, as a server or a gateway route
 // would guard it: a response with status ≥ 400 is classified (see
-// [StatusError]), a request whose client went away counts as neither
+// a [*outcome.StatusError] carrying it, so that outcome.Default counts
+// 5xx as server failures and 4xx, 429 included, as the caller's fault), a request whose client went away counts as neither
 // success nor failure, and so does a request the client broke itself
 // (outcome.Aborted: its body failed to read — broken chunked framing, a
 // hang-up mid-upload — or the answer was 413 or 408, whatever the handler
@@ -66,7 +55,7 @@ func (b *Breaker) Handler(next http.Handler) http.Handler {
 			next.ServeHTTP(sw, r)
 			var err error
 			if sw.Status() >= 400 {
-				err = StatusError{Code: sw.Status()}
+				err = &outcome.StatusError{Status: sw.Status()}
 			}
 			return body.Abort(sw.Status(), err)
 		})
@@ -81,24 +70,10 @@ func writeRejection(w http.ResponseWriter, e *RejectedError) {
 	if secs < 1 {
 		secs = 1
 	}
-	h := w.Header()
-	h.Set("Retry-After", strconv.FormatInt(secs, 10))
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusServiceUnavailable)
+	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 	msg := "upstream is unavailable (circuit open), retry after " + (time.Duration(secs) * time.Second).String()
 	if e.State == HalfOpen {
 		msg = "upstream is being probed (circuit half-open), retry after " + (time.Duration(secs) * time.Second).String()
 	}
-	body, _ := json.Marshal(errorBody{Error: errorDetail{Code: "circuit_open", Message: msg}})
-	_, _ = w.Write(append(body, '\n'))
-}
-
-type errorBody struct {
-	Error errorDetail `json:"error"`
-}
-
-type errorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
+	httperr.Write(w, http.StatusServiceUnavailable, "circuit_open", msg)
 }

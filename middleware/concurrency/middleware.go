@@ -2,7 +2,6 @@ package concurrency
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"math"
 	"net/http"
@@ -10,8 +9,10 @@ import (
 
 	"github.com/go-kit/kit/endpoint"
 
+	"github.com/switchyard/switchyard/internal/httperr"
 	"github.com/switchyard/switchyard/internal/reqbody"
 	"github.com/switchyard/switchyard/internal/respwriter"
+	"github.com/switchyard/switchyard/outcome"
 )
 
 // Endpoint returns next run under a slot of l. A shed call returns the
@@ -53,7 +54,7 @@ func (l *Limiter) Handler(next http.Handler) http.Handler {
 			if errors.As(err, &le) {
 				w.Header().Set("Retry-After", retryAfter)
 			}
-			writeError(w, http.StatusServiceUnavailable, "overloaded", err.Error())
+			httperr.Write(w, http.StatusServiceUnavailable, "overloaded", err.Error())
 			return
 		}
 		if l.adapt == nil {
@@ -66,33 +67,10 @@ func (l *Limiter) Handler(next http.Handler) http.Handler {
 		defer func() {
 			var err error
 			if sw.Status() >= 500 {
-				err = statusError(sw.Status())
+				err = &outcome.StatusError{Status: sw.Status()}
 			}
 			t.Release(ctx, body.Abort(sw.Status(), err))
 		}()
 		next.ServeHTTP(sw, r)
 	})
-}
-
-type statusError int
-
-func (e statusError) Error() string   { return "concurrency: handler answered " + strconv.Itoa(int(e)) }
-func (e statusError) StatusCode() int { return int(e) }
-
-type errorBody struct {
-	Error errorDetail `json:"error"`
-}
-
-type errorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	body, _ := json.Marshal(errorBody{Error: errorDetail{Code: code, Message: msg}})
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
 }

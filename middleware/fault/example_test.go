@@ -20,7 +20,7 @@ func ExampleInjector_Endpoint() {
 	_, err = inj.Endpoint(endpoint.Nop)(context.Background(), nil)
 	fmt.Println(err)
 	// Output:
-	// fault: injected abort with status 503
+	// status 503: fault: injected abort
 }
 
 // With Headers on, a test can ask one request to fail.

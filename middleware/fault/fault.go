@@ -2,7 +2,6 @@ package fault
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -13,7 +12,9 @@ import (
 
 	"github.com/go-kit/kit/endpoint"
 
+	"github.com/switchyard/switchyard/internal/httperr"
 	"github.com/switchyard/switchyard/middleware/tracing"
+	"github.com/switchyard/switchyard/outcome"
 )
 
 // Defaults.
@@ -32,7 +33,10 @@ type Config struct {
 	// AbortPercent percent of requests (0 to 100) are aborted: answered
 	// with AbortStatus by the HTTP form, failed with AbortError by the
 	// endpoint form. AbortStatus defaults to 503 and must be from 400 to
-	// 599; AbortError defaults to an [*AbortError] with AbortStatus.
+	// 599; AbortError defaults to an [*outcome.StatusError] with AbortStatus
+	// wrapping [ErrInjected], so outcome.Default treats an injected 5xx as
+	// a server failure and an injected 4xx as the caller's fault, exactly
+	// like the real thing.
 	AbortPercent float64
 	AbortStatus  int
 	AbortError   error
@@ -67,26 +71,9 @@ type Hooks struct {
 // ErrConfig is wrapped by the error [New] returns for an invalid [Config].
 var ErrConfig = errors.New("fault: invalid configuration")
 
-// ErrInjected is wrapped by every [*AbortError].
+// ErrInjected is wrapped by the default error of an endpoint abort (see
+// [Config.AbortError]).
 var ErrInjected = errors.New("fault: injected abort")
-
-// AbortError is the default error of an injected abort. It reports Status
-// through StatusCode, so outcome.Default treats an injected 5xx as a
-// server failure and an injected 4xx as the caller's fault, exactly like
-// the real thing.
-type AbortError struct {
-	Status int
-}
-
-func (e *AbortError) Error() string {
-	return fmt.Sprintf("fault: injected abort with status %d", e.Status)
-}
-
-// StatusCode returns e.Status.
-func (e *AbortError) StatusCode() int { return e.Status }
-
-// Unwrap returns [ErrInjected].
-func (e *AbortError) Unwrap() error { return ErrInjected }
 
 func validPercent(p float64) bool { return !math.IsNaN(p) && p >= 0 && p <= 100 }
 
@@ -134,7 +121,7 @@ func New(cfg Config) (*Injector, error) {
 	}
 	i := &Injector{cfg: cfg, abort: cfg.AbortError, rand: rand.Float64, onFault: cfg.Hooks.OnFault}
 	if i.abort == nil {
-		i.abort = &AbortError{Status: cfg.AbortStatus}
+		i.abort = &outcome.StatusError{Status: cfg.AbortStatus, Err: ErrInjected}
 	}
 	return i, nil
 }
@@ -266,15 +253,7 @@ func (i *Injector) Handler(next http.Handler) http.Handler {
 }
 
 func writeAbort(w http.ResponseWriter, status int) {
-	body, _ := json.Marshal(map[string]map[string]string{"error": {
-		"code":    "fault_injected",
-		"message": "fault injection aborted the request with status " + strconv.Itoa(status),
-	}})
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
+	httperr.Write(w, status, "fault_injected", "fault injection aborted the request with status "+strconv.Itoa(status))
 }
 
 const (

@@ -102,9 +102,9 @@ func TestOffUnlessConfigured(t *testing.T) {
 func TestAbortEndpoint(t *testing.T) {
 	inj := mustNew(t, fault.Config{AbortPercent: 100})
 	_, err := inj.Endpoint(endpoint.Nop)(context.Background(), nil)
-	var ae *fault.AbortError
-	if !errors.As(err, &ae) || ae.Status != 503 || !errors.Is(err, fault.ErrInjected) {
-		t.Fatalf("got %v, want *AbortError 503", err)
+	var se *outcome.StatusError
+	if !errors.As(err, &se) || se.Status != 503 || !errors.Is(err, fault.ErrInjected) {
+		t.Fatalf("got %v, want *outcome.StatusError 503 wrapping ErrInjected", err)
 	}
 	if outcome.Default(context.Background(), err) != outcome.ServerFailure {
 		t.Fatal("an injected 503 should look like a server failure")

@@ -3,7 +3,6 @@ package metrics
 import (
 	"context"
 	"net/http"
-	"strconv"
 
 	"github.com/switchyard/switchyard/internal/reqbody"
 	"github.com/switchyard/switchyard/internal/respwriter"
@@ -102,17 +101,12 @@ func status(rw *respwriter.Writer, panicked any) int {
 	return rw.StatusOr200()
 }
 
-// statusError lets the classifier judge an HTTP status like the error a
-// client would have seen.
-type statusError int
-
-func (e statusError) Error() string   { return "metrics: status " + strconv.Itoa(int(e)) }
-func (e statusError) StatusCode() int { return int(e) }
-
 func (m *instruments) statusClass(ctx context.Context, body *reqbody.Body, status int) outcome.Class {
 	var err error
 	if status >= 400 {
-		err = statusError(status)
+		// The classifier judges the status like the error a client
+		// would have seen.
+		err = &outcome.StatusError{Status: status}
 	}
 	if err = body.Abort(status, err); err == nil {
 		return outcome.Success

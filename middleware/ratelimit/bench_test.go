@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/go-kit/kit/endpoint"
 	"golang.org/x/time/rate"
@@ -78,4 +79,25 @@ func BenchmarkHandler(b *testing.B) {
 			}
 		})
 	})
+}
+
+// discardWriter keeps one header map and drops the body, so that a
+// benchmark of an answer measures the answer, not a growing recorder.
+type discardWriter struct{ h http.Header }
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *discardWriter) WriteHeader(int)             {}
+
+// BenchmarkHandlerRejected is the cost of a 429 answer: the limiter is
+// empty after the first request, so every other one is refused.
+func BenchmarkHandlerRejected(b *testing.B) {
+	h := newLimiter(b, rate.Every(time.Hour), 1, ratelimit.Config{}).Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	req := httptest.NewRequest("GET", "/", nil)
+	w := &discardWriter{h: http.Header{}}
+	h.ServeHTTP(w, req)
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeHTTP(w, req)
+	}
 }

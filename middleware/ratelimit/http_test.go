@@ -49,7 +49,7 @@ func TestHandlerAnswers429WithRetryAfter(t *testing.T) {
 	if ra := last.Header.Get("Retry-After"); ra != "2" {
 		t.Fatalf("Retry-After %q, want 2", ra)
 	}
-	if ct := last.Header.Get("Content-Type"); ct != "application/json" {
+	if ct := last.Header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
 		t.Fatalf("Content-Type %q", ct)
 	}
 	raw, _ := io.ReadAll(last.Body)

@@ -2,7 +2,6 @@ package ratelimit
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -10,6 +9,8 @@ import (
 	"strconv"
 
 	"github.com/go-kit/kit/endpoint"
+
+	"github.com/switchyard/switchyard/internal/httperr"
 )
 
 // KeyFunc picks the key an endpoint call is limited by, from its context
@@ -88,28 +89,10 @@ func (l *Limiter) Handler(next http.Handler) http.Handler {
 		var le *Error
 		if errors.As(err, &le) {
 			w.Header().Set("Retry-After", strconv.FormatInt(le.RetryAfterSeconds(), 10))
-			writeError(w, http.StatusTooManyRequests, "rate_limited",
+			httperr.Write(w, http.StatusTooManyRequests, "rate_limited",
 				"rate limit exceeded, retry after "+strconv.FormatInt(le.RetryAfterSeconds(), 10)+"s")
 			return
 		}
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "gave up waiting for the rate limiter")
+		httperr.Write(w, http.StatusServiceUnavailable, "unavailable", "gave up waiting for the rate limiter")
 	})
-}
-
-type errorBody struct {
-	Error errorDetail `json:"error"`
-}
-
-type errorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	body, _ := json.Marshal(errorBody{Error: errorDetail{Code: code, Message: msg}})
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/discovery/memory"
 	"github.com/switchyard/switchyard/middleware/circuitbreaker"
+	"github.com/switchyard/switchyard/outcome"
 	"github.com/switchyard/switchyard/transport/gateway"
 )
 
@@ -35,7 +36,7 @@ func (t *breakerTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		var err error
 		resp, err = t.next.RoundTrip(req)
 		if err == nil && resp.StatusCode >= 500 {
-			return circuitbreaker.StatusError{Code: resp.StatusCode}
+			return &outcome.StatusError{Status: resp.StatusCode}
 		}
 		return err
 	})

@@ -1,14 +1,18 @@
 package gateway
 
 import (
-	"encoding/json"
 	"math"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/switchyard/switchyard/internal/httperr"
 )
 
-// Error codes of the JSON error bodies the gateway writes itself.
+// Error codes of the JSON error bodies the gateway writes itself, with
+// internal/httperr (the library's one error writer and set of headers).
+// Messages are fixed strings or the request's own method and path:
+// upstream errors are logged, never echoed to the client.
 const (
 	CodeNotFound         = "not_found"
 	CodeBadPath          = "bad_path"
@@ -21,33 +25,13 @@ const (
 	CodeMethodNotAllowed = "method_not_allowed"
 )
 
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-// writeError writes the gateway's JSON error body. Messages are fixed
-// strings: upstream errors are logged, never echoed to the client.
-func writeError(w http.ResponseWriter, status int, code, message string) {
-	var body errorBody
-	body.Error.Code = code
-	body.Error.Message = message
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(body)
-}
-
 // writeOverloaded answers 503 with a Retry-After of after, in whole
 // seconds rounded up and at least one: the service exists but cannot take
 // the request now, and the client may try again then.
 func writeOverloaded(w http.ResponseWriter, after time.Duration, code, message string) {
 	secs := max(int64(math.Ceil(after.Seconds())), 1)
 	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-	writeError(w, http.StatusServiceUnavailable, code, message)
+	httperr.Write(w, http.StatusServiceUnavailable, code, message)
 }
 
 // StatusClientClosed is the status the gateway records for a request whose
@@ -58,5 +42,5 @@ func writeOverloaded(w http.ResponseWriter, after time.Duration, code, message s
 const StatusClientClosed = 499
 
 func writeClientClosed(w http.ResponseWriter) {
-	writeError(w, StatusClientClosed, CodeClientClosed, "the client closed the request before it was answered")
+	httperr.Write(w, StatusClientClosed, CodeClientClosed, "the client closed the request before it was answered")
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/switchyard/switchyard/balancer"
 	"github.com/switchyard/switchyard/balancer/p2c"
 	"github.com/switchyard/switchyard/discovery"
+	"github.com/switchyard/switchyard/internal/httperr"
 	"github.com/switchyard/switchyard/outcome"
 	shttp "github.com/switchyard/switchyard/transport/http"
 )
@@ -432,10 +433,10 @@ func (w *muxErrorWriter) WriteHeader(status int) {
 	switch status {
 	case http.StatusNotFound:
 		w.swallow = true
-		writeError(w.ResponseWriter, status, CodeNotFound, "no route for "+w.r.Method+" "+w.r.URL.Path)
+		httperr.Write(w.ResponseWriter, status, CodeNotFound, "no route for "+w.r.Method+" "+w.r.URL.Path)
 	case http.StatusMethodNotAllowed:
 		w.swallow = true
-		writeError(w.ResponseWriter, status, CodeMethodNotAllowed, "method "+w.r.Method+" is not allowed here")
+		httperr.Write(w.ResponseWriter, status, CodeMethodNotAllowed, "method "+w.r.Method+" is not allowed here")
 	default:
 		w.ResponseWriter.WriteHeader(status)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/switchyard/switchyard/balancer"
 	"github.com/switchyard/switchyard/discovery"
+	"github.com/switchyard/switchyard/internal/httperr"
 	"github.com/switchyard/switchyard/middleware/circuitbreaker"
 	"github.com/switchyard/switchyard/outcome"
 )
@@ -57,15 +58,6 @@ type call struct {
 }
 
 type callKey struct{}
-
-// statusError is the error an attempt returns when the upstream answered
-// with a server error, so the balancer's classifier counts it against the
-// instance. The response itself has already gone to the client, or was
-// held back for a retry.
-type statusError int
-
-func (e statusError) Error() string   { return fmt.Sprintf("gateway: upstream answered %d", int(e)) }
-func (e statusError) StatusCode() int { return int(e) }
 
 // clientBody is the client's request body as the upstream reads it. A
 // read error other than io.EOF is the client's fault (broken chunked
@@ -128,12 +120,12 @@ var errUpstreamBroke = errors.New("gateway: upstream response broke off")
 func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g := rt.gw
 	if r.ContentLength > g.maxBody {
-		writeError(w, http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("request body exceeds %d bytes", g.maxBody))
+		httperr.Write(w, http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("request body exceeds %d bytes", g.maxBody))
 		return
 	}
 	path, err := rt.tmpl.upstreamPath(r)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, CodeBadPath, "the request path cannot be forwarded")
+		httperr.Write(w, http.StatusBadRequest, CodeBadPath, "the request path cannot be forwarded")
 		return
 	}
 	c := &call{w: w, path: path, up: rt.up, timer: rt.attempt}
@@ -270,13 +262,13 @@ func (rt *route) fail(w http.ResponseWriter, r *http.Request, ctx context.Contex
 		// made of it, and nothing the upstream is blamed for.
 		switch {
 		case errors.As(bodyErr, &tooBig):
-			writeError(w, http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("request body exceeds %d bytes", g.maxBody))
+			httperr.Write(w, http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("request body exceeds %d bytes", g.maxBody))
 		case r.Context().Err() != nil:
 			g.log.Info("gateway: client left during its upload", "service", rt.Service, "path", rt.Pattern, "error", bodyErr)
 			writeClientClosed(w)
 		default:
 			g.log.Info("gateway: unreadable request body", "service", rt.Service, "path", rt.Pattern, "error", bodyErr)
-			writeError(w, http.StatusBadRequest, CodeBadBody, "the request body could not be read")
+			httperr.Write(w, http.StatusBadRequest, CodeBadBody, "the request body could not be read")
 		}
 		return
 	}
@@ -289,7 +281,7 @@ func (rt *route) fail(w http.ResponseWriter, r *http.Request, ctx context.Contex
 	case errors.Is(err, balancer.ErrNoHosts):
 		writeOverloaded(w, time.Second, CodeNoUpstream, "no healthy instance of "+rt.Service)
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		writeError(w, http.StatusGatewayTimeout, CodeDeadline, "the upstream did not answer in time")
+		httperr.Write(w, http.StatusGatewayTimeout, CodeDeadline, "the upstream did not answer in time")
 	case errors.As(err, &rejected) || rt.up.classify(ctx, err) == outcome.Skipped:
 		// Every instance tried was refused by a local guard (an open
 		// breaker): the service is overloaded, not broken.
@@ -300,7 +292,7 @@ func (rt *route) fail(w http.ResponseWriter, r *http.Request, ctx context.Contex
 		writeOverloaded(w, after, CodeNoUpstream, "every instance of "+rt.Service+" is refusing requests")
 	default:
 		g.log.Warn("gateway: upstream failed", "service", rt.Service, "path", rt.Pattern, "error", err)
-		writeError(w, http.StatusBadGateway, CodeUpstreamFailed, "the upstream failed")
+		httperr.Write(w, http.StatusBadGateway, CodeUpstreamFailed, "the upstream failed")
 	}
 }
 
@@ -375,8 +367,10 @@ func (g *Gateway) factory(inst discovery.Instance) (endpoint.Endpoint, io.Closer
 		}
 		// 5xx count against the instance through outcome.Default; 4xx,
 		// 429 included, are answers about the client.
+		// The response itself has already gone to the client, or was
+		// held back for a retry: the error is for the classifier.
 		if c.status >= 500 {
-			return nil, statusError(c.status)
+			return nil, &outcome.StatusError{Status: c.status}
 		}
 		return nil, nil
 	}, nil, nil
@@ -420,7 +414,7 @@ func recordResponse(resp *http.Response) error {
 	}
 	if c.retry && retryableStatus(resp.StatusCode) && (c.up.budget == nil || c.up.budget.TryWithdraw()) {
 		c.withdrawn = true
-		return fmt.Errorf("%w: %w", errHeldBack, statusError(resp.StatusCode))
+		return fmt.Errorf("%w: %w", errHeldBack, &outcome.StatusError{Status: resp.StatusCode})
 	}
 	c.started = true
 	return nil

@@ -12,6 +12,7 @@ import (
 	kithttp "github.com/go-kit/kit/transport/http"
 
 	"github.com/switchyard/switchyard/balancer"
+	"github.com/switchyard/switchyard/internal/httperr"
 	"github.com/switchyard/switchyard/middleware/circuitbreaker"
 	"github.com/switchyard/switchyard/middleware/deadline"
 	"github.com/switchyard/switchyard/outcome"
@@ -139,7 +140,7 @@ func (e *Error) Headers() http.Header { return e.Header }
 
 // MarshalJSON returns the error body {"error":{"code":…,"message":…}}.
 func (e *Error) MarshalJSON() ([]byte, error) {
-	return json.Marshal(errorBody{Error: errorFields{Code: e.code(), Message: e.message()}})
+	return httperr.AppendBody(nil, e.code(), e.message()), nil
 }
 
 func (e *Error) code() string {
@@ -156,7 +157,8 @@ func (e *Error) message() string {
 	return defaultMessage(e.StatusCode())
 }
 
-// errorBody is the wire shape of every error this package sends.
+// errorBody is the wire shape of every error answer (internal/httperr
+// writes it), for decoding a dependency's in [CheckResponse].
 type errorBody struct {
 	Error errorFields `json:"error"`
 }
@@ -319,7 +321,10 @@ func StatusOf(err error) int {
 }
 
 // EncodeError writes err as a JSON error body, choosing status, code and
-// message by [ErrorFor]. It is a go-kit ErrorEncoder; [NewHandler] installs
+// message by [ErrorFor], with the headers of every error answer of the
+// library: Content-Type: application/json; charset=utf-8,
+// X-Content-Type-Options: nosniff, Cache-Control: no-store and
+// Content-Length, plus the Error's own Header. It is a go-kit ErrorEncoder; [NewHandler] installs
 // it. It never writes an unknown error's text.
 func EncodeError(_ context.Context, err error, w http.ResponseWriter) {
 	e := ErrorFor(err)
@@ -333,17 +338,12 @@ func EncodeError(_ context.Context, err error, w http.ResponseWriter) {
 			h.Add(k, v)
 		}
 	}
-	body, _ := e.MarshalJSON() // two strings: cannot fail
-	body = append(body, '\n')
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(e.StatusCode())
-	_, _ = w.Write(body)
+	httperr.Write(w, e.StatusCode(), e.code(), e.message())
 }
 
 // WriteError is EncodeError for plain http.Handlers: it writes err to w as
-// a JSON error body.
+// a JSON error body. It is the way for users to answer with the same body
+// and headers as the library's own middleware and gateway.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	EncodeError(r.Context(), err, w)
 }

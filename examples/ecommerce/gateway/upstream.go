@@ -48,7 +48,7 @@ func (t *hostTable) RoundTrip(req *http.Request) (*http.Response, error) {
 			return err
 		}
 		if resp.StatusCode >= 500 {
-			return circuitbreaker.StatusError{Code: resp.StatusCode}
+			return &outcome.StatusError{Status: resp.StatusCode}
 		}
 		return nil
 	})

@@ -19,6 +19,7 @@ import (
 
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/discovery/etcd"
+	shttp "github.com/switchyard/switchyard/transport/http"
 )
 
 // ControlService is the registry name of the chaos control API that
@@ -73,8 +74,8 @@ func startControl(ctx context.Context, cli *clientv3.Client, data string, servic
 	mux.HandleFunc("POST "+KillPath, func(w http.ResponseWriter, r *http.Request) {
 		name := r.URL.Query().Get("service")
 		if !slices.Contains(Services, name) {
-			writeJSON(w, http.StatusBadRequest, map[string]any{"error": map[string]string{
-				"code": "invalid_argument", "message": fmt.Sprintf("service must be one of %v", Services)}})
+			shttp.WriteError(w, r, &shttp.Error{Status: http.StatusBadRequest, Code: "invalid_argument",
+				Message: fmt.Sprintf("service must be one of %v", Services)})
 			return
 		}
 		var running []*child
@@ -86,8 +87,8 @@ func startControl(ctx context.Context, cli *clientv3.Client, data string, servic
 		// Keep one replica alive: chaos here means losing an instance,
 		// not the whole service.
 		if len(running) < 2 {
-			writeJSON(w, http.StatusConflict, map[string]any{"error": map[string]string{
-				"code": "no_spare_replica", "message": "fewer than two replicas of " + name + " are running"}})
+			shttp.WriteError(w, r, &shttp.Error{Status: http.StatusConflict, Code: "no_spare_replica",
+				Message: "fewer than two replicas of " + name + " are running"})
 			return
 		}
 		c := running[rand.IntN(len(running))]
@@ -140,9 +141,7 @@ func requireSecret(secret string, next http.Handler, log *slog.Logger) http.Hand
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
 			log.Warn("launcher: chaos control refused a request without the secret", "remote", r.RemoteAddr, "path", r.URL.Path)
-			writeJSON(w, http.StatusForbidden, map[string]any{"error": map[string]string{
-				"code":    "forbidden",
-				"message": "the chaos control API needs \"Authorization: Bearer SECRET\" with the secret in DATA/" + ChaosSecretFile}})
+			shttp.WriteError(w, r, shttp.Forbidden("the chaos control API needs \"Authorization: Bearer SECRET\" with the secret in DATA/"+ChaosSecretFile))
 			return
 		}
 		next.ServeHTTP(w, r)
