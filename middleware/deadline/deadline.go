@@ -1,7 +1,6 @@
 package deadline
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/internal/clock"
+	"github.com/switchyard/switchyard/internal/httperr"
 )
 
 // Header carries the time the caller has left for a request, in whole
@@ -80,13 +80,7 @@ func (e *Error) StatusCode() int { return e.Status }
 
 // MarshalJSON returns {"error":{"code":…,"message":…}}.
 func (e *Error) MarshalJSON() ([]byte, error) {
-	type body struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	}
-	return json.Marshal(struct {
-		Error body `json:"error"`
-	}{body{e.Code, e.Message}})
+	return httperr.AppendBody(nil, e.Code, e.Message), nil
 }
 
 // ParseHeader parses a [Header] value strictly: one to ten ASCII digits,

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
 	kithttp "github.com/go-kit/kit/transport/http"
 
 	"github.com/switchyard/switchyard/internal/clock"
+	"github.com/switchyard/switchyard/internal/httperr"
 	"github.com/switchyard/switchyard/outcome"
 )
 
@@ -154,17 +154,9 @@ func (c *Deadline) exceeded(ctx context.Context, reason string, left time.Durati
 	}
 }
 
-// writeError writes e as a JSON error response.
+// writeError writes e as the library's JSON error answer.
 func writeError(w http.ResponseWriter, e *Error) {
-	body, _ := e.MarshalJSON()
-	body = append(body, '\n')
-	hd := w.Header()
-	hd.Set("Content-Type", "application/json; charset=utf-8")
-	hd.Set("Content-Length", strconv.Itoa(len(body)))
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Cache-Control", "no-store")
-	w.WriteHeader(e.Status)
-	_, _ = w.Write(body)
+	httperr.Write(w, e.Status, e.Code, e.Message)
 }
 
 // guardWriter stands between next and the real ResponseWriter so that the
