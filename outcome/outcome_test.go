@@ -163,8 +163,9 @@ func TestStatusError(t *testing.T) {
 		text string
 		is   error
 	}{
-		{"bare", &outcome.StatusError{Status: 503}, "status 503", nil},
-		{"with a cause", &outcome.StatusError{Status: 404, Err: sentinel}, "status 404: injected", sentinel},
+		{"bare", &outcome.StatusError{Status: 503}, "status 503 Service Unavailable", nil},
+		{"with a cause", &outcome.StatusError{Status: 404, Err: sentinel}, "status 404 Not Found: injected", sentinel},
+		{"unknown status", &outcome.StatusError{Status: 599}, "status 599", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := tc.err.Error(); got != tc.text {

@@ -1,6 +1,9 @@
 package outcome
 
-import "strconv"
+import (
+	"net/http"
+	"strconv"
+)
 
 // StatusError is an HTTP status observed as an error: an upstream's or a
 // handler's answer that a middleware reports to its classifier (a circuit
@@ -28,10 +31,13 @@ type StatusError struct {
 
 var _ StatusCoder = (*StatusError)(nil)
 
-// Error returns "status <n>", followed by ": " and the cause when there
-// is one.
+// Error returns "status <n> <text>" ("status 503 Service Unavailable"),
+// followed by ": " and the cause when there is one.
 func (e *StatusError) Error() string {
 	s := "status " + strconv.Itoa(e.Status)
+	if t := http.StatusText(e.Status); t != "" {
+		s += " " + t
+	}
 	if e.Err != nil {
 		s += ": " + e.Err.Error()
 	}

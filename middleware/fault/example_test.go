@@ -20,7 +20,7 @@ func ExampleInjector_Endpoint() {
 	_, err = inj.Endpoint(endpoint.Nop)(context.Background(), nil)
 	fmt.Println(err)
 	// Output:
-	// status 503: fault: injected abort
+	// status 503 Service Unavailable: fault: injected abort
 }
 
 // With Headers on, a test can ask one request to fail.

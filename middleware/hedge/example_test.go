@@ -11,6 +11,7 @@ import (
 	"github.com/switchyard/switchyard/middleware/deadline"
 	"github.com/switchyard/switchyard/middleware/hedge"
 	"github.com/switchyard/switchyard/middleware/retry"
+	"github.com/switchyard/switchyard/outcome"
 )
 
 // The first request hangs; after 5 ms a backup is sent, answers, and the
@@ -70,7 +71,7 @@ func Example_chain() {
 	upstream := func(context.Context, any) (any, error) {
 		if failures > 0 {
 			failures--
-			return nil, &retry.StatusError{Code: 503}
+			return nil, &outcome.StatusError{Status: 503}
 		}
 		return "ok", nil
 	}
@@ -88,7 +89,7 @@ func Example_chain() {
 	// enter retry
 	// enter hedge
 	// leave hedge
-	// retry: attempt 2 after retry: upstream answered 503 Service Unavailable
+	// retry: attempt 2 after status 503 Service Unavailable
 	// enter hedge
 	// leave hedge
 	// leave retry

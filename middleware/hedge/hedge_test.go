@@ -16,11 +16,12 @@ import (
 
 	"github.com/switchyard/switchyard/middleware/hedge"
 	"github.com/switchyard/switchyard/middleware/retry"
+	"github.com/switchyard/switchyard/outcome"
 )
 
 var (
-	err503 = &retry.StatusError{Code: 503}
-	err404 = &retry.StatusError{Code: 404}
+	err503 = &outcome.StatusError{Status: 503}
+	err404 = &outcome.StatusError{Status: 404}
 	idem   = retry.MarkIdempotent(context.Background())
 )
 

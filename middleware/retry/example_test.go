@@ -27,15 +27,15 @@ func ExampleRetry_Endpoint() {
 	ep := r.Endpoint(func(context.Context, any) (any, error) {
 		if failures > 0 {
 			failures--
-			return nil, &retry.StatusError{Code: http.StatusServiceUnavailable}
+			return nil, &outcome.StatusError{Status: http.StatusServiceUnavailable}
 		}
 		return "product 42", nil
 	})
 	resp, err := ep(retry.MarkIdempotent(context.Background()), nil)
 	fmt.Println(resp, err)
 	// Output:
-	// attempt 2 after: retry: upstream answered 503 Service Unavailable
-	// attempt 3 after: retry: upstream answered 503 Service Unavailable
+	// attempt 2 after: status 503 Service Unavailable
+	// attempt 3 after: status 503 Service Unavailable
 	// product 42 <nil>
 }
 
@@ -103,8 +103,8 @@ func ExampleRetry_Transport() {
 // retried whether or not the call is idempotent.
 func ExampleConfig() {
 	conflict := func(ctx context.Context, err error) outcome.Class {
-		var se *retry.StatusError
-		if errors.As(err, &se) && se.Code == http.StatusConflict {
+		var se *outcome.StatusError
+		if errors.As(err, &se) && se.Status == http.StatusConflict {
 			return outcome.ServerFailure
 		}
 		return outcome.Default(ctx, err)
@@ -119,9 +119,9 @@ func ExampleConfig() {
 	calls := 0
 	_, err := r.Endpoint(func(context.Context, any) (any, error) {
 		calls++
-		return nil, &retry.StatusError{Code: http.StatusConflict}
+		return nil, &outcome.StatusError{Status: http.StatusConflict}
 	})(context.Background(), nil)
 	fmt.Println(calls, "attempts:", err)
 	// Output:
-	// 3 attempts: retry: upstream answered 409 Conflict
+	// 3 attempts: status 409 Conflict
 }

@@ -16,23 +16,6 @@ import (
 	"github.com/switchyard/switchyard/outcome"
 )
 
-// StatusError is what [CheckRetry] sees, on [Retry.Transport], for a
-// response with status 429 or 5xx, so that the Classifier classifies it
-// like any other error that carries a status (under outcome.Default a 5xx
-// is retried, a 429 is the caller's to wait out). It is never returned to
-// the caller: the final response is.
-type StatusError struct {
-	Code int
-}
-
-// Error returns "retry: upstream answered <code> <text>".
-func (e *StatusError) Error() string {
-	return "retry: upstream answered " + strconv.Itoa(e.Code) + " " + http.StatusText(e.Code)
-}
-
-// StatusCode returns the HTTP status.
-func (e *StatusError) StatusCode() int { return e.Code }
-
 // Transport returns an http.RoundTripper that sends each request through
 // base (nil means http.DefaultTransport) with the retry layer of r: a
 // go-retryablehttp client whose CheckRetry and Backoff apply the same
@@ -46,7 +29,11 @@ func (e *StatusError) StatusCode() int { return e.Code }
 // Each request is retried by go-retryablehttp (which rewinds the body,
 // buffering it in memory if it cannot be re-read, and drains the bodies of
 // responses it retries). A response with status 429 or 5xx is shown to
-// CheckRetry as a [*StatusError]; a transport error as itself. A 429 or
+// CheckRetry as an [*outcome.StatusError], so that the Classifier
+// classifies it like any other error that carries a status (under
+// outcome.Default a 5xx is retried, a 429 is the caller's to wait out);
+// it is never returned to the caller: the final response is. A transport
+// error is shown as itself. A 429 or
 // 503 response's Retry-After (in seconds) raises the backoff, and a
 // Retry-After beyond BackoffCap ends the retries. When the context carries
 // a key from [ContextWithIdempotencyKey] and the request has no
@@ -156,7 +143,7 @@ func (c *httpCall) checkRetry(ctx context.Context, resp *http.Response, err erro
 		if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode < 500 {
 			return false, nil
 		}
-		err = &StatusError{Code: resp.StatusCode}
+		err = &outcome.StatusError{Status: resp.StatusCode}
 		if ra, ok := retryAfter(resp); ok {
 			if ra > c.r.cap {
 				return false, nil

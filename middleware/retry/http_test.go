@@ -16,6 +16,7 @@ import (
 	"github.com/go-kit/kit/endpoint"
 
 	"github.com/switchyard/switchyard/middleware/retry"
+	"github.com/switchyard/switchyard/outcome"
 )
 
 // upstream is a real HTTP server on 127.0.0.1 that answers with codes in
@@ -169,13 +170,13 @@ func TestHTTPClientInsideRetryMiddleware(t *testing.T) {
 		}
 		resp.Body.Close()
 		if resp.StatusCode >= 500 {
-			return nil, &retry.StatusError{Code: resp.StatusCode}
+			return nil, &outcome.StatusError{Status: resp.StatusCode}
 		}
 		return resp.StatusCode, nil
 	}
 	var ep endpoint.Endpoint = newMiddleware(t, b, retry.Config{MaxAttempts: 3, Backoff: retry.NoBackoff})(call)
-	var se *retry.StatusError
-	if _, err := ep(retry.MarkIdempotent(context.Background()), nil); !errors.As(err, &se) || se.Code != 503 {
+	var se *outcome.StatusError
+	if _, err := ep(retry.MarkIdempotent(context.Background()), nil); !errors.As(err, &se) || se.Status != 503 {
 		t.Fatalf("error = %v, want 503", err)
 	}
 	if hits := u.hits.Load(); hits != 3 {

@@ -13,7 +13,7 @@ import (
 // of attempts made so far (1 after the first), class what the
 // [Config.Classifier] made of err, and err the attempt's error, never nil.
 // For [Retry.Transport], a response with status 429 or 5xx arrives as a
-// [*StatusError].
+// [*outcome.StatusError].
 //
 // A CheckRetry only answers "is this failure worth retrying"; the attempt
 // limit, the [Budget], the backoff and the caller's deadline are enforced

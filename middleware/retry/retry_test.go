@@ -20,8 +20,8 @@ import (
 )
 
 var (
-	err503 = &retry.StatusError{Code: 503}
-	err400 = &retry.StatusError{Code: 400}
+	err503 = &outcome.StatusError{Status: 503}
+	err400 = &outcome.StatusError{Status: 400}
 )
 
 func newMiddleware(t testing.TB, b *retry.Budget, cfg retry.Config) endpoint.Middleware {
@@ -71,7 +71,7 @@ func TestWhatIsRetried(t *testing.T) {
 		attempts int
 	}{
 		{"server failure, idempotent ctx", ctxIdem, nil, err503, 3},
-		{"429 is the caller's to wait out", ctxIdem, nil, &retry.StatusError{Code: 429}, 1},
+		{"429 is the caller's to wait out", ctxIdem, nil, &outcome.StatusError{Status: 429}, 1},
 		{"timeout of an attempt", ctxIdem, nil, context.DeadlineExceeded, 3},
 		{"caller fault", ctxIdem, nil, err400, 1},
 		{"context.Canceled", ctxIdem, nil, context.Canceled, 1},

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/middleware/retry"
+	"github.com/switchyard/switchyard/outcome"
 )
 
 // TestRetryStorm drives a middleware against an upstream that always
@@ -28,7 +29,7 @@ func TestRetryStorm(t *testing.T) {
 		attempts := 0
 		ep := r.Endpoint(func(context.Context, any) (any, error) {
 			attempts++
-			return nil, &retry.StatusError{Code: 503}
+			return nil, &outcome.StatusError{Status: 503}
 		})
 		ctx := retry.MarkIdempotent(context.Background())
 
