@@ -99,7 +99,7 @@ func realShop(t *testing.T) *memory.Registry {
 	serve("catalog", catalog.NewHTTPHandler(catalog.MakeEndpoints(catalog.NewService(catalog.NewSQLiteStore(cdb))), v))
 
 	oh, ocleanup, err := orders.NewHandler(ctx, orders.HandlerConfig{
-		Store: orders.NewSQLStore(open("orders.db", orders.Migrations)), Resolver: reg, Logger: logger,
+		Store: orders.NewSQLiteStore(open("orders.db", orders.Migrations)), Resolver: reg, Logger: logger,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -23,7 +23,7 @@ func ExampleNewService() {
 		return
 	}
 	defer db.Close()
-	svc := orders.NewService(orders.NewSQLStore(db), newFakeUsers("usr_a"), newFakeCatalog(),
+	svc := orders.NewService(orders.NewSQLiteStore(db), newFakeUsers("usr_a"), newFakeCatalog(),
 		orders.WithOrderIDs(sequentialIDs()))
 
 	ctx := context.Background()

@@ -20,14 +20,14 @@ import (
 var t0 = time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)
 
 // openStore opens a fresh SQLite orders database in a temporary directory.
-func openStore(t testing.TB) (*orders.SQLStore, *platform.DB) {
+func openStore(t testing.TB) (*orders.SQLiteStore, *platform.DB) {
 	t.Helper()
 	db, err := platform.OpenDB(context.Background(), filepath.Join(t.TempDir(), "orders.db"), orders.Migrations...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return orders.NewSQLStore(db), db
+	return orders.NewSQLiteStore(db), db
 }
 
 // fakeUsers knows a fixed set of users; err, when set, is returned for
@@ -252,7 +252,7 @@ func sequentialIDs() func() string {
 // fake clock.
 type env struct {
 	store   orders.Store
-	sql     *orders.SQLStore
+	sql     *orders.SQLiteStore
 	users   *fakeUsers
 	catalog *fakeCatalog
 	clock   *clock.Fake

@@ -109,7 +109,7 @@ func startShop(t *testing.T) *shop {
 
 	// orders, as Run wires it
 	h, cleanup, err := orders.NewHandler(ctx, orders.HandlerConfig{
-		Store: orders.NewSQLStore(open("orders", orders.Migrations)), Resolver: reg, Logger: logger,
+		Store: orders.NewSQLiteStore(open("orders", orders.Migrations)), Resolver: reg, Logger: logger,
 	})
 	if err != nil {
 		t.Fatal(err)

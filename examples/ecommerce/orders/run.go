@@ -63,7 +63,7 @@ func RunWith(ctx context.Context, cfg platform.ServiceConfig, opts ...Option) (e
 	defer tel.Prometheus.Shutdown(context.WithoutCancel(ctx))
 
 	h, cleanup, err := NewHandler(ctx, HandlerConfig{
-		Store:     NewSQLStore(db),
+		Store:     NewSQLiteStore(db),
 		Resolver:  reg.Resolver,
 		Telemetry: tel,
 		Logger:    logger,

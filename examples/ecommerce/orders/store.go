@@ -185,24 +185,24 @@ var Migrations = []platform.Migration{
 	),
 }
 
-// SQLStore is the [Store] on a SQLite database opened with platform.OpenDB
+// SQLiteStore is the [Store] on a SQLite database opened with platform.OpenDB
 // and [Migrations]. Write methods run in IMMEDIATE transactions, so claims
 // are atomic across the replicas that share the file. It is safe for
 // concurrent use.
-type SQLStore struct {
+type SQLiteStore struct {
 	db *platform.DB
 }
 
-var _ Store = (*SQLStore)(nil)
+var _ Store = (*SQLiteStore)(nil)
 
-// NewSQLStore returns the store on db, which must have been opened with
+// NewSQLiteStore returns the store on db, which must have been opened with
 // [Migrations].
-func NewSQLStore(db *platform.DB) *SQLStore { return &SQLStore{db: db} }
+func NewSQLiteStore(db *platform.DB) *SQLiteStore { return &SQLiteStore{db: db} }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
 // Claim implements [Store].
-func (s *SQLStore) Claim(ctx context.Context, r ClaimRequest) (Claim, error) {
+func (s *SQLiteStore) Claim(ctx context.Context, r ClaimRequest) (Claim, error) {
 	var c Claim
 	err := s.db.WriteTx(ctx, func(tx *sql.Tx) error {
 		var (
@@ -259,7 +259,7 @@ func (s *SQLStore) Claim(ctx context.Context, r ClaimRequest) (Claim, error) {
 }
 
 // Lookup implements [Store].
-func (s *SQLStore) Lookup(ctx context.Context, userID, key string) (Claim, error) {
+func (s *SQLiteStore) Lookup(ctx context.Context, userID, key string) (Claim, error) {
 	var (
 		c      Claim
 		state  string
@@ -288,7 +288,7 @@ func (s *SQLStore) Lookup(ctx context.Context, userID, key string) (Claim, error
 }
 
 // Complete implements [Store].
-func (s *SQLStore) Complete(ctx context.Context, t Ticket, a Answer, now time.Time) error {
+func (s *SQLiteStore) Complete(ctx context.Context, t Ticket, a Answer, now time.Time) error {
 	if (a.Order == nil) == !a.OutOfStock {
 		return errors.New("orders: complete claim: an answer sets exactly one of Order and OutOfStock")
 	}
@@ -342,7 +342,7 @@ func decodeAnswer(b []byte, a *Answer) error {
 }
 
 // Free implements [Store].
-func (s *SQLStore) Free(ctx context.Context, t Ticket, release bool, now time.Time) error {
+func (s *SQLiteStore) Free(ctx context.Context, t Ticket, release bool, now time.Time) error {
 	err := s.db.WriteTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
 			`DELETE FROM idempotency_keys WHERE user_id = ? AND key = ? AND attempt = ? AND state = 'in_flight'`,
@@ -375,7 +375,7 @@ func enqueueRelease(ctx context.Context, tx *sql.Tx, orderID string, now time.Ti
 }
 
 // EnqueueOrphanRelease implements [Store].
-func (s *SQLStore) EnqueueOrphanRelease(ctx context.Context, orderID string, now time.Time) (bool, error) {
+func (s *SQLiteStore) EnqueueOrphanRelease(ctx context.Context, orderID string, now time.Time) (bool, error) {
 	var queued bool
 	err := s.db.WriteTx(ctx, func(tx *sql.Tx) error {
 		var used bool
@@ -398,7 +398,7 @@ func (s *SQLStore) EnqueueOrphanRelease(ctx context.Context, orderID string, now
 }
 
 // AbandonStale implements [Store].
-func (s *SQLStore) AbandonStale(ctx context.Context, staleBefore, now time.Time, limit int) (int, error) {
+func (s *SQLiteStore) AbandonStale(ctx context.Context, staleBefore, now time.Time, limit int) (int, error) {
 	var n int
 	err := s.db.WriteTx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx,
@@ -448,7 +448,7 @@ func (s *SQLStore) AbandonStale(ctx context.Context, staleBefore, now time.Time,
 }
 
 // DueReleases implements [Store].
-func (s *SQLStore) DueReleases(ctx context.Context, now time.Time, limit int) ([]PendingRelease, error) {
+func (s *SQLiteStore) DueReleases(ctx context.Context, now time.Time, limit int) ([]PendingRelease, error) {
 	rows, err := s.db.QueryContext(ctx,
 		`SELECT order_id, attempts FROM pending_releases WHERE next_at <= ? ORDER BY next_at, order_id LIMIT ?`,
 		ms(now), limit)
@@ -471,7 +471,7 @@ func (s *SQLStore) DueReleases(ctx context.Context, now time.Time, limit int) ([
 }
 
 // ReleaseDone implements [Store].
-func (s *SQLStore) ReleaseDone(ctx context.Context, orderID string) error {
+func (s *SQLiteStore) ReleaseDone(ctx context.Context, orderID string) error {
 	err := s.db.WriteTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM pending_releases WHERE order_id = ?`, orderID)
 		return err
@@ -483,7 +483,7 @@ func (s *SQLStore) ReleaseDone(ctx context.Context, orderID string) error {
 }
 
 // ReleaseFailed implements [Store].
-func (s *SQLStore) ReleaseFailed(ctx context.Context, orderID string, next time.Time) error {
+func (s *SQLiteStore) ReleaseFailed(ctx context.Context, orderID string, next time.Time) error {
 	err := s.db.WriteTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
 			`UPDATE pending_releases SET attempts = attempts + 1, next_at = ? WHERE order_id = ?`, ms(next), orderID)
@@ -496,7 +496,7 @@ func (s *SQLStore) ReleaseFailed(ctx context.Context, orderID string, next time.
 }
 
 // Order implements [Store].
-func (s *SQLStore) Order(ctx context.Context, userID, id string) (Order, error) {
+func (s *SQLiteStore) Order(ctx context.Context, userID, id string) (Order, error) {
 	list, err := s.query(ctx,
 		`SELECT id, user_id, status, total_cents, created_at FROM orders WHERE id = ? AND user_id = ?`, id, userID)
 	if err != nil {
@@ -509,7 +509,7 @@ func (s *SQLStore) Order(ctx context.Context, userID, id string) (Order, error) 
 }
 
 // Orders implements [Store].
-func (s *SQLStore) Orders(ctx context.Context, userID string, after *Cursor, limit int) ([]Order, error) {
+func (s *SQLiteStore) Orders(ctx context.Context, userID string, after *Cursor, limit int) ([]Order, error) {
 	if after == nil {
 		return s.query(ctx,
 			`SELECT id, user_id, status, total_cents, created_at FROM orders WHERE user_id = ?
@@ -523,7 +523,7 @@ func (s *SQLStore) Orders(ctx context.Context, userID string, after *Cursor, lim
 }
 
 // Cancel implements [Store].
-func (s *SQLStore) Cancel(ctx context.Context, userID, id string, now time.Time) (Order, error) {
+func (s *SQLiteStore) Cancel(ctx context.Context, userID, id string, now time.Time) (Order, error) {
 	err := s.db.WriteTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
 			`UPDATE orders SET status = 'cancelled', updated_at = ? WHERE id = ? AND user_id = ? AND status = 'confirmed'`,
@@ -546,7 +546,7 @@ func (s *SQLStore) Cancel(ctx context.Context, userID, id string, now time.Time)
 }
 
 // query runs a query for orders' own columns and loads their items.
-func (s *SQLStore) query(ctx context.Context, q string, args ...any) ([]Order, error) {
+func (s *SQLiteStore) query(ctx context.Context, q string, args ...any) ([]Order, error) {
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("orders: query orders: %w", err)

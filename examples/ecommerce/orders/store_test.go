@@ -109,14 +109,14 @@ func TestStoreClaimLifecycle(t *testing.T) {
 // give the key to exactly one of them.
 func TestStoreClaimIsAtomicAcrossReplicas(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "orders.db")
-	var stores []*orders.SQLStore
+	var stores []*orders.SQLiteStore
 	for range 2 {
 		db, err := platform.OpenDB(context.Background(), path, orders.Migrations...)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		stores = append(stores, orders.NewSQLStore(db))
+		stores = append(stores, orders.NewSQLiteStore(db))
 	}
 	const n = 20
 	var (
@@ -219,7 +219,7 @@ func TestStoreMigratesHTTPAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	st := orders.NewSQLStore(db)
+	st := orders.NewSQLiteStore(db)
 	c, err := st.Lookup(ctx, "u", "ok")
 	if err != nil || c.State != orders.ClaimDone || c.Answer.Order == nil || c.Answer.Order.TotalCents != 14 ||
 		!c.Answer.Order.CreatedAt.Equal(time.Date(2031, 5, 6, 7, 8, 9, 123e6, time.UTC)) {

@@ -83,7 +83,7 @@
 //	cfg.Validate()
 //	db  := platform.OpenDB(ctx, filepath.Join(cfg.Data, "NAME.db"), migrations...)
 //	reg := platform.Connect(ctx, cfg.Registry)                // defer reg.Close()
-//	h   := NewHTTPHandler(MakeEndpoints(NewService(NewSQLStore(db), ...)))
+//	h   := NewHTTPHandler(MakeEndpoints(NewService(NewSQLiteStore(db), ...)))
 //	return platform.Serve(ctx, platform.ServeOptions{Service: "NAME", Handler: h, Listen: cfg.Listen,
 //	        Registrar: reg.Registrar, Resolver: reg.Resolver, Logger: cfg.Logger})
 //
