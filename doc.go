@@ -12,7 +12,8 @@
 // Imports point one way, from the top of this list to the bottom:
 //
 //	examples/ecommerce    a complete shop composed from everything below
-//	transport/...         HTTP server and client helpers, gateway
+//	transport/...         HTTP server, client factory, codec, health; gateway
+//	client                the client chain as one value (client.New)
 //	middleware/...        circuitbreaker, ratelimit, concurrency, retry, hedge,
 //	                      deadline, tracing, metrics, logging, auth, fault
 //	balancer/...          roundrobin, random, weighted, leastrequest, p2c,

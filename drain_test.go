@@ -11,6 +11,7 @@ import (
 
 	"github.com/switchyard/switchyard"
 	"github.com/switchyard/switchyard/balancer/roundrobin"
+	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery/memory"
 	"github.com/switchyard/switchyard/middleware/retry"
 	shttp "github.com/switchyard/switchyard/transport/http"
@@ -78,13 +79,14 @@ func TestGracefulDrain(t *testing.T) {
 
 	var retries atomic.Int64
 	ctx := context.Background()
-	ce, err := shttp.NewClientEndpoint(ctx, reg, "work",
+	ce, err := client.New(ctx, reg, "work",
 		shttp.NewFactory(http.MethodGet, "/work", shttp.EncodeJSONRequest, shttp.DecodeJSONResponse[answer],
 			shttp.WithHTTPClient(newClient(t))),
-		shttp.WithPolicy(roundrobin.New()), // keep every instance busy
-		shttp.WithIdempotent(),
-		shttp.WithRetry(retry.Config{Hooks: retry.Hooks{OnRetry: func(int, error) { retries.Add(1) }}}),
-	)
+		client.Config{
+			Policy:     roundrobin.New(), // keep every instance busy
+			Idempotent: true,
+			Retry:      client.Retry{Config: retry.Config{Hooks: retry.Hooks{OnRetry: func(int, error) { retries.Add(1) }}}},
+		})
 	if err != nil {
 		t.Fatal(err)
 	}

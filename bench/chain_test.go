@@ -15,10 +15,10 @@ import (
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 	"golang.org/x/time/rate"
 
+	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/discovery/memory"
 	"github.com/switchyard/switchyard/middleware/tracing"
-	shttp "github.com/switchyard/switchyard/transport/http"
 )
 
 func nop(context.Context, any) (any, error) { return nil, nil }
@@ -29,7 +29,7 @@ func nop(context.Context, any) (any, error) { return nil, nil }
 //
 //   - switchyard: tracing (no-op provider) → deadline → retry with budget →
 //     peak-EWMA P2C balancer with outlier detection → per-instance
-//     circuit breaker (transport/http.NewClientEndpoint);
+//     circuit breaker (client.New);
 //   - switchyard-globaltracer: the same on the global tracer provider with
 //     no SDK installed;
 //   - gokit: x/time/rate limiter (not limiting) → gobreaker → lb.Retry(3)
@@ -47,15 +47,18 @@ func BenchmarkClientChain(b *testing.B) {
 		eps = append(eps, nop)
 	}
 	factory := func(discovery.Instance) (endpoint.Endpoint, io.Closer, error) { return nop, nil, nil }
-	ours, err := shttp.NewClientEndpoint(ctx, reg, "svc", factory, shttp.WithIdempotent(),
-		shttp.WithTracing(tracing.Config{TracerProvider: tracenoop.NewTracerProvider()}))
+	tracer, err := tracing.New(tracing.Config{TracerProvider: tracenoop.NewTracerProvider()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ours, err := client.New(ctx, reg, "svc", factory, client.Config{Idempotent: true, Tracing: client.Tracing{Tracer: tracer}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer ours.Close()
 	// The same chain on the global tracer provider with no SDK installed,
 	// which still creates (non-recording) spans.
-	global, err := shttp.NewClientEndpoint(ctx, reg, "svc", factory, shttp.WithIdempotent())
+	global, err := client.New(ctx, reg, "svc", factory, client.Config{Idempotent: true})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -3,12 +3,12 @@ package gateway
 import (
 	"time"
 
+	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/internal/latency"
-	shttp "github.com/switchyard/switchyard/transport/http"
 )
 
 // attemptTimer is an upstream's per-attempt timeout: the same rule as a
-// transport/http ClientEndpoint's (see shttp.AttemptTimeout), learnt from
+// client.Endpoint's (see client.AttemptTimeout), learnt from
 // the answers of the upstream's instances. The gateway gives it to every
 // attempt of a request it may retry but the last, which runs under what is
 // left of the route's budget so that a request that is merely slow is
@@ -21,7 +21,7 @@ type attemptTimer struct {
 
 // newAttemptTimer returns the timer of cfg, whose defaults are already
 // applied.
-func newAttemptTimer(cfg shttp.AttemptTimeout) *attemptTimer {
+func newAttemptTimer(cfg client.AttemptTimeout) *attemptTimer {
 	return &attemptTimer{
 		track:  latency.New(cfg.Percentile, time.Duration(float64(cfg.Initial)/cfg.Factor)),
 		factor: cfg.Factor,

@@ -15,10 +15,10 @@ import (
 
 	"github.com/switchyard/switchyard/balancer"
 	"github.com/switchyard/switchyard/balancer/p2c"
+	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/internal/httperr"
 	"github.com/switchyard/switchyard/outcome"
-	shttp "github.com/switchyard/switchyard/transport/http"
 )
 
 // Budget gates retries so that a failing upstream is not hit by a storm of
@@ -76,14 +76,13 @@ type Config struct {
 	Budget func(service string) Budget
 	// AttemptTimeout is how the timeout of each attempt of a request that
 	// may be retried (every attempt but the last) is derived from the
-	// latency its route has shown: the rule of shttp.AttemptTimeout, whose
+	// latency its route has shown: the rule of client.AttemptTimeout, whose
 	// zero value takes every documented default. An instance that accepts
 	// connections and never answers then costs such a request one attempt
 	// timeout before it is retried elsewhere, and counts a failure towards
 	// its ejection, instead of holding it for the route's whole budget.
-	// NoAttemptTimeout lets every attempt use the rest of the budget.
-	AttemptTimeout   shttp.AttemptTimeout
-	NoAttemptTimeout bool
+	// AttemptTimeout.Off lets every attempt use the rest of the budget.
+	AttemptTimeout client.AttemptTimeout
 
 	// Middleware wraps the whole gateway (routing included), the first
 	// outermost: access logs, metrics, tracing, CORS for every route. The
@@ -131,7 +130,7 @@ type Gateway struct {
 	log        *slog.Logger
 	ident      identity
 	classify   outcome.Classifier
-	attempt    shttp.AttemptTimeout
+	attempt    client.AttemptTimeout
 	noAttempt  bool
 
 	handler   http.Handler
@@ -194,7 +193,7 @@ func newGateway(cfg Config) (*Gateway, error) {
 		middleware: cfg.Middleware,
 		log:        cfg.Logger,
 		classify:   outcome.Or(cfg.Classifier),
-		noAttempt:  cfg.NoAttemptTimeout,
+		noAttempt:  cfg.AttemptTimeout.Off,
 		upstreams:  map[string]*upstream{},
 	}
 	switch {

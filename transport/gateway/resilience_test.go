@@ -14,15 +14,14 @@ import (
 
 	"github.com/switchyard/switchyard/balancer"
 	"github.com/switchyard/switchyard/balancer/roundrobin"
+	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery/memory"
 	"github.com/switchyard/switchyard/internal/brokenreq"
 	"github.com/switchyard/switchyard/middleware/circuitbreaker"
 	"github.com/switchyard/switchyard/middleware/deadline"
 	"github.com/switchyard/switchyard/middleware/retry"
 	"github.com/switchyard/switchyard/transport/gateway"
-	shttp "github.com/switchyard/switchyard/transport/http"
 )
-
 
 func hostByID(t *testing.T, g *gateway.Gateway, id string) balancer.HostState {
 	t.Helper()
@@ -145,7 +144,7 @@ func TestHungInstanceCostsOneAttemptTimeout(t *testing.T) {
 	live := newBackend(t, "live")
 	register(t, reg, "svc", "a-hung", brokenreq.Hung(t))
 	register(t, reg, "svc", "b-live", addr(live.Server))
-	g, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc", Timeout: 30 * time.Second}}, nil, gateway.Config{Policy: func(string) balancer.Policy { return roundrobin.New() }, AttemptTimeout: shttp.AttemptTimeout{Floor: 100 * time.Millisecond, Initial: 200 * time.Millisecond}, Outlier: &balancer.OutlierConfig{ConsecutiveFailures: 3, MaxEjectionPercent: 50}})
+	g, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc", Timeout: 30 * time.Second}}, nil, gateway.Config{Policy: func(string) balancer.Policy { return roundrobin.New() }, AttemptTimeout: client.AttemptTimeout{Floor: 100 * time.Millisecond, Initial: 200 * time.Millisecond}, Outlier: &balancer.OutlierConfig{ConsecutiveFailures: 3, MaxEjectionPercent: 50}})
 	var slowest time.Duration
 	for i := range 20 {
 		code, _, took := status(t, mustGet(t, url+"/x"))
@@ -248,7 +247,7 @@ func TestAttemptTimeoutCoversOnlyTheWaitForAnAnswer(t *testing.T) {
 	defer streaming.Close()
 	register(t, reg, "svc", "a", addr(streaming))
 	register(t, reg, "svc", "b", addr(streaming))
-	g, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc"}}, nil, gateway.Config{AttemptTimeout: shttp.AttemptTimeout{Floor: 50 * time.Millisecond, Initial: 100 * time.Millisecond}})
+	g, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc"}}, nil, gateway.Config{AttemptTimeout: client.AttemptTimeout{Floor: 50 * time.Millisecond, Initial: 100 * time.Millisecond}})
 	for i := range 3 {
 		resp, err := http.Get(url + "/stream")
 		if err != nil {

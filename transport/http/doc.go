@@ -1,5 +1,6 @@
 // Package http is Switchyard's HTTP transport: server helpers on go-kit's
-// transport/http, a discovery-aware client, and health probes.
+// transport/http, the client factory, the JSON codec and error body, and
+// health probes.
 //
 // The package is named http, like go-kit's, because it is the HTTP binding
 // of the library. Import it under an alias beside net/http; the convention
@@ -32,9 +33,10 @@
 // tuned transport ([DefaultTransport]). A non-2xx answer comes back as a
 // [*ResponseError] carrying the status, which outcome.Default classifies:
 // 5xx count against the instance, 4xx (429 included) are the caller's.
-// [NewClientEndpoint] wires the whole call path for one operation of a
-// service: discovery, a balancer with outlier detection, a circuit breaker
-// per instance, retries under a budget, and tracing, in a documented order.
+// The whole call path around it — discovery, a balancer with outlier
+// detection, a circuit breaker per instance, retries under a budget, the
+// per-attempt timeout and tracing — is package client's: client.New takes
+// a factory from NewFactory.
 //
 // # Health
 //

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery/etcd/embedded"
 	"github.com/switchyard/switchyard/examples/ecommerce/catalog"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
@@ -58,7 +59,7 @@ func TestRun(t *testing.T) {
 	}
 	defer reg.Close()
 	client := func(service, method, path string) *platform.Client {
-		c, err := platform.NewClient(ctx, reg.Resolver, service, method, path)
+		c, err := platform.NewClient(ctx, reg.Resolver, service, method, path, client.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}

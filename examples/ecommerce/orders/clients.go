@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
 	"github.com/switchyard/switchyard/middleware/auth"
@@ -36,9 +37,10 @@ type UsersClient struct {
 var _ Users = (*UsersClient)(nil)
 
 // NewUsersClient returns a UsersClient following the users service through
-// r. opts are added to the client chain (metrics, for example).
-func NewUsersClient(ctx context.Context, r discovery.Resolver, opts ...shttp.ClientOption) (*UsersClient, error) {
-	c, err := platform.NewClient(ctx, r, UsersService, http.MethodGet, "/v1/users", opts...)
+// r. cfg configures the client chain (metrics, for example: see
+// platform.Telemetry.ClientConfig); the zero Config takes every default.
+func NewUsersClient(ctx context.Context, r discovery.Resolver, cfg client.Config) (*UsersClient, error) {
+	c, err := platform.NewClient(ctx, r, UsersService, http.MethodGet, "/v1/users", cfg)
 	if err != nil {
 		return nil, fmt.Errorf("orders: users client: %w", err)
 	}
@@ -59,7 +61,7 @@ func (c *UsersClient) Get(ctx context.Context, id string) (User, error) {
 func (c *UsersClient) Close() error { return c.get.Close() }
 
 // Endpoint returns the client chain, for dashboards and tests.
-func (c *UsersClient) Endpoint() *shttp.ClientEndpoint { return c.get.Endpoint() }
+func (c *UsersClient) Endpoint() *client.Endpoint { return c.get.Endpoint() }
 
 // CatalogClient is the [Catalog] implementation that calls the catalog
 // service (POST /v1/reservations, DELETE /v1/reservations/{order_id})
@@ -76,20 +78,21 @@ type CatalogClient struct {
 var _ Catalog = (*CatalogClient)(nil)
 
 // NewCatalogClient returns a CatalogClient following the catalog service
-// through r. reserveOpts and releaseOpts are added to the two client chains
-// (metrics, for example); either may be nil.
-func NewCatalogClient(ctx context.Context, r discovery.Resolver, reserveOpts, releaseOpts []shttp.ClientOption) (*CatalogClient, error) {
-	reserve, err := platform.NewClient(ctx, r, CatalogService, http.MethodPost, "/v1/reservations",
-		append([]shttp.ClientOption{shttp.WithIdempotent()}, reserveOpts...)...)
+// through r. reserve and release configure the two client chains (metrics,
+// for example); the zero Config takes every default. A reservation is
+// idempotent whatever reserve.Idempotent says.
+func NewCatalogClient(ctx context.Context, r discovery.Resolver, reserve, release client.Config) (*CatalogClient, error) {
+	reserve.Idempotent = true
+	res, err := platform.NewClient(ctx, r, CatalogService, http.MethodPost, "/v1/reservations", reserve)
 	if err != nil {
 		return nil, fmt.Errorf("orders: catalog client: %w", err)
 	}
-	release, err := platform.NewClient(ctx, r, CatalogService, http.MethodDelete, "/v1/reservations", releaseOpts...)
+	rel, err := platform.NewClient(ctx, r, CatalogService, http.MethodDelete, "/v1/reservations", release)
 	if err != nil {
-		reserve.Close()
+		res.Close()
 		return nil, fmt.Errorf("orders: catalog client: %w", err)
 	}
-	return &CatalogClient{reserve: reserve, release: release}, nil
+	return &CatalogClient{reserve: res, release: rel}, nil
 }
 
 type reservation struct {

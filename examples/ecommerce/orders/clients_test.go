@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/discovery/memory"
 	"github.com/switchyard/switchyard/examples/ecommerce/orders"
@@ -81,7 +82,7 @@ func TestUsersClient(t *testing.T) {
 	})
 	serve(t, reg, orders.UsersService, mux)
 
-	c, err := orders.NewUsersClient(context.Background(), reg)
+	c, err := orders.NewUsersClient(context.Background(), reg, client.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +169,7 @@ func TestCatalogClient(t *testing.T) {
 	})
 	serve(t, reg, orders.CatalogService, mux)
 
-	c, err := orders.NewCatalogClient(context.Background(), reg, nil, nil)
+	c, err := orders.NewCatalogClient(context.Background(), reg, client.Config{}, client.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

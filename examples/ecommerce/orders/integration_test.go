@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery/memory"
 	"github.com/switchyard/switchyard/examples/ecommerce/catalog"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
@@ -118,7 +119,7 @@ func startShop(t *testing.T) *shop {
 	s := &shop{reg: reg, orders: run("orders", h), http: &http.Client{Transport: shttp.DefaultTransport, Timeout: 30 * time.Second}}
 
 	client := func(service, method, path string) *platform.Client {
-		c, err := platform.NewClient(ctx, reg, service, method, path)
+		c, err := platform.NewClient(ctx, reg, service, method, path, client.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}

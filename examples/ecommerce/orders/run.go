@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery"
 
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
@@ -128,18 +129,18 @@ func NewHandler(ctx context.Context, c HandlerConfig) (h *http.ServeMux, cleanup
 			cleanup()
 		}
 	}()
-	clientOpts := func(op string) []shttp.ClientOption {
+	clientConfig := func(op string) client.Config {
 		if c.Telemetry == nil {
-			return []shttp.ClientOption{shttp.WithOperation(op)}
+			return client.Config{Operation: op}
 		}
-		return c.Telemetry.ClientOptions(op)
+		return c.Telemetry.ClientConfig(op)
 	}
-	users, err := NewUsersClient(ctx, c.Resolver, clientOpts("users.get")...)
+	users, err := NewUsersClient(ctx, c.Resolver, clientConfig("users.get"))
 	if err != nil {
 		return nil, nil, err
 	}
 	closers = append(closers, users.Close)
-	catalog, err := NewCatalogClient(ctx, c.Resolver, clientOpts("catalog.reserve"), clientOpts("catalog.release"))
+	catalog, err := NewCatalogClient(ctx, c.Resolver, clientConfig("catalog.reserve"), clientConfig("catalog.release"))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -174,10 +175,10 @@ func NewHandler(ctx context.Context, c HandlerConfig) (h *http.ServeMux, cleanup
 const dependencyWait = 15 * time.Second
 
 // waitForInstances waits until every endpoint has an instance to call
-// (ClientEndpoint.WaitHosts: no polling), ctx ends, or max passes; in the
+// (client.Endpoint.WaitHosts: no polling), ctx ends, or max passes; in the
 // last case it logs and returns, since a dependency that is down must not
 // keep the service from starting.
-func waitForInstances(ctx context.Context, logger *slog.Logger, max time.Duration, eps ...*shttp.ClientEndpoint) {
+func waitForInstances(ctx context.Context, logger *slog.Logger, max time.Duration, eps ...*client.Endpoint) {
 	wctx, cancel := context.WithTimeout(ctx, max)
 	defer cancel()
 	for _, ep := range eps {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery/etcd/embedded"
 	"github.com/switchyard/switchyard/examples/ecommerce/catalog"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
@@ -66,7 +67,7 @@ func TestRun(t *testing.T) {
 	}
 	defer reg.Close()
 	client := func(service, method, path string) *platform.Client {
-		c, err := platform.NewClient(ctx, reg.Resolver, service, method, path)
+		c, err := platform.NewClient(ctx, reg.Resolver, service, method, path, client.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}

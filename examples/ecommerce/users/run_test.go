@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery/etcd/embedded"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
 	"github.com/switchyard/switchyard/examples/ecommerce/users"
@@ -59,12 +60,12 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer reg.Close()
-	signup, err := platform.NewClient(ctx, reg.Resolver, "users", http.MethodPost, "/v1/users")
+	signup, err := platform.NewClient(ctx, reg.Resolver, "users", http.MethodPost, "/v1/users", client.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer signup.Close()
-	login, err := platform.NewClient(ctx, reg.Resolver, "users", http.MethodPost, "/v1/login")
+	login, err := platform.NewClient(ctx, reg.Resolver, "users", http.MethodPost, "/v1/login", client.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,9 +13,9 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/middleware/auth"
-	shttp "github.com/switchyard/switchyard/transport/http"
 )
 
 // The shop's token rules. Tokens are signed by the users service with
@@ -84,7 +84,7 @@ type Verifier struct {
 // id fetches again (at most once per JWKSRefreshInterval). hooks are passed
 // to NewValidator.
 func NewVerifier(ctx context.Context, r discovery.Resolver, hooks ...auth.Hooks) (*Verifier, error) {
-	c, err := NewClient(ctx, r, UsersService, http.MethodGet, JWKSPath, shttp.WithOperation("users.jwks"))
+	c, err := NewClient(ctx, r, UsersService, http.MethodGet, JWKSPath, client.Config{Operation: "users.jwks"})
 	if err != nil {
 		return nil, err
 	}

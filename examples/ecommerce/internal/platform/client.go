@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/middleware/retry"
 	shttp "github.com/switchyard/switchyard/transport/http"
@@ -35,11 +36,12 @@ func (r Request) Idempotent() bool { return r.Header.Get(retry.IdempotencyKeyHea
 var _ retry.IdempotentRequest = Request{}
 
 // Client calls one operation (method and path) of another service of the
-// shop through the library's whole client path, first outermost:
+// shop through the library's client chain (package client), first
+// outermost:
 //
 //	tracing          one client span per call
 //	deadline         fails at once when the caller's context has no time left
-//	(options)        whatever opts add with shttp.WithMiddleware, e.g. metrics
+//	(middleware)     whatever cfg.Middleware adds, e.g. metrics
 //	retry            up to 3 attempts under a shared budget, for idempotent calls only
 //	attempt timeout  idempotent calls: each attempt but the last bounded by max(250ms, 3 × p99 of answers)
 //	balancer         peak-EWMA P2C over the instances discovery reports, with outlier detection
@@ -47,7 +49,7 @@ var _ retry.IdempotentRequest = Request{}
 //	HTTP             go-kit client; writes the deadline header and trace context
 //
 // Calls with method GET, HEAD, PUT or DELETE are idempotent; a POST is
-// idempotent when opts include shttp.WithIdempotent() (a POST that is
+// idempotent when cfg.Idempotent is set (a POST that is
 // idempotent by design, such as a reservation keyed by order id), when its
 // [Request] carries an Idempotency-Key header, or when its context says so
 // (retry.MarkIdempotent, retry.ContextWithIdempotencyKey). An idempotent call
@@ -55,30 +57,30 @@ var _ retry.IdempotentRequest = Request{}
 // reset connection, or no answer within its per-attempt timeout (a hung
 // replica) — is retried on another instance within the retry budget, and
 // the caller gets the retry's answer; the failure counts against the
-// instance it happened on. See shttp.AttemptTimeout for the timeout's rule;
-// pass shttp.WithAttemptTimeout in opts to change its numbers.
+// instance it happened on. See client.AttemptTimeout for the timeout's rule;
+// set cfg.AttemptTimeout to change its numbers.
 //
 // A Client is safe for concurrent use; Close it when done.
 type Client struct {
-	ce *shttp.ClientEndpoint
+	ce *client.Endpoint
 }
 
 // NewClient returns a Client for method and path of service, whose instances
 // it follows through r. It waits, bounded by ctx, for the first list of
-// instances (which may be empty if the service is not up yet). opts are
-// applied after the defaults described on Client.
-func NewClient(ctx context.Context, r discovery.Resolver, service, method, path string, opts ...shttp.ClientOption) (*Client, error) {
-	// The chain's own deadline layers are the only ones: NewClientEndpoint's
+// instances (which may be empty if the service is not up yet). cfg
+// configures the chain (the zero Config: every layer with its defaults);
+// a GET, HEAD, PUT or DELETE is made idempotent whatever cfg.Idempotent
+// says.
+func NewClient(ctx context.Context, r discovery.Resolver, service, method, path string, cfg client.Config) (*Client, error) {
+	// The chain's own deadline layers are the only ones: client.New's
 	// deadline middleware and NewFactory's header (sent once per attempt,
 	// computed from the attempt's context).
 	f := shttp.NewFactory(method, path, encodeRequest, shttp.DecodeJSONResponse[json.RawMessage])
-	var all []shttp.ClientOption
 	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete:
-		all = append(all, shttp.WithIdempotent())
+		cfg.Idempotent = true
 	}
-	all = append(all, opts...)
-	ce, err := shttp.NewClientEndpoint(ctx, r, service, f, all...)
+	ce, err := client.New(ctx, r, service, f, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +118,7 @@ func CallJSON[T any](ctx context.Context, c *Client, req Request) (T, error) {
 
 // Endpoint returns the underlying call path, for dashboards (its balancer's
 // hosts, its breakers) and tests.
-func (c *Client) Endpoint() *shttp.ClientEndpoint { return c.ce }
+func (c *Client) Endpoint() *client.Endpoint { return c.ce }
 
 // Close stops following the service; later calls fail.
 func (c *Client) Close() error { return c.ce.Close() }

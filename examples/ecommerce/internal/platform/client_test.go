@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/discovery/memory"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
@@ -70,7 +71,7 @@ func TestClient(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5e9)
 	defer cancel()
-	get, err := platform.NewClient(ctx, reg, "things", http.MethodGet, "/v1/things/x")
+	get, err := platform.NewClient(ctx, reg, "things", http.MethodGet, "/v1/things/x", client.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +101,7 @@ func TestClient(t *testing.T) {
 		t.Error("an absolute URL as Path was sent")
 	}
 
-	post, err := platform.NewClient(ctx, reg, "things", http.MethodPost, "/v1/things")
+	post, err := platform.NewClient(ctx, reg, "things", http.MethodPost, "/v1/things", client.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +157,7 @@ func TestClientIdempotentCallsAvoidSickAndHungInstances(t *testing.T) {
 			tc.start(t, reg)
 
 			ctx := context.Background()
-			attempt := shttp.WithAttemptTimeout(shttp.AttemptTimeout{Initial: 200 * time.Millisecond})
+			attempt := client.Config{AttemptTimeout: client.AttemptTimeout{Initial: 200 * time.Millisecond}}
 			get, err := platform.NewClient(ctx, reg, "things", http.MethodGet, "/v1/things/x", attempt)
 			if err != nil {
 				t.Fatal(err)
@@ -199,7 +200,7 @@ func TestClientIdempotentCallsAvoidSickAndHungInstances(t *testing.T) {
 			// fresh client without a key meets it before it learns.
 			var failed int
 			for range 10 {
-				fresh, err := platform.NewClient(ctx, reg, "things", http.MethodPost, "/v1/things")
+				fresh, err := platform.NewClient(ctx, reg, "things", http.MethodPost, "/v1/things", client.Config{})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery/memory"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
 	"github.com/switchyard/switchyard/middleware/deadline"
@@ -124,7 +125,7 @@ func TestClientSendsOneDeadlineHeader(t *testing.T) {
 	startService(t, reg, "things", mux)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 	defer cancel()
-	c, err := platform.NewClient(ctx, reg, "things", http.MethodGet, "/v1/things/x")
+	c, err := platform.NewClient(ctx, reg, "things", http.MethodGet, "/v1/things/x", client.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

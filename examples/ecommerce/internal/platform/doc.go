@@ -44,16 +44,16 @@
 //	func Serve(ctx context.Context, o ServeOptions) error
 //	type Telemetry struct{ Prometheus *metrics.Prometheus; Metrics *metrics.Metrics }
 //	func NewTelemetry(service string) (*Telemetry, error)
-//	func (t *Telemetry) ClientOptions(operation string) []shttp.ClientOption
+//	func (t *Telemetry) ClientConfig(operation string) client.Config
 //	func NewLogger(w io.Writer, service string) *slog.Logger
 //
 // Clients of other services (client.go):
 //
 //	type Request struct{ Path string; Header http.Header; Body any }
-//	func NewClient(ctx context.Context, r discovery.Resolver, service, method, path string, opts ...shttp.ClientOption) (*Client, error)
+//	func NewClient(ctx context.Context, r discovery.Resolver, service, method, path string, cfg client.Config) (*Client, error)
 //	func (c *Client) Call(ctx context.Context, req Request) ([]byte, error)
 //	func CallJSON[T any](ctx context.Context, c *Client, req Request) (T, error)
-//	func (c *Client) Endpoint() *shttp.ClientEndpoint
+//	func (c *Client) Endpoint() *client.Endpoint
 //	func (c *Client) Close() error
 //
 // Tokens (auth.go):

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery/etcd/embedded"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
 	shttp "github.com/switchyard/switchyard/transport/http"
@@ -54,7 +55,7 @@ func TestServeOnEtcd(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	c, err := platform.NewClient(ctx, reg.Resolver, "ping", http.MethodGet, "/v1/ping")
+	c, err := platform.NewClient(ctx, reg.Resolver, "ping", http.MethodGet, "/v1/ping", client.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

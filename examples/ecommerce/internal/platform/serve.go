@@ -11,8 +11,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-kit/kit/endpoint"
+
 	"github.com/switchyard/switchyard"
 	"github.com/switchyard/switchyard/balancer"
+	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/middleware/circuitbreaker"
 	"github.com/switchyard/switchyard/middleware/deadline"
@@ -282,24 +285,24 @@ func NewTelemetry(service string) (*Telemetry, error) {
 	return &Telemetry{Prometheus: p, Metrics: m}, nil
 }
 
-// ClientOptions returns options for [NewClient] that record a client's calls
-// under operation (count, errors, latency), its breakers' states, its
-// retries and budget refusals, and its outlier ejections. They set the
-// breaker settings and the outlier config, so pass other settings of those
-// two through hooks of your own rather than after these.
-func (t *Telemetry) ClientOptions(operation string) []shttp.ClientOption {
+// ClientConfig returns the configuration for [NewClient] that records a
+// client's calls under operation (count, errors, latency), its breakers'
+// states, its retries and budget refusals, and its outlier ejections.
+// Change the other fields of the value it returns as needed; keep its hooks
+// when setting the breaker, outlier or retry configuration.
+func (t *Telemetry) ClientConfig(operation string) client.Config {
 	m := t.Metrics
-	return []shttp.ClientOption{
-		shttp.WithOperation(operation),
-		shttp.WithMiddleware(m.Operation(operation).Endpoint),
-		shttp.WithBreakerSettings(circuitbreaker.Config{Hooks: circuitbreaker.Hooks{
+	return client.Config{
+		Operation:  operation,
+		Middleware: []endpoint.Middleware{m.Operation(operation).Endpoint},
+		Breakers: client.Breakers{Config: circuitbreaker.Config{Hooks: circuitbreaker.Hooks{
 			OnStateChange: func(name string, _, to circuitbreaker.State) { m.BreakerStateChanged(name, to.String()) },
-		}}),
-		shttp.WithOutlierDetection(balancer.OutlierConfig{OnEject: m.OutlierEjected, OnRestore: m.OutlierRestored}),
-		shttp.WithRetry(retry.Config{Hooks: retry.Hooks{
+		}}},
+		Outlier: balancer.OutlierConfig{OnEject: m.OutlierEjected, OnRestore: m.OutlierRestored},
+		Retry: client.Retry{Config: retry.Config{Hooks: retry.Hooks{
 			OnRetry:           func(int, error) { m.Retried(operation) },
 			OnBudgetExhausted: func() { m.BudgetExhausted(operation) },
-		}}),
+		}}},
 	}
 }
 

@@ -1,4 +1,4 @@
-package http_test
+package client_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/switchyard/switchyard/balancer"
 	"github.com/switchyard/switchyard/balancer/p2c"
 	"github.com/switchyard/switchyard/balancer/roundrobin"
+	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/discovery/memory"
 	"github.com/switchyard/switchyard/internal/brokenreq"
@@ -37,11 +38,12 @@ func TestIdempotentCallsRetry5xxElsewhere(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			newEndpoint := func(opts ...shttp.ClientOption) *shttp.ClientEndpoint {
-				ce, err := shttp.NewClientEndpoint(ctx, reg, "items",
+			newEndpoint := func(cfg client.Config) *client.Endpoint {
+				cfg.Policy, cfg.Tracing.Off = roundrobin.New(), true
+				ce, err := client.New(ctx, reg, "items",
 					shttp.NewFactory(http.MethodGet, "/items/{id}", encodeItemPath, shttp.DecodeJSONResponse[item],
 						shttp.WithHTTPClient(newTestClient(t))),
-					append([]shttp.ClientOption{shttp.WithPolicy(roundrobin.New()), shttp.WithoutTracing()}, opts...)...)
+					cfg)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -49,7 +51,7 @@ func TestIdempotentCallsRetry5xxElsewhere(t *testing.T) {
 				return ce
 			}
 
-			ce := newEndpoint(shttp.WithIdempotent())
+			ce := newEndpoint(client.Config{Idempotent: true})
 			const calls = 100
 			for i := range calls {
 				resp, err := ce.Call(ctx, "7")
@@ -64,7 +66,7 @@ func TestIdempotentCallsRetry5xxElsewhere(t *testing.T) {
 				t.Fatal("the sick instance was never called: nothing was retried")
 			}
 
-			bare := newEndpoint(shttp.WithoutRetry())
+			bare := newEndpoint(client.Config{Retry: client.Retry{Off: true}})
 			var failed int
 			for range 10 {
 				if _, err := bare.Call(ctx, "7"); err != nil {
@@ -120,12 +122,16 @@ func TestHungInstanceCostsOneAttemptTimeout(t *testing.T) {
 				calls        = 40
 				concurrently = 4
 			)
-			ce, err := shttp.NewClientEndpoint(ctx, reg, "items",
+			ce, err := client.New(ctx, reg, "items",
 				shttp.NewFactory(http.MethodGet, "/items/{id}", encodeItemPath, shttp.DecodeJSONResponse[item],
 					shttp.WithHTTPClient(newTestClient(t))),
-				shttp.WithPolicy(pc.policy), shttp.WithoutTracing(), shttp.WithIdempotent(),
-				shttp.WithAttemptTimeout(shttp.AttemptTimeout{Floor: 50 * time.Millisecond, Initial: initial}),
-				shttp.WithOutlierDetection(balancer.OutlierConfig{ConsecutiveFailures: ejectAfter}))
+				client.Config{
+					Policy:         pc.policy,
+					Tracing:        client.Tracing{Off: true},
+					Idempotent:     true,
+					AttemptTimeout: client.AttemptTimeout{Floor: 50 * time.Millisecond, Initial: initial},
+					Outlier:        balancer.OutlierConfig{ConsecutiveFailures: ejectAfter},
+				})
 			if err != nil {
 				t.Fatal(err)
 			}

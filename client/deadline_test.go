@@ -1,4 +1,4 @@
-package http_test
+package client_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery/memory"
 	"github.com/switchyard/switchyard/middleware/deadline"
 	shttp "github.com/switchyard/switchyard/transport/http"
@@ -44,19 +45,20 @@ func TestDeadlineCrossesTheHop(t *testing.T) {
 	ctx := context.Background()
 	_ = reg.Register(ctx, b.instance("items"))
 
-	newEndpoint := func(path string, opts ...shttp.ClientOption) *shttp.ClientEndpoint {
-		ce, err := shttp.NewClientEndpoint(ctx, reg, "items",
+	newEndpoint := func(path string, cfg client.Config) *client.Endpoint {
+		cfg.Idempotent = true
+		ce, err := client.New(ctx, reg, "items",
 			shttp.NewFactory(http.MethodGet, path, shttp.EncodeJSONRequest, shttp.DecodeJSONResponse[item],
 				shttp.WithHTTPClient(newTestClient(t))),
-			append([]shttp.ClientOption{shttp.WithIdempotent()}, opts...)...)
+			cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { ce.Close() })
 		return ce
 	}
-	fast := newEndpoint("/")
-	slow := newEndpoint("/?wait=1")
+	fast := newEndpoint("/", client.Config{})
+	slow := newEndpoint("/?wait=1", client.Config{})
 
 	t.Run("the server gets what is left", func(t *testing.T) {
 		cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
@@ -71,7 +73,7 @@ func TestDeadlineCrossesTheHop(t *testing.T) {
 	})
 
 	t.Run("no header, no deadline", func(t *testing.T) {
-		plain := newEndpoint("/", shttp.WithoutAttemptTimeout())
+		plain := newEndpoint("/", client.Config{AttemptTimeout: client.AttemptTimeout{Off: true}})
 		if _, err := plain.Call(ctx, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -84,8 +86,8 @@ func TestDeadlineCrossesTheHop(t *testing.T) {
 		if _, err := fast.Call(ctx, nil); err != nil {
 			t.Fatal(err)
 		}
-		if s := <-last; !s.has || s.remaining <= 0 || s.remaining > shttp.DefaultAttemptInitial {
-			t.Fatalf("server saw deadline=%v with %v left, want the attempt's (0, %v]", s.has, s.remaining, shttp.DefaultAttemptInitial)
+		if s := <-last; !s.has || s.remaining <= 0 || s.remaining > client.DefaultAttemptInitial {
+			t.Fatalf("server saw deadline=%v with %v left, want the attempt's (0, %v]", s.has, s.remaining, client.DefaultAttemptInitial)
 		}
 	})
 
@@ -125,7 +127,7 @@ func TestDeadlineCrossesTheHop(t *testing.T) {
 	})
 
 	t.Run("WithTimeout bounds calls without a deadline", func(t *testing.T) {
-		bounded := newEndpoint("/", shttp.WithTimeout(200*time.Millisecond))
+		bounded := newEndpoint("/", client.Config{Timeout: 200 * time.Millisecond})
 		if _, err := bounded.Call(ctx, nil); err != nil {
 			t.Fatal(err)
 		}

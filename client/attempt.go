@@ -1,4 +1,4 @@
-package http
+package client
 
 import (
 	"context"
@@ -33,7 +33,8 @@ const (
 )
 
 // AttemptTimeout configures the per-attempt timeout of idempotent calls
-// through a [ClientEndpoint] (see [WithAttemptTimeout]). Each attempt of
+// through an [Endpoint] ([Config.AttemptTimeout]; transport/gateway's
+// attempts follow the same rule). Each attempt of
 // an idempotent call that may be followed by another gets
 //
 //	timeout = max(Floor, Factor × p)
@@ -80,10 +81,13 @@ type AttemptTimeout struct {
 	// Initial is the timeout until enough latencies were measured. Zero
 	// means [DefaultAttemptInitial]; it is raised to Floor if below.
 	Initial time.Duration
+	// Off leaves the per-attempt timeout out: an attempt of an idempotent
+	// call then waits as long as the caller's deadline allows.
+	Off bool
 }
 
 // WithDefaults returns a with its zero fields set to their defaults, or an
-// error naming a field that is out of range.
+// error naming a field that is out of range. Off is left as it is.
 func (a AttemptTimeout) WithDefaults() (AttemptTimeout, error) {
 	if a.Percentile == 0 {
 		a.Percentile = DefaultAttemptPercentile
@@ -109,11 +113,11 @@ func (a AttemptTimeout) WithDefaults() (AttemptTimeout, error) {
 	return a, nil
 }
 
-// attempts is the per-attempt timeout layer of a ClientEndpoint, between
+// attempts is the per-attempt timeout layer of an Endpoint, between
 // the retry layer and the balancer.
 type attempts struct {
 	cfg        AttemptTimeout
-	idempotent bool // every call is idempotent (WithIdempotent)
+	idempotent bool // every call is idempotent (Config.Idempotent)
 	latency    *latency.Tracker
 	classify   outcome.Classifier
 }
@@ -271,4 +275,4 @@ func (c *attemptCtx) Value(key any) any {
 	return c.Context.Value(key)
 }
 
-func (c *attemptCtx) String() string { return "shttp.attemptContext" }
+func (c *attemptCtx) String() string { return "client.attemptContext" }

@@ -1,4 +1,4 @@
-package http_test
+package client_test
 
 import (
 	"context"
@@ -14,12 +14,12 @@ import (
 
 	"github.com/switchyard/switchyard/balancer"
 	"github.com/switchyard/switchyard/balancer/roundrobin"
+	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/discovery/memory"
 	"github.com/switchyard/switchyard/middleware/circuitbreaker"
 	"github.com/switchyard/switchyard/middleware/retry"
 	"github.com/switchyard/switchyard/outcome"
-	shttp "github.com/switchyard/switchyard/transport/http"
 )
 
 // TestAttemptTimeoutAttribution runs the client chain over in-process
@@ -70,10 +70,13 @@ func TestAttemptTimeoutAttribution(t *testing.T) {
 						return nil, ctx.Err()
 					}, nil, nil
 				}
-				ce, err := shttp.NewClientEndpoint(ctx, reg, "svc", factory,
-					shttp.WithPolicy(roundrobin.New()), shttp.WithoutTracing(), shttp.WithIdempotent(),
-					shttp.WithAttemptTimeout(shttp.AttemptTimeout{Initial: attempt}),
-					shttp.WithOutlierDetection(balancer.OutlierConfig{ConsecutiveFailures: 1}))
+				ce, err := client.New(ctx, reg, "svc", factory, client.Config{
+					Policy:         roundrobin.New(),
+					Tracing:        client.Tracing{Off: true},
+					Idempotent:     true,
+					AttemptTimeout: client.AttemptTimeout{Initial: attempt},
+					Outlier:        balancer.OutlierConfig{ConsecutiveFailures: 1},
+				})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -145,11 +148,14 @@ func TestAttemptTimeoutFollowsLatency(t *testing.T) {
 				}
 			}, nil, nil
 		}
-		ce, err := shttp.NewClientEndpoint(ctx, reg, "svc", factory, shttp.WithoutTracing(),
-			shttp.WithIdempotent(), shttp.WithRetry(retry.Config{MaxAttempts: 2, Backoff: retry.NoBackoff}),
-			shttp.WithAttemptTimeout(shttp.AttemptTimeout{Floor: 10 * time.Millisecond}),
-			shttp.WithOutlierDetection(balancer.OutlierConfig{DisableConsecutive: true}),
-			shttp.WithoutBreakers())
+		ce, err := client.New(ctx, reg, "svc", factory, client.Config{
+			Tracing:        client.Tracing{Off: true},
+			Idempotent:     true,
+			Retry:          client.Retry{Config: retry.Config{MaxAttempts: 2, Backoff: retry.NoBackoff}},
+			AttemptTimeout: client.AttemptTimeout{Floor: 10 * time.Millisecond},
+			Outlier:        balancer.OutlierConfig{DisableConsecutive: true},
+			Breakers:       client.Breakers{Off: true},
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -197,8 +203,11 @@ func TestLastAttemptHasNoTimeout(t *testing.T) {
 				}
 			}, nil, nil
 		}
-		ce, err := shttp.NewClientEndpoint(ctx, reg, "svc", factory, shttp.WithoutTracing(),
-			shttp.WithIdempotent(), shttp.WithoutRetry())
+		ce, err := client.New(ctx, reg, "svc", factory, client.Config{
+			Tracing:    client.Tracing{Off: true},
+			Idempotent: true,
+			Retry:      client.Retry{Off: true},
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -248,8 +257,11 @@ func TestAttemptTimeoutGrowsWhenEveryReplicaSlowsDown(t *testing.T) {
 			}, nil, nil
 		}
 		var trips atomic.Int64
-		ce, err := shttp.NewClientEndpoint(ctx, reg, "svc", factory, shttp.WithoutTracing(), shttp.WithIdempotent(),
-			shttp.WithBreakerSettings(circuitbreaker.Config{Hooks: circuitbreaker.Hooks{OnStateChange: func(string, circuitbreaker.State, circuitbreaker.State) { trips.Add(1) }}}))
+		ce, err := client.New(ctx, reg, "svc", factory, client.Config{
+			Tracing:    client.Tracing{Off: true},
+			Idempotent: true,
+			Breakers:   client.Breakers{Config: circuitbreaker.Config{Hooks: circuitbreaker.Hooks{OnStateChange: func(string, circuitbreaker.State, circuitbreaker.State) { trips.Add(1) }}}},
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -266,7 +278,7 @@ func TestAttemptTimeoutGrowsWhenEveryReplicaSlowsDown(t *testing.T) {
 			call(i)
 		}
 		learnt := time.Duration(timeout.Load())
-		if learnt != shttp.DefaultAttemptFloor {
+		if learnt != client.DefaultAttemptFloor {
 			t.Fatalf("timeout %v after 5 ms answers, want the floor", learnt)
 		}
 		slow := 2 * learnt
@@ -321,7 +333,7 @@ func TestAttemptContextEndsWithTheAttempt(t *testing.T) {
 						return "ok", nil
 					}, nil, nil
 				}
-				ce, err := shttp.NewClientEndpoint(ctx, reg, "svc", factory, shttp.WithoutTracing(), shttp.WithIdempotent())
+				ce, err := client.New(ctx, reg, "svc", factory, client.Config{Tracing: client.Tracing{Off: true}, Idempotent: true})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -1,4 +1,4 @@
-package http_test
+package client_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/balancer"
+	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/discovery/memory"
 	shttp "github.com/switchyard/switchyard/transport/http"
@@ -20,7 +21,7 @@ func TestClientEndpointWaitHosts(t *testing.T) {
 		reg := memory.New()
 		defer reg.Close()
 		factory := shttp.NewFactory("GET", "/", nil, shttp.DecodeJSONResponse[map[string]any])
-		ce, err := shttp.NewClientEndpoint(t.Context(), reg, "items", factory)
+		ce, err := client.New(t.Context(), reg, "items", factory, client.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}

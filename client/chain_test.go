@@ -1,7 +1,8 @@
-package http_test
+package client_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -16,8 +17,11 @@ import (
 	"github.com/switchyard/switchyard/balancer"
 	"github.com/switchyard/switchyard/balancer/p2c"
 	"github.com/switchyard/switchyard/balancer/roundrobin"
+	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/discovery/memory"
+	"github.com/switchyard/switchyard/middleware/circuitbreaker"
+	"github.com/switchyard/switchyard/middleware/deadline"
 	"github.com/switchyard/switchyard/middleware/retry"
 	shttp "github.com/switchyard/switchyard/transport/http"
 )
@@ -136,10 +140,10 @@ func TestInstanceCrashUnderLoad(t *testing.T) {
 			)
 			factory := countingFactory(shttp.NewFactory(http.MethodGet, "/items/", encodeItemPath,
 				shttp.DecodeJSONResponse[item], shttp.WithHTTPClient(newTestClient(t))), &counts)
-			ce, err := shttp.NewClientEndpoint(ctx, reg, "items", factory,
-				shttp.WithPolicy(pc.policy),
-				shttp.WithIdempotent(),
-				shttp.WithOutlierDetection(balancer.OutlierConfig{
+			ce, err := client.New(ctx, reg, "items", factory, client.Config{
+				Policy:     pc.policy,
+				Idempotent: true,
+				Outlier: balancer.OutlierConfig{
 					OnEject: func(inst discovery.Instance, _ string, _ time.Duration) {
 						ejectedOne.Store(inst.ID)
 						select {
@@ -147,11 +151,11 @@ func TestInstanceCrashUnderLoad(t *testing.T) {
 						default:
 						}
 					},
-				}),
-				shttp.WithRetry(retry.Config{Hooks: retry.Hooks{
+				},
+				Retry: client.Retry{Config: retry.Config{Hooks: retry.Hooks{
 					OnRetry: func(int, error) { retries.Add(1) },
-				}}),
-			)
+				}}},
+			})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -243,10 +247,10 @@ func TestClientEndpointSpreadsAndFollows(t *testing.T) {
 		backends = append(backends, b)
 		_ = reg.Register(ctx, b.instance("items"))
 	}
-	ce, err := shttp.NewClientEndpoint(ctx, reg, "items",
+	ce, err := client.New(ctx, reg, "items",
 		shttp.NewFactory(http.MethodGet, "/items/", encodeItemPath, shttp.DecodeJSONResponse[item],
 			shttp.WithHTTPClient(newTestClient(t))),
-		shttp.WithPolicy(roundrobin.New()))
+		client.Config{Policy: roundrobin.New()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,18 +288,56 @@ func TestClientEndpointSpreadsAndFollows(t *testing.T) {
 	}
 }
 
-func TestNewClientEndpointValidates(t *testing.T) {
+func TestNewValidates(t *testing.T) {
 	reg := memory.New()
 	defer reg.Close()
 	f := shttp.NewFactory(http.MethodGet, "/", shttp.EncodeJSONRequest, shttp.DecodeJSONResponse[item])
+	group, err := circuitbreaker.NewGroup(circuitbreaker.GroupConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	for _, c := range []struct {
+		name    string
 		r       discovery.Resolver
 		service string
 		f       balancer.Factory
-	}{{nil, "s", f}, {reg, "", f}, {reg, "s", nil}} {
-		if _, err := shttp.NewClientEndpoint(ctx, c.r, c.service, c.f); err == nil {
-			t.Errorf("%+v: want an error", c)
-		}
+		cfg     client.Config
+	}{
+		{"no resolver", nil, "s", f, client.Config{}},
+		{"no service", reg, "", f, client.Config{}},
+		{"no factory", reg, "s", nil, client.Config{}},
+		{"negative timeout", reg, "s", f, client.Config{Timeout: -time.Second}},
+		{"group and config", reg, "s", f, client.Config{Breakers: client.Breakers{Group: group, Config: circuitbreaker.Config{ConsecutiveFailures: 2}}}},
+		{"breaker config", reg, "s", f, client.Config{Breakers: client.Breakers{Config: circuitbreaker.Config{Timeout: -time.Second}}}},
+		{"retry config", reg, "s", f, client.Config{Retry: client.Retry{Config: retry.Config{MaxAttempts: 99}}}},
+		{"attempt factor", reg, "s", f, client.Config{AttemptTimeout: client.AttemptTimeout{Factor: 0.5}}},
+		{"attempt percentile", reg, "s", f, client.Config{AttemptTimeout: client.AttemptTimeout{Percentile: 1}}},
+		{"deadline config", reg, "s", f, client.Config{Deadline: client.Deadline{Config: deadline.Config{MinBudget: -time.Second}}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ep, err := client.New(ctx, c.r, c.service, c.f, c.cfg)
+			if !errors.Is(err, client.ErrConfig) {
+				t.Fatalf("err = %v, want client.ErrConfig", err)
+			}
+			if ep != nil {
+				t.Fatal("an endpoint beside the error")
+			}
+		})
+	}
+	// A layer switched off ignores its configuration.
+	ep, err := client.New(ctx, reg, "s", f, client.Config{
+		AttemptTimeout: client.AttemptTimeout{Factor: 0.5, Off: true},
+		Retry:          client.Retry{Off: true},
+		Breakers:       client.Breakers{Off: true},
+		Deadline:       client.Deadline{Off: true},
+		Tracing:        client.Tracing{Off: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ep.Close()
+	if ep.Breakers() != nil || ep.Budget() != nil {
+		t.Fatal("breakers or a budget with their layers off")
 	}
 }
