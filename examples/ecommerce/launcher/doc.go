@@ -18,9 +18,9 @@
 //
 // The data directory and every directory under it are 0700, every file in
 // it 0600 (databases, signing key, password and secret files, logs),
-// whatever the umask. Before starting anything Run tightens what it finds
-// with wider modes, removing the group and other permissions, and logs each
-// change.
+// whatever the umask. Before starting anything Run sets exactly those
+// modes on whatever it finds otherwise (owner bits included, setuid, setgid
+// and sticky cleared), and logs each change.
 //
 // # Admin account
 //
