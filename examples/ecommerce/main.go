@@ -30,7 +30,8 @@ import (
 	"github.com/switchyard/switchyard/discovery/etcd/embedded"
 	"github.com/switchyard/switchyard/examples/ecommerce/catalog"
 	"github.com/switchyard/switchyard/examples/ecommerce/gateway"
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/settings"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/telemetry"
 	"github.com/switchyard/switchyard/examples/ecommerce/launcher"
 	"github.com/switchyard/switchyard/examples/ecommerce/loadgen"
 	"github.com/switchyard/switchyard/examples/ecommerce/orders"
@@ -39,7 +40,7 @@ import (
 
 // services maps "serve NAME" to the service's entry point. Each takes the
 // common --registry, --listen, --data and --admin-email flags.
-var services = map[string]func(context.Context, platform.ServiceConfig) error{
+var services = map[string]func(context.Context, settings.Service) error{
 	"users":   users.Run,
 	"catalog": catalog.Run,
 	"orders":  orders.Run,
@@ -101,7 +102,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
-	case errors.Is(err, errUsage), errors.Is(err, platform.ErrConfig), errors.Is(err, loadgen.ErrNotLoopback):
+	case errors.Is(err, errUsage), errors.Is(err, settings.ErrConfig), errors.Is(err, loadgen.ErrNotLoopback):
 		fmt.Fprintln(stderr, "ecommerce:", err)
 		return 2
 	default:
@@ -143,15 +144,15 @@ func newFlagSet(name, synopsis string, out io.Writer) *flag.FlagSet {
 			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
 				fmt.Fprintf(out, " (default %s)", f.DefValue)
 			}
-			fmt.Fprintf(out, " [$%s]\n", platform.EnvName(f.Name))
+			fmt.Fprintf(out, " [$%s]\n", settings.EnvName(f.Name))
 		})
 	}
 	return fs
 }
 
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := platform.ParseFlags(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) || errors.Is(err, platform.ErrConfig) {
+	if err := settings.ParseFlags(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) || errors.Is(err, settings.ErrConfig) {
 			return err
 		}
 		return fmt.Errorf("%w: %w", errUsage, err) // flag has printed the usage
@@ -171,7 +172,7 @@ func runUp(args []string, stdout, stderr io.Writer) error {
 	}
 	// The admin password has no flag, so that it never shows in a process
 	// listing: it comes from the environment (or --admin-password-file).
-	cfg.AdminPassword = os.Getenv(platform.EnvName("admin-password"))
+	cfg.AdminPassword = os.Getenv(settings.EnvName("admin-password"))
 	cfg.Out = stdout
 	// The launcher talks to a person at a terminal: plain text, not JSON.
 	// The children's JSON logs go to <data>/logs.
@@ -184,11 +185,11 @@ func runUp(args []string, stdout, stderr io.Writer) error {
 func runRegistry(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("registry", "registry [flags]", stderr)
 	listen := fs.String("listen", launcher.DefaultRegistryListen, "etcd client `address`")
-	data := fs.String("data", platform.DefaultDataDir, "data `directory`; etcd keeps its data in DIR/registry")
+	data := fs.String("data", settings.DefaultDataDir, "data `directory`; etcd keeps its data in DIR/registry")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if err := platform.CheckAddr("listen", *listen); err != nil {
+	if err := settings.CheckAddr("listen", *listen); err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -198,7 +199,7 @@ func runRegistry(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
 			return fmt.Errorf("registry: %s is already in use; choose another address with --listen or %s: %w",
-				*listen, platform.EnvName("listen"), err)
+				*listen, settings.EnvName("listen"), err)
 		}
 		if ctx.Err() != nil {
 			return nil
@@ -233,21 +234,21 @@ func runServe(args []string, stderr io.Writer) error {
 		if err := parse(fs, args); err != nil {
 			return err
 		}
-		cfg.Logger = platform.NewLogger(stderr, name)
+		cfg.Logger = telemetry.NewLogger(stderr, name)
 		return gateway.Run(context.Background(), cfg)
 	}
 	runService, ok := services[name]
 	if !ok {
 		return fmt.Errorf("%w: unknown service %q; choose one of %s", errUsage, name, strings.Join(serviceNames(), ", "))
 	}
-	var cfg platform.ServiceConfig
+	var cfg settings.Service
 	fs := newFlagSet(synopsis, synopsis, stderr)
 	cfg.RegisterFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg.Logger = platform.NewLogger(stderr, name)
-	// platform.Serve handles SIGINT and SIGTERM: it drains and returns.
+	cfg.Logger = telemetry.NewLogger(stderr, name)
+	// instance.Run handles SIGINT and SIGTERM: it drains and returns.
 	return runService(context.Background(), cfg)
 }
 

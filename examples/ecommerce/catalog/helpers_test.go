@@ -6,13 +6,14 @@ import (
 	"testing"
 
 	"github.com/switchyard/switchyard/examples/ecommerce/catalog"
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/authn"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/sqlite"
 	"github.com/switchyard/switchyard/middleware/auth"
 )
 
 type fixture struct {
 	path string
-	db   *platform.DB
+	db   *sqlite.DB
 	svc  catalog.Service
 }
 
@@ -22,9 +23,9 @@ func newFixture(t testing.TB) *fixture {
 	return &fixture{path: path, db: openDB(t, path), svc: catalog.NewService(catalog.NewSQLiteStore(openDB(t, path)))}
 }
 
-func openDB(t testing.TB, path string) *platform.DB {
+func openDB(t testing.TB, path string) *sqlite.DB {
 	t.Helper()
-	db, err := platform.OpenDB(context.Background(), path, catalog.Migrations...)
+	db, err := sqlite.Open(context.Background(), path, catalog.Migrations...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,8 +42,8 @@ func asRole(role string) context.Context {
 }
 
 var (
-	admin = asRole(platform.RoleAdmin)
-	user  = asRole(platform.RoleUser)
+	admin = asRole(authn.RoleAdmin)
+	user  = asRole(authn.RoleUser)
 )
 
 func ptr[T any](v T) *T { return &v }

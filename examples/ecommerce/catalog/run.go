@@ -7,7 +7,11 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/authn"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/instance"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/registry"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/settings"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/sqlite"
 	"github.com/switchyard/switchyard/middleware/auth"
 	shttp "github.com/switchyard/switchyard/transport/http"
 )
@@ -20,20 +24,20 @@ const DBFile = "catalog.db"
 // (creating and seeding it on first start), joins the registry at
 // cfg.Registry, verifies admin tokens with the keys the users service
 // publishes (fetched through the registry), and serves on cfg.Listen as
-// "catalog" through platform.Serve.
-func Run(ctx context.Context, cfg platform.ServiceConfig) error {
+// "catalog" through instance.Run.
+func Run(ctx context.Context, cfg settings.Service) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return fmt.Errorf("catalog: data directory (--data): %w", err)
 	}
-	db, err := platform.OpenDB(ctx, filepath.Join(cfg.Data, DBFile), Migrations...)
+	db, err := sqlite.Open(ctx, filepath.Join(cfg.Data, DBFile), Migrations...)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	reg, err := platform.Connect(ctx, cfg.Registry)
+	reg, err := registry.Connect(ctx, cfg.Registry)
 	if err != nil {
 		return err
 	}
@@ -42,7 +46,7 @@ func Run(ctx context.Context, cfg platform.ServiceConfig) error {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	v, err := platform.NewVerifier(ctx, reg.Resolver, auth.Hooks{OnReject: func(_ context.Context, err error) {
+	v, err := authn.NewVerifier(ctx, reg.Resolver, auth.Hooks{OnReject: func(_ context.Context, err error) {
 		logger.Info("catalog: token rejected", "err", err)
 	}})
 	if err != nil {
@@ -50,7 +54,7 @@ func Run(ctx context.Context, cfg platform.ServiceConfig) error {
 	}
 	defer v.Close()
 	h := NewHTTPHandler(MakeEndpoints(NewService(NewSQLiteStore(db))), v)
-	return platform.Serve(ctx, platform.ServeOptions{
+	return instance.Run(ctx, instance.Config{
 		Service:    ServiceName,
 		Handler:    h,
 		Listen:     cfg.Listen,

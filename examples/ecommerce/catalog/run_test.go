@@ -11,7 +11,9 @@ import (
 	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery/etcd/embedded"
 	"github.com/switchyard/switchyard/examples/ecommerce/catalog"
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/call"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/registry"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/settings"
 	"github.com/switchyard/switchyard/examples/ecommerce/users"
 	shttp "github.com/switchyard/switchyard/transport/http"
 )
@@ -27,7 +29,7 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { etcd.Close() })
-	cfg := platform.ServiceConfig{
+	cfg := settings.Service{
 		Registry: "etcd://" + etcd.Addr(), Listen: "127.0.0.1:0", Data: t.TempDir(),
 		AdminEmail: "root@shop.example", AdminPassword: "12345678",
 		Logger: slog.New(slog.DiscardHandler), DrainDelay: -1,
@@ -53,13 +55,13 @@ func TestRun(t *testing.T) {
 		}
 	})
 
-	reg, err := platform.Connect(ctx, cfg.Registry)
+	reg, err := registry.Connect(ctx, cfg.Registry)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer reg.Close()
-	client := func(service, method, path string) *platform.Client {
-		c, err := platform.NewClient(ctx, reg.Resolver, service, method, path, client.Config{})
+	client := func(service, method, path string) *call.Client {
+		c, err := call.New(ctx, reg.Resolver, service, method, path, client.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,7 +83,7 @@ func TestRun(t *testing.T) {
 		}
 	}
 
-	page, err := platform.CallJSON[catalog.Page](ctx, list, platform.Request{Path: "/v1/products?limit=200"})
+	page, err := call.JSON[catalog.Page](ctx, list, call.Request{Path: "/v1/products?limit=200"})
 	if err != nil || len(page.Products) != len(catalog.SeedProducts) {
 		t.Fatalf("list: %d products, %v", len(page.Products), err)
 	}
@@ -90,11 +92,11 @@ func TestRun(t *testing.T) {
 	// else signs up first.
 	token := func(email string) http.Header {
 		if email != cfg.AdminEmail {
-			if _, err := signup.Call(ctx, platform.Request{Body: users.SignupRequest{Email: email, Password: "12345678", Name: "N"}}); err != nil {
+			if _, err := signup.Call(ctx, call.Request{Body: users.SignupRequest{Email: email, Password: "12345678", Name: "N"}}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		tok, err := platform.CallJSON[users.Token](ctx, login, platform.Request{Body: users.LoginRequest{Email: email, Password: "12345678"}})
+		tok, err := call.JSON[users.Token](ctx, login, call.Request{Body: users.LoginRequest{Email: email, Password: "12345678"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,27 +106,27 @@ func TestRun(t *testing.T) {
 
 	stock := int64(2)
 	body := catalog.NewProduct{Name: "Limited print", PriceCents: &stock, Stock: &stock}
-	_, err = create.Call(ctx, platform.Request{Header: userH, Body: body})
+	_, err = create.Call(ctx, call.Request{Header: userH, Body: body})
 	var re *shttp.ResponseError
 	if !errors.As(err, &re) || re.Status != 403 {
 		t.Fatalf("create as user: %v", err)
 	}
-	p, err := platform.CallJSON[catalog.Product](ctx, create, platform.Request{Header: adminH, Body: body})
+	p, err := call.JSON[catalog.Product](ctx, create, call.Request{Header: adminH, Body: body})
 	if err != nil || p.Stock != 2 {
 		t.Fatalf("create as admin: %+v, %v", p, err)
 	}
 
-	r, err := platform.CallJSON[catalog.Reservation](ctx, reserve, platform.Request{
+	r, err := call.JSON[catalog.Reservation](ctx, reserve, call.Request{
 		Body: catalog.ReserveRequest{OrderID: "ord_1", Items: []catalog.Item{{ProductID: p.ID, Quantity: 2}}}})
 	if err != nil || len(r.Items) != 1 || r.Items[0].PriceCents != 2 {
 		t.Fatalf("reserve: %+v, %v", r, err)
 	}
-	_, err = reserve.Call(ctx, platform.Request{
+	_, err = reserve.Call(ctx, call.Request{
 		Body: catalog.ReserveRequest{OrderID: "ord_2", Items: []catalog.Item{{ProductID: p.ID, Quantity: 1}}}})
 	if !errors.As(err, &re) || re.Status != 409 || re.Code != "out_of_stock" {
 		t.Fatalf("second reservation: %v", err)
 	}
-	if _, err := release.Call(ctx, platform.Request{Path: "/v1/reservations/ord_1"}); err != nil {
+	if _, err := release.Call(ctx, call.Request{Path: "/v1/reservations/ord_1"}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -138,7 +140,7 @@ func TestRun(t *testing.T) {
 }
 
 // sees reports whether every client's balancer holds n instances.
-func sees(n int, clients ...*platform.Client) bool {
+func sees(n int, clients ...*call.Client) bool {
 	for _, c := range clients {
 		if m, _ := c.Endpoint().Balancer().Len(); m != n {
 			return false

@@ -11,7 +11,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/authn"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/ids"
 )
 
 // Limits of the input rules.
@@ -207,13 +208,13 @@ func (s *service) Product(ctx context.Context, id string) (Product, error) {
 }
 
 func (s *service) Create(ctx context.Context, np NewProduct) (Product, error) {
-	if !platform.IsAdmin(ctx) {
+	if !authn.IsAdmin(ctx) {
 		return Product{}, ErrForbidden
 	}
 	if np.PriceCents == nil {
 		return Product{}, &InvalidError{"price_cents", "is required"}
 	}
-	p := Product{ID: platform.NewID(productIDPrefix), Name: np.Name, Description: np.Description, PriceCents: *np.PriceCents}
+	p := Product{ID: ids.New(productIDPrefix), Name: np.Name, Description: np.Description, PriceCents: *np.PriceCents}
 	if np.Stock != nil {
 		p.Stock = *np.Stock
 	}
@@ -237,7 +238,7 @@ func (s *service) Create(ctx context.Context, np NewProduct) (Product, error) {
 }
 
 func (s *service) Update(ctx context.Context, id string, p Patch) (Product, error) {
-	if !platform.IsAdmin(ctx) {
+	if !authn.IsAdmin(ctx) {
 		return Product{}, ErrForbidden
 	}
 	if p.Name == nil && p.Description == nil && p.PriceCents == nil && p.Stock == nil {

@@ -8,7 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/ids"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/sqlite"
 )
 
 // Store keeps products and stock reservations. It is what a PostgreSQL
@@ -43,10 +44,10 @@ type Store interface {
 }
 
 // Migrations is the catalog database's schema history, for
-// platform.OpenDB. The last step seeds the catalog, so two replicas starting
+// sqlite.Open. The last step seeds the catalog, so two replicas starting
 // together on an empty database seed it once.
-var Migrations = []platform.Migration{
-	platform.SQL(
+var Migrations = []sqlite.Migration{
+	sqlite.SQL(
 		`CREATE TABLE products (
 			id          TEXT PRIMARY KEY,
 			name        TEXT NOT NULL,
@@ -72,17 +73,17 @@ var Migrations = []platform.Migration{
 	seed,
 }
 
-// SQLiteStore is the Store on a platform.DB opened with Migrations. It is
+// SQLiteStore is the Store on a sqlite.DB opened with Migrations. It is
 // safe for concurrent use, and replicas may share the file.
 type SQLiteStore struct {
-	db *platform.DB
+	db *sqlite.DB
 }
 
 var _ Store = (*SQLiteStore)(nil)
 
 // NewSQLiteStore returns a Store on db, which must have been opened with
 // Migrations.
-func NewSQLiteStore(db *platform.DB) *SQLiteStore { return &SQLiteStore{db: db} }
+func NewSQLiteStore(db *sqlite.DB) *SQLiteStore { return &SQLiteStore{db: db} }
 
 const productColumns = `id, name, description, price_cents, stock`
 
@@ -301,7 +302,7 @@ func seed(ctx context.Context, tx *sql.Tx) error {
 	}
 	now := time.Now()
 	for _, p := range SeedProducts {
-		p.ID = platform.NewID(productIDPrefix)
+		p.ID = ids.New(productIDPrefix)
 		p.Description = strings.TrimSpace(p.Description)
 		if err := insertProduct(ctx, tx, p, now); err != nil {
 			return err

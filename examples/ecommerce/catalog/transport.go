@@ -8,7 +8,7 @@ import (
 
 	kithttp "github.com/go-kit/kit/transport/http"
 
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/authn"
 	shttp "github.com/switchyard/switchyard/transport/http"
 )
 
@@ -26,7 +26,7 @@ import (
 // the role (403 forbidden). Reservations are for other services and are
 // never routed by the gateway. Every error is the JSON body
 // {"error":{"code","message"}}; invalid input is 400 invalid_argument.
-func NewHTTPHandler(e Endpoints, v platform.Authenticator) *http.ServeMux {
+func NewHTTPHandler(e Endpoints, v authn.Authenticator) *http.ServeMux {
 	opts := []kithttp.ServerOption{kithttp.ServerErrorEncoder(EncodeError)}
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/products", shttp.NewHandler(e.List, DecodeListRequest, shttp.EncodeJSONResponse, opts...))

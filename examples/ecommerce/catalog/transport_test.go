@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/examples/ecommerce/catalog"
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/authn"
 	"github.com/switchyard/switchyard/middleware/auth"
 	shttp "github.com/switchyard/switchyard/transport/http"
 )
@@ -25,19 +25,19 @@ func newHandler(t testing.TB, f *fixture) (http.Handler, tokens) {
 	t.Helper()
 	pub, priv, _ := ed25519.GenerateKey(nil)
 	_, other, _ := ed25519.GenerateKey(nil)
-	v, err := platform.NewValidator(auth.StaticKeys(auth.Key{ID: platform.KeyID(pub), Alg: platform.Algorithm, Public: pub}))
+	v, err := authn.NewValidator(auth.StaticKeys(auth.Key{ID: authn.KeyID(pub), Alg: authn.Algorithm, Public: pub}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	sign := func(k ed25519.PrivateKey, role string) string {
-		s, err := platform.SignToken(k, platform.TokenClaims{UserID: "usr_" + role, Role: role}, time.Now(), time.Hour)
+		s, err := authn.SignToken(k, authn.TokenClaims{UserID: "usr_" + role, Role: role}, time.Now(), time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}
 	return catalog.NewHTTPHandler(catalog.MakeEndpoints(f.svc), v),
-		tokens{admin: sign(priv, platform.RoleAdmin), user: sign(priv, platform.RoleUser), forged: sign(other, platform.RoleAdmin)}
+		tokens{admin: sign(priv, authn.RoleAdmin), user: sign(priv, authn.RoleUser), forged: sign(other, authn.RoleAdmin)}
 }
 
 func server(t *testing.T) (*fixture, string, tokens) {

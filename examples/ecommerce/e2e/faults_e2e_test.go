@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/discovery"
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/registry"
 )
 
 // The scenarios here ask whose fault a failure is: a client's broken
@@ -289,7 +289,7 @@ func testSickCatalogInstance(t *testing.T, w *world) {
 		http.Error(rw, `{"error":{"code":"internal","message":"always broken"}}`, http.StatusInternalServerError)
 	}))
 	defer sick.Close()
-	reg, err := platform.Connect(ctx, "etcd://"+w.shop.registry)
+	reg, err := registry.Connect(ctx, "etcd://"+w.shop.registry)
 	if err != nil {
 		t.Fatal(err)
 	}

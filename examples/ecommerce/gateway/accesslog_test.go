@@ -13,7 +13,8 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/examples/ecommerce/gateway"
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/instance"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/telemetry"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server's goroutines.
@@ -58,7 +59,7 @@ func TestAccessLogShowsTheClientBehindATrustedProxy(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer g.Close()
-			tel, err := platform.NewTelemetry("gateway")
+			tel, err := telemetry.New("gateway")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -66,7 +67,7 @@ func TestAccessLogShowsTheClientBehindATrustedProxy(t *testing.T) {
 			ready := make(chan net.Addr, 1)
 			served := make(chan error, 1)
 			go func() {
-				served <- platform.Serve(ctx, platform.ServeOptions{
+				served <- instance.Run(ctx, instance.Config{
 					Service: gateway.ServiceName, Handler: g, Registrar: shop.reg, Logger: logger,
 					Telemetry: tel, DrainDelay: -1, Edge: g.Identify,
 					OnReady: func(a net.Addr) { ready <- a },

@@ -110,7 +110,7 @@ func (g *Gateway) serveState(w http.ResponseWriter, r *http.Request) {
 }
 
 // routeStates reads the request counters that middleware/metrics keeps per
-// route (platform.Serve's metrics.Handler) from the Prometheus registry,
+// route (instance.Run's metrics.Handler) from the Prometheus registry,
 // for the gateway's own routes.
 func (g *Gateway) routeStates() []RouteState {
 	byRoute := map[string]*RouteState{}

@@ -35,7 +35,7 @@ func instanceState(t *testing.T, g *gateway.Gateway, id string) gateway.Instance
 }
 
 // TestHungInstanceIsEjectedInTheShopsWiring runs the shop's gateway as
-// "serve gateway" does — platform.Serve's default deadline in front,
+// "serve gateway" does — instance.Run's default deadline in front,
 // equal to the route timeout — with a hung orders replica as the only one.
 // Orders (never retried: they carry a body) time out, each timeout counts
 // against the replica, and after the configured number (outlier

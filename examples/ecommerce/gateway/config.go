@@ -6,7 +6,7 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/settings"
 )
 
 // Defaults of [Config].
@@ -35,11 +35,11 @@ type Limit struct {
 // Config is the configuration of "ecommerce serve gateway". The zero value
 // is not valid: RegisterFlags sets the defaults.
 type Config struct {
-	// ServiceConfig holds --registry, --listen (default DefaultListen),
+	// Service holds --registry, --listen (default DefaultListen),
 	// --data and --admin-email. The gateway keeps no data and makes nobody
 	// admin; it accepts those two flags so that every "serve" role takes
 	// the same ones.
-	platform.ServiceConfig
+	settings.Service
 	// Login and Signup limit POST /api/v1/login and POST /api/v1/users
 	// per client IP (--login-rate, --login-burst, --signup-rate,
 	// --signup-burst). Defaults DefaultLoginRate/Burst and
@@ -106,7 +106,7 @@ func (p *Prefixes) Set(s string) error {
 // RegisterFlags defines the gateway's flags on fs with c's fields as
 // destinations.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	c.ServiceConfig.RegisterFlags(fs)
+	c.Service.RegisterFlags(fs)
 	if f := fs.Lookup("listen"); f != nil {
 		f.DefValue = DefaultListen
 		_ = f.Value.Set(DefaultListen)
@@ -118,10 +118,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Var(&c.TrustedProxies, "trusted-proxies", "`CIDR,…` of load balancers in front of the gateway, whose X-Forwarded-For names the client (default none)")
 }
 
-// Validate checks c and returns an error wrapping platform.ErrConfig that
+// Validate checks c and returns an error wrapping settings.ErrConfig that
 // names the first bad flag.
 func (c *Config) Validate() error {
-	if err := c.ServiceConfig.Validate(); err != nil {
+	if err := c.Service.Validate(); err != nil {
 		return err
 	}
 	for _, l := range []struct {
@@ -144,5 +144,5 @@ func (c *Config) Validate() error {
 }
 
 func flagError(flagName, value, problem string) error {
-	return fmt.Errorf("%w: --%s (%s) %q %s", platform.ErrConfig, flagName, platform.EnvName(flagName), value, problem)
+	return fmt.Errorf("%w: --%s (%s) %q %s", settings.ErrConfig, flagName, settings.EnvName(flagName), value, problem)
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/discovery/memory"
 	"github.com/switchyard/switchyard/examples/ecommerce/gateway"
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/settings"
 )
 
 func parseGatewayFlags(t *testing.T, args ...string) (gateway.Config, error) {
@@ -25,7 +25,7 @@ func parseGatewayFlags(t *testing.T, args ...string) (gateway.Config, error) {
 	fs := flag.NewFlagSet("serve gateway", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	c.RegisterFlags(fs)
-	err := platform.ParseFlags(fs, args)
+	err := settings.ParseFlags(fs, args)
 	return c, err
 }
 
@@ -63,14 +63,14 @@ func TestTrustedProxiesFlag(t *testing.T) {
 			}
 			t.Setenv("ECOMMERCE_TRUSTED_PROXIES", bad)
 			_, err = parseGatewayFlags(t)
-			if !errors.Is(err, platform.ErrConfig) || !strings.Contains(err.Error(), "ECOMMERCE_TRUSTED_PROXIES") {
+			if !errors.Is(err, settings.ErrConfig) || !strings.Contains(err.Error(), "ECOMMERCE_TRUSTED_PROXIES") {
 				t.Errorf("environment: %v, want ErrConfig naming ECOMMERCE_TRUSTED_PROXIES", err)
 			}
 		})
 	}
 
 	c.TrustedProxies = gateway.Prefixes{{}}
-	if err := c.Validate(); !errors.Is(err, platform.ErrConfig) || !strings.Contains(err.Error(), "--trusted-proxies") {
+	if err := c.Validate(); !errors.Is(err, settings.ErrConfig) || !strings.Contains(err.Error(), "--trusted-proxies") {
 		t.Errorf("Validate of an invalid prefix: %v", err)
 	}
 }

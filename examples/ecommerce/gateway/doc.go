@@ -24,7 +24,7 @@
 //
 // A protected route checks the bearer token before any upstream is called:
 // the token must be an EdDSA JWT from the users service, whose keys the
-// gateway fetches through discovery (platform.NewVerifier), with the shop's
+// gateway fetches through discovery (authn.NewVerifier), with the shop's
 // issuer and audience and an exp claim; otherwise the answer is 401. Product
 // changes also need role "admin" in the token (403 otherwise, again without
 // calling catalog); catalog checks both once more, and every service verifies

@@ -13,7 +13,10 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/switchyard/switchyard/discovery"
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/authn"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/instance"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/registry"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/telemetry"
 	"github.com/switchyard/switchyard/middleware/circuitbreaker"
 	"github.com/switchyard/switchyard/middleware/deadline"
 	"github.com/switchyard/switchyard/middleware/ratelimit"
@@ -38,7 +41,7 @@ var ErrOptions = errors.New("gateway: invalid options")
 
 // Authenticator guards a handler: it calls next only for requests with a
 // valid token, with the token's claims in the request context (see
-// middleware/auth), and answers 401 otherwise. *platform.Verifier and
+// middleware/auth), and answers 401 otherwise. *authn.Verifier and
 // *auth.Validator are Authenticators.
 type Authenticator interface {
 	Handler(next http.Handler) http.Handler
@@ -50,7 +53,7 @@ type Options struct {
 	// Resolver finds the users, catalog and orders instances.
 	Resolver discovery.Resolver
 	// Authenticator checks bearer tokens on protected routes. Nil means a
-	// platform.Verifier following the users service through Resolver
+	// authn.Verifier following the users service through Resolver
 	// (closed by Gateway.Close).
 	Authenticator Authenticator
 	// Login and Signup limit those routes per client IP. A zero Limit
@@ -58,7 +61,7 @@ type Options struct {
 	Login, Signup Limit
 	// Telemetry's metrics feed the dashboard's route counts and the
 	// upstream pool gauges. Nil means the dashboard shows no route counts.
-	Telemetry *platform.Telemetry
+	Telemetry *telemetry.Instruments
 	// Logger receives upstream errors. Nil means slog.Default().
 	Logger *slog.Logger
 	// Transport is the innermost upstream transport. Nil means
@@ -84,7 +87,7 @@ type Gateway struct {
 	mux      *http.ServeMux
 	gw       *tgw.Gateway
 	hosts    *hostTable
-	tel      *platform.Telemetry
+	tel      *telemetry.Instruments
 	probe    *prober
 	routes   []string
 	closers  []func() error
@@ -115,14 +118,14 @@ func New(ctx context.Context, o Options) (g *Gateway, err error) {
 		}
 	}()
 
-	authn := o.Authenticator
-	if authn == nil {
-		v, err := platform.NewVerifier(ctx, o.Resolver)
+	guard := o.Authenticator
+	if guard == nil {
+		v, err := authn.NewVerifier(ctx, o.Resolver)
 		if err != nil {
 			return nil, err
 		}
 		g.closers = append(g.closers, v.Close)
-		authn = v
+		guard = v
 	}
 	login, err := limiter(o.Login, DefaultLoginRate, DefaultLoginBurst)
 	if err != nil {
@@ -163,8 +166,8 @@ func New(ctx context.Context, o Options) (g *Gateway, err error) {
 		}
 	}
 
-	authed := authn.Handler
-	admin := func(next http.Handler) http.Handler { return authn.Handler(requireAdmin(next)) }
+	authed := guard.Handler
+	admin := func(next http.Handler) http.Handler { return guard.Handler(requireAdmin(next)) }
 	mw := func(m ...func(http.Handler) http.Handler) []func(http.Handler) http.Handler { return m }
 	routes := []tgw.Route{
 		{Pattern: "POST /api/v1/users", Service: UsersService, Rewrite: "/v1/users",
@@ -214,7 +217,7 @@ func New(ctx context.Context, o Options) (g *Gateway, err error) {
 	}
 
 	// The outer mux names every route, so that access logs, metrics and
-	// spans (added by platform.Serve) carry the route's pattern; the API
+	// spans (added by instance.Run) carry the route's pattern; the API
 	// patterns all lead to the library gateway, which routes again.
 	for _, rt := range routes {
 		g.mux.Handle(rt.Pattern, g.gw)
@@ -227,7 +230,7 @@ func New(ctx context.Context, o Options) (g *Gateway, err error) {
 		probeClient = &http.Client{Timeout: 500 * time.Millisecond}
 	}
 	g.probe = newProber(probeClient)
-	g.mux.Handle("GET /admin/api/state", authn.Handler(requireAdmin(http.HandlerFunc(g.serveState))))
+	g.mux.Handle("GET /admin/api/state", guard.Handler(requireAdmin(http.HandlerFunc(g.serveState))))
 	mountPages(g.mux)
 	return g, nil
 }
@@ -248,7 +251,7 @@ func limiter(l Limit, defRate float64, defBurst int) (*ratelimit.Limiter, error)
 // runs after the Authenticator, which has put the claims in the context.
 func requireAdmin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !platform.IsAdmin(r.Context()) {
+		if !authn.IsAdmin(r.Context()) {
 			shttp.WriteError(w, r, shttp.Forbidden("this needs the admin role"))
 			return
 		}
@@ -281,7 +284,7 @@ func (g *Gateway) Identify(next http.Handler) http.Handler { return g.gw.Identif
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.ServeHTTP(w, r) }
 
 // Handler returns the handler and the pattern that r would be served with,
-// as http.ServeMux.Handler does; platform.Serve uses it to name requests.
+// as http.ServeMux.Handler does; instance.Run uses it to name requests.
 func (g *Gateway) Handler(r *http.Request) (http.Handler, string) { return g.mux.Handler(r) }
 
 // Ready is a readiness check: it fails until every upstream service has at
@@ -307,7 +310,7 @@ func (g *Gateway) Close() error {
 
 // Run runs the gateway, as "ecommerce serve gateway" does: it joins the
 // registry at cfg.Registry, builds the [Gateway] and serves it with
-// platform.Serve on cfg.Listen (registered as ServiceName, with /healthz,
+// instance.Run on cfg.Listen (registered as ServiceName, with /healthz,
 // /readyz — ready once every upstream has an instance —, /metrics, access
 // logs and the deadline) until ctx ends or SIGINT/SIGTERM arrives; then it
 // drains and returns nil.
@@ -317,14 +320,14 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	logger := cfg.Logger
 	if logger == nil {
-		logger = platform.NewLogger(os.Stderr, ServiceName)
+		logger = telemetry.NewLogger(os.Stderr, ServiceName)
 	}
-	reg, err := platform.Connect(ctx, cfg.Registry)
+	reg, err := registry.Connect(ctx, cfg.Registry)
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, reg.Close()) }()
-	tel, err := platform.NewTelemetry(ServiceName)
+	tel, err := telemetry.New(ServiceName)
 	if err != nil {
 		return err
 	}
@@ -341,7 +344,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, g.Close()) }()
-	return platform.Serve(ctx, platform.ServeOptions{
+	return instance.Run(ctx, instance.Config{
 		Service:   ServiceName,
 		Handler:   g,
 		Listen:    cfg.Listen,

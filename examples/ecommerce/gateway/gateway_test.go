@@ -21,7 +21,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/switchyard/switchyard/examples/ecommerce/gateway"
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/authn"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/instance"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/settings"
 	"github.com/switchyard/switchyard/middleware/deadline"
 )
 
@@ -101,7 +103,7 @@ func TestRoutesAndEdgePolicies(t *testing.T) {
 	defer shop.mu.Unlock()
 	for _, d := range shop.deadlines {
 		left, err := deadline.ParseHeader(d)
-		if err != nil || left <= 0 || left > platform.DefaultDeadline {
+		if err != nil || left <= 0 || left > instance.DefaultDeadline {
 			t.Errorf("upstream deadline header %q: %v, %v", d, left, err)
 		}
 	}
@@ -111,9 +113,9 @@ func TestRoutesAndEdgePolicies(t *testing.T) {
 func forgeries(t *testing.T, shop *fakeShop, sub string) map[string]string {
 	t.Helper()
 	now := time.Now()
-	good := jwt.MapClaims{"iss": platform.Issuer, "aud": platform.Audience, "sub": sub, "role": "admin",
+	good := jwt.MapClaims{"iss": authn.Issuer, "aud": authn.Audience, "sub": sub, "role": "admin",
 		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
-	kid := platform.KeyID(shop.key.Public().(ed25519.PublicKey))
+	kid := authn.KeyID(shop.key.Public().(ed25519.PublicKey))
 	sign := func(claims jwt.MapClaims, key ed25519.PrivateKey, kid string) string {
 		tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
 		tok.Header["kid"] = kid
@@ -378,7 +380,7 @@ func TestConfigFlags(t *testing.T) {
 	fs := flag.NewFlagSet("serve gateway", flag.ContinueOnError)
 	c.RegisterFlags(fs)
 	t.Setenv("ECOMMERCE_LOGIN_RATE", "3")
-	if err := platform.ParseFlags(fs, []string{"--signup-burst", "7"}); err != nil {
+	if err := settings.ParseFlags(fs, []string{"--signup-burst", "7"}); err != nil {
 		t.Fatal(err)
 	}
 	if c.Listen != gateway.DefaultListen || c.Login.Rate != 3 || c.Signup.Burst != 7 || c.Login.Burst != gateway.DefaultLoginBurst {
@@ -388,7 +390,7 @@ func TestConfigFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Signup.Rate = 0
-	if err := c.Validate(); !errors.Is(err, platform.ErrConfig) || !strings.Contains(err.Error(), "--signup-rate") {
+	if err := c.Validate(); !errors.Is(err, settings.ErrConfig) || !strings.Contains(err.Error(), "--signup-rate") {
 		t.Errorf("Validate = %v", err)
 	}
 }

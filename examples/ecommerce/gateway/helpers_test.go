@@ -21,7 +21,10 @@ import (
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/discovery/memory"
 	"github.com/switchyard/switchyard/examples/ecommerce/gateway"
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/authn"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/ids"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/instance"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/telemetry"
 	"github.com/switchyard/switchyard/middleware/auth"
 	"github.com/switchyard/switchyard/middleware/deadline"
 )
@@ -94,7 +97,7 @@ func newFakeShop(t testing.TB) *fakeShop {
 		calls: map[string]int{}, users: map[string]fakeUser{}, orders: map[string]order{},
 		keys: map[string]string{}, failing: map[string]bool{},
 	}
-	s.users[adminEmail] = fakeUser{ID: platform.NewID("usr"), Email: adminEmail, Name: "Admin", Role: platform.RoleAdmin, Password: adminPassword}
+	s.users[adminEmail] = fakeUser{ID: ids.New("usr"), Email: adminEmail, Name: "Admin", Role: authn.RoleAdmin, Password: adminPassword}
 	for i, name := range []string{"Espresso cup", "Walnut board", "Linen apron"} {
 		s.products = append(s.products, product{
 			ID: fmt.Sprintf("prd_%02d", i+1), Name: name, Description: "A fine " + strings.ToLower(name) + ".",
@@ -102,7 +105,7 @@ func newFakeShop(t testing.TB) *fakeShop {
 		})
 	}
 	pub := key.Public().(ed25519.PublicKey)
-	s.validator, err = platform.NewValidator(auth.StaticKeys(auth.Key{ID: platform.KeyID(pub), Alg: platform.Algorithm, Public: pub}))
+	s.validator, err = authn.NewValidator(auth.StaticKeys(auth.Key{ID: authn.KeyID(pub), Alg: authn.Algorithm, Public: pub}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +173,7 @@ func errBody(code, msg string) map[string]any {
 }
 
 func (s *fakeShop) token(u fakeUser) string {
-	tok, err := platform.SignToken(s.key, platform.TokenClaims{UserID: u.ID, Email: u.Email, Role: u.Role}, time.Now(), time.Hour)
+	tok, err := authn.SignToken(s.key, authn.TokenClaims{UserID: u.ID, Email: u.Email, Role: u.Role}, time.Now(), time.Hour)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -192,7 +195,7 @@ func (s *fakeShop) usersHandler() http.Handler {
 			writeJSON(w, http.StatusConflict, errBody("email_taken", "email taken"))
 			return
 		}
-		u := fakeUser{ID: platform.NewID("usr"), Email: email, Name: b.Name, Role: platform.RoleUser, Password: b.Password}
+		u := fakeUser{ID: ids.New("usr"), Email: email, Name: b.Name, Role: authn.RoleUser, Password: b.Password}
 		s.users[email] = u
 		writeJSON(w, http.StatusCreated, map[string]string{"id": u.ID, "email": u.Email, "name": u.Name, "role": u.Role})
 	})
@@ -209,11 +212,11 @@ func (s *fakeShop) usersHandler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"token": s.token(u), "expires_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)})
 	})
 	mux.Handle("GET /v1/me", s.validator.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"id": platform.UserID(r.Context()), "email": platform.Email(r.Context())})
+		writeJSON(w, http.StatusOK, map[string]string{"id": authn.UserID(r.Context()), "email": authn.Email(r.Context())})
 	})))
 	mux.HandleFunc("GET /v1/jwks", func(w http.ResponseWriter, r *http.Request) {
 		pub := s.key.Public().(ed25519.PublicKey)
-		b, err := auth.MarshalJWKS(auth.Key{ID: platform.KeyID(pub), Alg: platform.Algorithm, Public: pub})
+		b, err := auth.MarshalJWKS(auth.Key{ID: authn.KeyID(pub), Alg: authn.Algorithm, Public: pub})
 		if err != nil {
 			s.t.Error(err)
 		}
@@ -242,13 +245,13 @@ func (s *fakeShop) catalogHandler() http.Handler {
 		writeJSON(w, http.StatusNotFound, errBody("not_found", "no such product"))
 	})
 	admin := s.validator.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !platform.IsAdmin(r.Context()) {
+		if !authn.IsAdmin(r.Context()) {
 			writeJSON(w, http.StatusForbidden, errBody("forbidden", "admins only"))
 			return
 		}
 		var p product
 		_ = json.NewDecoder(r.Body).Decode(&p)
-		p.ID = platform.NewID("prd")
+		p.ID = ids.New("prd")
 		s.mu.Lock()
 		s.products = append(s.products, p)
 		s.mu.Unlock()
@@ -262,7 +265,7 @@ func (s *fakeShop) catalogHandler() http.Handler {
 func (s *fakeShop) ordersHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/orders", func(w http.ResponseWriter, r *http.Request) {
-		uid := platform.UserID(r.Context())
+		uid := authn.UserID(r.Context())
 		key := r.Header.Get("Idempotency-Key")
 		if key == "" {
 			writeJSON(w, http.StatusBadRequest, errBody("missing_idempotency_key", "Idempotency-Key is required"))
@@ -279,7 +282,7 @@ func (s *fakeShop) ordersHandler() http.Handler {
 			writeJSON(w, http.StatusCreated, s.orders[id])
 			return
 		}
-		o := order{ID: platform.NewID("ord"), UserID: uid, Status: "confirmed", CreatedAt: time.Now().UTC()}
+		o := order{ID: ids.New("ord"), UserID: uid, Status: "confirmed", CreatedAt: time.Now().UTC()}
 		for _, it := range b.Items {
 			i := sort.Search(len(s.products), func(i int) bool { return s.products[i].ID >= it.ProductID })
 			if i == len(s.products) || s.products[i].ID != it.ProductID || s.products[i].Stock < it.Quantity {
@@ -299,7 +302,7 @@ func (s *fakeShop) ordersHandler() http.Handler {
 		writeJSON(w, http.StatusCreated, o)
 	})
 	mux.HandleFunc("GET /v1/orders", func(w http.ResponseWriter, r *http.Request) {
-		uid := platform.UserID(r.Context())
+		uid := authn.UserID(r.Context())
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		list := []order{}
@@ -315,7 +318,7 @@ func (s *fakeShop) ordersHandler() http.Handler {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		o, ok := s.orders[r.PathValue("id")]
-		if !ok || o.UserID != platform.UserID(r.Context()) {
+		if !ok || o.UserID != authn.UserID(r.Context()) {
 			writeJSON(w, http.StatusNotFound, errBody("not_found", "no such order"))
 			return
 		}
@@ -325,7 +328,7 @@ func (s *fakeShop) ordersHandler() http.Handler {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		o, ok := s.orders[r.PathValue("id")]
-		if !ok || o.UserID != platform.UserID(r.Context()) {
+		if !ok || o.UserID != authn.UserID(r.Context()) {
 			writeJSON(w, http.StatusNotFound, errBody("not_found", "no such order"))
 			return
 		}
@@ -337,7 +340,7 @@ func (s *fakeShop) ordersHandler() http.Handler {
 	return s.validator.Handler(mux)
 }
 
-// startGateway runs the gateway under test with platform.Serve on a free
+// startGateway runs the gateway under test with instance.Run on a free
 // loopback port, as "serve gateway" does but with the memory registry,
 // and returns its base URL.
 func startGateway(t testing.TB, shop *fakeShop, login, signup gateway.Limit) (string, *gateway.Gateway) {
@@ -346,12 +349,12 @@ func startGateway(t testing.TB, shop *fakeShop, login, signup gateway.Limit) (st
 }
 
 // startGatewayWith is startGateway with o (its Resolver, Telemetry and
-// Logger are filled in) and serveDeadline as platform.Serve's
-// DefaultDeadline (zero: Serve's default).
+// Logger are filled in) and serveDeadline as instance.Run's
+// DefaultDeadline (zero: instance.Run's default).
 func startGatewayWith(t testing.TB, shop *fakeShop, o gateway.Options, serveDeadline time.Duration) (string, *gateway.Gateway) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	tel, err := platform.NewTelemetry("gateway")
+	tel, err := telemetry.New("gateway")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +369,7 @@ func startGatewayWith(t testing.TB, shop *fakeShop, o gateway.Options, serveDead
 	ready := make(chan net.Addr, 1)
 	served := make(chan error, 1)
 	go func() {
-		served <- platform.Serve(ctx, platform.ServeOptions{
+		served <- instance.Run(ctx, instance.Config{
 			Service: gateway.ServiceName, Handler: g, Registrar: shop.reg, Logger: logger,
 			Telemetry: tel, DrainDelay: -1, DefaultDeadline: serveDeadline,
 			OnReady: func(a net.Addr) { ready <- a },
@@ -377,7 +380,7 @@ func startGatewayWith(t testing.TB, shop *fakeShop, o gateway.Options, serveDead
 	case a := <-ready:
 		base = "http://" + a.String()
 	case err := <-served:
-		t.Fatalf("Serve: %v", err)
+		t.Fatalf("instance.Run: %v", err)
 	case <-wctx.Done():
 		t.Fatal("gateway not ready")
 	}
@@ -390,7 +393,7 @@ func startGatewayWith(t testing.TB, shop *fakeShop, o gateway.Options, serveDead
 	t.Cleanup(func() {
 		cancel()
 		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
+			t.Errorf("instance.Run: %v", err)
 		}
 		g.Close()
 		tel.Prometheus.Shutdown(context.Background())

@@ -17,13 +17,15 @@ import (
 
 	"github.com/switchyard/switchyard/discovery/memory"
 	"github.com/switchyard/switchyard/examples/ecommerce/catalog"
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/authn"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/instance"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/sqlite"
 	"github.com/switchyard/switchyard/examples/ecommerce/orders"
 	"github.com/switchyard/switchyard/examples/ecommerce/users"
 )
 
 // realShop runs the real users, catalog and orders services in process, on
-// SQLite in a temporary directory, each with platform.Serve on 127.0.0.1
+// SQLite in a temporary directory, each with instance.Run on 127.0.0.1
 // and registered in a memory registry, and returns that registry.
 func realShop(t *testing.T) *memory.Registry {
 	t.Helper()
@@ -44,8 +46,8 @@ func realShop(t *testing.T) *memory.Registry {
 		}
 		reg.Close()
 	})
-	open := func(file string, m []platform.Migration) *platform.DB {
-		db, err := platform.OpenDB(ctx, filepath.Join(dir, file), m...)
+	open := func(file string, m []sqlite.Migration) *sqlite.DB {
+		db, err := sqlite.Open(ctx, filepath.Join(dir, file), m...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,7 +60,7 @@ func realShop(t *testing.T) *memory.Registry {
 		done := make(chan error, 1)
 		served = append(served, done)
 		go func() {
-			done <- platform.Serve(ctx, platform.ServeOptions{
+			done <- instance.Run(ctx, instance.Config{
 				Service: name, Handler: h, Registrar: reg, Logger: logger, DrainDelay: -1,
 				OnReady: func(a net.Addr) { ready <- a },
 			})
@@ -90,7 +92,7 @@ func realShop(t *testing.T) *memory.Registry {
 	}
 	serve("users", uh)
 
-	v, err := platform.NewVerifier(ctx, reg)
+	v, err := authn.NewVerifier(ctx, reg)
 	if err != nil {
 		t.Fatal(err)
 	}

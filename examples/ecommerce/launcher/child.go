@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/private"
 	"github.com/switchyard/switchyard/internal/backoff"
 )
 
@@ -111,7 +111,7 @@ func (c *child) spawn() (process, error) {
 // execStart starts "exe args..." with its output appended to the child's
 // log, a file private to the owner.
 func (c *child) execStart() (process, error) {
-	logf, err := platform.OpenPrivate(c.logPath, c.log)
+	logf, err := private.OpenAppend(c.logPath, c.log)
 	if err != nil {
 		return nil, fmt.Errorf("launcher: log of %s: %w", c.name(), err)
 	}

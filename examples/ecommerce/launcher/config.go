@@ -10,7 +10,7 @@ import (
 	"time"
 
 	shopgateway "github.com/switchyard/switchyard/examples/ecommerce/gateway"
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/settings"
 )
 
 // Defaults of [Config].
@@ -42,9 +42,9 @@ var Services = []string{"users", "catalog", "orders"}
 const GatewayService = "gateway"
 
 // ErrConfig is wrapped by every configuration error; the message names the
-// flag and its environment variable. It is platform.ErrConfig, so one test
+// flag and its environment variable. It is settings.ErrConfig, so one test
 // covers the configuration errors of every subcommand.
-var ErrConfig = platform.ErrConfig
+var ErrConfig = settings.ErrConfig
 
 // ErrAddrInUse is wrapped by the error Run returns when --addr or
 // --registry-listen is taken; the message names the flag to change.
@@ -66,7 +66,7 @@ type Config struct {
 	RegistryListen string
 	// Data is the data directory (--data, ECOMMERCE_DATA): databases,
 	// signing key, <data>/registry for etcd and <data>/logs for the
-	// children's logs. Default platform.DefaultDataDir.
+	// children's logs. Default settings.DefaultDataDir.
 	Data string
 	// Replicas is the number of instances of each service (--replicas,
 	// ECOMMERCE_REPLICAS), 1 to MaxReplicas. Default DefaultReplicas.
@@ -119,7 +119,7 @@ type Config struct {
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", DefaultAddr, "gateway `address` (storefront, admin and API)")
 	fs.StringVar(&c.RegistryListen, "registry-listen", DefaultRegistryListen, "embedded etcd client `address`")
-	fs.StringVar(&c.Data, "data", platform.DefaultDataDir, "data `directory` (databases, signing key, registry, logs)")
+	fs.StringVar(&c.Data, "data", settings.DefaultDataDir, "data `directory` (databases, signing key, registry, logs)")
 	fs.IntVar(&c.Replicas, "replicas", DefaultReplicas, fmt.Sprintf("instances of each service, 1 to %d", MaxReplicas))
 	fs.StringVar(&c.AdminEmail, "admin-email", DefaultAdminEmail, "`email` of the admin account the shop creates")
 	fs.StringVar(&c.AdminPasswordFile, "admin-password-file", "", "`file` holding the admin's password (default: $ECOMMERCE_ADMIN_PASSWORD, else DATA/"+AdminPasswordFile+", generated on first start)")
@@ -130,10 +130,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 // Validate checks every flag-backed field and returns an error wrapping
 // [ErrConfig] that names the first bad flag.
 func (c *Config) Validate() error {
-	if err := platform.CheckAddr("addr", c.Addr); err != nil {
+	if err := settings.CheckAddr("addr", c.Addr); err != nil {
 		return err
 	}
-	if err := platform.CheckAddr("registry-listen", c.RegistryListen); err != nil {
+	if err := settings.CheckAddr("registry-listen", c.RegistryListen); err != nil {
 		return err
 	}
 	if strings.TrimSpace(c.Data) == "" {
@@ -157,5 +157,5 @@ func (c *Config) Validate() error {
 }
 
 func flagError(flagName, value, problem string) error {
-	return fmt.Errorf("%w: --%s (%s) %q %s", ErrConfig, flagName, platform.EnvName(flagName), value, problem)
+	return fmt.Errorf("%w: --%s (%s) %q %s", ErrConfig, flagName, settings.EnvName(flagName), value, problem)
 }

@@ -21,7 +21,8 @@ import (
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/discovery/etcd"
 	"github.com/switchyard/switchyard/discovery/etcd/embedded"
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/private"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/settings"
 )
 
 // Run starts the shop as described in the package documentation, prints
@@ -113,14 +114,14 @@ func (l *launcher) run(parent context.Context) (err error) {
 	// Everything under the data directory is private to its owner: what
 	// is created from here on is, and what an earlier run or another
 	// program left with wider modes is tightened (and logged) first.
-	if err := platform.MkdirPrivate(l.cfg.Data, l.log); err != nil {
+	if err := private.Mkdir(l.cfg.Data, l.log); err != nil {
 		return fmt.Errorf("launcher: --data %s: %w", l.cfg.Data, err)
 	}
-	if err := platform.TightenTree(l.cfg.Data, l.log); err != nil {
+	if err := private.TightenTree(l.cfg.Data, l.log); err != nil {
 		return fmt.Errorf("launcher: --data %s: %w", l.cfg.Data, err)
 	}
 	l.logDir = filepath.Join(l.cfg.Data, "logs")
-	if err := platform.MkdirPrivate(l.logDir, l.log); err != nil {
+	if err := private.Mkdir(l.logDir, l.log); err != nil {
 		return fmt.Errorf("launcher: %w", err)
 	}
 	if l.admin, err = l.adminPassword(); err != nil {
@@ -366,7 +367,7 @@ func (e *addrError) Error() string {
 		what = e.addr + " is already in use by another process"
 	}
 	return fmt.Sprintf("launcher: --%s: %s; choose another address with --%s or %s",
-		e.flag, what, e.flag, platform.EnvName(e.flag))
+		e.flag, what, e.flag, settings.EnvName(e.flag))
 }
 
 func (e *addrError) Unwrap() []error {

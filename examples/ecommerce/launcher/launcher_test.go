@@ -25,7 +25,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/discovery/etcd"
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/settings"
 	"github.com/switchyard/switchyard/examples/ecommerce/launcher"
 )
 
@@ -670,7 +670,7 @@ func TestConfigValidate(t *testing.T) {
 			if !errors.Is(err, launcher.ErrConfig) || !strings.Contains(err.Error(), tc.flag) {
 				t.Fatalf("Validate = %v, want ErrConfig naming %s", err, tc.flag)
 			}
-			if !strings.Contains(err.Error(), platform.EnvName(strings.TrimPrefix(tc.flag, "--"))) {
+			if !strings.Contains(err.Error(), settings.EnvName(strings.TrimPrefix(tc.flag, "--"))) {
 				t.Errorf("error %q does not name the environment variable", err)
 			}
 		})

@@ -16,7 +16,10 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/instance"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/registry"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/settings"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/telemetry"
 	"github.com/switchyard/switchyard/examples/ecommerce/launcher"
 )
 
@@ -67,7 +70,7 @@ func fakeChild(args []string) int {
 		return 2
 	}
 	name := args[1]
-	var cfg platform.ServiceConfig
+	var cfg settings.Service
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	cfg.RegisterFlags(fs)
 	if err := fs.Parse(args[2:]); err != nil {
@@ -93,21 +96,21 @@ func fakeChild(args []string) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	reg, err := platform.Connect(ctx, cfg.Registry)
+	reg, err := registry.Connect(ctx, cfg.Registry)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fake child:", err)
 		return 1
 	}
 	defer reg.Close()
-	o := platform.ServeOptions{
+	o := instance.Config{
 		Service:    name,
 		Handler:    http.NotFoundHandler(),
 		Listen:     cfg.Listen,
 		Registrar:  reg.Registrar,
-		Logger:     platform.NewLogger(os.Stderr, name),
+		Logger:     telemetry.NewLogger(os.Stderr, name),
 		DrainDelay: -1,
 	}
-	if err := platform.Serve(ctx, o); err != nil {
+	if err := instance.Run(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "fake child:", err)
 		return 1
 	}
@@ -127,7 +130,7 @@ func fakeUp(data string) int {
 		Executable:     exe,
 		Env:            []string{fakeChildEnv + "=1", fakeUpEnv + "="},
 		Out:            os.Stdout,
-		Logger:         platform.NewLogger(io.Discard, "launcher"),
+		Logger:         telemetry.NewLogger(io.Discard, "launcher"),
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -9,7 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/private"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/settings"
 )
 
 // Files the launcher keeps in the data directory, mode 0600.
@@ -26,8 +27,8 @@ const (
 // Environment variables the launcher keeps from the children it does not
 // mean them for.
 var (
-	envAdminPassword     = platform.EnvName("admin-password")
-	envAdminPasswordFile = platform.EnvName("admin-password-file")
+	envAdminPassword     = settings.EnvName("admin-password")
+	envAdminPasswordFile = settings.EnvName("admin-password-file")
 )
 
 // adminSecret is where the users children find the admin password.
@@ -78,10 +79,10 @@ func (l *launcher) adminPassword() (adminSecret, error) {
 }
 
 // checkPasswordFile reads the admin password file at path by the users
-// service's own rules (platform.ServiceConfig.ReadAdminPassword); errors
+// service's own rules (settings.Service.ReadAdminPassword); errors
 // wrap ErrConfig and name --admin-password-file.
 func (l *launcher) checkPasswordFile(path string) error {
-	c := platform.ServiceConfig{AdminEmail: l.cfg.AdminEmail, AdminPasswordFile: path}
+	c := settings.Service{AdminEmail: l.cfg.AdminEmail, AdminPasswordFile: path}
 	_, err := c.ReadAdminPassword()
 	return err
 }
@@ -164,7 +165,7 @@ func linkUnsupported(err error) bool {
 // syncs secret to it; created is false when path exists. A file it failed
 // to write is removed.
 func createExclusive(path, secret string) (created bool, err error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, platform.PrivateFileMode)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, private.FileMode)
 	if errors.Is(err, fs.ErrExist) {
 		return false, nil
 	}

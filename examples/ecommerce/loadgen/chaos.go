@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/discovery"
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/registry"
 	"github.com/switchyard/switchyard/examples/ecommerce/launcher"
 )
 
@@ -24,7 +24,7 @@ import (
 func (g *gen) chaosLoop(ctx context.Context, end time.Time) {
 	r := g.cfg.Resolver
 	if r == nil {
-		reg, err := platform.Connect(ctx, g.cfg.Registry)
+		reg, err := registry.Connect(ctx, g.cfg.Registry)
 		if err != nil {
 			g.note("chaos: %v", err)
 			return

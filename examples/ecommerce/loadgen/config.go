@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/discovery"
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/settings"
 )
 
 // Defaults and limits of [Config].
@@ -34,8 +34,8 @@ const (
 )
 
 // ErrConfig is wrapped by every configuration error; it is
-// platform.ErrConfig, and the message names the flag.
-var ErrConfig = platform.ErrConfig
+// settings.ErrConfig, and the message names the flag.
+var ErrConfig = settings.ErrConfig
 
 // ErrNotLoopback is wrapped by the error for a target (or a chaos control
 // address) that is not on the loopback interface.
@@ -76,12 +76,12 @@ type Config struct {
 	Chaos         bool
 	ChaosInterval time.Duration
 	// Registry is where the launcher's control API is found with --chaos
-	// (--registry). Default platform.DefaultRegistry.
+	// (--registry). Default settings.DefaultRegistry.
 	Registry string
 	// Data is the shop's data directory (--data, ECOMMERCE_DATA, the same
 	// flag and variable as "up"'s): with --chaos the control API's secret
 	// is read from Data/launcher.ChaosSecretFile before each kill. Default
-	// platform.DefaultDataDir.
+	// settings.DefaultDataDir.
 	Data string
 
 	// Resolver, when set, is used instead of connecting to Registry to
@@ -107,8 +107,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Timeout, "timeout", DefaultTimeout, "timeout of each request")
 	fs.BoolVar(&c.Chaos, "chaos", false, "kill a random service replica through the launcher (\"up --chaos\") every --chaos-interval")
 	fs.DurationVar(&c.ChaosInterval, "chaos-interval", DefaultChaosInterval, "pause between two chaos kills")
-	fs.StringVar(&c.Registry, "registry", platform.DefaultRegistry, "etcd registry `URL` where --chaos finds the launcher")
-	fs.StringVar(&c.Data, "data", platform.DefaultDataDir, "the shop's data `directory`, where --chaos reads the launcher's secret")
+	fs.StringVar(&c.Registry, "registry", settings.DefaultRegistry, "etcd registry `URL` where --chaos finds the launcher")
+	fs.StringVar(&c.Data, "data", settings.DefaultDataDir, "the shop's data `directory`, where --chaos reads the launcher's secret")
 }
 
 // Validate checks c and returns an error wrapping [ErrConfig] (or
@@ -138,7 +138,7 @@ func (c *Config) Validate() error {
 		return flagError("data", c.Data, "must name the shop's data directory with --chaos")
 	}
 	if c.Chaos && c.Resolver == nil {
-		if _, err := platform.RegistryEndpoints("registry", c.Registry); err != nil {
+		if _, err := settings.RegistryEndpoints("registry", c.Registry); err != nil {
 			return err
 		}
 	}
@@ -173,5 +173,5 @@ func loopbackHost(host string) bool {
 }
 
 func flagError(flagName, value, problem string) error {
-	return fmt.Errorf("%w: --%s (%s) %q %s", ErrConfig, flagName, platform.EnvName(flagName), value, problem)
+	return fmt.Errorf("%w: --%s (%s) %q %s", ErrConfig, flagName, settings.EnvName(flagName), value, problem)
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery"
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/call"
 	"github.com/switchyard/switchyard/middleware/auth"
 	"github.com/switchyard/switchyard/middleware/retry"
 	shttp "github.com/switchyard/switchyard/transport/http"
@@ -24,23 +24,23 @@ const (
 // UsersClient is the [Users] implementation that calls the users service
 // (GET /v1/users/{id}) through the library's client chain: discovery,
 // P2C balancing with outlier detection, per-instance breakers, retries
-// under a budget, deadline propagation and tracing (see platform.Client).
+// under a budget, deadline propagation and tracing (see call.Client).
 // A user lookup is idempotent: each attempt is bounded by the chain's
 // per-attempt timeout, and a 5xx or a hung replica is retried on another.
 // The caller's bearer token, when the context carries one
 // (auth.NewTokenContext), is forwarded. Create it with [NewUsersClient] and
 // Close it; it is safe for concurrent use.
 type UsersClient struct {
-	get *platform.Client
+	get *call.Client
 }
 
 var _ Users = (*UsersClient)(nil)
 
 // NewUsersClient returns a UsersClient following the users service through
 // r. cfg configures the client chain (metrics, for example: see
-// platform.Telemetry.ClientConfig); the zero Config takes every default.
+// telemetry.Instruments.ClientConfig); the zero Config takes every default.
 func NewUsersClient(ctx context.Context, r discovery.Resolver, cfg client.Config) (*UsersClient, error) {
-	c, err := platform.NewClient(ctx, r, UsersService, http.MethodGet, "/v1/users", cfg)
+	c, err := call.New(ctx, r, UsersService, http.MethodGet, "/v1/users", cfg)
 	if err != nil {
 		return nil, fmt.Errorf("orders: users client: %w", err)
 	}
@@ -49,7 +49,7 @@ func NewUsersClient(ctx context.Context, r discovery.Resolver, cfg client.Config
 
 // Get implements [Users]. A 404 answer is ErrUserNotFound.
 func (c *UsersClient) Get(ctx context.Context, id string) (User, error) {
-	u, err := platform.CallJSON[User](ctx, c.get, platform.Request{
+	u, err := call.JSON[User](ctx, c.get, call.Request{
 		Path: "/v1/users/" + url.PathEscape(id), Header: bearer(ctx)})
 	if status(err) == http.StatusNotFound {
 		return User{}, fmt.Errorf("%w: %w", ErrUserNotFound, err)
@@ -72,7 +72,7 @@ func (c *UsersClient) Endpoint() *client.Endpoint { return c.get.Endpoint() }
 // Create it with [NewCatalogClient] and Close it; it is safe for concurrent
 // use.
 type CatalogClient struct {
-	reserve, release *platform.Client
+	reserve, release *call.Client
 }
 
 var _ Catalog = (*CatalogClient)(nil)
@@ -83,11 +83,11 @@ var _ Catalog = (*CatalogClient)(nil)
 // idempotent whatever reserve.Idempotent says.
 func NewCatalogClient(ctx context.Context, r discovery.Resolver, reserve, release client.Config) (*CatalogClient, error) {
 	reserve.Idempotent = true
-	res, err := platform.NewClient(ctx, r, CatalogService, http.MethodPost, "/v1/reservations", reserve)
+	res, err := call.New(ctx, r, CatalogService, http.MethodPost, "/v1/reservations", reserve)
 	if err != nil {
 		return nil, fmt.Errorf("orders: catalog client: %w", err)
 	}
-	rel, err := platform.NewClient(ctx, r, CatalogService, http.MethodDelete, "/v1/reservations", release)
+	rel, err := call.New(ctx, r, CatalogService, http.MethodDelete, "/v1/reservations", release)
 	if err != nil {
 		res.Close()
 		return nil, fmt.Errorf("orders: catalog client: %w", err)
@@ -116,7 +116,7 @@ func (c *CatalogClient) Reserve(ctx context.Context, orderID string, items []Ite
 		h = http.Header{}
 	}
 	h.Set(retry.IdempotencyKeyHeader, "reserve-"+orderID)
-	r, err := platform.CallJSON[reservation](ctx, c.reserve, platform.Request{Body: body, Header: h})
+	r, err := call.JSON[reservation](ctx, c.reserve, call.Request{Body: body, Header: h})
 	if err != nil {
 		var re *shttp.ResponseError
 		if errors.As(err, &re) {
@@ -140,7 +140,7 @@ func (c *CatalogClient) Reserve(ctx context.Context, orderID string, items []Ite
 // Release implements [Catalog]. A 404 answer (nothing reserved under the
 // order id) counts as released.
 func (c *CatalogClient) Release(ctx context.Context, orderID string) error {
-	_, err := c.release.Call(ctx, platform.Request{
+	_, err := c.release.Call(ctx, call.Request{
 		Path: "/v1/reservations/" + url.PathEscape(orderID), Header: bearer(ctx)})
 	if status(err) == http.StatusNotFound {
 		return nil

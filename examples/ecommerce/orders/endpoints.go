@@ -5,12 +5,12 @@ import (
 
 	"github.com/go-kit/kit/endpoint"
 
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/authn"
 )
 
 // Endpoints collects the service's go-kit endpoints, one per operation.
 // Each reads the caller's user id from the token claims in the context
-// (platform.UserID), which the transport's authentication puts there.
+// (authn.UserID), which the transport's authentication puts there.
 type Endpoints struct {
 	PlaceOrder  endpoint.Endpoint // PlaceOrderRequest → Placement
 	GetOrder    endpoint.Endpoint // GetOrderRequest → Order
@@ -42,17 +42,17 @@ func MakeEndpoints(s Service) Endpoints {
 	return Endpoints{
 		PlaceOrder: func(ctx context.Context, request any) (any, error) {
 			req := request.(PlaceOrderRequest)
-			return s.PlaceOrder(ctx, platform.UserID(ctx), req.Key, req.Items)
+			return s.PlaceOrder(ctx, authn.UserID(ctx), req.Key, req.Items)
 		},
 		GetOrder: func(ctx context.Context, request any) (any, error) {
-			return s.Order(ctx, platform.UserID(ctx), request.(GetOrderRequest).ID)
+			return s.Order(ctx, authn.UserID(ctx), request.(GetOrderRequest).ID)
 		},
 		ListOrders: func(ctx context.Context, request any) (any, error) {
 			req := request.(ListOrdersRequest)
-			return s.Orders(ctx, platform.UserID(ctx), req.Limit, req.Cursor)
+			return s.Orders(ctx, authn.UserID(ctx), req.Limit, req.Cursor)
 		},
 		CancelOrder: func(ctx context.Context, request any) (any, error) {
-			return s.Cancel(ctx, platform.UserID(ctx), request.(CancelOrderRequest).ID)
+			return s.Cancel(ctx, authn.UserID(ctx), request.(CancelOrderRequest).ID)
 		},
 	}
 }

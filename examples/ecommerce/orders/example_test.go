@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/sqlite"
 	"github.com/switchyard/switchyard/examples/ecommerce/orders"
 )
 
@@ -17,7 +17,7 @@ import (
 func ExampleNewService() {
 	dir, _ := os.MkdirTemp("", "orders-example")
 	defer os.RemoveAll(dir)
-	db, err := platform.OpenDB(context.Background(), filepath.Join(dir, "orders.db"), orders.Migrations...)
+	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "orders.db"), orders.Migrations...)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/sqlite"
 	"github.com/switchyard/switchyard/examples/ecommerce/orders"
 	"github.com/switchyard/switchyard/internal/clock"
 )
@@ -20,9 +20,9 @@ import (
 var t0 = time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)
 
 // openStore opens a fresh SQLite orders database in a temporary directory.
-func openStore(t testing.TB) (*orders.SQLiteStore, *platform.DB) {
+func openStore(t testing.TB) (*orders.SQLiteStore, *sqlite.DB) {
 	t.Helper()
-	db, err := platform.OpenDB(context.Background(), filepath.Join(t.TempDir(), "orders.db"), orders.Migrations...)
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "orders.db"), orders.Migrations...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,14 +15,17 @@ import (
 	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery/memory"
 	"github.com/switchyard/switchyard/examples/ecommerce/catalog"
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/authn"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/call"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/instance"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/sqlite"
 	"github.com/switchyard/switchyard/examples/ecommerce/orders"
 	"github.com/switchyard/switchyard/examples/ecommerce/users"
 	shttp "github.com/switchyard/switchyard/transport/http"
 )
 
 // shop runs the real users, catalog and orders services, each through
-// platform.Serve on 127.0.0.1:0 and registered in one discovery/memory
+// instance.Run on 127.0.0.1:0 and registered in one discovery/memory
 // registry; orders finds users and catalog, and the keys that verify
 // tokens, only through the registry and the client chain.
 type shop struct {
@@ -31,7 +34,7 @@ type shop struct {
 	http   *http.Client
 	// signup, login and products call users and catalog the way any
 	// other service would.
-	signup, login, products, product *platform.Client
+	signup, login, products, product *call.Client
 }
 
 func startShop(t *testing.T) *shop {
@@ -58,25 +61,25 @@ func startShop(t *testing.T) *shop {
 		ready := make(chan struct{})
 		done := make(chan error, 1)
 		go func() {
-			done <- platform.Serve(ctx, platform.ServeOptions{
+			done <- instance.Run(ctx, instance.Config{
 				Service: name, Handler: h, Listener: ln, Registrar: reg, Logger: logger,
 				DrainDelay: -1, OnReady: func(net.Addr) { close(ready) },
 			})
 		}()
 		stops = append(stops, func() {
 			if err := <-done; err != nil {
-				t.Errorf("%s: Serve: %v", name, err)
+				t.Errorf("%s: instance.Run: %v", name, err)
 			}
 		})
 		select {
 		case <-ready:
 		case err := <-done:
-			t.Fatalf("%s: Serve: %v", name, err)
+			t.Fatalf("%s: instance.Run: %v", name, err)
 		}
 		return "http://" + ln.Addr().String()
 	}
-	open := func(name string, migrations []platform.Migration) *platform.DB {
-		db, err := platform.OpenDB(ctx, filepath.Join(dir, name+".db"), migrations...)
+	open := func(name string, migrations []sqlite.Migration) *sqlite.DB {
+		db, err := sqlite.Open(ctx, filepath.Join(dir, name+".db"), migrations...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,7 +104,7 @@ func startShop(t *testing.T) *shop {
 	run("users", uh)
 
 	// catalog, verifying admin tokens with users' JWKS through discovery
-	v, err := platform.NewVerifier(ctx, reg)
+	v, err := authn.NewVerifier(ctx, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,8 +121,8 @@ func startShop(t *testing.T) *shop {
 	stops = append(stops, cleanup)
 	s := &shop{reg: reg, orders: run("orders", h), http: &http.Client{Transport: shttp.DefaultTransport, Timeout: 30 * time.Second}}
 
-	client := func(service, method, path string) *platform.Client {
-		c, err := platform.NewClient(ctx, reg, service, method, path, client.Config{})
+	client := func(service, method, path string) *call.Client {
+		c, err := call.New(ctx, reg, service, method, path, client.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,12 +140,12 @@ func startShop(t *testing.T) *shop {
 func (s *shop) user(t *testing.T, email string) (id, token string) {
 	t.Helper()
 	ctx := context.Background()
-	u, err := platform.CallJSON[users.User](ctx, s.signup, platform.Request{
+	u, err := call.JSON[users.User](ctx, s.signup, call.Request{
 		Body: users.SignupRequest{Email: email, Password: "correct horse", Name: "Tester"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := platform.CallJSON[users.Token](ctx, s.login, platform.Request{
+	tok, err := call.JSON[users.Token](ctx, s.login, call.Request{
 		Body: users.LoginRequest{Email: email, Password: "correct horse"}})
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +155,7 @@ func (s *shop) user(t *testing.T, email string) (id, token string) {
 
 func (s *shop) stock(t *testing.T, id string) int64 {
 	t.Helper()
-	p, err := platform.CallJSON[catalog.Product](context.Background(), s.product, platform.Request{Path: "/v1/products/" + id})
+	p, err := call.JSON[catalog.Product](context.Background(), s.product, call.Request{Path: "/v1/products/" + id})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +201,7 @@ func TestShop(t *testing.T) {
 	alice, aliceTok := s.user(t, "alice@example.com")
 	_, bobTok := s.user(t, "bob@example.com")
 
-	page, err := platform.CallJSON[catalog.Page](context.Background(), s.products, platform.Request{})
+	page, err := call.JSON[catalog.Page](context.Background(), s.products, call.Request{})
 	if err != nil || len(page.Products) < 2 {
 		t.Fatalf("products: %d, %v", len(page.Products), err)
 	}

@@ -13,7 +13,12 @@ import (
 	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery"
 
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/authn"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/instance"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/registry"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/settings"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/sqlite"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/telemetry"
 	shttp "github.com/switchyard/switchyard/transport/http"
 )
 
@@ -28,14 +33,14 @@ const DBFile = "orders.db"
 // migrating it), joins the registry, follows users and catalog through the
 // client chain, verifies tokens with
 // the users service's JWKS (fetched through discovery), starts the
-// [Sweeper], and serves the API with platform.Serve until ctx ends or the
+// [Sweeper], and serves the API with instance.Run until ctx ends or the
 // process is signalled; then it drains, stops the sweeper and returns nil.
 // Replicas share the database file.
-func Run(ctx context.Context, cfg platform.ServiceConfig) error { return RunWith(ctx, cfg) }
+func Run(ctx context.Context, cfg settings.Service) error { return RunWith(ctx, cfg) }
 
 // RunWith is Run with opts passed to NewService and NewSweeper after the
 // defaults (tests shorten the lease or the sweep interval).
-func RunWith(ctx context.Context, cfg platform.ServiceConfig, opts ...Option) (err error) {
+func RunWith(ctx context.Context, cfg settings.Service, opts ...Option) (err error) {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -46,18 +51,18 @@ func RunWith(ctx context.Context, cfg platform.ServiceConfig, opts ...Option) (e
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return fmt.Errorf("orders: data directory (--data): %w", err)
 	}
-	db, err := platform.OpenDB(ctx, filepath.Join(cfg.Data, DBFile), Migrations...)
+	db, err := sqlite.Open(ctx, filepath.Join(cfg.Data, DBFile), Migrations...)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	reg, err := platform.Connect(ctx, cfg.Registry)
+	reg, err := registry.Connect(ctx, cfg.Registry)
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, reg.Close()) }()
 
-	tel, err := platform.NewTelemetry(ServiceName)
+	tel, err := telemetry.New(ServiceName)
 	if err != nil {
 		return err
 	}
@@ -75,7 +80,7 @@ func RunWith(ctx context.Context, cfg platform.ServiceConfig, opts ...Option) (e
 	}
 	defer cleanup()
 
-	return platform.Serve(ctx, platform.ServeOptions{
+	return instance.Run(ctx, instance.Config{
 		Service:    ServiceName,
 		Handler:    h,
 		Listen:     cfg.Listen,
@@ -95,12 +100,12 @@ type HandlerConfig struct {
 	Store Store
 	// Resolver finds the users and catalog instances.
 	Resolver discovery.Resolver
-	// Authenticator checks bearer tokens. Nil means a platform.Verifier
+	// Authenticator checks bearer tokens. Nil means an authn.Verifier
 	// with the keys of the users service, found through Resolver.
 	Authenticator Authenticator
 	// Telemetry records the calls to users and catalog. Nil means they
 	// are not recorded.
-	Telemetry *platform.Telemetry
+	Telemetry *telemetry.Instruments
 	// Logger receives the service's and the sweeper's warnings. Nil means
 	// slog.Default().
 	Logger *slog.Logger
@@ -145,14 +150,14 @@ func NewHandler(ctx context.Context, c HandlerConfig) (h *http.ServeMux, cleanup
 		return nil, nil, err
 	}
 	closers = append(closers, catalog.Close)
-	authn := c.Authenticator
-	if authn == nil {
-		v, err := platform.NewVerifier(ctx, c.Resolver)
+	guard := c.Authenticator
+	if guard == nil {
+		v, err := authn.NewVerifier(ctx, c.Resolver)
 		if err != nil {
 			return nil, nil, err
 		}
 		closers = append(closers, v.Close)
-		authn = v
+		guard = v
 	}
 	opts := c.Options
 	if c.Logger != nil {
@@ -167,7 +172,7 @@ func NewHandler(ctx context.Context, c HandlerConfig) (h *http.ServeMux, cleanup
 	sw := NewSweeper(c.Store, catalog, opts...)
 	sw.Start()
 	closers = append(closers, func() error { sw.Stop(); return nil })
-	return NewHTTPHandler(MakeEndpoints(svc), authn), cleanup, nil
+	return NewHTTPHandler(MakeEndpoints(svc), guard), cleanup, nil
 }
 
 // dependencyWait bounds how long Run waits for its dependencies to appear

@@ -14,7 +14,9 @@ import (
 	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery/etcd/embedded"
 	"github.com/switchyard/switchyard/examples/ecommerce/catalog"
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/call"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/registry"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/settings"
 	"github.com/switchyard/switchyard/examples/ecommerce/orders"
 	"github.com/switchyard/switchyard/examples/ecommerce/users"
 	shttp "github.com/switchyard/switchyard/transport/http"
@@ -36,7 +38,7 @@ func TestRun(t *testing.T) {
 	}
 	defer etcd.Close()
 	defer shttp.DefaultTransport.CloseIdleConnections()
-	cfg := platform.ServiceConfig{
+	cfg := settings.Service{
 		Registry: "etcd://" + etcd.Addr(), Listen: "127.0.0.1:0", Data: t.TempDir(),
 		Logger: slog.New(slog.DiscardHandler), DrainDelay: -1,
 	}
@@ -61,13 +63,13 @@ func TestRun(t *testing.T) {
 		}
 	}()
 
-	reg, err := platform.Connect(ctx, cfg.Registry)
+	reg, err := registry.Connect(ctx, cfg.Registry)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer reg.Close()
-	client := func(service, method, path string) *platform.Client {
-		c, err := platform.NewClient(ctx, reg.Resolver, service, method, path, client.Config{})
+	client := func(service, method, path string) *call.Client {
+		c, err := call.New(ctx, reg.Resolver, service, method, path, client.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,7 +86,7 @@ func TestRun(t *testing.T) {
 	// Wait until every client's balancer sees the instances it needs:
 	// both orders replicas, and the users and catalog instances. Each
 	// client follows the registry on its own.
-	for _, c := range []*platform.Client{place, get, cancelOrder, signup, login, products} {
+	for _, c := range []*call.Client{place, get, cancelOrder, signup, login, products} {
 		want := 1
 		if c == place || c == get || c == cancelOrder {
 			want = 2
@@ -98,22 +100,22 @@ func TestRun(t *testing.T) {
 		}
 	}
 
-	if _, err := signup.Call(ctx, platform.Request{Body: users.SignupRequest{Email: "a@example.com", Password: "correct horse", Name: "A"}}); err != nil {
+	if _, err := signup.Call(ctx, call.Request{Body: users.SignupRequest{Email: "a@example.com", Password: "correct horse", Name: "A"}}); err != nil {
 		t.Fatal(err)
 	}
-	tok, err := platform.CallJSON[users.Token](ctx, login, platform.Request{Body: users.LoginRequest{Email: "a@example.com", Password: "correct horse"}})
+	tok, err := call.JSON[users.Token](ctx, login, call.Request{Body: users.LoginRequest{Email: "a@example.com", Password: "correct horse"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	authz := http.Header{"Authorization": {"Bearer " + tok.Token}}
-	page, err := platform.CallJSON[catalog.Page](ctx, products, platform.Request{})
+	page, err := call.JSON[catalog.Page](ctx, products, call.Request{})
 	if err != nil || len(page.Products) == 0 {
 		t.Fatalf("products: %v", err)
 	}
 	p := page.Products[0]
 	stock := func() int64 {
 		t.Helper()
-		got, err := platform.CallJSON[catalog.Product](ctx, products, platform.Request{Path: "/v1/products/" + p.ID})
+		got, err := call.JSON[catalog.Product](ctx, products, call.Request{Path: "/v1/products/" + p.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,7 +129,7 @@ func TestRun(t *testing.T) {
 	for i := 0; ; i++ {
 		h := authz.Clone()
 		h.Set(orders.HeaderIdempotencyKey, fmt.Sprint("warm-up-", i))
-		_, err := place.Call(ctx, platform.Request{Header: h, Body: body})
+		_, err := place.Call(ctx, call.Request{Header: h, Body: body})
 		if err == nil {
 			break
 		}
@@ -148,7 +150,7 @@ func TestRun(t *testing.T) {
 	)
 	for range 10 {
 		wg.Go(func() {
-			b, err := place.Call(ctx, platform.Request{Header: hdr, Body: body})
+			b, err := place.Call(ctx, call.Request{Header: hdr, Body: body})
 			mu.Lock()
 			defer mu.Unlock()
 			var re *shttp.ResponseError
@@ -176,12 +178,12 @@ func TestRun(t *testing.T) {
 		t.Fatalf("stock %d, want %d: one reservation for one key", got, p.Stock-1)
 	}
 	for range 4 { // both replicas read the shared database
-		b, err := get.Call(ctx, platform.Request{Path: "/v1/orders/" + o.ID, Header: authz})
+		b, err := get.Call(ctx, call.Request{Path: "/v1/orders/" + o.ID, Header: authz})
 		if err != nil || !bytes.Equal(b, created[0]) {
 			t.Fatalf("get: %s, %v", b, err)
 		}
 	}
-	c, err := platform.CallJSON[orders.Order](ctx, cancelOrder, platform.Request{Path: "/v1/orders/" + o.ID + "/cancel", Header: authz})
+	c, err := call.JSON[orders.Order](ctx, cancelOrder, call.Request{Path: "/v1/orders/" + o.ID + "/cancel", Header: authz})
 	if err != nil || c.Status != orders.StatusCancelled {
 		t.Fatalf("cancel: %+v, %v", c, err)
 	}

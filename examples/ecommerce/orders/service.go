@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/ids"
 )
 
 // Order statuses. An order is created confirmed (its stock reserved) and
@@ -233,7 +233,7 @@ func newConfig(opts []Option) config {
 		interval: DefaultSweepInterval,
 		batch:    DefaultSweepBatch,
 		logger:   slog.Default(),
-		newID:    func() string { return platform.NewID("ord") },
+		newID:    func() string { return ids.New("ord") },
 	}
 	for _, o := range opts {
 		o(&c)
@@ -274,7 +274,7 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithOrderIDs sets the function that chooses new order ids. Default
-// platform.NewID("ord").
+// ids.New("ord").
 func WithOrderIDs(f func() string) Option {
 	return func(cfg *config) {
 		if f != nil {

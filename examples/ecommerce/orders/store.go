@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/sqlite"
 )
 
 // ErrClaimLost is returned by [Store.Complete] and [Store.Free] when the
@@ -122,9 +122,9 @@ type Store interface {
 }
 
 // Migrations is the schema history of the orders database, for
-// platform.OpenDB. Append; never edit.
-var Migrations = []platform.Migration{
-	platform.SQL(
+// sqlite.Open. Append; never edit.
+var Migrations = []sqlite.Migration{
+	sqlite.SQL(
 		`CREATE TABLE orders (
 			id          TEXT PRIMARY KEY,
 			user_id     TEXT NOT NULL,
@@ -175,7 +175,7 @@ var Migrations = []platform.Migration{
 	// A done key keeps its answer as the service knows it (the Answer as
 	// JSON: the order as placed, or the refusal), not as an HTTP status
 	// and body: the transport writes it, first time and replays alike.
-	platform.SQL(
+	sqlite.SQL(
 		`UPDATE idempotency_keys SET response_body = CASE response_status
 			WHEN 201 THEN CAST('{"order":' || CAST(response_body AS TEXT) || '}' AS BLOB)
 			ELSE CAST('{"out_of_stock":true}' AS BLOB) END
@@ -185,19 +185,19 @@ var Migrations = []platform.Migration{
 	),
 }
 
-// SQLiteStore is the [Store] on a SQLite database opened with platform.OpenDB
+// SQLiteStore is the [Store] on a SQLite database opened with sqlite.Open
 // and [Migrations]. Write methods run in IMMEDIATE transactions, so claims
 // are atomic across the replicas that share the file. It is safe for
 // concurrent use.
 type SQLiteStore struct {
-	db *platform.DB
+	db *sqlite.DB
 }
 
 var _ Store = (*SQLiteStore)(nil)
 
 // NewSQLiteStore returns the store on db, which must have been opened with
 // [Migrations].
-func NewSQLiteStore(db *platform.DB) *SQLiteStore { return &SQLiteStore{db: db} }
+func NewSQLiteStore(db *sqlite.DB) *SQLiteStore { return &SQLiteStore{db: db} }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/sqlite"
 	"github.com/switchyard/switchyard/examples/ecommerce/orders"
 )
 
@@ -111,7 +111,7 @@ func TestStoreClaimIsAtomicAcrossReplicas(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "orders.db")
 	var stores []*orders.SQLiteStore
 	for range 2 {
-		db, err := platform.OpenDB(context.Background(), path, orders.Migrations...)
+		db, err := sqlite.Open(context.Background(), path, orders.Migrations...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -201,7 +201,7 @@ func TestStoreAbandonStale(t *testing.T) {
 func TestStoreMigratesHTTPAnswers(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "orders.db")
-	db, err := platform.OpenDB(ctx, path, orders.Migrations[:1]...)
+	db, err := sqlite.Open(ctx, path, orders.Migrations[:1]...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestStoreMigratesHTTPAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	db, err = platform.OpenDB(ctx, path, orders.Migrations...)
+	db, err = sqlite.Open(ctx, path, orders.Migrations...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 
 	kithttp "github.com/go-kit/kit/transport/http"
 
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/authn"
 	"github.com/switchyard/switchyard/middleware/auth"
 	shttp "github.com/switchyard/switchyard/transport/http"
 )
@@ -25,8 +25,8 @@ const (
 
 // Authenticator guards a handler: it calls next only for requests with a
 // valid token and puts the token's claims in the request context.
-// *auth.Validator and *platform.Verifier implement it.
-type Authenticator = platform.Authenticator
+// *auth.Validator and *authn.Verifier implement it.
+type Authenticator = authn.Authenticator
 
 // NewHTTPHandler returns the service's HTTP API on a new ServeMux, every
 // route behind a (401 without a valid bearer token):

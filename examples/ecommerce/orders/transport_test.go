@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/authn"
 	"github.com/switchyard/switchyard/examples/ecommerce/orders"
 	"github.com/switchyard/switchyard/middleware/auth"
 	shttp "github.com/switchyard/switchyard/transport/http"
@@ -38,7 +38,7 @@ func newHTTPEnv(t *testing.T, wrap func(orders.Store) orders.Store) *httpEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := platform.NewValidator(auth.StaticKeys(auth.Key{ID: platform.KeyID(pub), Alg: platform.Algorithm, Public: pub}))
+	v, err := authn.NewValidator(auth.StaticKeys(auth.Key{ID: authn.KeyID(pub), Alg: authn.Algorithm, Public: pub}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func newHTTPEnv(t *testing.T, wrap func(orders.Store) orders.Store) *httpEnv {
 
 func (h *httpEnv) token(t *testing.T, user string) string {
 	t.Helper()
-	tok, err := platform.SignToken(h.key, platform.TokenClaims{UserID: user, Email: user + "@example.com", Role: platform.RoleUser}, time.Now(), time.Hour)
+	tok, err := authn.SignToken(h.key, authn.TokenClaims{UserID: user, Email: user + "@example.com", Role: authn.RoleUser}, time.Now(), time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/authn"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/ids"
 )
 
 // AdminName is the name of the admin account EnsureAdmin creates.
@@ -43,7 +44,7 @@ func EnsureAdmin(ctx context.Context, store Store, email, password string, opts 
 	}
 	r, err := store.ByEmail(ctx, email)
 	switch {
-	case err == nil && r.Role == platform.RoleAdmin:
+	case err == nil && r.Role == authn.RoleAdmin:
 		if ok, verr := VerifyPassword(r.PasswordHash, password); verr == nil && ok {
 			return r.User, nil
 		}
@@ -55,7 +56,7 @@ func EnsureAdmin(ctx context.Context, store Store, email, password string, opts 
 		return User{}, fmt.Errorf("users: admin account: %w", err)
 	}
 	r, err = store.PutAdmin(ctx, Record{
-		User:         User{ID: platform.NewID(userIDPrefix), Email: email, Name: AdminName, Role: platform.RoleAdmin},
+		User:         User{ID: ids.New(userIDPrefix), Email: email, Name: AdminName, Role: authn.RoleAdmin},
 		PasswordHash: hash,
 		CreatedAt:    s.now().UTC(),
 	})

@@ -8,7 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/authn"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/sqlite"
 	"github.com/switchyard/switchyard/examples/ecommerce/users"
 )
 
@@ -23,7 +24,7 @@ func TestAdminBootstrap(t *testing.T) {
 		}
 	}
 	a, err := users.EnsureAdmin(ctx, f.store, " ROOT@shop.example ", "admin password", users.WithArgon2(cheap))
-	if err != nil || a.Role != platform.RoleAdmin || a.Email != adminEmail || a.Name != users.AdminName {
+	if err != nil || a.Role != authn.RoleAdmin || a.Email != adminEmail || a.Name != users.AdminName {
 		t.Fatalf("EnsureAdmin: %+v, %v", a, err)
 	}
 	if _, err := f.svc.Signup(ctx, adminEmail, "12345678", "Impostor"); !errors.Is(err, users.ErrEmailTaken) {
@@ -33,15 +34,15 @@ func TestAdminBootstrap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := verify(t, f, tok.Token, time.Now()); c.Subject != a.ID || c.String("role") != platform.RoleAdmin {
+	if c := verify(t, f, tok.Token, time.Now()); c.Subject != a.ID || c.String("role") != authn.RoleAdmin {
 		t.Fatalf("admin token claims %+v", c)
 	}
-	if u, err := f.svc.Signup(ctx, "someone@example.com", "12345678", "Someone"); err != nil || u.Role != platform.RoleUser {
+	if u, err := f.svc.Signup(ctx, "someone@example.com", "12345678", "Someone"); err != nil || u.Role != authn.RoleUser {
 		t.Fatalf("ordinary user: %+v, %v", u, err)
 	}
 
 	none := newFixture(t, users.WithAdminEmail(""))
-	if u, err := none.svc.Signup(ctx, adminEmail, "12345678", "Root"); err != nil || u.Role != platform.RoleUser {
+	if u, err := none.svc.Signup(ctx, adminEmail, "12345678", "Root"); err != nil || u.Role != authn.RoleUser {
 		t.Fatalf("without --admin-email: %+v, %v", u, err)
 	}
 }
@@ -80,7 +81,7 @@ func TestEnsureAdminIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, err := users.EnsureAdmin(ctx, g.store, "boss@example.com", "configured password", users.WithArgon2(cheap))
-	if err != nil || a.ID != u.ID || a.Role != platform.RoleAdmin || a.Name != "Boss" {
+	if err != nil || a.ID != u.ID || a.Role != authn.RoleAdmin || a.Name != "Boss" {
 		t.Fatalf("promoted: %+v, %v", a, err)
 	}
 	if _, err := g.svc.Login(ctx, "boss@example.com", "their password"); !errors.Is(err, users.ErrInvalidCredentials) {
@@ -111,7 +112,7 @@ func TestEnsureAdminInvalid(t *testing.T) {
 func TestEnsureAdminConcurrent(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	other, err := platform.OpenDB(ctx, f.path, users.Migrations...)
+	other, err := sqlite.Open(ctx, f.path, users.Migrations...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/go-kit/kit/endpoint"
 
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/authn"
 )
 
 // Endpoints are the users service's operations as go-kit endpoints, one per
@@ -60,7 +60,7 @@ func MakeEndpoints(s Service) Endpoints {
 			return s.Login(ctx, req.Email, req.Password)
 		},
 		Me: func(ctx context.Context, _ any) (any, error) {
-			id := platform.UserID(ctx)
+			id := authn.UserID(ctx)
 			if id == "" {
 				return nil, ErrNotFound
 			}

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/sqlite"
 	"github.com/switchyard/switchyard/examples/ecommerce/users"
 )
 
@@ -17,7 +17,7 @@ const adminEmail = "root@shop.example"
 
 type fixture struct {
 	path  string
-	db    *platform.DB
+	db    *sqlite.DB
 	store *users.SQLiteStore
 	key   ed25519.PrivateKey
 	svc   users.Service
@@ -27,7 +27,7 @@ func newFixture(t testing.TB, opts ...users.Option) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, users.DBFile)
-	db, err := platform.OpenDB(context.Background(), path, users.Migrations...)
+	db, err := sqlite.Open(context.Background(), path, users.Migrations...)
 	if err != nil {
 		t.Fatal(err)
 	}

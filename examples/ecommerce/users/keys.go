@@ -9,7 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/private"
 )
 
 // KeyFile is the name of the signing key's file in the data directory.
@@ -21,7 +21,7 @@ var ErrKey = errors.New("users: signing key")
 // LoadOrCreateKey returns the Ed25519 signing key stored in dir/KeyFile as a
 // PEM "PRIVATE KEY" block (PKCS #8), creating it with mode 0600 if the file
 // does not exist and setting an existing one to exactly 0600 if it has any
-// other mode (platform.Tighten, logged to slog.Default()). Creation is atomic and race-free between
+// other mode (private.Tighten, logged to slog.Default()). Creation is atomic and race-free between
 // processes: the key is written and synced to a temporary file, which is then
 // hard-linked to the final name, an operation that fails if the name exists. Two replicas
 // starting together therefore end up with the same key: the loser of the race
@@ -30,7 +30,7 @@ func LoadOrCreateKey(dir string) (ed25519.PrivateKey, error) {
 	path := filepath.Join(dir, KeyFile)
 	// A key file left readable by others (an older build, a copy) is made
 	// private before use; the change is logged.
-	if err := platform.Tighten(path, nil); err != nil {
+	if err := private.Tighten(path, nil); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrKey, err)
 	}
 	if key, err := readKey(path); !errors.Is(err, os.ErrNotExist) {

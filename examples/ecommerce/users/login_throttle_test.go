@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/sqlite"
 	"github.com/switchyard/switchyard/examples/ecommerce/users"
 	"github.com/switchyard/switchyard/internal/clock"
 )
@@ -57,7 +57,7 @@ func TestLoginOwnerDuringAttack(t *testing.T) {
 	if _, err := f.svc.Login(from("192.0.2.10"), "ann@example.com", "correct horse"); err != nil {
 		t.Fatal(err)
 	}
-	other, err := platform.OpenDB(ctx, f.path, users.Migrations...)
+	other, err := sqlite.Open(ctx, f.path, users.Migrations...)
 	if err != nil {
 		t.Fatal(err)
 	}

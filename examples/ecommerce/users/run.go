@@ -9,7 +9,11 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/authn"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/instance"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/registry"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/settings"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/sqlite"
 	"github.com/switchyard/switchyard/middleware/auth"
 	shttp "github.com/switchyard/switchyard/transport/http"
 )
@@ -22,18 +26,18 @@ const DBFile = "users.db"
 // the signing key in cfg.Data (creating both on first start), creates or
 // updates the admin account from cfg.AdminEmail and the password that
 // cfg.ReadAdminPassword returns ([EnsureAdmin]), joins the registry at
-// cfg.Registry and serves on cfg.Listen as "users" through platform.Serve.
+// cfg.Registry and serves on cfg.Listen as "users" through instance.Run.
 // Every replica pointed at the same data directory shares the database and
 // the key. With an admin e-mail address but no password it fails before
 // opening anything. Logins are throttled by the X-Forwarded-For client only
 // when the peer is loopback ([DefaultTrustedProxies]), as the gateway is
 // when "ecommerce up" runs the shop; any other peer is the client itself.
-func Run(ctx context.Context, cfg platform.ServiceConfig) error { return RunWith(ctx, cfg) }
+func Run(ctx context.Context, cfg settings.Service) error { return RunWith(ctx, cfg) }
 
 // RunWith is Run with opts passed to EnsureAdmin and NewService after the
 // admin address and the logger (tests use WithArgon2 with cheap
 // parameters).
-func RunWith(ctx context.Context, cfg platform.ServiceConfig, opts ...Option) error {
+func RunWith(ctx context.Context, cfg settings.Service, opts ...Option) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -46,11 +50,11 @@ func RunWith(ctx context.Context, cfg platform.ServiceConfig, opts ...Option) er
 		log = slog.Default()
 	}
 	if cfg.AdminEmail != "" {
-		from := platform.EnvName("admin-password")
+		from := settings.EnvName("admin-password")
 		if cfg.AdminPasswordFile != "" {
 			from = "--admin-password-file " + cfg.AdminPasswordFile
 			if cfg.AdminPassword != "" {
-				log.Warn("users: both --admin-password-file and "+platform.EnvName("admin-password")+" are set; using the file",
+				log.Warn("users: both --admin-password-file and "+settings.EnvName("admin-password")+" are set; using the file",
 					"file", cfg.AdminPasswordFile)
 			}
 		}
@@ -61,7 +65,7 @@ func RunWith(ctx context.Context, cfg platform.ServiceConfig, opts ...Option) er
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return fmt.Errorf("users: data directory (--data): %w", err)
 	}
-	db, err := platform.OpenDB(ctx, filepath.Join(cfg.Data, DBFile), Migrations...)
+	db, err := sqlite.Open(ctx, filepath.Join(cfg.Data, DBFile), Migrations...)
 	if err != nil {
 		return err
 	}
@@ -87,12 +91,12 @@ func RunWith(ctx context.Context, cfg platform.ServiceConfig, opts ...Option) er
 	if err != nil {
 		return err
 	}
-	reg, err := platform.Connect(ctx, cfg.Registry)
+	reg, err := registry.Connect(ctx, cfg.Registry)
 	if err != nil {
 		return err
 	}
 	defer reg.Close()
-	return platform.Serve(ctx, platform.ServeOptions{
+	return instance.Run(ctx, instance.Config{
 		Service:    ServiceName,
 		Handler:    h,
 		Listen:     cfg.Listen,
@@ -109,7 +113,7 @@ func RunWith(ctx context.Context, cfg platform.ServiceConfig, opts ...Option) er
 // needs no JWKS fetch). opts are passed to [NewHTTPHandler].
 func NewHandler(svc Service, key ed25519.PrivateKey, opts ...HandlerOption) (*http.ServeMux, error) {
 	pub := key.Public().(ed25519.PublicKey)
-	v, err := platform.NewValidator(auth.StaticKeys(auth.Key{ID: platform.KeyID(pub), Alg: platform.Algorithm, Public: pub}))
+	v, err := authn.NewValidator(auth.StaticKeys(auth.Key{ID: authn.KeyID(pub), Alg: authn.Algorithm, Public: pub}))
 	if err != nil {
 		return nil, err
 	}

@@ -13,7 +13,11 @@ import (
 
 	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery/etcd/embedded"
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/authn"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/call"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/registry"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/settings"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/sqlite"
 	"github.com/switchyard/switchyard/examples/ecommerce/users"
 	shttp "github.com/switchyard/switchyard/transport/http"
 )
@@ -30,7 +34,7 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { etcd.Close() })
-	cfg := platform.ServiceConfig{
+	cfg := settings.Service{
 		Registry: "etcd://" + etcd.Addr(), Listen: "127.0.0.1:0", Data: t.TempDir(),
 		AdminEmail: "root@shop.example", AdminPasswordFile: passwordFile(t, "admin password\n", 0o600),
 		Logger: slog.New(slog.DiscardHandler), DrainDelay: -1,
@@ -55,17 +59,17 @@ func TestRun(t *testing.T) {
 		}
 	})
 
-	reg, err := platform.Connect(ctx, cfg.Registry)
+	reg, err := registry.Connect(ctx, cfg.Registry)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer reg.Close()
-	signup, err := platform.NewClient(ctx, reg.Resolver, "users", http.MethodPost, "/v1/users", client.Config{})
+	signup, err := call.New(ctx, reg.Resolver, "users", http.MethodPost, "/v1/users", client.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer signup.Close()
-	login, err := platform.NewClient(ctx, reg.Resolver, "users", http.MethodPost, "/v1/login", client.Config{})
+	login, err := call.New(ctx, reg.Resolver, "users", http.MethodPost, "/v1/login", client.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,26 +83,26 @@ func TestRun(t *testing.T) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	u, err := platform.CallJSON[users.User](ctx, signup, platform.Request{
+	u, err := call.JSON[users.User](ctx, signup, call.Request{
 		Body: users.SignupRequest{Email: "ann@shop.example", Password: "12345678", Name: "Ann"}})
-	if err != nil || u.Role != platform.RoleUser {
+	if err != nil || u.Role != authn.RoleUser {
 		t.Fatalf("signup: %+v, %v", u, err)
 	}
 	for _, email := range []string{"ann@shop.example", "root@shop.example"} {
-		_, err = signup.Call(ctx, platform.Request{Body: users.SignupRequest{Email: email, Password: "12345678", Name: "Root"}})
+		_, err = signup.Call(ctx, call.Request{Body: users.SignupRequest{Email: email, Password: "12345678", Name: "Root"}})
 		var re *shttp.ResponseError
 		if !errors.As(err, &re) || re.Status != 409 || re.Code != "email_taken" {
 			t.Fatalf("sign-up with %s: %v, want 409 email_taken", email, err)
 		}
 	}
 
-	v, err := platform.NewVerifier(ctx, reg.Resolver)
+	v, err := authn.NewVerifier(ctx, reg.Resolver)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer v.Close()
 	for range 4 { // both replicas sign with the one shared key
-		tok, err := platform.CallJSON[users.Token](ctx, login, platform.Request{
+		tok, err := call.JSON[users.Token](ctx, login, call.Request{
 			Body: users.LoginRequest{Email: "ann@shop.example", Password: "12345678"}})
 		if err != nil {
 			t.Fatal(err)
@@ -107,12 +111,12 @@ func TestRun(t *testing.T) {
 		if err != nil || c.Subject != u.ID {
 			t.Fatalf("token: %+v, %v", c, err)
 		}
-		tok, err = platform.CallJSON[users.Token](ctx, login, platform.Request{
+		tok, err = call.JSON[users.Token](ctx, login, call.Request{
 			Body: users.LoginRequest{Email: "root@shop.example", Password: "admin password"}})
 		if err != nil {
 			t.Fatalf("admin login: %v", err)
 		}
-		if c, err = v.Validate(ctx, tok.Token); err != nil || c.String("role") != platform.RoleAdmin {
+		if c, err = v.Validate(ctx, tok.Token); err != nil || c.String("role") != authn.RoleAdmin {
 			t.Fatalf("admin token: %+v, %v", c, err)
 		}
 	}
@@ -124,7 +128,7 @@ func TestRun(t *testing.T) {
 			t.Fatalf("Run after stop: %v", err)
 		}
 	}
-	db, err := platform.OpenDB(ctx, filepath.Join(cfg.Data, users.DBFile), users.Migrations...)
+	db, err := sqlite.Open(ctx, filepath.Join(cfg.Data, users.DBFile), users.Migrations...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,19 +157,19 @@ func passwordFile(t *testing.T, content string, mode os.FileMode) string {
 func TestRunAdminPasswordErrors(t *testing.T) {
 	tests := []struct {
 		name    string
-		edit    func(*platform.ServiceConfig)
+		edit    func(*settings.Service)
 		wantErr string
 	}{
-		{"no password", func(*platform.ServiceConfig) {}, "ECOMMERCE_ADMIN_PASSWORD or --admin-password-file"},
-		{"missing file", func(c *platform.ServiceConfig) { c.AdminPasswordFile = filepath.Join(t.TempDir(), "nope") }, "no such file"},
-		{"group readable", func(c *platform.ServiceConfig) { c.AdminPasswordFile = passwordFile(t, "admin password", 0o640) }, "chmod 600"},
-		{"empty file", func(c *platform.ServiceConfig) { c.AdminPasswordFile = passwordFile(t, "\n", 0o600) }, "is empty"},
-		{"short in file", func(c *platform.ServiceConfig) { c.AdminPasswordFile = passwordFile(t, "short\n", 0o600) }, "password must be 8 to 1024 characters"},
-		{"short in environment", func(c *platform.ServiceConfig) { c.AdminPassword = "short" }, "password must be 8 to 1024 characters"},
+		{"no password", func(*settings.Service) {}, "ECOMMERCE_ADMIN_PASSWORD or --admin-password-file"},
+		{"missing file", func(c *settings.Service) { c.AdminPasswordFile = filepath.Join(t.TempDir(), "nope") }, "no such file"},
+		{"group readable", func(c *settings.Service) { c.AdminPasswordFile = passwordFile(t, "admin password", 0o640) }, "chmod 600"},
+		{"empty file", func(c *settings.Service) { c.AdminPasswordFile = passwordFile(t, "\n", 0o600) }, "is empty"},
+		{"short in file", func(c *settings.Service) { c.AdminPasswordFile = passwordFile(t, "short\n", 0o600) }, "password must be 8 to 1024 characters"},
+		{"short in environment", func(c *settings.Service) { c.AdminPassword = "short" }, "password must be 8 to 1024 characters"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := platform.ServiceConfig{
+			cfg := settings.Service{
 				Registry: "etcd://127.0.0.1:1", Listen: "127.0.0.1:0", Data: t.TempDir(),
 				AdminEmail: "root@shop.example", Logger: slog.New(slog.DiscardHandler), DrainDelay: -1,
 			}
@@ -181,7 +185,7 @@ func TestRunAdminPasswordErrors(t *testing.T) {
 }
 
 // sees reports whether every client's balancer holds n instances.
-func sees(n int, clients ...*platform.Client) bool {
+func sees(n int, clients ...*call.Client) bool {
 	for _, c := range clients {
 		if m, _ := c.Endpoint().Balancer().Len(); m != n {
 			return false

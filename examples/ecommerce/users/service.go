@@ -13,7 +13,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/authn"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/ids"
 	"github.com/switchyard/switchyard/middleware/auth"
 )
 
@@ -55,7 +56,7 @@ type User struct {
 	ID    string `json:"id"`
 	Email string `json:"email"`
 	Name  string `json:"name"`
-	Role  string `json:"role"` // platform.RoleUser or platform.RoleAdmin
+	Role  string `json:"role"` // authn.RoleUser or authn.RoleAdmin
 }
 
 // Token is the answer to a login.
@@ -158,7 +159,7 @@ func NewService(store Store, key ed25519.PrivateKey, opts ...Option) (Service, e
 		return nil, fmt.Errorf("%w: not an Ed25519 private key", ErrKey)
 	}
 	pub := key.Public().(ed25519.PublicKey)
-	jwks, err := auth.MarshalJWKS(auth.Key{ID: platform.KeyID(pub), Alg: platform.Algorithm, Public: pub})
+	jwks, err := auth.MarshalJWKS(auth.Key{ID: authn.KeyID(pub), Alg: authn.Algorithm, Public: pub})
 	if err != nil {
 		return nil, err
 	}
@@ -226,7 +227,7 @@ func (s *service) Signup(ctx context.Context, email, password, name string) (Use
 		return User{}, err
 	}
 	r := Record{
-		User:         User{ID: platform.NewID(userIDPrefix), Email: email, Name: name, Role: platform.RoleUser},
+		User:         User{ID: ids.New(userIDPrefix), Email: email, Name: name, Role: authn.RoleUser},
 		PasswordHash: hash,
 		CreatedAt:    s.now().UTC(),
 	}
@@ -272,7 +273,7 @@ func (s *service) Login(ctx context.Context, email, password string) (Token, err
 		s.remember(ctx, r, client)
 	}
 	now := s.now()
-	tok, err := platform.SignToken(s.key, platform.TokenClaims{UserID: r.ID, Email: r.Email, Role: r.Role}, now, s.ttl)
+	tok, err := authn.SignToken(s.key, authn.TokenClaims{UserID: r.ID, Email: r.Email, Role: r.Role}, now, s.ttl)
 	if err != nil {
 		return Token{}, err
 	}

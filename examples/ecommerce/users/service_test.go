@@ -12,7 +12,8 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/authn"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/sqlite"
 	"github.com/switchyard/switchyard/examples/ecommerce/users"
 	"github.com/switchyard/switchyard/middleware/auth"
 )
@@ -49,7 +50,7 @@ func TestSignupValidation(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Signup: %v", err)
 				}
-				if u.Email != tt.wantEmail || u.Role != platform.RoleUser || !strings.HasPrefix(u.ID, "usr_") ||
+				if u.Email != tt.wantEmail || u.Role != authn.RoleUser || !strings.HasPrefix(u.ID, "usr_") ||
 					u.Name != strings.TrimSpace(tt.username) {
 					t.Fatalf("user = %+v", u)
 				}
@@ -79,7 +80,7 @@ func TestSignupDuplicateEmail(t *testing.T) {
 func TestSignupConcurrentDuplicates(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	other, err := platform.OpenDB(ctx, f.path, users.Migrations...)
+	other, err := sqlite.Open(ctx, f.path, users.Migrations...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +161,7 @@ func TestLogin(t *testing.T) {
 				t.Errorf("expires_at = %v, want %v", tok.ExpiresAt, want)
 			}
 			c := verify(t, f, tok.Token, now)
-			if c.Subject != u.ID || c.String("email") != u.Email || c.String("role") != platform.RoleUser {
+			if c.Subject != u.ID || c.String("email") != u.Email || c.String("role") != authn.RoleUser {
 				t.Errorf("claims = %+v", c)
 			}
 		})
@@ -190,7 +191,7 @@ func verify(t *testing.T, f *fixture, tok string, now time.Time) *auth.Claims {
 	var c *auth.Claims
 	synctest.Test(t, func(t *testing.T) {
 		time.Sleep(time.Until(now))
-		v, err := platform.NewValidator(auth.StaticKeys(list...))
+		v, err := authn.NewValidator(auth.StaticKeys(list...))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -199,7 +200,7 @@ func verify(t *testing.T, f *fixture, tok string, now time.Time) *auth.Claims {
 		}
 
 		otherPub, _, _ := ed25519.GenerateKey(nil)
-		other, err := platform.NewValidator(auth.StaticKeys(auth.Key{ID: c.KeyID, Alg: platform.Algorithm, Public: otherPub}))
+		other, err := authn.NewValidator(auth.StaticKeys(auth.Key{ID: c.KeyID, Alg: authn.Algorithm, Public: otherPub}))
 		if err != nil {
 			t.Fatal(err)
 		}

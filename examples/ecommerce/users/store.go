@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/sqlite"
 )
 
 // Record is a user as stored: the public fields and the password hash.
@@ -49,9 +49,9 @@ type Store interface {
 // keeps per user.
 const MaxKnownSources = 20
 
-// Migrations is the users database's schema history, for platform.OpenDB.
-var Migrations = []platform.Migration{
-	platform.SQL(`CREATE TABLE users (
+// Migrations is the users database's schema history, for sqlite.Open.
+var Migrations = []sqlite.Migration{
+	sqlite.SQL(`CREATE TABLE users (
 		id            TEXT PRIMARY KEY,
 		email         TEXT NOT NULL UNIQUE,
 		name          TEXT NOT NULL,
@@ -59,7 +59,7 @@ var Migrations = []platform.Migration{
 		password_hash TEXT NOT NULL,
 		created_at    INTEGER NOT NULL -- Unix milliseconds
 	)`),
-	platform.SQL(`CREATE TABLE login_sources (
+	sqlite.SQL(`CREATE TABLE login_sources (
 		user_id         TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
 		source          TEXT NOT NULL, -- ClientAddr
 		last_success_at INTEGER NOT NULL, -- Unix milliseconds
@@ -67,17 +67,17 @@ var Migrations = []platform.Migration{
 	) WITHOUT ROWID`),
 }
 
-// SQLiteStore is the Store on a platform.DB opened with Migrations.
+// SQLiteStore is the Store on a sqlite.DB opened with Migrations.
 // It is safe for concurrent use, and replicas may share the file.
 type SQLiteStore struct {
-	db *platform.DB
+	db *sqlite.DB
 }
 
 var _ Store = (*SQLiteStore)(nil)
 
 // NewSQLiteStore returns a Store on db, which must have been opened with
 // Migrations.
-func NewSQLiteStore(db *platform.DB) *SQLiteStore { return &SQLiteStore{db: db} }
+func NewSQLiteStore(db *sqlite.DB) *SQLiteStore { return &SQLiteStore{db: db} }
 
 // Create implements Store. The UNIQUE constraint on email, checked with ON
 // CONFLICT DO NOTHING, makes the duplicate check and the insert one atomic

@@ -8,7 +8,7 @@ import (
 
 	kithttp "github.com/go-kit/kit/transport/http"
 
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/authn"
 	shttp "github.com/switchyard/switchyard/transport/http"
 )
 
@@ -24,7 +24,7 @@ import (
 // Every error is the JSON body {"error":{"code","message"}}. Bodies are
 // limited to 1 MiB and unknown fields are ignored. hopts set which peers
 // may name the client of a login ([WithTrustedProxies]).
-func NewHTTPHandler(e Endpoints, v platform.Authenticator, hopts ...HandlerOption) *http.ServeMux {
+func NewHTTPHandler(e Endpoints, v authn.Authenticator, hopts ...HandlerOption) *http.ServeMux {
 	hc := handlerConfig{trusted: DefaultTrustedProxies}
 	for _, o := range hopts {
 		o(&hc)

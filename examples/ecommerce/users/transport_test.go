@@ -11,14 +11,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/authn"
 	"github.com/switchyard/switchyard/examples/ecommerce/users"
 	"github.com/switchyard/switchyard/middleware/auth"
 	shttp "github.com/switchyard/switchyard/transport/http"
 )
 
 // server serves the users routes on 127.0.0.1 behind the library's server
-// defaults (body limit included), as platform.Serve does.
+// defaults (body limit included), as instance.Run does.
 func server(t *testing.T, opts ...users.Option) (*fixture, string) {
 	t.Helper()
 	f := newFixture(t, opts...)
@@ -166,7 +166,7 @@ func TestHTTPJWKS(t *testing.T) {
 		t.Fatalf("JWKS %s: %v", raw, err)
 	}
 	k := doc.Keys[0]
-	kid := platform.KeyID(f.key.Public().(ed25519.PublicKey))
+	kid := authn.KeyID(f.key.Public().(ed25519.PublicKey))
 	if k["kty"] != "OKP" || k["crv"] != "Ed25519" || k["alg"] != "EdDSA" || k["use"] != "sig" || k["kid"] != kid ||
 		k["x"] == "" || k["d"] != "" {
 		t.Fatalf("key %v", k)
@@ -181,7 +181,7 @@ func TestHTTPJWKS(t *testing.T) {
 	for _, k := range keys {
 		list = append(list, k)
 	}
-	v, _ := platform.NewValidator(auth.StaticKeys(list...))
+	v, _ := authn.NewValidator(auth.StaticKeys(list...))
 	if _, err := v.Validate(t.Context(), a.body["token"].(string)); err != nil {
 		t.Fatalf("token does not verify against the published JWKS: %v", err)
 	}

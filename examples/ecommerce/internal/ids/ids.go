@@ -1,4 +1,4 @@
-package platform
+package ids
 
 import "crypto/rand"
 
@@ -11,11 +11,11 @@ const idAlphabet = "abcdefghijklmnopqrstuvwxyz234567"
 // two ids drawn anywhere in the shop's lifetime never collide in practice.
 const idChars = 20
 
-// NewID returns a new opaque id: prefix, "_", and 20 characters of lower-case
+// New returns a new opaque id: prefix, "_", and 20 characters of lower-case
 // base32 from crypto/rand, e.g. "usr_k3j5v2m7q4w6abxzrbsc" (prefix "usr").
 // Callers must not read meaning into the characters after the prefix. It is
 // safe for concurrent use.
-func NewID(prefix string) string {
+func New(prefix string) string {
 	var b [idChars]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
 	out := make([]byte, 0, len(prefix)+1+idChars)

@@ -1,4 +1,4 @@
-package platform
+package sqlite
 
 import (
 	"context"
@@ -11,11 +11,13 @@ import (
 	"strings"
 	"time"
 
-	"modernc.org/sqlite" // registers the "sqlite" driver
+	sqlitedriver "modernc.org/sqlite" // registers the "sqlite" driver
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/private"
 )
 
-// SQLite settings applied to every connection OpenDB makes.
+// SQLite settings applied to every connection Open makes.
 const (
 	// BusyTimeoutMillis is how long a connection waits for another
 	// process's write lock before failing with SQLITE_BUSY: 10 s, far
@@ -27,14 +29,14 @@ const (
 	MaxOpenConns = 8
 )
 
-// ErrSchemaTooNew is returned by OpenDB when the database has been migrated
+// ErrSchemaTooNew is returned by Open when the database has been migrated
 // by a newer build than this one (it records more migrations than it was
 // given).
-var ErrSchemaTooNew = errors.New("platform: database schema is newer than this program")
+var ErrSchemaTooNew = errors.New("sqlite: database schema is newer than this program")
 
 // Migration is one step of a database's schema history, run inside the
 // migration transaction. Steps are numbered by their position in the list
-// given to OpenDB, so append new ones and never reorder or edit old ones.
+// given to Open, so append new ones and never reorder or edit old ones.
 type Migration func(ctx context.Context, tx *sql.Tx) error
 
 // SQL returns a Migration that executes stmts in order.
@@ -49,7 +51,7 @@ func SQL(stmts ...string) Migration {
 	}
 }
 
-// DB is a SQLite database opened by OpenDB. The embedded *sql.DB serves
+// DB is a SQLite database opened by Open. The embedded *sql.DB serves
 // reads (outside transactions or in ReadOnly ones, which take no write
 // lock); write transactions go through [DB.WriteTx]. A DB is safe for
 // concurrent use, and several processes may open the same file.
@@ -62,10 +64,10 @@ type DB struct {
 	write chan struct{}
 }
 
-// OpenDB opens (creating it and its directory if needed) the SQLite database
+// Open opens (creating it and its directory if needed) the SQLite database
 // at path with the "sqlite" driver of modernc.org/sqlite and brings its schema
-// up to date. The directory is PrivateDirMode and the database's files are
-// PrivateFileMode whatever the umask; wider modes found are tightened and
+// up to date. The directory is private.DirMode and the database's files are
+// private.FileMode whatever the umask; wider modes found are tightened and
 // logged.
 //
 // Every connection uses WAL journaling (readers never block the writer, and
@@ -83,9 +85,9 @@ type DB struct {
 // first's transaction and then finds nothing to do. A step that fails rolls
 // everything back. Seeding data is a migration step like any other, which is
 // how a service seeds exactly once.
-func OpenDB(ctx context.Context, path string, migrations ...Migration) (*DB, error) {
+func Open(ctx context.Context, path string, migrations ...Migration) (*DB, error) {
 	if path == "" || strings.ContainsAny(path, "?#") {
-		return nil, fmt.Errorf("platform: database path %q: must be a non-empty file name without '?' or '#'", path)
+		return nil, fmt.Errorf("sqlite: database path %q: must be a non-empty file name without '?' or '#'", path)
 	}
 	if err := privateDB(path); err != nil {
 		return nil, err
@@ -93,41 +95,41 @@ func OpenDB(ctx context.Context, path string, migrations ...Migration) (*DB, err
 	dsn := fmt.Sprintf("%s?_busy_timeout=%d&_foreign_keys=1&_synchronous=NORMAL&_txlock=immediate", path, BusyTimeoutMillis)
 	sdb, err := sql.Open("sqlite", dsn)
 	if err != nil {
-		return nil, fmt.Errorf("platform: open %s: %w", path, err)
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	if err := useWAL(ctx, sdb); err != nil {
 		sdb.Close()
-		return nil, fmt.Errorf("platform: open %s: %w", path, err)
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	sdb.SetMaxOpenConns(MaxOpenConns)
 	sdb.SetMaxIdleConns(MaxOpenConns)
 	db := &DB{DB: sdb, write: make(chan struct{}, 1)}
 	if err := db.migrate(ctx, migrations); err != nil {
 		sdb.Close()
-		return nil, fmt.Errorf("platform: migrate %s: %w", path, err)
+		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
 	return db, nil
 }
 
 // privateDB makes the database at path private to its owner whatever the
-// umask: its directory PrivateDirMode, the file created empty with
-// PrivateFileMode if missing (an empty file is a new SQLite database), and
+// umask: its directory private.DirMode, the file created empty with
+// private.FileMode if missing (an empty file is a new SQLite database), and
 // an existing file, -wal or -shm with wider modes tightened, logged to
-// slog.Default() (OpenDB has no logger of its own; in a service that is its
+// slog.Default() (Open has no logger of its own; in a service that is its
 // log). SQLite gives the -wal and -shm files it creates the mode of the
 // database file, so they are private too.
 func privateDB(path string) error {
-	if err := MkdirPrivate(filepath.Dir(path), nil); err != nil {
-		return fmt.Errorf("platform: database directory: %w", err)
+	if err := private.Mkdir(filepath.Dir(path), nil); err != nil {
+		return fmt.Errorf("sqlite: database directory: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, PrivateFileMode)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, private.FileMode)
 	if err != nil {
-		return fmt.Errorf("platform: database %s: %w", path, err)
+		return fmt.Errorf("sqlite: database %s: %w", path, err)
 	}
 	f.Close()
 	for _, p := range []string{path, path + "-wal", path + "-shm"} {
-		if err := Tighten(p, nil); err != nil {
-			return fmt.Errorf("platform: database %s: %w", path, err)
+		if err := private.Tighten(p, nil); err != nil {
+			return fmt.Errorf("sqlite: database %s: %w", path, err)
 		}
 	}
 	return nil
@@ -188,7 +190,7 @@ func useWAL(ctx context.Context, db *sql.DB) error {
 
 // isBusy reports whether err is SQLITE_BUSY or one of its extended codes.
 func isBusy(err error) bool {
-	var e *sqlite.Error
+	var e *sqlitedriver.Error
 	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 

@@ -1,4 +1,4 @@
-package platform_test
+package registry_test
 
 import (
 	"fmt"

@@ -1,38 +1,38 @@
-package platform_test
+package ids_test
 
 import (
 	"regexp"
 	"testing"
 
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/ids"
 )
 
-func TestNewID(t *testing.T) {
+func TestNew(t *testing.T) {
 	re := regexp.MustCompile(`^prd_[a-z2-7]{20}$`)
 	seen := make(map[string]bool)
 	for range 10000 {
-		id := platform.NewID("prd")
+		id := ids.New("prd")
 		if !re.MatchString(id) {
-			t.Fatalf("NewID = %q, want prd_ and 20 lower-case base32 characters", id)
+			t.Fatalf("New = %q, want prd_ and 20 lower-case base32 characters", id)
 		}
 		if seen[id] {
-			t.Fatalf("NewID repeated %q", id)
+			t.Fatalf("New repeated %q", id)
 		}
 		seen[id] = true
 	}
 }
 
-func BenchmarkNewID(b *testing.B) {
+func BenchmarkNew(b *testing.B) {
 	b.ReportAllocs()
 	b.Run("serial", func(b *testing.B) {
 		for b.Loop() {
-			_ = platform.NewID("ord")
+			_ = ids.New("ord")
 		}
 	})
 	b.Run("parallel", func(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				_ = platform.NewID("ord")
+				_ = ids.New("ord")
 			}
 		})
 	})

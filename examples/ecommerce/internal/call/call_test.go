@@ -1,4 +1,4 @@
-package platform_test
+package call_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/discovery/memory"
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/call"
 	"github.com/switchyard/switchyard/internal/brokenreq"
 	"github.com/switchyard/switchyard/middleware/deadline"
 	shttp "github.com/switchyard/switchyard/transport/http"
@@ -71,13 +71,13 @@ func TestClient(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5e9)
 	defer cancel()
-	get, err := platform.NewClient(ctx, reg, "things", http.MethodGet, "/v1/things/x", client.Config{})
+	get, err := call.New(ctx, reg, "things", http.MethodGet, "/v1/things/x", client.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer get.Close()
 
-	got, err := platform.CallJSON[echo](ctx, get, platform.Request{
+	got, err := call.JSON[echo](ctx, get, call.Request{
 		Path:   "/v1/things/" + url.PathEscape("a/b c") + "?x=1",
 		Header: http.Header{"X-Test": {"yes"}},
 	})
@@ -88,25 +88,25 @@ func TestClient(t *testing.T) {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
 	// Without a Path the client's own path is used.
-	if got, err := platform.CallJSON[echo](ctx, get, platform.Request{}); err != nil || got.ID != "x" {
+	if got, err := call.JSON[echo](ctx, get, call.Request{}); err != nil || got.ID != "x" {
 		t.Errorf("default path: %+v, %v", got, err)
 	}
 
-	_, err = get.Call(ctx, platform.Request{Path: "/v1/things/missing"})
+	_, err = get.Call(ctx, call.Request{Path: "/v1/things/missing"})
 	var re *shttp.ResponseError
 	if !errors.As(err, &re) || re.Status != 404 || re.Code != "thing_not_found" {
 		t.Errorf("err = %v, want a ResponseError 404 thing_not_found", err)
 	}
-	if _, err := get.Call(ctx, platform.Request{Path: "http://evil.example/"}); err == nil {
+	if _, err := get.Call(ctx, call.Request{Path: "http://evil.example/"}); err == nil {
 		t.Error("an absolute URL as Path was sent")
 	}
 
-	post, err := platform.NewClient(ctx, reg, "things", http.MethodPost, "/v1/things", client.Config{})
+	post, err := call.New(ctx, reg, "things", http.MethodPost, "/v1/things", client.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer post.Close()
-	if got, err := platform.CallJSON[echo](ctx, post, platform.Request{Body: map[string]string{"name": "n1"}}); err != nil || got.Name != "n1" {
+	if got, err := call.JSON[echo](ctx, post, call.Request{Body: map[string]string{"name": "n1"}}); err != nil || got.Name != "n1" {
 		t.Errorf("POST: %+v, %v", got, err)
 	}
 	if n, _ := get.Endpoint().Balancer().Len(); n != 2 {
@@ -158,12 +158,12 @@ func TestClientIdempotentCallsAvoidSickAndHungInstances(t *testing.T) {
 
 			ctx := context.Background()
 			attempt := client.Config{AttemptTimeout: client.AttemptTimeout{Initial: 200 * time.Millisecond}}
-			get, err := platform.NewClient(ctx, reg, "things", http.MethodGet, "/v1/things/x", attempt)
+			get, err := call.New(ctx, reg, "things", http.MethodGet, "/v1/things/x", attempt)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer get.Close()
-			post, err := platform.NewClient(ctx, reg, "things", http.MethodPost, "/v1/things", attempt)
+			post, err := call.New(ctx, reg, "things", http.MethodPost, "/v1/things", attempt)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -173,11 +173,11 @@ func TestClientIdempotentCallsAvoidSickAndHungInstances(t *testing.T) {
 			for i := range 30 {
 				for _, c := range []struct {
 					name string
-					cl   *platform.Client
-					req  platform.Request
+					cl   *call.Client
+					req  call.Request
 				}{
-					{"GET", get, platform.Request{}},
-					{"POST with a key", post, platform.Request{Body: map[string]string{"n": "1"},
+					{"GET", get, call.Request{}},
+					{"POST with a key", post, call.Request{Body: map[string]string{"n": "1"},
 						Header: http.Header{"Idempotency-Key": {"k" + strconv.Itoa(i)}}}},
 				} {
 					cctx, cancel := context.WithTimeout(ctx, budget)
@@ -200,12 +200,12 @@ func TestClientIdempotentCallsAvoidSickAndHungInstances(t *testing.T) {
 			// fresh client without a key meets it before it learns.
 			var failed int
 			for range 10 {
-				fresh, err := platform.NewClient(ctx, reg, "things", http.MethodPost, "/v1/things", client.Config{})
+				fresh, err := call.New(ctx, reg, "things", http.MethodPost, "/v1/things", client.Config{})
 				if err != nil {
 					t.Fatal(err)
 				}
 				for range 3 {
-					if _, err := fresh.Call(ctx, platform.Request{Body: map[string]string{"n": "1"}}); err != nil {
+					if _, err := fresh.Call(ctx, call.Request{Body: map[string]string{"n": "1"}}); err != nil {
 						failed++
 					}
 				}

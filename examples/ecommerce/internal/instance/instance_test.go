@@ -1,4 +1,4 @@
-package platform_test
+package instance_test
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/discovery/memory"
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/instance"
 	"github.com/switchyard/switchyard/middleware/deadline"
 	shttp "github.com/switchyard/switchyard/transport/http"
 )
@@ -46,7 +46,7 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func TestServe(t *testing.T) {
+func TestRun(t *testing.T) {
 	reg := memory.New()
 	defer reg.Close()
 
@@ -64,7 +64,7 @@ func TestServe(t *testing.T) {
 	ready := make(chan net.Addr, 1)
 	served := make(chan error, 1)
 	go func() {
-		served <- platform.Serve(ctx, platform.ServeOptions{
+		served <- instance.Run(ctx, instance.Config{
 			Service:    "things",
 			Handler:    mux,
 			Registrar:  reg,
@@ -79,7 +79,7 @@ func TestServe(t *testing.T) {
 	case a := <-ready:
 		base = "http://" + a.String()
 	case err := <-served:
-		t.Fatalf("Serve: %v", err)
+		t.Fatalf("Run: %v", err)
 	}
 
 	if insts := reg.Instances("things"); len(insts) != 1 || "http://"+insts[0].Addr != base {
@@ -134,7 +134,7 @@ func TestServe(t *testing.T) {
 		}
 	}()
 	if err := <-served; err != nil {
-		t.Fatalf("Serve after cancel: %v", err)
+		t.Fatalf("Run after cancel: %v", err)
 	}
 	close(logs.ch)
 	if insts := reg.Instances("things"); len(insts) != 0 {
@@ -142,23 +142,23 @@ func TestServe(t *testing.T) {
 	}
 }
 
-func TestServeAddressInUse(t *testing.T) {
+func TestRunAddressInUse(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	err = platform.Serve(context.Background(), platform.ServeOptions{
+	err = instance.Run(context.Background(), instance.Config{
 		Service: "gateway", Handler: http.NotFoundHandler(), Listen: ln.Addr().String(), ListenFlag: "addr",
 	})
-	if !errors.Is(err, platform.ErrServe) || !strings.Contains(err.Error(), "--addr") ||
+	if !errors.Is(err, instance.ErrServe) || !strings.Contains(err.Error(), "--addr") ||
 		!strings.Contains(err.Error(), "ECOMMERCE_ADDR") {
 		t.Fatalf("err = %v, want ErrServe naming --addr and ECOMMERCE_ADDR", err)
 	}
 }
 
-func TestServeNeedsServiceAndHandler(t *testing.T) {
-	if err := platform.Serve(context.Background(), platform.ServeOptions{Service: "x"}); !errors.Is(err, platform.ErrServe) {
+func TestRunNeedsServiceAndHandler(t *testing.T) {
+	if err := instance.Run(context.Background(), instance.Config{Service: "x"}); !errors.Is(err, instance.ErrServe) {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package platform_test
+package instance_test
 
 import (
 	"context"
@@ -10,19 +10,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery/memory"
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/instance"
 	"github.com/switchyard/switchyard/middleware/deadline"
 )
 
-// A request served by Serve meets one deadline layer, inside the access
+// A request served by Run meets one deadline layer, inside the access
 // log: the handler runs with the header's budget (capped at the default),
 // and the deadline layer's own answers — 400 for a malformed header, 504
 // for a request that arrives with no time left — are logged like any other
 // answer. A second deadline layer in front of the log (shttp.NewServer's)
 // would answer those before the log saw them.
-func TestServeHasOneDeadlineLayer(t *testing.T) {
+func TestRunHasOneDeadlineLayer(t *testing.T) {
 	reg := memory.New()
 	defer reg.Close()
 	const def = 3 * time.Second
@@ -40,7 +39,7 @@ func TestServeHasOneDeadlineLayer(t *testing.T) {
 	ready := make(chan net.Addr, 1)
 	served := make(chan error, 1)
 	go func() {
-		served <- platform.Serve(ctx, platform.ServeOptions{
+		served <- instance.Run(ctx, instance.Config{
 			Service: "things", Handler: mux, Registrar: reg, Resolver: reg,
 			Logger:          slog.New(slog.NewJSONHandler(logs, nil)),
 			DefaultDeadline: def, DrainDelay: -1,
@@ -61,7 +60,7 @@ func TestServeHasOneDeadlineLayer(t *testing.T) {
 	case a := <-ready:
 		base = "http://" + a.String()
 	case err := <-served:
-		t.Fatalf("Serve: %v", err)
+		t.Fatalf("Run: %v", err)
 	}
 
 	for _, tt := range []struct {
@@ -108,37 +107,5 @@ func TestServeHasOneDeadlineLayer(t *testing.T) {
 		case <-timeout:
 			t.Fatalf("no access-log line for the deadline layer's answers %v", wantLogged)
 		}
-	}
-}
-
-// A call through a platform Client sends exactly one deadline header,
-// within the caller's budget: the chain's deadline layer is the only one.
-func TestClientSendsOneDeadlineHeader(t *testing.T) {
-	reg := memory.New()
-	defer reg.Close()
-	got := make(chan []string, 1)
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/things/{id}", func(w http.ResponseWriter, r *http.Request) {
-		got <- r.Header.Values(deadline.Header)
-		w.Write([]byte("{}"))
-	})
-	startService(t, reg, "things", mux)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
-	defer cancel()
-	c, err := platform.NewClient(ctx, reg, "things", http.MethodGet, "/v1/things/x", client.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.Call(ctx, platform.Request{}); err != nil {
-		t.Fatal(err)
-	}
-	vs := <-got
-	if len(vs) != 1 {
-		t.Fatalf("deadline headers %q, want exactly one", vs)
-	}
-	d, err := deadline.ParseHeader(vs[0])
-	if err != nil || d <= 0 || d > 4*time.Second {
-		t.Fatalf("deadline header %q (%v), want a budget within the caller's 4 s", vs[0], err)
 	}
 }

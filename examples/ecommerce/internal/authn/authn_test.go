@@ -1,4 +1,4 @@
-package platform_test
+package authn_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/discovery/memory"
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/authn"
 	"github.com/switchyard/switchyard/middleware/auth"
 )
 
@@ -23,7 +23,7 @@ func TestKeyIDRFC8037(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := platform.KeyID(ed25519.PublicKey(x)), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"; got != want {
+	if got, want := authn.KeyID(ed25519.PublicKey(x)), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"; got != want {
 		t.Fatalf("KeyID = %s, want %s", got, want)
 	}
 }
@@ -37,21 +37,21 @@ func newKey(t testing.TB) (ed25519.PublicKey, ed25519.PrivateKey) {
 }
 
 func staticKeys(pub ed25519.PublicKey) auth.KeySet {
-	return auth.StaticKeys(auth.Key{ID: platform.KeyID(pub), Alg: platform.Algorithm, Public: pub})
+	return auth.StaticKeys(auth.Key{ID: authn.KeyID(pub), Alg: authn.Algorithm, Public: pub})
 }
 
 func TestSignTokenValidates(t *testing.T) {
 	pub, priv := newKey(t)
 	_, otherPriv := newKey(t)
-	v, err := platform.NewValidator(staticKeys(pub))
+	v, err := authn.NewValidator(staticKeys(pub))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
 	now := time.Now()
-	claims := platform.TokenClaims{UserID: "usr_1", Email: "a@example.com", Role: platform.RoleAdmin}
+	claims := authn.TokenClaims{UserID: "usr_1", Email: "a@example.com", Role: authn.RoleAdmin}
 
-	tok, err := platform.SignToken(priv, claims, now, time.Hour)
+	tok, err := authn.SignToken(priv, claims, now, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,14 +60,14 @@ func TestSignTokenValidates(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Subject != "usr_1" || c.String("email") != "a@example.com" || c.String("role") != "admin" ||
-		c.KeyID != platform.KeyID(pub) || !c.ExpiresAt.Equal(now.Add(time.Hour).Truncate(time.Second)) {
+		c.KeyID != authn.KeyID(pub) || !c.ExpiresAt.Equal(now.Add(time.Hour).Truncate(time.Second)) {
 		t.Errorf("claims = %+v", c)
 	}
 
 	bad := map[string]func() (string, error){
-		"other key":  func() (string, error) { return platform.SignToken(otherPriv, claims, now, time.Hour) },
-		"expired":    func() (string, error) { return platform.SignToken(priv, claims, now.Add(-2*time.Hour), time.Hour) },
-		"not yet":    func() (string, error) { return platform.SignToken(priv, claims, now.Add(time.Hour), time.Hour) },
+		"other key":  func() (string, error) { return authn.SignToken(otherPriv, claims, now, time.Hour) },
+		"expired":    func() (string, error) { return authn.SignToken(priv, claims, now.Add(-2*time.Hour), time.Hour) },
+		"not yet":    func() (string, error) { return authn.SignToken(priv, claims, now.Add(time.Hour), time.Hour) },
 		"tampered":   func() (string, error) { return tamper(tok), nil },
 		"truncated":  func() (string, error) { return tok[:len(tok)-3], nil },
 		"empty":      func() (string, error) { return "", nil },
@@ -87,14 +87,14 @@ func TestSignTokenValidates(t *testing.T) {
 
 	for name, args := range map[string]struct {
 		key ed25519.PrivateKey
-		c   platform.TokenClaims
+		c   authn.TokenClaims
 		ttl time.Duration
 	}{
 		"short key": {priv[:10], claims, time.Hour},
-		"no user":   {priv, platform.TokenClaims{}, time.Hour},
+		"no user":   {priv, authn.TokenClaims{}, time.Hour},
 		"no ttl":    {priv, claims, 0},
 	} {
-		if _, err := platform.SignToken(args.key, args.c, now, args.ttl); !errors.Is(err, platform.ErrSign) {
+		if _, err := authn.SignToken(args.key, args.c, now, args.ttl); !errors.Is(err, authn.ErrSign) {
 			t.Errorf("%s: err = %v, want ErrSign", name, err)
 		}
 	}
@@ -123,16 +123,16 @@ func TestVerifier(t *testing.T) {
 	defer reg.Close()
 	pub, priv := newKey(t)
 	_, otherPriv := newKey(t)
-	doc, err := auth.MarshalJWKS(auth.Key{ID: platform.KeyID(pub), Alg: platform.Algorithm, Public: pub})
+	doc, err := auth.MarshalJWKS(auth.Key{ID: authn.KeyID(pub), Alg: authn.Algorithm, Public: pub})
 	if err != nil {
 		t.Fatal(err)
 	}
 	users := http.NewServeMux()
-	users.HandleFunc("GET "+platform.JWKSPath, func(w http.ResponseWriter, _ *http.Request) { w.Write(doc) })
-	startService(t, reg, platform.UsersService, users)
+	users.HandleFunc("GET "+authn.JWKSPath, func(w http.ResponseWriter, _ *http.Request) { w.Write(doc) })
+	startService(t, reg, authn.UsersService, users)
 
 	ctx := context.Background()
-	v, err := platform.NewVerifier(ctx, reg)
+	v, err := authn.NewVerifier(ctx, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestVerifier(t *testing.T) {
 		t.Errorf("fetches after NewVerifier = %d, want 1", n)
 	}
 	guarded := v.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "%s %s %v", platform.UserID(r.Context()), platform.Email(r.Context()), platform.IsAdmin(r.Context()))
+		fmt.Fprintf(w, "%s %s %v", authn.UserID(r.Context()), authn.Email(r.Context()), authn.IsAdmin(r.Context()))
 	}))
 
 	call := func(tok string) (int, string) {
@@ -154,9 +154,9 @@ func TestVerifier(t *testing.T) {
 		return rec.Code, rec.Body.String()
 	}
 	now := time.Now()
-	admin, _ := platform.SignToken(priv, platform.TokenClaims{UserID: "usr_a", Email: "a@x.io", Role: platform.RoleAdmin}, now, time.Hour)
-	user, _ := platform.SignToken(priv, platform.TokenClaims{UserID: "usr_u", Email: "u@x.io", Role: platform.RoleUser}, now, time.Hour)
-	forged, _ := platform.SignToken(otherPriv, platform.TokenClaims{UserID: "usr_f", Role: platform.RoleAdmin}, now, time.Hour)
+	admin, _ := authn.SignToken(priv, authn.TokenClaims{UserID: "usr_a", Email: "a@x.io", Role: authn.RoleAdmin}, now, time.Hour)
+	user, _ := authn.SignToken(priv, authn.TokenClaims{UserID: "usr_u", Email: "u@x.io", Role: authn.RoleUser}, now, time.Hour)
+	forged, _ := authn.SignToken(otherPriv, authn.TokenClaims{UserID: "usr_f", Role: authn.RoleAdmin}, now, time.Hour)
 
 	if code, body := call(admin); code != 200 || body != "usr_a a@x.io true" {
 		t.Errorf("admin: %d %q", code, body)
@@ -171,7 +171,7 @@ func TestVerifier(t *testing.T) {
 		t.Errorf("no token: %d", code)
 	}
 	// Outside a guarded handler there are no claims.
-	if platform.UserID(ctx) != "" || platform.Email(ctx) != "" || platform.IsAdmin(ctx) {
+	if authn.UserID(ctx) != "" || authn.Email(ctx) != "" || authn.IsAdmin(ctx) {
 		t.Error("claims helpers found claims in a bare context")
 	}
 }
@@ -182,21 +182,21 @@ func TestVerifierBeforeUsers(t *testing.T) {
 	reg := memory.New()
 	defer reg.Close()
 	ctx := context.Background()
-	v, err := platform.NewVerifier(ctx, reg)
+	v, err := authn.NewVerifier(ctx, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer v.Close()
 	pub, priv := newKey(t)
-	tok, _ := platform.SignToken(priv, platform.TokenClaims{UserID: "usr_1", Role: platform.RoleUser}, time.Now(), time.Hour)
+	tok, _ := authn.SignToken(priv, authn.TokenClaims{UserID: "usr_1", Role: authn.RoleUser}, time.Now(), time.Hour)
 	if _, err := v.Validate(ctx, tok); !errors.Is(err, auth.ErrInvalidToken) {
 		t.Fatalf("without users: %v", err)
 	}
 
-	doc, _ := auth.MarshalJWKS(auth.Key{ID: platform.KeyID(pub), Alg: platform.Algorithm, Public: pub})
+	doc, _ := auth.MarshalJWKS(auth.Key{ID: authn.KeyID(pub), Alg: authn.Algorithm, Public: pub})
 	users := http.NewServeMux()
-	users.HandleFunc("GET "+platform.JWKSPath, func(w http.ResponseWriter, _ *http.Request) { w.Write(doc) })
-	startService(t, reg, platform.UsersService, users)
+	users.HandleFunc("GET "+authn.JWKSPath, func(w http.ResponseWriter, _ *http.Request) { w.Write(doc) })
+	startService(t, reg, authn.UsersService, users)
 	// The verifier's client sees the new instance asynchronously; poll for
 	// it. The key set alone would not fetch again for a second after the
 	// failed attempt above, so success well within that second shows the

@@ -1,4 +1,4 @@
-package platform_test
+package sqlite_test
 
 import (
 	"context"
@@ -8,16 +8,16 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/sqlite"
 )
 
-var testMigrations = []platform.Migration{
-	platform.SQL(`CREATE TABLE items (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)`),
+var testMigrations = []sqlite.Migration{
+	sqlite.SQL(`CREATE TABLE items (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)`),
 	// A seed: must run exactly once, however many processes open the file.
-	platform.SQL(`INSERT INTO items (n) VALUES (1)`, `INSERT INTO items (n) VALUES (2)`),
+	sqlite.SQL(`INSERT INTO items (n) VALUES (1)`, `INSERT INTO items (n) VALUES (2)`),
 }
 
-func count(t *testing.T, db *platform.DB) int {
+func count(t *testing.T, db *sqlite.DB) int {
 	t.Helper()
 	var n int
 	if err := db.QueryRow(`SELECT COUNT(*) FROM items`).Scan(&n); err != nil {
@@ -26,9 +26,9 @@ func count(t *testing.T, db *platform.DB) int {
 	return n
 }
 
-func TestOpenDBSettings(t *testing.T) {
+func TestOpenSettings(t *testing.T) {
 	ctx := context.Background()
-	db, err := platform.OpenDB(ctx, filepath.Join(t.TempDir(), "sub", "x.db"), testMigrations...)
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "sub", "x.db"), testMigrations...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,10 +52,10 @@ func TestOpenDBSettings(t *testing.T) {
 	}
 }
 
-func TestOpenDBMigratesOnce(t *testing.T) {
+func TestOpenMigratesOnce(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "x.db")
-	db, err := platform.OpenDB(ctx, path, testMigrations[:1]...)
+	db, err := sqlite.Open(ctx, path, testMigrations[:1]...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestOpenDBMigratesOnce(t *testing.T) {
 	}
 	db.Close()
 	for range 2 { // the second migration runs on the first reopen only
-		db, err := platform.OpenDB(ctx, path, testMigrations...)
+		db, err := sqlite.Open(ctx, path, testMigrations...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,22 +73,22 @@ func TestOpenDBMigratesOnce(t *testing.T) {
 		}
 		db.Close()
 	}
-	if _, err := platform.OpenDB(ctx, path, testMigrations[:1]...); !errors.Is(err, platform.ErrSchemaTooNew) {
+	if _, err := sqlite.Open(ctx, path, testMigrations[:1]...); !errors.Is(err, sqlite.ErrSchemaTooNew) {
 		t.Fatalf("older program: err = %v, want ErrSchemaTooNew", err)
 	}
 }
 
 // Replicas starting together on a new file: every migration, the seed
 // included, is applied once.
-func TestOpenDBConcurrentFirstStart(t *testing.T) {
+func TestOpenConcurrentFirstStart(t *testing.T) {
 	ctx := context.Background()
 	for round := range 5 {
 		path := filepath.Join(t.TempDir(), "x.db")
 		var wg sync.WaitGroup
-		dbs := make([]*platform.DB, 4)
+		dbs := make([]*sqlite.DB, 4)
 		errs := make([]error, len(dbs))
 		for i := range dbs {
-			wg.Go(func() { dbs[i], errs[i] = platform.OpenDB(ctx, path, testMigrations...) })
+			wg.Go(func() { dbs[i], errs[i] = sqlite.Open(ctx, path, testMigrations...) })
 		}
 		wg.Wait()
 		for i, err := range errs {
@@ -109,11 +109,11 @@ func TestMigrationFailureRollsBack(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "x.db")
 	boom := errors.New("boom")
-	_, err := platform.OpenDB(ctx, path, testMigrations[0], func(context.Context, *sql.Tx) error { return boom })
+	_, err := sqlite.Open(ctx, path, testMigrations[0], func(context.Context, *sql.Tx) error { return boom })
 	if !errors.Is(err, boom) {
 		t.Fatalf("err = %v, want boom", err)
 	}
-	db, err := platform.OpenDB(ctx, path, testMigrations...)
+	db, err := sqlite.Open(ctx, path, testMigrations...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,8 +123,8 @@ func TestMigrationFailureRollsBack(t *testing.T) {
 	}
 }
 
-func TestOpenDBBadPath(t *testing.T) {
-	if _, err := platform.OpenDB(context.Background(), filepath.Join(t.TempDir(), "x.db?mode=ro")); err == nil {
+func TestOpenBadPath(t *testing.T) {
+	if _, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "x.db?mode=ro")); err == nil {
 		t.Fatal("a path with '?' was accepted")
 	}
 }
@@ -132,12 +132,12 @@ func TestOpenDBBadPath(t *testing.T) {
 func TestWriteTx(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "x.db")
-	db, err := platform.OpenDB(ctx, path, testMigrations...)
+	db, err := sqlite.Open(ctx, path, testMigrations...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	other, err := platform.OpenDB(ctx, path, testMigrations...) // another replica
+	other, err := sqlite.Open(ctx, path, testMigrations...) // another replica
 	if err != nil {
 		t.Fatal(err)
 	}

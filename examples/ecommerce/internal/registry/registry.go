@@ -1,4 +1,4 @@
-package platform
+package registry
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/switchyard/switchyard/discovery/etcd"
+
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/settings"
 )
 
 // RegistrationTTL is the lease TTL of the shop's registrations: an instance
@@ -16,23 +18,23 @@ import (
 // outlier detection usually drops it sooner).
 const RegistrationTTL = 5 * time.Second
 
-// Registry is a connection to the shop's etcd registry: one client shared by
+// Conn is a connection to the shop's etcd registry: one client shared by
 // a registrar (for the process's own instances) and a resolver (for the
 // services it calls). Create it with [Connect] and close it with
-// [Registry.Close]; its fields are safe for concurrent use.
-type Registry struct {
+// [Conn.Close]; its fields are safe for concurrent use.
+type Conn struct {
 	Client    *clientv3.Client
 	Registrar *etcd.Registrar
 	Resolver  *etcd.Resolver
 }
 
-// Connect returns a Registry on the etcd named by url (etcd://host:port, see
-// [RegistryEndpoints]; a bad url fails with an error wrapping ErrConfig that
+// Connect returns a Conn on the etcd named by url (etcd://host:port, see
+// [settings.RegistryEndpoints]; a bad url fails with an error wrapping settings.ErrConfig that
 // names --registry). It does not wait for etcd: a service may start before
 // the registry, and its registration heals once etcd answers, which
 // readiness reports meanwhile. ctx is not retained.
-func Connect(ctx context.Context, url string) (*Registry, error) {
-	eps, err := RegistryEndpoints("registry", url)
+func Connect(ctx context.Context, url string) (*Conn, error) {
+	eps, err := settings.RegistryEndpoints("registry", url)
 	if err != nil {
 		return nil, err
 	}
@@ -41,24 +43,24 @@ func Connect(ctx context.Context, url string) (*Registry, error) {
 	}
 	cli, err := etcd.NewClient(eps...)
 	if err != nil {
-		return nil, fmt.Errorf("platform: etcd client for %s: %w", url, err)
+		return nil, fmt.Errorf("registry: etcd client for %s: %w", url, err)
 	}
 	reg, err := etcd.NewRegistrar(cli, etcd.RegistrarConfig{TTL: RegistrationTTL})
 	if err != nil {
 		cli.Close()
-		return nil, fmt.Errorf("platform: etcd registrar: %w", err)
+		return nil, fmt.Errorf("registry: etcd registrar: %w", err)
 	}
 	res, err := etcd.NewResolver(cli, etcd.ResolverConfig{RecoveryGrace: 2 * RegistrationTTL})
 	if err != nil {
 		cli.Close()
-		return nil, fmt.Errorf("platform: etcd resolver: %w", err)
+		return nil, fmt.Errorf("registry: etcd resolver: %w", err)
 	}
-	return &Registry{Client: cli, Registrar: reg, Resolver: res}, nil
+	return &Conn{Client: cli, Registrar: reg, Resolver: res}, nil
 }
 
 // Close deregisters whatever the registrar still holds (bounded by 5 s),
 // stops the resolver's watches and closes the client.
-func (r *Registry) Close() error {
+func (r *Conn) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := r.Registrar.Close(ctx)

@@ -1,4 +1,4 @@
-package platform_test
+package registry_test
 
 import (
 	"context"
@@ -11,18 +11,21 @@ import (
 
 	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery/etcd/embedded"
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/call"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/instance"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/registry"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/settings"
 	shttp "github.com/switchyard/switchyard/transport/http"
 )
 
 func TestConnectBadURL(t *testing.T) {
-	if _, err := platform.Connect(context.Background(), "127.0.0.1:2379"); !errors.Is(err, platform.ErrConfig) {
+	if _, err := registry.Connect(context.Background(), "127.0.0.1:2379"); !errors.Is(err, settings.ErrConfig) {
 		t.Fatalf("err = %v, want ErrConfig", err)
 	}
 }
 
-// A service served with Serve on the real registry is found by a Client.
-func TestServeOnEtcd(t *testing.T) {
+// A service served with instance.Run on the real registry is found by a Client.
+func TestRunOnEtcd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	srv, err := embedded.Start(ctx, t.TempDir(), "127.0.0.1:0", embedded.WithUnsafeNoFsync())
@@ -30,7 +33,7 @@ func TestServeOnEtcd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	reg, err := platform.Connect(ctx, "etcd://"+srv.Addr())
+	reg, err := registry.Connect(ctx, "etcd://"+srv.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +47,7 @@ func TestServeOnEtcd(t *testing.T) {
 	ready := make(chan net.Addr, 1)
 	served := make(chan error, 1)
 	go func() {
-		served <- platform.Serve(sctx, platform.ServeOptions{
+		served <- instance.Run(sctx, instance.Config{
 			Service: "ping", Handler: mux, Registrar: reg.Registrar, Resolver: reg.Resolver,
 			DrainDelay: -1, OnReady: func(a net.Addr) { ready <- a }, Logger: slog.New(slog.DiscardHandler),
 		})
@@ -55,17 +58,17 @@ func TestServeOnEtcd(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	c, err := platform.NewClient(ctx, reg.Resolver, "ping", http.MethodGet, "/v1/ping", client.Config{})
+	c, err := call.New(ctx, reg.Resolver, "ping", http.MethodGet, "/v1/ping", client.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	got, err := platform.CallJSON[map[string]string](ctx, c, platform.Request{})
+	got, err := call.JSON[map[string]string](ctx, c, call.Request{})
 	if err != nil || got["pong"] != "yes" {
 		t.Fatalf("call: %v, %v", got, err)
 	}
 	stop()
 	if err := <-served; err != nil {
-		t.Fatalf("Serve: %v", err)
+		t.Fatalf("instance.Run: %v", err)
 	}
 }

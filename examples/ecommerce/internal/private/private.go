@@ -1,4 +1,4 @@
-package platform
+package private
 
 import (
 	"errors"
@@ -12,27 +12,27 @@ import (
 // Modes of everything under the data directory: databases, signing keys,
 // password files and logs are private to the owner whatever the umask.
 const (
-	// PrivateDirMode is the mode of the data directory and the
+	// DirMode is the mode of the data directory and the
 	// directories under it.
-	PrivateDirMode fs.FileMode = 0o700
-	// PrivateFileMode is the mode of every file under the data
+	DirMode fs.FileMode = 0o700
+	// FileMode is the mode of every file under the data
 	// directory.
-	PrivateFileMode fs.FileMode = 0o600
+	FileMode fs.FileMode = 0o600
 )
 
-// MkdirPrivate creates dir and any missing parents with [PrivateDirMode].
-// If dir already exists with another mode, it is set to PrivateDirMode
+// Mkdir creates dir and any missing parents with [DirMode].
+// If dir already exists with another mode, it is set to DirMode
 // ([Tighten]) and the change is logged to log (nil means slog.Default()).
-func MkdirPrivate(dir string, log *slog.Logger) error {
-	if err := os.MkdirAll(dir, PrivateDirMode); err != nil {
-		return fmt.Errorf("platform: %w", err)
+func Mkdir(dir string, log *slog.Logger) error {
+	if err := os.MkdirAll(dir, DirMode); err != nil {
+		return fmt.Errorf("private: %w", err)
 	}
 	return Tighten(dir, log)
 }
 
 // Tighten sets the mode of the directory at path to exactly
-// [PrivateDirMode], or of the regular file at path to exactly
-// [PrivateFileMode], if it is anything else, and logs the change to log
+// [DirMode], or of the regular file at path to exactly
+// [FileMode], if it is anything else, and logs the change to log
 // (nil means slog.Default()). Exactly: the owner's bits are set too (a
 // 0500 directory the owner cannot write to is as wrong for the data
 // directory as a 0755 one), and setuid, setgid and sticky bits are
@@ -45,7 +45,7 @@ func Tighten(path string, log *slog.Logger) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("platform: %w", err)
+		return fmt.Errorf("private: %w", err)
 	}
 	return tighten(path, st.Mode(), func(m fs.FileMode) error { return os.Chmod(path, m) }, log)
 }
@@ -74,7 +74,7 @@ func TightenTree(root string, log *slog.Logger) error {
 		return tighten(path, info.Mode(), func(m fs.FileMode) error { return os.Chmod(path, m) }, log)
 	})
 	if err != nil {
-		return fmt.Errorf("platform: tighten %s: %w", root, err)
+		return fmt.Errorf("private: tighten %s: %w", root, err)
 	}
 	return nil
 }
@@ -89,9 +89,9 @@ func tighten(path string, mode fs.FileMode, chmod func(fs.FileMode) error, log *
 	var want fs.FileMode
 	switch {
 	case mode.IsDir():
-		want = PrivateDirMode
+		want = DirMode
 	case mode.IsRegular():
-		want = PrivateFileMode
+		want = FileMode
 	default:
 		return nil
 	}
@@ -99,32 +99,32 @@ func tighten(path string, mode fs.FileMode, chmod func(fs.FileMode) error, log *
 		return nil
 	}
 	if err := chmod(want); err != nil {
-		return fmt.Errorf("platform: %w", err)
+		return fmt.Errorf("private: %w", err)
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	log.Warn("platform: set the private mode: the data directory is its owner's alone",
+	log.Warn("set the private mode: the data directory is its owner's alone",
 		"path", path, "was", (mode & modeBits).String(), "now", want.String())
 	return nil
 }
 
-// OpenPrivate opens the file at path for appending, creating it with
-// [PrivateFileMode] if it does not exist, and gives an existing one that
+// OpenAppend opens the file at path for appending, creating it with
+// [FileMode] if it does not exist, and gives an existing one that
 // mode as [Tighten] does, logging to log. The mode is read and set on the
 // open file, never by path again, so the file that is returned is the one
 // that was tightened even if the path is swapped meanwhile; a path that
 // leads to something other than a regular file (a device) is left as it
 // is. It suits log files.
-func OpenPrivate(path string, log *slog.Logger) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, PrivateFileMode)
+func OpenAppend(path string, log *slog.Logger) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, FileMode)
 	if err != nil {
-		return nil, fmt.Errorf("platform: %w", err)
+		return nil, fmt.Errorf("private: %w", err)
 	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("platform: %w", err)
+		return nil, fmt.Errorf("private: %w", err)
 	}
 	if err := tighten(path, st.Mode(), f.Chmod, log); err != nil {
 		f.Close()

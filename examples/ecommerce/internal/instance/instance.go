@@ -1,42 +1,37 @@
-package platform
+package instance
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"sync"
 	"time"
 
-	"github.com/go-kit/kit/endpoint"
-
 	"github.com/switchyard/switchyard"
-	"github.com/switchyard/switchyard/balancer"
-	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery"
-	"github.com/switchyard/switchyard/middleware/circuitbreaker"
 	"github.com/switchyard/switchyard/middleware/deadline"
 	"github.com/switchyard/switchyard/middleware/logging"
-	"github.com/switchyard/switchyard/middleware/metrics"
-	"github.com/switchyard/switchyard/middleware/retry"
 	"github.com/switchyard/switchyard/middleware/tracing"
 	shttp "github.com/switchyard/switchyard/transport/http"
+
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/settings"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/telemetry"
 )
 
-// DefaultDeadline is the deadline Serve gives a request that arrives without
+// DefaultDeadline is the deadline Run gives a request that arrives without
 // the deadline header (a caller outside the shop, or a test with curl): 10 s.
 const DefaultDeadline = 10 * time.Second
 
-// ErrServe is wrapped by the errors Serve returns for options it cannot use
+// ErrServe is wrapped by the errors Run returns for a configuration it cannot use
 // and for an address it cannot listen on.
-var ErrServe = errors.New("platform: cannot serve")
+var ErrServe = errors.New("instance: cannot serve")
 
-// ServeOptions configures [Serve]. Service and Handler are required; every
-// other field has a default, written beside it.
-type ServeOptions struct {
+// Config configures [Run]. Service and Handler are required; every other
+// field has a default, written beside it.
+type Config struct {
 	// Service is the name the instance registers under ("users").
 	Service string
 	// Handler serves the service's API. When it has a method
@@ -45,13 +40,13 @@ type ServeOptions struct {
 	// otherwise requests are named by the pattern the handler itself sets,
 	// which wrappers may hide.
 	Handler http.Handler
-	// Listen is the host:port to listen on. Default DefaultListen.
+	// Listen is the host:port to listen on. Default settings.DefaultListen.
 	// Ignored when Listener is set.
 	Listen string
 	// ListenFlag is the flag that sets Listen, named in the error when the
 	// address is taken. Default "listen".
 	ListenFlag string
-	// Listener, when set, is served instead of listening on Listen; Serve
+	// Listener, when set, is served instead of listening on Listen; Run
 	// closes it.
 	Listener net.Listener
 	// Registrar registers the instance. Nil means the instance is not
@@ -64,9 +59,9 @@ type ServeOptions struct {
 	// Logger receives lifecycle events and one access-log line per request.
 	// Nil means slog.Default().
 	Logger *slog.Logger
-	// Telemetry holds the instruments served at /metrics. Nil means a new
-	// one from NewTelemetry(Service).
-	Telemetry *Telemetry
+	// Telemetry holds the instruments served at /metrics. Nil means new
+	// ones from telemetry.New(Service).
+	Telemetry *telemetry.Instruments
 	// Checks are readiness checks, by name, run on every /readyz (a database
 	// ping, for example). Default none.
 	Checks map[string]shttp.CheckFunc
@@ -82,11 +77,11 @@ type ServeOptions struct {
 	Edge func(http.Handler) http.Handler
 	// OnReady, if set, is called once the server listens and the instance
 	// is registered, with the listener's address. It runs on a goroutine of
-	// its own; Serve waits for it before returning.
+	// its own; Run waits for it before returning.
 	OnReady func(addr net.Addr)
 }
 
-// Serve runs one service instance until ctx ends or the process receives
+// Run runs one service instance until ctx ends or the process receives
 // SIGINT or SIGTERM, then drains it (readiness 503, deregister, keep serving
 // for the drain delay, finish in-flight requests) and returns nil; it returns
 // an error if it cannot listen, or if serving or stopping fails. It is a
@@ -103,7 +98,7 @@ type ServeOptions struct {
 //
 // A taken address fails with an error that names ListenFlag and its
 // environment variable.
-func Serve(ctx context.Context, o ServeOptions) error {
+func Run(ctx context.Context, o Config) error {
 	if o.Service == "" || o.Handler == nil {
 		return fmt.Errorf("%w: Service and Handler are required", ErrServe)
 	}
@@ -114,7 +109,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	tel := o.Telemetry
 	if tel == nil {
 		var err error
-		if tel, err = NewTelemetry(o.Service); err != nil {
+		if tel, err = telemetry.New(o.Service); err != nil {
 			return err
 		}
 		defer tel.Prometheus.Shutdown(context.Background())
@@ -123,7 +118,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	if ln == nil {
 		addr, flagName := o.Listen, o.ListenFlag
 		if addr == "" {
-			addr = DefaultListen
+			addr = settings.DefaultListen
 		}
 		if flagName == "" {
 			flagName = "listen"
@@ -131,7 +126,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		var err error
 		if ln, err = net.Listen("tcp", addr); err != nil {
 			return fmt.Errorf("%w: %s cannot listen on %s (choose another address with --%s or %s): %w",
-				ErrServe, o.Service, addr, flagName, EnvName(flagName), err)
+				ErrServe, o.Service, addr, flagName, settings.EnvName(flagName), err)
 		}
 	}
 
@@ -260,56 +255,4 @@ func (j *jsonStatus) Write(p []byte) (int, error) {
 		return len(p), nil // the JSON body has been written instead
 	}
 	return j.ResponseWriter.Write(p)
-}
-
-// Telemetry is a service's metrics: instruments from middleware/metrics on a
-// private Prometheus registry served at /metrics. Create it with
-// [NewTelemetry]; it is safe for concurrent use.
-type Telemetry struct {
-	Prometheus *metrics.Prometheus
-	Metrics    *metrics.Metrics
-}
-
-// NewTelemetry returns the instruments of service, with Go runtime and
-// process metrics included.
-func NewTelemetry(service string) (*Telemetry, error) {
-	p, err := metrics.NewPrometheus(metrics.PrometheusConfig{ServiceName: service})
-	if err != nil {
-		return nil, err
-	}
-	m, err := metrics.New(metrics.Config{MeterProvider: p.MeterProvider()})
-	if err != nil {
-		_ = p.Shutdown(context.Background())
-		return nil, err
-	}
-	return &Telemetry{Prometheus: p, Metrics: m}, nil
-}
-
-// ClientConfig returns the configuration for [NewClient] that records a
-// client's calls under operation (count, errors, latency), its breakers'
-// states, its retries and budget refusals, and its outlier ejections.
-// Change the other fields of the value it returns as needed; keep its hooks
-// when setting the breaker, outlier or retry configuration.
-func (t *Telemetry) ClientConfig(operation string) client.Config {
-	m := t.Metrics
-	return client.Config{
-		Operation:  operation,
-		Middleware: []endpoint.Middleware{m.Operation(operation).Endpoint},
-		Breakers: client.Breakers{Config: circuitbreaker.Config{Hooks: circuitbreaker.Hooks{
-			OnStateChange: func(name string, _, to circuitbreaker.State) { m.BreakerStateChanged(name, to.String()) },
-		}}},
-		Outlier: balancer.OutlierConfig{OnEject: m.OutlierEjected, OnRestore: m.OutlierRestored},
-		Retry: client.Retry{Config: retry.Config{Hooks: retry.Hooks{
-			OnRetry:           func(int, error) { m.Retried(operation) },
-			OnBudgetExhausted: func() { m.BudgetExhausted(operation) },
-		}}},
-	}
-}
-
-// NewLogger returns a JSON logger writing to w at Info level, with every
-// record tagged service=service and credentials redacted
-// (logging.ReplaceAttr).
-func NewLogger(w io.Writer, service string) *slog.Logger {
-	h := slog.NewJSONHandler(w, &slog.HandlerOptions{ReplaceAttr: logging.ReplaceAttr})
-	return slog.New(h).With("service", service)
 }

@@ -1,4 +1,4 @@
-package platform
+package authn
 
 import (
 	"context"
@@ -16,6 +16,9 @@ import (
 	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/middleware/auth"
+
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/call"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/ids"
 )
 
 // The shop's token rules. Tokens are signed by the users service with
@@ -40,7 +43,7 @@ const (
 )
 
 // ErrSign is wrapped by the errors of SignToken.
-var ErrSign = errors.New("platform: cannot sign token")
+var ErrSign = errors.New("authn: cannot sign token")
 
 // NewValidator returns a validator for the shop's tokens on keys: algorithm
 // pinned to EdDSA, issuer Issuer, audience Audience, exp required (as
@@ -70,7 +73,7 @@ func NewValidator(keys auth.KeySet, hooks ...auth.Hooks) (*auth.Validator, error
 type Verifier struct {
 	*auth.Validator
 	JWKS   *auth.JWKS
-	client *Client
+	client *call.Client
 	// loaded turns true after the first successful fetch. Until then every
 	// check forces a fetch (joining one in progress), so that a verifier
 	// that started before users accepts tokens as soon as users answers,
@@ -84,13 +87,13 @@ type Verifier struct {
 // id fetches again (at most once per JWKSRefreshInterval). hooks are passed
 // to NewValidator.
 func NewVerifier(ctx context.Context, r discovery.Resolver, hooks ...auth.Hooks) (*Verifier, error) {
-	c, err := NewClient(ctx, r, UsersService, http.MethodGet, JWKSPath, client.Config{Operation: "users.jwks"})
+	c, err := call.New(ctx, r, UsersService, http.MethodGet, JWKSPath, client.Config{Operation: "users.jwks"})
 	if err != nil {
 		return nil, err
 	}
 	ver := &Verifier{client: c}
 	ver.JWKS, err = auth.NewJWKS(func(ctx context.Context) ([]byte, error) {
-		doc, err := c.Call(ctx, Request{})
+		doc, err := c.Call(ctx, call.Request{})
 		if err == nil {
 			ver.loaded.Store(true)
 		}
@@ -173,7 +176,7 @@ func SignToken(key ed25519.PrivateKey, c TokenClaims, now time.Time, ttl time.Du
 		"iat":   now.Unix(),
 		"nbf":   now.Unix(),
 		"exp":   now.Add(ttl).Unix(),
-		"jti":   NewID("tok"),
+		"jti":   ids.New("tok"),
 	})
 	t.Header["kid"] = KeyID(key.Public().(ed25519.PublicKey))
 	s, err := t.SignedString(key)

@@ -1,4 +1,4 @@
-package platform
+package call
 
 import (
 	"context"
@@ -65,13 +65,13 @@ type Client struct {
 	ce *client.Endpoint
 }
 
-// NewClient returns a Client for method and path of service, whose instances
+// New returns a Client for method and path of service, whose instances
 // it follows through r. It waits, bounded by ctx, for the first list of
 // instances (which may be empty if the service is not up yet). cfg
 // configures the chain (the zero Config: every layer with its defaults);
 // a GET, HEAD, PUT or DELETE is made idempotent whatever cfg.Idempotent
 // says.
-func NewClient(ctx context.Context, r discovery.Resolver, service, method, path string, cfg client.Config) (*Client, error) {
+func New(ctx context.Context, r discovery.Resolver, service, method, path string, cfg client.Config) (*Client, error) {
 	// The chain's own deadline layers are the only ones: client.New's
 	// deadline middleware and NewFactory's header (sent once per attempt,
 	// computed from the attempt's context).
@@ -100,8 +100,8 @@ func (c *Client) Call(ctx context.Context, req Request) ([]byte, error) {
 	return resp.(json.RawMessage), nil
 }
 
-// CallJSON makes one call with c and decodes the answer's body into a T.
-func CallJSON[T any](ctx context.Context, c *Client, req Request) (T, error) {
+// JSON makes one call with c and decodes the answer's body into a T.
+func JSON[T any](ctx context.Context, c *Client, req Request) (T, error) {
 	var v T
 	body, err := c.Call(ctx, req)
 	if err != nil {
@@ -111,7 +111,7 @@ func CallJSON[T any](ctx context.Context, c *Client, req Request) (T, error) {
 		return v, nil
 	}
 	if err := json.Unmarshal(body, &v); err != nil {
-		return v, fmt.Errorf("platform: decode answer: %w", err)
+		return v, fmt.Errorf("call: decode answer: %w", err)
 	}
 	return v, nil
 }
@@ -126,12 +126,12 @@ func (c *Client) Close() error { return c.ce.Close() }
 func encodeRequest(ctx context.Context, r *http.Request, request any) error {
 	req, ok := request.(Request)
 	if !ok {
-		return fmt.Errorf("platform: client request is %T, want platform.Request", request)
+		return fmt.Errorf("call: client request is %T, want call.Request", request)
 	}
 	if req.Path != "" {
 		u, err := url.Parse(req.Path)
 		if err != nil || u.Scheme != "" || u.Host != "" || !strings.HasPrefix(u.Path, "/") {
-			return fmt.Errorf("platform: bad request path %q", req.Path)
+			return fmt.Errorf("call: bad request path %q", req.Path)
 		}
 		r.URL.Path, r.URL.RawPath, r.URL.RawQuery = u.Path, u.RawPath, u.RawQuery
 	}

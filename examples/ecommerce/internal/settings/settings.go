@@ -1,4 +1,4 @@
-package platform
+package settings
 
 import (
 	"errors"
@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// Defaults of [ServiceConfig].
+// Defaults of [Service].
 const (
 	// DefaultRegistry is the registry a service joins unless told
 	// otherwise: the embedded etcd that "ecommerce up" starts.
@@ -30,12 +30,12 @@ const (
 
 // ErrConfig is wrapped by every configuration error; the message names the
 // flag and its environment variable.
-var ErrConfig = errors.New("platform: invalid configuration")
+var ErrConfig = errors.New("settings: invalid configuration")
 
-// ServiceConfig is the configuration of "ecommerce serve SERVICE". The zero
-// value is not valid: [ServiceConfig.RegisterFlags] sets the defaults, or set
+// Service is the configuration of "ecommerce serve SERVICE". The zero
+// value is not valid: [Service.RegisterFlags] sets the defaults, or set
 // every field by hand.
-type ServiceConfig struct {
+type Service struct {
 	// Registry is the etcd registry as etcd://host:port[,host:port...]
 	// (--registry, ECOMMERCE_REGISTRY). Default DefaultRegistry.
 	Registry string
@@ -53,16 +53,16 @@ type ServiceConfig struct {
 	// AdminPassword is the admin account's password. It has no flag, so
 	// that it never shows in a process listing: RegisterFlags takes it
 	// from ECOMMERCE_ADMIN_PASSWORD. Read it with
-	// [ServiceConfig.ReadAdminPassword]. Default empty.
+	// [Service.ReadAdminPassword]. Default empty.
 	AdminPassword string
 	// AdminPasswordFile names a file holding the admin's password
 	// (--admin-password-file, ECOMMERCE_ADMIN_PASSWORD_FILE); it wins
-	// over AdminPassword. See [ServiceConfig.ReadAdminPassword] for what
+	// over AdminPassword. See [Service.ReadAdminPassword] for what
 	// the file must be. Default empty.
 	AdminPasswordFile string
 	// Logger receives the service's logs. Nil means slog.Default().
 	Logger *slog.Logger
-	// DrainDelay is passed to ServeOptions.DrainDelay: zero means the
+	// DrainDelay is passed to instance.Config.DrainDelay: zero means the
 	// default, negative none (tests). It has no flag.
 	DrainDelay time.Duration
 }
@@ -71,7 +71,7 @@ type ServiceConfig struct {
 // --admin-password-file on fs with c's fields as destinations and the
 // package defaults as defaults, and sets c.AdminPassword from
 // ECOMMERCE_ADMIN_PASSWORD, which has no flag.
-func (c *ServiceConfig) RegisterFlags(fs *flag.FlagSet) {
+func (c *Service) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Registry, "registry", DefaultRegistry, "etcd registry `URL`, etcd://host:port")
 	fs.StringVar(&c.Listen, "listen", DefaultListen, "`address` to listen on (port 0: any free port)")
 	fs.StringVar(&c.Data, "data", DefaultDataDir, "data `directory` (databases, signing key)")
@@ -88,9 +88,9 @@ const adminPasswordVar = "admin-password"
 // most 1024 characters, which is at most 4 KiB of UTF-8.
 const MaxAdminPasswordFileSize = 4096
 
-// ErrNoAdminPassword is wrapped by the error [ServiceConfig.ReadAdminPassword]
+// ErrNoAdminPassword is wrapped by the error [Service.ReadAdminPassword]
 // returns when an admin e-mail is set but no password is given.
-var ErrNoAdminPassword = errors.New("platform: no admin password")
+var ErrNoAdminPassword = errors.New("settings: no admin password")
 
 // ReadAdminPassword returns the admin's password: the content of
 // AdminPasswordFile when it is set, else AdminPassword. It returns "" and
@@ -108,7 +108,7 @@ var ErrNoAdminPassword = errors.New("platform: no admin password")
 // fix it rather than used. File errors wrap [ErrConfig] and name the flag
 // and its variable. The password rules themselves (length) are the users
 // service's to check.
-func (c *ServiceConfig) ReadAdminPassword() (string, error) {
+func (c *Service) ReadAdminPassword() (string, error) {
 	if c.AdminEmail == "" {
 		return "", nil
 	}
@@ -159,7 +159,7 @@ func fileError(name string, err error) error {
 
 // Validate checks every field and returns an error wrapping [ErrConfig] that
 // names the first bad flag.
-func (c *ServiceConfig) Validate() error {
+func (c *Service) Validate() error {
 	if _, err := RegistryEndpoints("registry", c.Registry); err != nil {
 		return err
 	}

@@ -1,10 +1,9 @@
 //go:build unix
 
-package platform_test
+package private_test
 
 import (
 	"bytes"
-	"context"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -13,7 +12,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/platform"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/private"
 )
 
 // permissiveUmask sets the process's umask to 0 for the test, so that any
@@ -33,67 +32,6 @@ func mode(t *testing.T, path string) fs.FileMode {
 	return st.Mode().Perm()
 }
 
-func TestOpenDBFilesArePrivate(t *testing.T) {
-	permissiveUmask(t)
-	dir := filepath.Join(t.TempDir(), "data")
-	path := filepath.Join(dir, "x.db")
-	db, err := platform.OpenDB(context.Background(), path, testMigrations...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if got := mode(t, dir); got != 0o700 {
-		t.Errorf("data directory mode %v, want 0700", got)
-	}
-	// The WAL and shared-memory files exist while the database is open.
-	for _, p := range []string{path, path + "-wal", path + "-shm"} {
-		if got := mode(t, p); got != 0o600 {
-			t.Errorf("%s mode %v, want 0600", filepath.Base(p), got)
-		}
-	}
-}
-
-func TestOpenDBTightensExistingFiles(t *testing.T) {
-	permissiveUmask(t)
-	dir := t.TempDir()
-	path := filepath.Join(dir, "x.db")
-	db, err := platform.OpenDB(context.Background(), path, testMigrations...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	for _, p := range []string{dir, path} {
-		if err := os.Chmod(p, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.Chmod(path, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	defer slog.SetDefault(slog.Default())
-	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
-
-	db, err = platform.OpenDB(context.Background(), path, testMigrations...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if got := mode(t, dir); got != 0o700 {
-		t.Errorf("directory mode %v after OpenDB, want 0700", got)
-	}
-	for _, p := range []string{path, path + "-wal", path + "-shm"} {
-		if got := mode(t, p); got != 0o600 {
-			t.Errorf("%s mode %v after OpenDB, want 0600", filepath.Base(p), got)
-		}
-	}
-	for _, want := range []string{"path=" + dir + " was=-rwxr-xr-x now=-rwx------", "path=" + path + " was=-rw-r--r-- now=-rw-------"} {
-		if !strings.Contains(logs.String(), want) {
-			t.Errorf("log lacks %q:\n%s", want, &logs)
-		}
-	}
-}
-
 // TightenTree sets exactly 0700 on directories and 0600 on regular files,
 // owner bits included, logs each change and leaves links and what they
 // point to alone.
@@ -103,7 +41,7 @@ func TestTightenTree(t *testing.T) {
 	sub := filepath.Join(root, "logs")
 	closed := filepath.Join(root, "closed")
 	file := filepath.Join(sub, "users-1.log")
-	private := filepath.Join(root, "key")
+	keyFile := filepath.Join(root, "key")
 	readOnly := filepath.Join(root, "admin-password")
 	executable := filepath.Join(root, "tool")
 	setuid := filepath.Join(root, "setuid")
@@ -113,7 +51,7 @@ func TestTightenTree(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	files := map[string]fs.FileMode{file: 0o644, private: 0o600, readOnly: 0o400, executable: 0o700, setuid: 0o600 | fs.ModeSetuid, outside: 0o644}
+	files := map[string]fs.FileMode{file: 0o644, keyFile: 0o600, readOnly: 0o400, executable: 0o700, setuid: 0o600 | fs.ModeSetuid, outside: 0o644}
 	for p, m := range files {
 		if err := os.WriteFile(p, nil, 0o600); err != nil {
 			t.Fatal(err)
@@ -131,10 +69,10 @@ func TestTightenTree(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	if err := platform.TightenTree(root, slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
+	if err := private.TightenTree(root, slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]fs.FileMode{root: 0o700, sub: 0o700, closed: 0o700, file: 0o600, private: 0o600,
+	want := map[string]fs.FileMode{root: 0o700, sub: 0o700, closed: 0o700, file: 0o600, keyFile: 0o600,
 		readOnly: 0o600, executable: 0o600, setuid: 0o600, outside: 0o644}
 	for p, want := range want {
 		st, err := os.Stat(p)
@@ -160,20 +98,20 @@ func TestTightenTree(t *testing.T) {
 		t.Errorf("%d changes logged, want 7 (root, logs, closed, the log file, admin-password, tool, setuid):\n%s", n, &logs)
 	}
 	logs.Reset()
-	if err := platform.TightenTree(root, slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
+	if err := private.TightenTree(root, slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
 		t.Fatal(err)
 	}
 	if logs.Len() != 0 {
 		t.Errorf("a second TightenTree changed something:\n%s", &logs)
 	}
-	if err := platform.TightenTree(filepath.Join(root, "missing"), nil); err != nil {
+	if err := private.TightenTree(filepath.Join(root, "missing"), nil); err != nil {
 		t.Errorf("TightenTree of a missing directory = %v, want nil", err)
 	}
 }
 
-// OpenPrivate creates a log file 0600 and sets an existing one to exactly
+// OpenAppend creates a log file 0600 and sets an existing one to exactly
 // 0600 through the open file, appending to it and logging the change.
-func TestOpenPrivate(t *testing.T) {
+func TestOpenAppend(t *testing.T) {
 	permissiveUmask(t)
 	dir := t.TempDir()
 	fresh := filepath.Join(dir, "fresh.log")
@@ -189,7 +127,7 @@ func TestOpenPrivate(t *testing.T) {
 	}
 	var logs bytes.Buffer
 	for _, p := range []string{fresh, old, readOnly} {
-		f, err := platform.OpenPrivate(p, slog.New(slog.NewTextHandler(&logs, nil)))
+		f, err := private.OpenAppend(p, slog.New(slog.NewTextHandler(&logs, nil)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,7 +148,7 @@ func TestOpenPrivate(t *testing.T) {
 	}
 	for _, p := range []string{old, readOnly} {
 		if b, _ := os.ReadFile(p); string(b) != "before\nafter\n" {
-			t.Errorf("OpenPrivate did not append to %s: %q", filepath.Base(p), b)
+			t.Errorf("OpenAppend did not append to %s: %q", filepath.Base(p), b)
 		}
 	}
 	for _, line := range []string{
