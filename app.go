@@ -184,14 +184,14 @@ func (c *Config) validate() error {
 		{"ShutdownTimeout", c.ShutdownTimeout}, {"RegisterTimeout", c.RegisterTimeout},
 	} {
 		if d.v < 0 {
-			return fmt.Errorf("Config.%s %v is negative", d.name, d.v)
+			return fmt.Errorf("negative %s %v", d.name, d.v)
 		}
 	}
 	switch {
 	case c.NoDrainDelay && c.DrainDelay != 0:
-		return fmt.Errorf("Config.NoDrainDelay with DrainDelay %v", c.DrainDelay)
+		return fmt.Errorf("both NoDrainDelay and DrainDelay %v set", c.DrainDelay)
 	case c.NoSignals && len(c.Signals) > 0:
-		return fmt.Errorf("Config.NoSignals with Signals %v", c.Signals)
+		return fmt.Errorf("both NoSignals and Signals %v set", c.Signals)
 	}
 	return nil
 }

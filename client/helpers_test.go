@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/switchyard/switchyard/discovery"
-	"github.com/switchyard/switchyard/middleware/tracing"
 	shttp "github.com/switchyard/switchyard/transport/http"
 )
 
@@ -102,11 +101,3 @@ func encodeItemPath(_ context.Context, r *http.Request, req any) error {
 	return nil
 }
 
-// mustTracer returns a tracer for cfg, whose zero value cannot fail.
-func mustTracer(cfg tracing.Config) *tracing.Tracer {
-	tr, err := tracing.New(cfg)
-	if err != nil {
-		panic(err)
-	}
-	return tr
-}
