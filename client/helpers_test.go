@@ -100,4 +100,3 @@ func encodeItemPath(_ context.Context, r *http.Request, req any) error {
 	r.URL.Path = "/items/" + req.(string)
 	return nil
 }
-
