@@ -380,7 +380,9 @@ func (b *Balancer) Begin(h *Host) time.Time {
 // detection, since the server answered correctly, and resets the
 // consecutive-failure count; a neutral outcome (the caller canceled or
 // aborted its request, or a local guard skipped the call; see
-// outcome.Class.Neutral) counts as neither and teaches the policy nothing.
+// outcome.Class.Neutral) counts as neither. The policy learns nothing
+// from a canceled or aborted call, and a failure from a skipped one, so
+// that it steers away from an instance whose breaker is open.
 func (b *Balancer) Done(ctx context.Context, h *Host, start time.Time, err error) {
 	now := b.clock.Now()
 	h.inflight.Add(-1)
@@ -388,7 +390,17 @@ func (b *Balancer) Done(ctx context.Context, h *Host, start time.Time, err error
 	b.tick.Store(nowNs)
 	class := b.classify(ctx, err)
 	failed := class == outcome.ServerFailure
-	if b.observer != nil && !class.Neutral() {
+	learn := !class.Neutral()
+	if class == outcome.Skipped {
+		// A local guard (the instance's open breaker) refused the call at
+		// once. Outlier detection ignores it — the failures that opened
+		// the guard were counted — but the policy must learn to look
+		// elsewhere: a host that refuses in no time, with nothing in
+		// flight, would otherwise look like the best one to a latency
+		// policy, and every retry would be refused by it again.
+		failed, learn = true, true
+	}
+	if b.observer != nil && learn {
 		b.observer.Observe(h, now.Sub(start), nowNs, failed)
 	}
 	switch class {

@@ -2,6 +2,7 @@ package p2c_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/switchyard/switchyard/balancer/balancertest"
 	"github.com/switchyard/switchyard/balancer/p2c"
 	"github.com/switchyard/switchyard/discovery"
+	"github.com/switchyard/switchyard/outcome"
 )
 
 // t0 is the time at which every synctest bubble starts.
@@ -490,4 +492,50 @@ func TestConcurrentUse(t *testing.T) {
 			t.Errorf("host %s has %d calls in flight after all finished", h.Instance.ID, h.InFlight)
 		}
 	}
+}
+
+// TestRefusingHostIsAvoided: a host whose calls a local guard refuses at
+// once (an open breaker: outcome.Skipped) has nothing in flight and no
+// latency; unless the refusals teach the policy, it looks like the best
+// host and every call (and every retry) is refused by it again. The other
+// host is busy and answers in 5ms.
+func TestRefusingHostIsAvoided(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		refused := errors.New("breaker open")
+		b, err := balancer.New(p2c.New(), balancer.Config{Classifier: func(ctx context.Context, err error) outcome.Class {
+			if errors.Is(err, refused) {
+				return outcome.Skipped
+			}
+			return outcome.Default(ctx, err)
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		b.Update(instances(2))
+		refusing := ""
+		picks := map[string]int{}
+		for i := range 400 {
+			h, err := b.Pick(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if refusing == "" {
+				refusing = h.Instance.ID
+			}
+			picks[h.Instance.ID]++
+			start := b.Begin(h)
+			if h.Instance.ID == refusing {
+				b.Done(context.Background(), h, start, refused)
+				continue
+			}
+			if i%2 == 0 {
+				time.Sleep(5 * time.Millisecond)
+			}
+			b.Done(context.Background(), h, start, nil)
+		}
+		if picks[refusing] > 40 {
+			t.Fatalf("the refusing host was picked %d times of 400 (%v)", picks[refusing], picks)
+		}
+	})
 }

@@ -275,6 +275,11 @@ func testFrozenCatalogReplica(t *testing.T, w *world) {
 	thaw()
 	time.Sleep(2 * time.Second)
 	load.finish(t, fmt.Sprintf("catalog pid %d frozen for 5s", victim))
+	if t.Failed() {
+		for id, h := range w.health(ctx, t) {
+			t.Logf("after: %s %+v", id, h)
+		}
+	}
 }
 
 // testSickCatalogInstance registers by hand, as an operator or a foreign
