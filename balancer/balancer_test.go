@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -263,16 +264,31 @@ func eligible(b *balancer.Balancer) map[string]bool {
 
 func TestOutlierEjectsAfterConsecutiveFailuresAndRestores(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var events []string
+		// The hooks run on the caller's goroutine (ejections) and on the
+		// restore timer's (restores); mu orders their appends.
+		var (
+			mu     sync.Mutex // guards events
+			events []string
+		)
+		record := func(e string) {
+			mu.Lock()
+			defer mu.Unlock()
+			events = append(events, e)
+		}
+		snapshot := func() []string {
+			mu.Lock()
+			defer mu.Unlock()
+			return append([]string(nil), events...)
+		}
 		cfg := balancer.OutlierConfig{
 			ConsecutiveFailures: 3,
 			BaseEjectionTime:    10 * time.Second,
 			MaxEjectionTime:     25 * time.Second,
 			MaxEjectionPercent:  50,
 			OnEject: func(inst discovery.Instance, reason string, d time.Duration) {
-				events = append(events, fmt.Sprintf("eject %s %s %v", inst.ID, reason, d))
+				record(fmt.Sprintf("eject %s %s %v", inst.ID, reason, d))
 			},
-			OnRestore: func(inst discovery.Instance) { events = append(events, "restore "+inst.ID) },
+			OnRestore: func(inst discovery.Instance) { record("restore " + inst.ID) },
 		}
 		b, fc, hosts := newOutlierBalancer(t, 4, cfg)
 		bad := hosts["i00002"]
@@ -315,7 +331,7 @@ func TestOutlierEjectsAfterConsecutiveFailuresAndRestores(t *testing.T) {
 		fail(b, bad, 3, statusErr(500))
 		fc.Advance(25*time.Second - time.Millisecond)
 		if !bad.Ejected() {
-			t.Fatalf("third ejection shorter than the cap: %v", events)
+			t.Fatalf("third ejection shorter than the cap: %v", snapshot())
 		}
 		fc.Advance(time.Millisecond)
 		if bad.Ejected() {
@@ -336,8 +352,8 @@ func TestOutlierEjectsAfterConsecutiveFailuresAndRestores(t *testing.T) {
 			"eject i00002 consecutive_failures 25s", "restore i00002",
 		}
 		want = append(want[2:], want[:2]...)
-		if fmt.Sprint(events) != fmt.Sprint(want) {
-			t.Fatalf("events:\n%v\nwant\n%v", events, want)
+		if got := snapshot(); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("events:\n%v\nwant\n%v", got, want)
 		}
 	})
 }

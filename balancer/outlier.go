@@ -59,8 +59,10 @@ type OutlierConfig struct {
 	DisableFailurePercentage bool
 
 	// OnEject and OnRestore, if set, are called after a host is ejected or
-	// restored, outside any lock. reason is "consecutive_failures",
-	// "success_rate" or "failure_percentage".
+	// restored, outside any lock, on whichever goroutine made the change —
+	// a caller reporting a failure, the sweep, or a restore timer — so they
+	// may run concurrently and must be safe for that. reason is
+	// "consecutive_failures", "success_rate" or "failure_percentage".
 	OnEject   func(inst discovery.Instance, reason string, d time.Duration)
 	OnRestore func(inst discovery.Instance)
 }
