@@ -41,7 +41,7 @@ type mutant struct {
 	// restart erased.
 	freezeOnError bool
 	// registrar replaces memory.NewRegistrar.
-	registrar func(reg *memory.Registry, ttl time.Duration) discovery.Registrar
+	registrar func(t *testing.T, reg *memory.Registry, ttl time.Duration) discovery.Registrar
 }
 
 var mutants = []mutant{
@@ -115,38 +115,48 @@ var mutants = []mutant{
 	{
 		name:  "NoRenewal",
 		fails: []string{"Renewal"},
-		registrar: func(reg *memory.Registry, ttl time.Duration) discovery.Registrar {
+		registrar: func(_ *testing.T, reg *memory.Registry, ttl time.Duration) discovery.Registrar {
 			return onceRegistrar{reg, ttl}
 		},
 	},
 	{
 		name:  "NoTTL",
 		fails: []string{"Expiry", "HealAfterWipe", "DeregisterDuringOutage"},
-		registrar: func(reg *memory.Registry, _ time.Duration) discovery.Registrar {
+		registrar: func(_ *testing.T, reg *memory.Registry, _ time.Duration) discovery.Registrar {
 			return reg
 		},
 	},
 	{
 		name:  "TTLTooLong",
 		fails: []string{"Expiry"},
-		registrar: func(reg *memory.Registry, ttl time.Duration) discovery.Registrar {
-			return memory.NewRegistrar(reg, 2*ttl)
+		registrar: func(t *testing.T, reg *memory.Registry, ttl time.Duration) discovery.Registrar {
+			return newRegistrar(t, reg, 2*ttl)
 		},
 	},
 	{
 		name:  "TTLTooShort",
 		fails: []string{"Expiry"},
-		registrar: func(reg *memory.Registry, ttl time.Duration) discovery.Registrar {
-			return memory.NewRegistrar(reg, ttl/4)
+		registrar: func(t *testing.T, reg *memory.Registry, ttl time.Duration) discovery.Registrar {
+			return newRegistrar(t, reg, ttl/4)
 		},
 	},
 	{
 		name:  "DeregisterForgotten",
 		fails: []string{"DeregisterDuringOutage"},
-		registrar: func(reg *memory.Registry, ttl time.Duration) discovery.Registrar {
-			return forgetfulRegistrar{memory.NewRegistrar(reg, ttl), reg}
+		registrar: func(t *testing.T, reg *memory.Registry, ttl time.Duration) discovery.Registrar {
+			return forgetfulRegistrar{newRegistrar(t, reg, ttl), reg}
 		},
 	},
+}
+
+// newRegistrar returns memory.NewRegistrar(reg, ttl), failing t on an error.
+func newRegistrar(t *testing.T, reg *memory.Registry, ttl time.Duration) *memory.Registrar {
+	t.Helper()
+	g, err := memory.NewRegistrar(reg, ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }
 
 // onceRegistrar puts with a TTL and never renews.
@@ -190,10 +200,10 @@ func (m mutant) harness() discoverytest.Harness {
 			reg := memory.New()
 			closed := make(chan struct{})
 			t.Cleanup(func() { reg.Close(); close(closed) })
-			newRegistrar := m.registrar
-			if newRegistrar == nil {
-				newRegistrar = func(reg *memory.Registry, ttl time.Duration) discovery.Registrar {
-					g := memory.NewRegistrar(reg, ttl)
+			makeRegistrar := m.registrar
+			if makeRegistrar == nil {
+				makeRegistrar = func(t *testing.T, reg *memory.Registry, ttl time.Duration) discovery.Registrar {
+					g := newRegistrar(t, reg, ttl)
 					t.Cleanup(func() { _ = g.Close(context.Background()) })
 					return g
 				}
@@ -201,7 +211,7 @@ func (m mutant) harness() discoverytest.Harness {
 			return discoverytest.Backend{
 				NewResolver: func() discovery.Resolver { return mutantResolver{reg, m, closed} },
 				NewRegistrar: func(ttl time.Duration) discovery.Registrar {
-					return newRegistrar(reg, ttl)
+					return makeRegistrar(t, reg, ttl)
 				},
 				KillRegistrar: func(g discovery.Registrar) {
 					switch g := g.(type) {

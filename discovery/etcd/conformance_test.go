@@ -88,9 +88,9 @@ func startUnmanaged(t *testing.T, dir, addr string) *embedded.Server {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	srv, err := embedded.Start(ctx, dir, addr, embedded.WithConfig(func(c *embed.Config) {
+	srv, err := embedded.Start(ctx, dir, addr, embedded.Config{Adjust: func(c *embed.Config) {
 		c.TickMs, c.ElectionMs = 50, 500
-	}))
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -388,7 +388,7 @@ func TestWatchAndRegisterWhileEtcdIsDown(t *testing.T) {
 		t.Fatal("RegistrationErr() = nil before the registration reached etcd")
 	}
 
-	srv, err = embedded.Start(ctx, t.TempDir(), addr)
+	srv, err = embedded.Start(ctx, t.TempDir(), addr, embedded.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	srv, err := embedded.Start(ctx, dir, "127.0.0.1:0")
+	srv, err := embedded.Start(ctx, dir, "127.0.0.1:0", embedded.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -39,7 +39,7 @@ func shared(t *testing.T) *embedded.Server {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		sharedSrv, sharedErr = embedded.Start(ctx, sharedDir, "127.0.0.1:0")
+		sharedSrv, sharedErr = embedded.Start(ctx, sharedDir, "127.0.0.1:0", embedded.Config{})
 	})
 	if sharedErr != nil {
 		t.Fatal(sharedErr)
@@ -69,7 +69,7 @@ func startServer(t *testing.T, dir, addr string) *embedded.Server {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	srv, err := embedded.Start(ctx, dir, addr)
+	srv, err := embedded.Start(ctx, dir, addr, embedded.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,10 @@ func backend(t *testing.T) discoverytest.Backend {
 		// shared registry through one of its resolvers.
 		NewResolver: func() discovery.Resolver { return resolverOnly{reg} },
 		NewRegistrar: func(ttl time.Duration) discovery.Registrar {
-			g := memory.NewRegistrar(reg, ttl)
+			g, err := memory.NewRegistrar(reg, ttl)
+			if err != nil {
+				t.Fatal(err)
+			}
 			t.Cleanup(func() { _ = g.Close(context.Background()) })
 			return g
 		},

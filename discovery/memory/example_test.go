@@ -54,7 +54,11 @@ func ExampleRegistrar() {
 	ctx := context.Background()
 	reg := memory.New()
 	defer reg.Close()
-	g := memory.NewRegistrar(reg, 10*time.Second)
+	g, err := memory.NewRegistrar(reg, 10*time.Second)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer g.Close(ctx) // deregisters
 
 	inst := discovery.Instance{ID: "orders-1", Service: "orders", Addr: "127.0.0.1:9101"}

@@ -38,6 +38,16 @@ func (bubbleClock) Advance(d time.Duration) {
 	synctest.Wait()
 }
 
+// newRegistrar returns memory.NewRegistrar(reg, ttl), failing t on an error.
+func newRegistrar(t *testing.T, reg *memory.Registry, ttl time.Duration) *memory.Registrar {
+	t.Helper()
+	g, err := memory.NewRegistrar(reg, ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
 func instance(id string) discovery.Instance {
 	return discovery.Instance{ID: id, Service: "catalog", Addr: "10.0.0.1:80"}
 }
@@ -264,7 +274,7 @@ func TestRegistryClose(t *testing.T) {
 func TestRegistrarRenewsAndReportsState(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		reg, c := newFake(t)
-		g := memory.NewRegistrar(reg, 3*time.Second)
+		g := newRegistrar(t, reg, 3*time.Second)
 		defer g.Close(ctx)
 		if err := g.Register(ctx, instance("a")); err != nil {
 			t.Fatal(err)
@@ -287,7 +297,7 @@ func TestRegistrarRenewsAndReportsState(t *testing.T) {
 func TestRegistrarHealsAfterUnavailableAndWipe(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		reg, c := newFake(t)
-		g := memory.NewRegistrar(reg, 3*time.Second)
+		g := newRegistrar(t, reg, 3*time.Second)
 		defer g.Close(ctx)
 		g.Register(ctx, instance("a"))
 		other := instance("x")
@@ -324,7 +334,7 @@ func TestRegistrarHealsAfterUnavailableAndWipe(t *testing.T) {
 func TestRegistrarRegisterDuringOutage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		reg, c := newFake(t)
-		g := memory.NewRegistrar(reg, 3*time.Second)
+		g := newRegistrar(t, reg, 3*time.Second)
 		defer g.Close(ctx)
 		reg.SetUnavailable(memory.ErrUnavailable)
 		if err := g.Register(ctx, instance("a")); !errors.Is(err, memory.ErrUnavailable) {
@@ -342,7 +352,7 @@ func TestRegistrarRegisterDuringOutage(t *testing.T) {
 func TestRegistrarKill(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		reg, c := newFake(t)
-		g := memory.NewRegistrar(reg, 3*time.Second)
+		g := newRegistrar(t, reg, 3*time.Second)
 		g.Register(ctx, instance("a"))
 		c.Advance(2 * time.Second) // renewed at 1s and 2s: expires at 5s
 		g.Kill()
@@ -359,10 +369,40 @@ func TestRegistrarKill(t *testing.T) {
 	})
 }
 
+func TestNewRegistrarConfig(t *testing.T) {
+	reg := memory.New()
+	defer reg.Close()
+	for _, tc := range []struct {
+		name string
+		reg  *memory.Registry
+		ttl  time.Duration
+	}{
+		{"negative TTL", reg, -time.Nanosecond},
+		{"nil registry", nil, time.Second},
+	} {
+		if g, err := memory.NewRegistrar(tc.reg, tc.ttl); !errors.Is(err, memory.ErrConfig) || g != nil {
+			t.Errorf("NewRegistrar(%s) = %v, %v; want nil, ErrConfig", tc.name, g, err)
+		}
+	}
+}
+
+func TestRegistrarZeroTTLIsDefault(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg, c := newFake(t)
+		g := newRegistrar(t, reg, 0)
+		g.Register(ctx, instance("a"))
+		g.Kill()
+		c.Advance(memory.DefaultRegistrarTTL - time.Nanosecond)
+		wantInstances(t, reg, "a")
+		c.Advance(time.Nanosecond)
+		wantInstances(t, reg)
+	})
+}
+
 func TestRegistrarClose(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		reg, c := newFake(t)
-		g := memory.NewRegistrar(reg, 3*time.Second)
+		g := newRegistrar(t, reg, 3*time.Second)
 		g.Register(ctx, instance("a"))
 		g.Register(ctx, instance("b"))
 		if err := g.Close(ctx); err != nil {
@@ -386,7 +426,7 @@ func TestRegistrarClose(t *testing.T) {
 func TestRegistrarKeysDoNotCollide(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		reg, c := newFake(t)
-		g := memory.NewRegistrar(reg, 3*time.Second)
+		g := newRegistrar(t, reg, 3*time.Second)
 		defer g.Close(ctx)
 		x := discovery.Instance{ID: "c", Service: "a/b", Addr: "10.0.0.1:80"}
 		y := discovery.Instance{ID: "b/c", Service: "a", Addr: "10.0.0.2:80"}
@@ -405,7 +445,7 @@ func TestRegistrarKeysDoNotCollide(t *testing.T) {
 func TestRegistrarStopsWhenRegistryCloses(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		reg, c := newFake(t)
-		g := memory.NewRegistrar(reg, 3*time.Second)
+		g := newRegistrar(t, reg, 3*time.Second)
 		g.Register(ctx, instance("a"))
 		reg.Close()
 		c.Advance(time.Minute)
@@ -421,7 +461,7 @@ func TestRegistrarStopsWhenRegistryCloses(t *testing.T) {
 func TestLongOutageKeepsLeasedRegistrations(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		reg, fc := newFake(t)
-		g := memory.NewRegistrar(reg, time.Second)
+		g := newRegistrar(t, reg, time.Second)
 		inst := discovery.Instance{ID: "a", Service: "svc", Addr: "10.0.0.1:80"}
 		if err := g.Register(context.Background(), inst); err != nil {
 			t.Fatal(err)

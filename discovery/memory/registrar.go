@@ -44,13 +44,26 @@ var (
 	_ discovery.StateReporter = (*Registrar)(nil)
 )
 
+// DefaultRegistrarTTL is the TTL of a [Registrar] made with a ttl of zero.
+const DefaultRegistrarTTL = time.Second
+
+// ErrConfig is wrapped by the error [NewRegistrar] returns for an invalid
+// argument.
+var ErrConfig = errors.New("memory: invalid configuration")
+
 // NewRegistrar returns a registrar that keeps its registrations in reg with
-// the given TTL. A ttl of zero or less is replaced by one second.
-func NewRegistrar(reg *Registry, ttl time.Duration) *Registrar {
-	if ttl <= 0 {
-		ttl = time.Second
+// the given TTL. A ttl of zero means [DefaultRegistrarTTL] (1 s); a negative
+// ttl or a nil reg is an error wrapping [ErrConfig].
+func NewRegistrar(reg *Registry, ttl time.Duration) (*Registrar, error) {
+	switch {
+	case reg == nil:
+		return nil, fmt.Errorf("memory: %w: nil registry", ErrConfig)
+	case ttl < 0:
+		return nil, fmt.Errorf("memory: %w: negative TTL %v", ErrConfig, ttl)
+	case ttl == 0:
+		ttl = DefaultRegistrarTTL
 	}
-	return &Registrar{reg: reg, ttl: ttl, insts: make(map[key]discovery.Instance)}
+	return &Registrar{reg: reg, ttl: ttl, insts: make(map[key]discovery.Instance)}, nil
 }
 
 // Register puts inst and keeps renewing it. If the registry is down the

@@ -195,7 +195,7 @@ func runRegistry(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	dir := filepath.Join(*data, "registry")
-	srv, err := embedded.Start(ctx, dir, *listen)
+	srv, err := embedded.Start(ctx, dir, *listen, embedded.Config{})
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
 			return fmt.Errorf("registry: %s is already in use; choose another address with --listen or %s: %w",

@@ -17,59 +17,42 @@ import (
 // before the context ended.
 var ErrNotReady = errors.New("embedded: etcd did not become ready")
 
-// Option configures [Start].
-type Option func(*settings)
+// ErrConfig is wrapped by the error [Start] returns for an invalid argument
+// or [Config] field: an empty data directory, or a client or peer address
+// that is not host:port with a port from 0 to 65535.
+var ErrConfig = errors.New("embedded: invalid configuration")
 
-type settings struct {
-	tweak    func(*embed.Config)
-	logger   *zap.Logger
-	peerAddr string
-	noFsync  bool
-	name     string
-}
+// Config configures [Start]. Its zero value is a quiet server named
+// "switchyard" that fsyncs its writes, with its peer listener on a free
+// port.
+type Config struct {
+	// Logger receives the server's logs. Nil (the default) discards them.
+	Logger *zap.Logger
 
-// WithLogger sends the server's logs to l. The default discards them.
-func WithLogger(l *zap.Logger) Option {
-	return func(s *settings) {
-		if l != nil {
-			s.logger = l
-		}
-	}
-}
+	// PeerAddr is the host:port of the peer (raft) listener; port 0
+	// picks a free port. Empty (the default) is a free port on the client
+	// address's host. A single node never talks to peers, but etcd still
+	// binds the port.
+	PeerAddr string
 
-// WithPeerAddr sets the host:port of the peer (raft) listener. The default
-// is a free port on the client address's host. A single node never talks to
-// peers, but etcd still binds the port.
-func WithPeerAddr(addr string) Option {
-	return func(s *settings) { s.peerAddr = addr }
-}
+	// Name is the member name. Empty (the default) is "switchyard". A
+	// data directory remembers its member name: restart on the same
+	// directory with the same name.
+	Name string
 
-// WithName sets the member name. The default is "switchyard". A data
-// directory remembers its member name: restart on the same directory with
-// the same name.
-func WithName(name string) Option {
-	return func(s *settings) {
-		if name != "" {
-			s.name = name
-		}
-	}
-}
+	// UnsafeNoFsync turns off fsync. Writes get faster and a crash of the
+	// machine may lose recent ones: suitable for throwaway test data
+	// only. False (the default) keeps fsync on.
+	UnsafeNoFsync bool
 
-// WithUnsafeNoFsync turns off fsync. Writes get faster and a crash of the
-// machine may lose recent ones: suitable for throwaway test data only. The
-// default keeps fsync on.
-func WithUnsafeNoFsync() Option {
-	return func(s *settings) { s.noFsync = true }
-}
-
-// WithConfig lets f adjust etcd's configuration after Start has filled it
-// in and before the server starts: quotas, snapshot counts, TLS, or timing.
-// For example, a TickMs of 50 and an ElectionMs of 500 lower etcd's
-// minimum lease TTL (1.5 election timeouts, rounded up to whole seconds)
-// from 2 s to 1 s. Changing the URLs, the data directory or the logger
-// here is possible but bypasses Start's checks.
-func WithConfig(f func(*embed.Config)) Option {
-	return func(s *settings) { s.tweak = f }
+	// Adjust, if not nil, changes etcd's configuration after Start has
+	// filled it in and before the server starts: quotas, snapshot counts,
+	// TLS, or timing. For example, a TickMs of 50 and an ElectionMs of 500
+	// lower etcd's minimum lease TTL (1.5 election timeouts, rounded up to
+	// whole seconds) from 2 s to 1 s. Changing the URLs, the data
+	// directory or the logger here is possible but bypasses Start's
+	// checks. Nil (the default) changes nothing.
+	Adjust func(*embed.Config)
 }
 
 // Server is a running single-node etcd, made by [Start]. Its methods are
@@ -85,59 +68,71 @@ type Server struct {
 // Start runs an etcd server that keeps its data in dir (created if missing;
 // an existing directory is reused, so a restart keeps the registry's
 // contents) and serves clients on clientAddr (host:port over plain HTTP;
-// port 0 picks a free port). It returns once the server is ready to serve
-// or ctx ends, in which case the server is shut down and the error wraps
-// [ErrNotReady].
+// port 0 picks a free port), configured by cfg (its zero value is the
+// defaults documented on [Config]). An empty dir or a malformed address is
+// an error wrapping [ErrConfig]. Start returns once the server is ready to
+// serve or ctx ends, in which case the server is shut down and the error
+// wraps [ErrNotReady].
 //
 // Close the returned server to stop it; Close blocks until every listener
 // and goroutine of etcd has stopped.
-func Start(ctx context.Context, dir, clientAddr string, opts ...Option) (*Server, error) {
+func Start(ctx context.Context, dir, clientAddr string, cfg Config) (*Server, error) {
+	if dir == "" {
+		return nil, fmt.Errorf("embedded: %w: empty data directory", ErrConfig)
+	}
+	host, err := checkAddr("client", clientAddr)
+	if err != nil {
+		return nil, err
+	}
+	peerAddr := cfg.PeerAddr
+	if peerAddr == "" {
+		peerAddr = net.JoinHostPort(host, "0")
+	} else if _, err := checkAddr("peer", peerAddr); err != nil {
+		return nil, err
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNotReady, err)
 	}
-	s := settings{logger: zap.NewNop(), name: "switchyard"}
-	for _, o := range opts {
-		o(&s)
+	logger := cfg.Logger
+	if logger == nil {
+		logger = zap.NewNop()
 	}
-	host, _, err := net.SplitHostPort(clientAddr)
-	if err != nil {
-		return nil, fmt.Errorf("embedded: client address %q: %w", clientAddr, err)
+	name := cfg.Name
+	if name == "" {
+		name = "switchyard"
 	}
 	clientAddr, err = concrete(clientAddr)
 	if err != nil {
 		return nil, err
 	}
-	if s.peerAddr == "" {
-		s.peerAddr = net.JoinHostPort(host, "0")
-	}
-	peerAddr, err := concrete(s.peerAddr)
+	peerAddr, err = concrete(peerAddr)
 	if err != nil {
 		return nil, err
 	}
 	curl := url.URL{Scheme: "http", Host: clientAddr}
 	purl := url.URL{Scheme: "http", Host: peerAddr}
 
-	cfg := embed.NewConfig()
-	cfg.Name = s.name
-	cfg.Dir = dir
-	cfg.ListenClientUrls = []url.URL{curl}
-	cfg.AdvertiseClientUrls = []url.URL{curl}
-	cfg.ListenPeerUrls = []url.URL{purl}
-	cfg.AdvertisePeerUrls = []url.URL{purl}
-	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-	cfg.Logger = "zap"
-	cfg.LogLevel = "error"
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(s.logger)
-	cfg.UnsafeNoFsync = s.noFsync
+	ec := embed.NewConfig()
+	ec.Name = name
+	ec.Dir = dir
+	ec.ListenClientUrls = []url.URL{curl}
+	ec.AdvertiseClientUrls = []url.URL{curl}
+	ec.ListenPeerUrls = []url.URL{purl}
+	ec.AdvertisePeerUrls = []url.URL{purl}
+	ec.InitialCluster = ec.InitialClusterFromName(ec.Name)
+	ec.Logger = "zap"
+	ec.LogLevel = "error"
+	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(logger)
+	ec.UnsafeNoFsync = cfg.UnsafeNoFsync
 	// Restarting on the same ports right after Close must not fail on
 	// sockets still in TIME_WAIT.
-	cfg.SocketOpts.ReuseAddress = true
-	cfg.Metrics = "basic"
-	if s.tweak != nil {
-		s.tweak(cfg)
+	ec.SocketOpts.ReuseAddress = true
+	ec.Metrics = "basic"
+	if cfg.Adjust != nil {
+		cfg.Adjust(ec)
 	}
 
-	e, err := embed.StartEtcd(cfg)
+	e, err := embed.StartEtcd(ec)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: start etcd in %s: %w", dir, err)
 	}
@@ -180,16 +175,28 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// concrete replaces a zero port in addr with a free one, because etcd
-// advertises the URLs it listens on and must know the real port up front.
+// checkAddr checks that addr, the named listener's address, is host:port
+// with a port from 0 to 65535, and returns its host.
+func checkAddr(which, addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("embedded: %w: %s address %q: %w", ErrConfig, which, addr, err)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return "", fmt.Errorf("embedded: %w: %s address %q: bad port", ErrConfig, which, addr)
+	}
+	return host, nil
+}
+
+// concrete replaces a zero port in addr, already checked by checkAddr, with
+// a free one, because etcd advertises the URLs it listens on and must know
+// the real port up front.
 func concrete(addr string) (string, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return "", fmt.Errorf("embedded: address %q: %w", addr, err)
 	}
-	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
-		return "", fmt.Errorf("embedded: address %q: bad port", addr)
-	} else if p != 0 {
+	if p, _ := strconv.Atoi(port); p != 0 {
 		return addr, nil
 	}
 	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))

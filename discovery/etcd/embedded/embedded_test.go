@@ -35,7 +35,7 @@ func TestStartServesAndKeepsDataAcrossRestart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	dir := t.TempDir()
-	srv, err := embedded.Start(ctx, dir, "127.0.0.1:0")
+	srv, err := embedded.Start(ctx, dir, "127.0.0.1:0", embedded.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestStartServesAndKeepsDataAcrossRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	srv, err = embedded.Start(ctx, dir, addr)
+	srv, err = embedded.Start(ctx, dir, addr, embedded.Config{})
 	if err != nil {
 		t.Fatalf("restart on the same directory and address: %v", err)
 	}
@@ -74,20 +74,38 @@ func TestStartServesAndKeepsDataAcrossRestart(t *testing.T) {
 	}
 }
 
-func TestStartRejectsBadAddresses(t *testing.T) {
+func TestStartRejectsBadConfig(t *testing.T) {
 	ctx := context.Background()
-	for _, addr := range []string{"", "127.0.0.1", "127.0.0.1:x", "127.0.0.1:70000"} {
-		if srv, err := embedded.Start(ctx, t.TempDir(), addr); err == nil {
-			srv.Close()
-			t.Errorf("Start(%q) succeeded, want an error", addr)
+	for _, addr := range []string{"", "127.0.0.1", "127.0.0.1:x", "127.0.0.1:70000", "127.0.0.1:-1"} {
+		if srv, err := embedded.Start(ctx, t.TempDir(), addr, embedded.Config{}); !errors.Is(err, embedded.ErrConfig) {
+			if srv != nil {
+				srv.Close()
+			}
+			t.Errorf("Start(%q) = %v, want ErrConfig", addr, err)
 		}
+		if addr == "" {
+			continue // an empty PeerAddr is the default
+		}
+		cfg := embedded.Config{PeerAddr: addr}
+		if srv, err := embedded.Start(ctx, t.TempDir(), "127.0.0.1:0", cfg); !errors.Is(err, embedded.ErrConfig) {
+			if srv != nil {
+				srv.Close()
+			}
+			t.Errorf("Start with PeerAddr %q = %v, want ErrConfig", addr, err)
+		}
+	}
+	if srv, err := embedded.Start(ctx, "", "127.0.0.1:0", embedded.Config{}); !errors.Is(err, embedded.ErrConfig) {
+		if srv != nil {
+			srv.Close()
+		}
+		t.Errorf("Start with an empty directory = %v, want ErrConfig", err)
 	}
 }
 
 func TestStartHonoursContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	srv, err := embedded.Start(ctx, t.TempDir(), "127.0.0.1:0")
+	srv, err := embedded.Start(ctx, t.TempDir(), "127.0.0.1:0", embedded.Config{})
 	if err == nil {
 		srv.Close()
 		t.Fatal("Start succeeded with a cancelled context")

@@ -23,7 +23,7 @@ func ExampleStart() {
 	}
 	defer os.RemoveAll(dir)
 
-	srv, err := embedded.Start(ctx, dir, "127.0.0.1:0")
+	srv, err := embedded.Start(ctx, dir, "127.0.0.1:0", embedded.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -138,7 +138,7 @@ func (l *launcher) run(parent context.Context) (err error) {
 
 	startCtx, startCancel := context.WithTimeout(ctx, l.cfg.ReadyTimeout)
 	defer startCancel()
-	srv, err := embedded.Start(startCtx, filepath.Join(l.cfg.Data, "registry"), l.cfg.RegistryListen)
+	srv, err := embedded.Start(startCtx, filepath.Join(l.cfg.Data, "registry"), l.cfg.RegistryListen, embedded.Config{})
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
 			return addrInUse("registry-listen", l.cfg.RegistryListen, err)

@@ -32,7 +32,7 @@ func TestRun(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	etcd, err := embedded.Start(ctx, t.TempDir(), "127.0.0.1:0", embedded.WithUnsafeNoFsync())
+	etcd, err := embedded.Start(ctx, t.TempDir(), "127.0.0.1:0", embedded.Config{UnsafeNoFsync: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ func TestConnectBadURL(t *testing.T) {
 func TestRunOnEtcd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	srv, err := embedded.Start(ctx, t.TempDir(), "127.0.0.1:0", embedded.WithUnsafeNoFsync())
+	srv, err := embedded.Start(ctx, t.TempDir(), "127.0.0.1:0", embedded.Config{UnsafeNoFsync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
