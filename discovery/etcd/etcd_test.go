@@ -293,7 +293,8 @@ func testRestart(t *testing.T, wipe bool) {
 			t.Fatal(err)
 		}
 	}
-	startServer(t, dir, addr)
+	// The clients know only the proxy, so etcd may come back on any port.
+	p.retarget(startServer(t, dir, "127.0.0.1:0").Addr())
 	t.Cleanup(p.cut) // before the server closes: see above
 	p.heal()
 	restarted := time.Now()

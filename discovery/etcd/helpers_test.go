@@ -221,11 +221,11 @@ func (b *syncBuffer) String() string {
 // proxy forwards TCP connections to target and can cut them all, which
 // looks to a client like a partition from etcd.
 type proxy struct {
-	ln     net.Listener
-	target string
-	wg     sync.WaitGroup
+	ln net.Listener
+	wg sync.WaitGroup
 
-	mu     sync.Mutex // guards conns and paused
+	mu     sync.Mutex // guards target, conns and paused
+	target string
 	conns  map[net.Conn]struct{}
 	paused bool
 }
@@ -253,13 +253,13 @@ func (p *proxy) accept() {
 			return
 		}
 		p.mu.Lock()
-		paused := p.paused
+		paused, target := p.paused, p.target
 		p.mu.Unlock()
 		if paused {
 			c.Close()
 			continue
 		}
-		u, err := net.Dial("tcp", p.target)
+		u, err := net.Dial("tcp", target)
 		if err != nil {
 			c.Close()
 			continue
@@ -278,6 +278,15 @@ func (p *proxy) pipe(dst, src net.Conn) {
 	_, _ = io.Copy(dst, src)
 	dst.Close()
 	src.Close()
+}
+
+// retarget sends new connections to target: etcd restarted on another
+// port. (Restarting on the same port races with every program on the
+// machine that takes a free port meanwhile.)
+func (p *proxy) retarget(target string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.target = target
 }
 
 // cut closes every connection and refuses new ones until heal.
