@@ -2,8 +2,10 @@ package httperr
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // The fixed parts of {"error":{"code":…,"message":…}}.
@@ -68,4 +70,11 @@ func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	dst = append(dst, s...)
 	return append(dst, '"')
+}
+
+// RetryAfterSeconds is d as a Retry-After header carries it: whole
+// seconds, rounded up, and at least 1, so that a client never retries at
+// once.
+func RetryAfterSeconds(d time.Duration) int64 {
+	return max(int64(math.Ceil(d.Seconds())), 1)
 }

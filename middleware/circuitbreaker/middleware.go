@@ -2,7 +2,6 @@ package circuitbreaker
 
 import (
 	"context"
-	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -66,10 +65,7 @@ func (b *Breaker) Handler(next http.Handler) http.Handler {
 }
 
 func writeRejection(w http.ResponseWriter, e *RejectedError) {
-	secs := int64(math.Ceil(e.RetryAfter.Seconds()))
-	if secs < 1 {
-		secs = 1
-	}
+	secs := httperr.RetryAfterSeconds(e.RetryAfter)
 	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 	msg := "upstream is unavailable (circuit open), retry after " + (time.Duration(secs) * time.Second).String()
 	if e.State == HalfOpen {

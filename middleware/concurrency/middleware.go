@@ -3,7 +3,6 @@ package concurrency
 import (
 	"context"
 	"errors"
-	"math"
 	"net/http"
 	"strconv"
 
@@ -41,11 +40,7 @@ func (l *Limiter) Endpoint(next endpoint.Endpoint) endpoint.Endpoint {
 // method value l.Handler is a func(http.Handler) http.Handler, usable as
 // gateway route middleware.
 func (l *Limiter) Handler(next http.Handler) http.Handler {
-	secs := int64(math.Ceil(l.retryAfter.Seconds()))
-	if secs < 1 {
-		secs = 1
-	}
-	retryAfter := strconv.FormatInt(secs, 10)
+	retryAfter := strconv.FormatInt(httperr.RetryAfterSeconds(l.retryAfter), 10)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		t, err := l.Acquire(ctx)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/switchyard/switchyard/internal/httperr"
 	"hash/maphash"
 	"math"
 	"net/http"
@@ -48,11 +49,7 @@ func (e *Error) StatusCode() int { return http.StatusTooManyRequests }
 // RetryAfterSeconds returns RetryAfter in whole seconds, rounded up, and at
 // least 1, as the Retry-After header carries it.
 func (e *Error) RetryAfterSeconds() int64 {
-	s := int64(math.Ceil(e.RetryAfter.Seconds()))
-	if s < 1 {
-		s = 1
-	}
-	return s
+	return httperr.RetryAfterSeconds(e.RetryAfter)
 }
 
 // Headers returns the Retry-After header, for go-kit's transport/http

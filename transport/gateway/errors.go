@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -29,8 +28,7 @@ const (
 // seconds rounded up and at least one: the service exists but cannot take
 // the request now, and the client may try again then.
 func writeOverloaded(w http.ResponseWriter, after time.Duration, code, message string) {
-	secs := max(int64(math.Ceil(after.Seconds())), 1)
-	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	w.Header().Set("Retry-After", strconv.FormatInt(httperr.RetryAfterSeconds(after), 10))
 	httperr.Write(w, http.StatusServiceUnavailable, code, message)
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -293,7 +292,7 @@ func ErrorFor(err error) *Error {
 	if errors.As(err, &rej) {
 		e := &Error{Status: http.StatusServiceUnavailable, Code: "circuit_open", Message: "a dependency is failing; try again later", Err: err}
 		if rej.RetryAfter > 0 {
-			e.Header = http.Header{"Retry-After": {strconv.FormatInt(int64(math.Ceil(rej.RetryAfter.Seconds())), 10)}}
+			e.Header = http.Header{"Retry-After": {strconv.FormatInt(httperr.RetryAfterSeconds(rej.RetryAfter), 10)}}
 		}
 		return e
 	}

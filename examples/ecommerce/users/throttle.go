@@ -4,8 +4,8 @@ import (
 	"container/list"
 	"errors"
 	"fmt"
+	"github.com/switchyard/switchyard/internal/httperr"
 	"hash/maphash"
-	"math"
 	"sync"
 	"time"
 )
@@ -29,7 +29,7 @@ func (e *ThrottledError) Unwrap() error { return ErrThrottled }
 
 // RetryAfterSeconds is RetryAfter in whole seconds, rounded up, at least 1.
 func (e *ThrottledError) RetryAfterSeconds() int {
-	return max(1, int(math.Ceil(e.RetryAfter.Seconds())))
+	return int(httperr.RetryAfterSeconds(e.RetryAfter))
 }
 
 // ThrottleRule is one budget of failed logins with a growing delay. After
