@@ -3,7 +3,9 @@ package circuitbreaker
 import (
 	"context"
 	"fmt"
+	"github.com/switchyard/switchyard/outcome"
 	"io"
+	"net/http"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -196,6 +198,50 @@ func (g *Group) States() []KeyState {
 func (g *Group) Endpoint(next endpoint.Endpoint) endpoint.Endpoint {
 	return func(ctx context.Context, request any) (any, error) {
 		return call(ctx, g.Get(g.key(ctx, request)), next, request)
+	}
+}
+
+// Transport is the client HTTP face: it sends each request through the
+// breaker of its host (req.URL.Host, the instance a balancer or gateway
+// has already chosen), so that one sick instance opens its own breaker. A
+// 5xx answer is passed on unchanged and counted as a server failure; while
+// a breaker is open its requests are not sent and RoundTrip returns the
+// breaker's *[RejectedError]. A nil base means http.DefaultTransport.
+func (g *Group) Transport(base http.RoundTripper) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return &hostTransport{g: g, next: base}
+}
+
+type hostTransport struct {
+	g    *Group
+	next http.RoundTripper
+}
+
+func (t *hostTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var resp *http.Response
+	err := t.g.Get(req.URL.Host).Execute(req.Context(), func(context.Context) error {
+		var err error
+		if resp, err = t.next.RoundTrip(req); err != nil {
+			return err
+		}
+		if resp.StatusCode >= 500 {
+			return &outcome.StatusError{Status: resp.StatusCode}
+		}
+		return nil
+	})
+	if resp != nil {
+		return resp, nil
+	}
+	return nil, err
+}
+
+// CloseIdleConnections closes the idle connections of the base transport,
+// when it can.
+func (t *hostTransport) CloseIdleConnections() {
+	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
 	}
 }
 

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -166,5 +169,48 @@ func TestFactoryRejectionsDoNotFeedOutlierDetection(t *testing.T) {
 				t.Fatalf("ejected = %v, want %v", hosts[0].Ejected, tc.wantEjected)
 			}
 		})
+	}
+}
+
+// TestGroupTransport: each host gets its own breaker; a host answering
+// 5xx opens its breaker (its answers still reach the caller until then)
+// and is then refused without a request, while another host is untouched.
+func TestGroupTransport(t *testing.T) {
+	var sickHits atomic.Int64
+	sick := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sickHits.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer sick.Close()
+	healthy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer healthy.Close()
+	g, err := circuitbreaker.NewGroup(circuitbreaker.GroupConfig{Breaker: circuitbreaker.Config{ConsecutiveFailures: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := &http.Transport{}
+	defer base.CloseIdleConnections()
+	c := &http.Client{Transport: g.Transport(base)}
+	get := func(url string) (int, error) {
+		resp, err := c.Get(url)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	for range 2 {
+		if code, err := get(sick.URL); err != nil || code != http.StatusServiceUnavailable {
+			t.Fatalf("sick host before its breaker opens: %d, %v", code, err)
+		}
+	}
+	if _, err := get(sick.URL); !circuitbreaker.IsRejection(err) {
+		t.Fatalf("sick host after two 503s: %v, want a rejection", err)
+	}
+	if sickHits.Load() != 2 {
+		t.Fatalf("the sick host got %d requests, want 2 (none once open)", sickHits.Load())
+	}
+	if code, err := get(healthy.URL); err != nil || code != http.StatusOK {
+		t.Fatalf("healthy host: %d, %v", code, err)
 	}
 }

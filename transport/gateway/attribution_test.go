@@ -18,33 +18,8 @@ import (
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/discovery/memory"
 	"github.com/switchyard/switchyard/middleware/circuitbreaker"
-	"github.com/switchyard/switchyard/outcome"
 	"github.com/switchyard/switchyard/transport/gateway"
 )
-
-// breakerTransport guards each upstream host with its own breaker, as a
-// gateway in front of real services does (the shop's does): a failure the
-// gateway wrongly blames on an instance shows in its breaker's counts.
-type breakerTransport struct {
-	group *circuitbreaker.Group
-	next  http.RoundTripper
-}
-
-func (t *breakerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	var resp *http.Response
-	err := t.group.Get(req.URL.Host).Execute(req.Context(), func(context.Context) error {
-		var err error
-		resp, err = t.next.RoundTrip(req)
-		if err == nil && resp.StatusCode >= 500 {
-			return &outcome.StatusError{Status: resp.StatusCode}
-		}
-		return err
-	})
-	if resp != nil {
-		return resp, nil
-	}
-	return nil, err
-}
 
 // attributionRig is a real gateway on a real listener in front of two
 // real instances that read whole bodies, with the most sensitive settings
@@ -102,7 +77,7 @@ func newAttributionRig(tb testing.TB) *attributionRig {
 		{Pattern: "POST /login", Service: "svc"},
 		{Pattern: "POST /orders", Service: "svc"},
 		{Pattern: "GET /products", Service: "svc"},
-	}, gateway.Config{Transport: &breakerTransport{group: rig.breakers, next: tr}, MaxBodyBytes: rigMaxBody, Classifier: circuitbreaker.SkipRejections(nil), Outlier: &balancer.OutlierConfig{ConsecutiveFailures: 1, MaxEjectionPercent: 100}, Middleware: []func(http.Handler) http.Handler{counting}, Logger: slog.New(slog.DiscardHandler)})
+	}, gateway.Config{Transport: rig.breakers.Transport(tr), MaxBodyBytes: rigMaxBody, Classifier: circuitbreaker.SkipRejections(nil), Outlier: &balancer.OutlierConfig{ConsecutiveFailures: 1, MaxEjectionPercent: 100}, Middleware: []func(http.Handler) http.Handler{counting}, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -218,7 +218,7 @@ func TestEveryBreakerOpenAnswers503(t *testing.T) {
 	}
 	tr := gateway.NewTransport(4)
 	defer tr.CloseIdleConnections()
-	_, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc"}}, nil, gateway.Config{Transport: &breakerTransport{group: breakers, next: tr}, Classifier: circuitbreaker.SkipRejections(nil), Outlier: &balancer.OutlierConfig{DisableConsecutive: true, DisableSuccessRate: true, DisableFailurePercentage: true}})
+	_, url := startGateway(t, reg, []gateway.Route{{Pattern: "/", Service: "svc"}}, nil, gateway.Config{Transport: breakers.Transport(tr), Classifier: circuitbreaker.SkipRejections(nil), Outlier: &balancer.OutlierConfig{DisableConsecutive: true, DisableSuccessRate: true, DisableFailurePercentage: true}})
 	if code, _, _ := status(t, mustGet(t, url+"/x")); code != http.StatusServiceUnavailable {
 		t.Fatalf("first request: status %d, want the instance's own 503", code)
 	}

@@ -148,7 +148,7 @@ func New(ctx context.Context, o Options) (g *Gateway, err error) {
 	if base == nil {
 		base = tgw.NewTransport(256)
 	}
-	g.hosts = &hostTable{breakers: breakers, next: base}
+	g.hosts = &hostTable{breakers: breakers, next: breakers.Transport(base)}
 	tr, err := tracing.New(tracing.Config{})
 	if err != nil {
 		return nil, err

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -16,8 +15,8 @@ import (
 // counts the instance's requests and failures for the dashboard.
 type hostTable struct {
 	breakers *circuitbreaker.Group
-	next     http.RoundTripper
-	stats    sync.Map // host:port → *hostStats
+	next     http.RoundTripper // breakers.Transport over the upstream transport
+	stats    sync.Map          // host:port → *hostStats
 }
 
 type hostStats struct {
@@ -33,35 +32,18 @@ func (t *hostTable) statsFor(host string) *hostStats {
 	return s.(*hostStats)
 }
 
-// RoundTrip sends req through the breaker of its host. A 5xx answer is
-// passed on unchanged and counted as a server failure; while the breaker
-// is open the request is not sent and RoundTrip returns the breaker's
-// *circuitbreaker.RejectedError.
+// RoundTrip sends req through the breaker of its host (the breaker
+// group's Transport face, which t.next is) and counts what the instance
+// answered for the dashboard: a rejection by an open breaker, and a
+// request the client broke or abandoned, are not the instance's.
 func (t *hostTable) RoundTrip(req *http.Request) (*http.Response, error) {
-	host := req.URL.Host
-	st := t.statsFor(host)
-	var resp *http.Response
-	err := t.breakers.Get(host).Execute(req.Context(), func(context.Context) error {
-		var err error
-		resp, err = t.next.RoundTrip(req)
-		if err != nil {
-			return err
-		}
-		if resp.StatusCode >= 500 {
-			return &outcome.StatusError{Status: resp.StatusCode}
-		}
-		return nil
-	})
-	if circuitbreaker.IsRejection(err) {
+	resp, err := t.next.RoundTrip(req)
+	if circuitbreaker.IsRejection(err) || (err != nil && outcome.Default(req.Context(), err).Neutral()) {
 		return nil, err
 	}
-	if outcome.Default(req.Context(), err).Neutral() {
-		// The client broke or abandoned its request: nothing to hold
-		// against the instance.
-		return nil, err
-	}
+	st := t.statsFor(req.URL.Host)
 	st.requests.Add(1)
-	if resp == nil {
+	if err != nil {
 		st.failures.Add(1)
 		return nil, err
 	}
