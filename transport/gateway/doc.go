@@ -11,6 +11,11 @@
 //   - upstreams only from the registry: the outbound scheme, host and port
 //     come from a discovered instance, never from the request, so absolute
 //     URLs, Host headers and encoded paths cannot steer the proxy elsewhere;
+//   - with Config.UpstreamTLS, mutual TLS to every upstream (HTTPS
+//     whatever the registry says, a connection pool per service), so that
+//     an instance that does not hold the identity of the service it was
+//     resolved as — a forged registration — is refused at the handshake,
+//     receives no request, and is ejected;
 //   - hop-by-hop headers (including those a client names in Connection)
 //     removed, client-supplied identity headers removed, and
 //     X-Forwarded-For/-Host/-Proto rebuilt from the connection and the

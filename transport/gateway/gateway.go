@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -57,6 +58,25 @@ type Config struct {
 	// Transport carries every upstream request. Nil means
 	// [NewTransport](256).
 	Transport http.RoundTripper
+	// UpstreamTLS turns on TLS to the upstreams: it returns the client
+	// configuration for the instances of service — with package mtls,
+	// src.ClientConfig(the service's ID), so that an instance that does
+	// not hold the identity of the service it was resolved as is refused
+	// during the handshake, before a byte of the request is sent, counted
+	// against that instance and, for an idempotent request, retried on
+	// another. It is called once per service, by [New]; a nil result is
+	// an error. Every upstream request is then HTTPS, whatever the
+	// registry's "scheme" metadata says (the registry is not trusted to
+	// downgrade it), and each service gets an *http.Transport of its own,
+	// a clone of Transport (nil: [NewTransport](256)) with this
+	// configuration: connections are pooled by address, and a pool shared
+	// by two services could carry one's request over a connection
+	// verified as the other's. Transport must then be an *http.Transport
+	// without DialTLS or DialTLSContext (which would skip the
+	// configuration); anything else is an error. Nil means upstream
+	// requests go through Transport as they are, over plain HTTP unless
+	// an instance's "scheme" metadata is "https".
+	UpstreamTLS func(service string) *tls.Config
 	// MaxBodyBytes is the request body limit; larger bodies are answered
 	// 413. Zero means 1 MiB; negative is an error.
 	MaxBodyBytes int64
@@ -133,6 +153,11 @@ type Gateway struct {
 	attempt    client.AttemptTimeout
 	noAttempt  bool
 
+	// With UpstreamTLS: the per-service configuration, and the transport
+	// each service's is cloned from.
+	upstreamTLS func(string) *tls.Config
+	tlsBase     *http.Transport
+
 	handler   http.Handler
 	proxy     *httputil.ReverseProxy
 	upstreams map[string]*upstream
@@ -140,10 +165,11 @@ type Gateway struct {
 }
 
 type upstream struct {
-	service  string
-	bal      *balancer.Balancer
-	budget   Budget
-	classify outcome.Classifier
+	service   string
+	bal       *balancer.Balancer
+	budget    Budget
+	classify  outcome.Classifier
+	transport http.RoundTripper // the gateway's, or the service's own with UpstreamTLS
 }
 
 // New builds a gateway that resolves each route's service with resolver
@@ -157,7 +183,7 @@ func New(ctx context.Context, resolver discovery.Resolver, routes []Route, cfg C
 	}
 	g.proxy = &httputil.ReverseProxy{
 		Rewrite:        rewrite,
-		Transport:      g.transport,
+		Transport:      dispatch{},
 		BufferPool:     bufferPool{},
 		ErrorHandler:   recordError,
 		ModifyResponse: recordResponse,
@@ -220,6 +246,17 @@ func newGateway(cfg Config) (*Gateway, error) {
 	}
 	if g.transport == nil {
 		g.transport = NewTransport(256)
+	}
+	if cfg.UpstreamTLS != nil {
+		base, ok := g.transport.(*http.Transport)
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("%w: UpstreamTLS needs Transport to be an *http.Transport or nil, not %T", ErrConfig, cfg.Transport)
+		//lint:ignore SA1019 DialTLS is deprecated but still honoured, and would skip the configuration
+		case base.DialTLSContext != nil || base.DialTLS != nil:
+			return nil, fmt.Errorf("%w: UpstreamTLS with a Transport whose DialTLS or DialTLSContext would skip its configuration", ErrConfig)
+		}
+		g.upstreamTLS, g.tlsBase = cfg.UpstreamTLS, base
 	}
 	if g.maxBody == 0 {
 		g.maxBody = 1 << 20
@@ -292,6 +329,10 @@ func (g *Gateway) addRoute(ctx context.Context, mux *http.ServeMux, resolver dis
 }
 
 func (g *Gateway) follow(ctx context.Context, resolver discovery.Resolver, service string) (*upstream, error) {
+	transport, err := g.upstreamTransport(service)
+	if err != nil {
+		return nil, err
+	}
 	w, err := resolver.Watch(ctx, service)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: watch %s: %w", service, err)
@@ -312,11 +353,35 @@ func (g *Gateway) follow(ctx context.Context, resolver discovery.Resolver, servi
 		bal.Close()
 		return nil, err
 	}
-	up := &upstream{service: service, bal: bal, classify: g.classify}
+	up := &upstream{service: service, bal: bal, classify: g.classify, transport: transport}
 	if g.budget != nil {
 		up.budget = g.budget(service)
 	}
 	return up, nil
+}
+
+// upstreamTransport returns the transport of service's requests: the
+// gateway's, or with UpstreamTLS a clone of it configured for service.
+func (g *Gateway) upstreamTransport(service string) (http.RoundTripper, error) {
+	if g.upstreamTLS == nil {
+		return g.transport, nil
+	}
+	cfg := g.upstreamTLS(service)
+	if cfg == nil {
+		return nil, fmt.Errorf("%w: UpstreamTLS returned no configuration for %q", ErrConfig, service)
+	}
+	tr := g.tlsBase.Clone()
+	tr.TLSClientConfig = cfg
+	return tr, nil
+}
+
+// dispatch is the ReverseProxy's transport: it sends each request through
+// the transport of the upstream its call is for, found in the request's
+// context like the rest of the call. It neither locks nor allocates.
+type dispatch struct{}
+
+func (dispatch) RoundTrip(r *http.Request) (*http.Response, error) {
+	return r.Context().Value(callKey{}).(*call).up.transport.RoundTrip(r)
 }
 
 // Identify wraps next in the gateway's client-address layer (see
@@ -367,10 +432,14 @@ func (g *Gateway) WaitReady(ctx context.Context) error {
 func (g *Gateway) Close() error {
 	var errs []error
 	g.closeOnce.Do(func() {
+		type idleCloser interface{ CloseIdleConnections() }
 		for _, up := range g.upstreams {
 			errs = append(errs, up.bal.Close())
+			if t, ok := up.transport.(idleCloser); ok && up.transport != g.transport {
+				t.CloseIdleConnections()
+			}
 		}
-		if t, ok := g.transport.(interface{ CloseIdleConnections() }); ok {
+		if t, ok := g.transport.(idleCloser); ok {
 			t.CloseIdleConnections()
 		}
 	})

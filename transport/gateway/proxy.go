@@ -329,7 +329,8 @@ func retryableStatus(status int) bool {
 // the shared ReverseProxy at the instance and reports how the attempt went.
 func (g *Gateway) factory(inst discovery.Instance) (endpoint.Endpoint, io.Closer, error) {
 	target := &url.URL{Scheme: "http", Host: inst.Addr}
-	if inst.Meta["scheme"] == "https" {
+	if g.upstreamTLS != nil || inst.Meta["scheme"] == "https" {
+		// With UpstreamTLS the registry may not choose plaintext.
 		target.Scheme = "https"
 	}
 	return func(ctx context.Context, req any) (_ any, err error) {
