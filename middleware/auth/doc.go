@@ -1,7 +1,7 @@
 // Package auth validates JSON Web Tokens for HTTP handlers and go-kit
-// endpoints, fetches and caches the signers' public keys from a JWKS
-// document, and builds TLS configurations for mutual TLS with certificate
-// reload.
+// endpoints, and fetches and caches the signers' public keys from a JWKS
+// document. Mutual TLS between services is package mtls's; tokens say
+// which user a request is for, certificates which service sent it.
 //
 // A [Validator] is built by [New] from a [Config] (the key set, issuer and
 // audience are required; the zero value of every other field is a
@@ -11,8 +11,8 @@
 //	h = v.Handler(h)    // net/http: 401 unless the bearer token is valid
 //	ep = v.Endpoint(ep) // go-kit; v.Endpoint is an endpoint.Middleware
 //
-// Invalid configuration is an error wrapping [ErrConfig] from [New],
-// [NewJWKS] and [NewCertReloader]; nothing is clamped and nothing panics.
+// Invalid configuration is an error wrapping [ErrConfig] from [New] and
+// [NewJWKS]; nothing is clamped and nothing panics.
 // [Hooks.OnReject] hears why a request was refused.
 //
 // # Tokens
@@ -65,16 +65,4 @@
 // token that [HTTPToContext] (a go-kit RequestFunc, for ServerBefore) or
 // [NewTokenContext] put in the context; it fails with an [*Error], which
 // carries status 401.
-//
-// # Mutual TLS
-//
-// [CertReloader], built by [NewCertReloader] from a [CertReloaderConfig],
-// holds a certificate, its key and a CA pool read from PEM files and
-// re-reads them when they change — checked at most once per interval on the
-// handshake path, or at once with [CertReloader.Reload] — so certificates
-// can be rotated without a restart; a failed automatic reload keeps the
-// current certificate and reaches [CertReloaderHooks.OnReloadError].
-// [CertReloader.ServerConfig] requires and verifies client certificates
-// against the CA pool; [CertReloader.ClientConfig] presents the current
-// certificate and trusts the CA pool.
 package auth

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"time"
@@ -114,35 +113,4 @@ func ExampleValidator_Endpoint() {
 	// orders of bob <nil>
 	// rejected: auth: missing bearer token
 	// auth: unauthorized: auth: missing bearer token 401
-}
-
-// A server that requires client certificates from a CA and picks up
-// rotated certificate files within ten seconds, with no restart; and a
-// client that presents its own reloaded certificate. (Not run: it needs
-// certificate files.)
-func ExampleCertReloader() {
-	server, err := auth.NewCertReloader(auth.CertReloaderConfig{
-		CertFile: "/etc/shop/tls.crt",
-		KeyFile:  "/etc/shop/tls.key",
-		CAFile:   "/etc/shop/clients-ca.pem",
-		Hooks: auth.CertReloaderHooks{OnReloadError: func(err error) {
-			log.Printf("keeping the current certificate: %v", err)
-		}},
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
-	srv := &http.Server{Addr: "127.0.0.1:8443", TLSConfig: server.ServerConfig(), ReadHeaderTimeout: 5 * time.Second}
-	go srv.ListenAndServeTLS("", "")
-
-	client, err := auth.NewCertReloader(auth.CertReloaderConfig{
-		CertFile: "/etc/shop/client.crt",
-		KeyFile:  "/etc/shop/client.key",
-		CAFile:   "/etc/shop/servers-ca.pem",
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: client.ClientConfig("orders.shop.internal")}}
-	_ = hc
 }

@@ -30,8 +30,8 @@ var (
 	ErrMissingClaim = errors.New("auth: token lacks a required claim")
 )
 
-// ErrConfig is wrapped by the errors [New], [NewJWKS] and
-// [NewCertReloader] return for an invalid configuration.
+// ErrConfig is wrapped by the errors [New] and [NewJWKS] return for an
+// invalid configuration.
 var ErrConfig = errors.New("auth: invalid configuration")
 
 // Defaults and limits of [Validator].
