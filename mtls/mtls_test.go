@@ -2,6 +2,7 @@ package mtls_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"github.com/switchyard/switchyard/identity"
 	"github.com/switchyard/switchyard/mtls"
 	"github.com/switchyard/switchyard/mtls/mtlstest"
+	"github.com/switchyard/switchyard/outcome"
 )
 
 func TestNewRefusesBadConfig(t *testing.T) {
@@ -242,6 +244,14 @@ func TestClientRefusesServers(t *testing.T) {
 	var unknown x509.UnknownAuthorityError
 	if !errors.As(err, &unknown) {
 		t.Errorf("unknown CA: %v does not wrap the x509 error", err)
+	}
+
+	// What a balancer sees — ReverseProxy and go-kit pass the transport's
+	// error on — is a failure of the instance, so it is ejected and an
+	// idempotent call retried elsewhere.
+	req, _ := http.NewRequest(http.MethodGet, impostors["catalog"].URL, nil)
+	if _, err := client.Transport.RoundTrip(req); !errors.Is(err, mtls.ErrPeer) || outcome.Default(context.Background(), err) != outcome.ServerFailure {
+		t.Errorf("transport error %v: class %v, want ErrPeer and ServerFailure", err, outcome.Default(context.Background(), err))
 	}
 
 	// Without an expected ID, any workload of the trust domain will do.
