@@ -297,9 +297,9 @@ func (a *Authorizer) deny(ctx context.Context, route string, caller identity.ID)
 // by [Authorizer.Handler], or by identity.NewContext), and a call the rule
 // does not admit fails with an [*Error] (status 403), after
 // [Hooks.OnDeny], without calling next. An Authorizer with no operation
-// bound, or bound to a name no rule has, refuses every call. The method
-// value a.Endpoint is an endpoint.Middleware; the endpoint is safe for
-// concurrent use.
+// bound, or bound to a name no rule has, refuses every call. An admitted
+// call allocates nothing. The method value a.Endpoint is an
+// endpoint.Middleware; the endpoint is safe for concurrent use.
 func (a *Authorizer) Endpoint(next endpoint.Endpoint) endpoint.Endpoint {
 	r, op := a.opRule, a.op
 	return func(ctx context.Context, req any) (any, error) {
