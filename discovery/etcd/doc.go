@@ -31,7 +31,10 @@
 //
 // Both types take a *clientv3.Client owned by the caller. [ClientConfig]
 // returns settings that suit discovery: a quiet logger, a non-blocking
-// dial and a reconnect backoff capped at one second. For development and
-// tests, package discovery/etcd/embedded runs a single-node etcd in
-// process.
+// dial and a reconnect backoff capped at one second. [ClientConfigTLS] and
+// [NewClientTLS] add a *tls.Config for a cluster that requires TLS, from a
+// real PKI or any other source, and put the endpoints in the https:// form
+// under which clientv3 uses it. For development and tests, package
+// discovery/etcd/embedded runs a single-node etcd in process, with
+// client-certificate authentication if asked.
 package etcd

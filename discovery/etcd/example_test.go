@@ -2,6 +2,8 @@ package etcd_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log"
 	"os"
@@ -86,4 +88,36 @@ func ExampleEncode() {
 	// Output:
 	// /switchyard/services/catalog/catalog-1
 	// {"id":"catalog-1","service":"catalog","addr":"10.0.0.7:8080","weight":2}
+}
+
+// Connect to an etcd cluster that requires client certificates, with the
+// files a PKI (cert-manager, Vault, a company CA) issued to the service.
+func ExampleNewClientTLS() {
+	cert, err := tls.LoadX509KeyPair("/etc/pki/catalog.crt", "/etc/pki/catalog.key")
+	if err != nil {
+		log.Fatal(err)
+	}
+	caPEM, err := os.ReadFile("/etc/pki/etcd-ca.pem")
+	if err != nil {
+		log.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(caPEM) {
+		log.Fatal("no CA certificate in etcd-ca.pem")
+	}
+	cli, err := etcd.NewClientTLS(&tls.Config{
+		Certificates: []tls.Certificate{cert},
+		RootCAs:      roots,
+		MinVersion:   tls.VersionTLS13,
+	}, "etcd-0.etcd:2379", "etcd-1.etcd:2379", "etcd-2.etcd:2379")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cli.Close()
+	reg, err := etcd.NewRegistrar(cli, etcd.RegistrarConfig{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer reg.Close(context.Background())
+	// Register the service's instances with reg…
 }

@@ -30,7 +30,9 @@ var ErrLeaseLost = errors.New("etcd: registration lease lost")
 var ErrNotRegistered = errors.New("etcd: not registered yet")
 
 // ErrConfig is wrapped by the error [NewRegistrar] and [NewResolver]
-// return for an invalid configuration or a nil client.
+// return for an invalid configuration or a nil client, and by the error of
+// [ClientConfigTLS] and [NewClientTLS] for a nil TLS configuration or an
+// endpoint that is not host:port or https://host:port.
 var ErrConfig = errors.New("etcd: invalid configuration")
 
 // RegistrarConfig configures a [Registrar]. The zero value registers

@@ -6,6 +6,10 @@
 // It lives apart from discovery/etcd so that a service which only talks to
 // an etcd cluster does not link the whole etcd server into its binary.
 //
+// With [Config].TLS the server speaks TLS and admits only clients whose
+// certificate chains to a given CA; it reads its own certificate file at
+// every new connection, so a renewed certificate needs no restart.
+//
 // The server is quiet by default: its zap logger discards everything, so
 // tests and launchers print nothing when it starts or stops. A single node
 // has no redundancy; run a real cluster in production (see docs/discovery.md).

@@ -44,3 +44,22 @@ func ExampleStart() {
 	fmt.Println(string(resp.Kvs[0].Value))
 	// Output: hello
 }
+
+// Run the registry with client-certificate authentication. The server's
+// certificate and key may share one file; a renewed file is served from
+// the next connection on.
+func ExampleStart_tls() {
+	ctx := context.Background()
+	srv, err := embedded.Start(ctx, "/var/lib/registry", "10.0.0.5:2379", embedded.Config{
+		TLS: &embedded.TLSFiles{
+			CertFile: "/etc/pki/registry.pem",
+			KeyFile:  "/etc/pki/registry.pem",
+			CAFile:   "/etc/pki/ca.pem",
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	fmt.Println(srv.Endpoints()) // [https://10.0.0.5:2379]: give them to etcd.NewClientTLS
+}
