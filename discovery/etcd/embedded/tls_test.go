@@ -263,3 +263,38 @@ func TestStartRejectsBadTLSFiles(t *testing.T) {
 		})
 	}
 }
+
+// A data directory made by a plaintext server is served over TLS after a
+// restart with TLS files (a registry switched to TLS keeps its contents).
+func TestTLSOnExistingData(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	srv, err := embedded.Start(ctx, dir, "127.0.0.1:0", embedded.Config{UnsafeNoFsync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := tlsClient(t, srv.Endpoints(), nil)
+	if _, err := plain.Put(ctx, "k", "from plaintext"); err != nil {
+		t.Fatal(err)
+	}
+	plain.Close()
+	srv.Close()
+
+	ca := testpki.NewCA(t, "shop CA")
+	pki := t.TempDir()
+	pair := testpki.WriteFile(t, pki, "registry.pem", ca.Issue(t, "registry", time.Hour).PEM)
+	srv, err = embedded.Start(ctx, dir, srv.Addr(), embedded.Config{
+		UnsafeNoFsync: true,
+		TLS:           &embedded.TLSFiles{CertFile: pair, KeyFile: pair, CAFile: testpki.WriteFile(t, pki, "ca.pem", ca.PEM)},
+	})
+	if err != nil {
+		t.Fatalf("restart with TLS: %v", err)
+	}
+	defer srv.Close()
+	cli := tlsClient(t, srv.Endpoints(), ca.ClientConfig(ca.Issue(t, "orders", time.Hour)))
+	resp, err := cli.Get(ctx, "k")
+	if err != nil || len(resp.Kvs) != 1 || string(resp.Kvs[0].Value) != "from plaintext" {
+		t.Fatalf("after the restart with TLS: %v, %v", resp, err)
+	}
+}
