@@ -2,8 +2,10 @@ package registry
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -30,10 +32,15 @@ type Conn struct {
 
 // Connect returns a Conn on the etcd named by url (etcd://host:port, see
 // [settings.RegistryEndpoints]; a bad url fails with an error wrapping settings.ErrConfig that
-// names --registry). It does not wait for etcd: a service may start before
-// the registry, and its registration heals once etcd answers, which
-// readiness reports meanwhile. ctx is not retained.
-func Connect(ctx context.Context, url string) (*Conn, error) {
+// names --registry), over plain HTTP unless [WithTLS] is given. It does
+// not wait for etcd: a service may start before the registry, and its
+// registration heals once etcd answers, which readiness reports meanwhile.
+// ctx is not retained.
+func Connect(ctx context.Context, url string, opts ...Option) (*Conn, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	eps, err := settings.RegistryEndpoints("registry", url)
 	if err != nil {
 		return nil, err
@@ -41,7 +48,17 @@ func Connect(ctx context.Context, url string) (*Conn, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	cli, err := etcd.NewClient(eps...)
+	var cli *clientv3.Client
+	if o.tls != nil {
+		// RegistryEndpoints writes http://host:port, the plaintext
+		// form; the TLS client takes host:port and makes it https.
+		for i, ep := range eps {
+			eps[i] = strings.TrimPrefix(ep, "http://")
+		}
+		cli, err = etcd.NewClientTLS(o.tls, eps...)
+	} else {
+		cli, err = etcd.NewClient(eps...)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("registry: etcd client for %s: %w", url, err)
 	}
@@ -57,6 +74,20 @@ func Connect(ctx context.Context, url string) (*Conn, error) {
 	}
 	return &Conn{Client: cli, Registrar: reg, Resolver: res}, nil
 }
+
+// Option configures [Connect].
+type Option func(*options)
+
+type options struct {
+	tls *tls.Config
+}
+
+// WithTLS makes Connect reach etcd over TLS with cfg, which presents the
+// process's certificate (etcd started with --tls-cert, --tls-key and
+// --tls-ca requires one) and verifies etcd's: for the shop,
+// mtls.Source.ClientConfig with the registry's identity. A nil cfg leaves
+// the connection in plain HTTP.
+func WithTLS(cfg *tls.Config) Option { return func(o *options) { o.tls = cfg } }
 
 // Close deregisters whatever the registrar still holds (bounded by 5 s),
 // stops the resolver's watches and closes the client.
