@@ -3,7 +3,7 @@
 // dashboard, found through an etcd registry, all in one binary.
 //
 //	ecommerce [up] [flags]              the whole shop: registry, 2 × each service, gateway
-//	ecommerce registry [flags]          the embedded etcd registry alone
+//	ecommerce registry [flags]          the embedded etcd registry alone, mTLS with --tls-*
 //	ecommerce serve SERVICE [flags]     one service: users, catalog, orders or gateway
 //	ecommerce loadgen [flags]           load through the gateway, with a latency summary
 //
@@ -15,6 +15,9 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -51,7 +54,8 @@ const usage = `ecommerce — the Switchyard example shop
 Usage:
   ecommerce [up] [flags]            run the whole shop: an embedded etcd registry, %d replicas each of
                                     users, catalog and orders, and the gateway (the default command)
-  ecommerce registry [flags]        run the embedded etcd registry alone
+  ecommerce registry [flags]        run the embedded etcd registry alone (mutual TLS with
+                                    --tls-cert, --tls-key and --tls-ca)
   ecommerce serve SERVICE [flags]   run one instance of a service: %s
   ecommerce loadgen [flags]         drive load through the gateway and summarise the latencies
   ecommerce help [COMMAND]          show this help, or a command's flags
@@ -186,16 +190,29 @@ func runRegistry(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("registry", "registry [flags]", stderr)
 	listen := fs.String("listen", launcher.DefaultRegistryListen, "etcd client `address`")
 	data := fs.String("data", settings.DefaultDataDir, "data `directory`; etcd keeps its data in DIR/registry")
+	var files embedded.TLSFiles
+	fs.StringVar(&files.CertFile, "tls-cert", "", "PEM `file` with the registry's certificate chain: serve TLS and require client certificates (with --tls-key and --tls-ca)")
+	fs.StringVar(&files.KeyFile, "tls-key", "", "PEM `file` with the certificate's private key (may be the --tls-cert file)")
+	fs.StringVar(&files.CAFile, "tls-ca", "", "PEM `file` with the CA certificates that clients' certificates must chain to")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if err := settings.CheckAddr("listen", *listen); err != nil {
 		return err
 	}
+	cfg := embedded.Config{}
+	security := "plain HTTP, no client authentication"
+	if files != (embedded.TLSFiles{}) {
+		if err := checkRegistryTLS(files); err != nil {
+			return err
+		}
+		cfg.TLS = &files
+		security = "TLS, client certificates from " + files.CAFile + " required"
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	dir := filepath.Join(*data, "registry")
-	srv, err := embedded.Start(ctx, dir, *listen, embedded.Config{})
+	srv, err := embedded.Start(ctx, dir, *listen, cfg)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
 			return fmt.Errorf("registry: %s is already in use; choose another address with --listen or %s: %w",
@@ -207,13 +224,63 @@ func runRegistry(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer srv.Close()
-	fmt.Fprintf(stdout, "Registry (embedded etcd) serving at etcd://%s, data in %s. Press Ctrl-C to stop.\n", srv.Addr(), dir)
+	fmt.Fprintf(stdout, "Registry (embedded etcd) serving at etcd://%s (%s), data in %s. Press Ctrl-C to stop.\n",
+		srv.Addr(), security, dir)
 	select {
 	case <-ctx.Done():
 		return nil
 	case err := <-srv.Err():
 		return fmt.Errorf("registry: %w", err)
 	}
+}
+
+// checkRegistryTLS returns an error wrapping settings.ErrConfig that names
+// the flag at fault unless --tls-cert, --tls-key and --tls-ca are all
+// given, the first two hold a certificate and its key, and the last holds
+// CA certificates.
+func checkRegistryTLS(f embedded.TLSFiles) error {
+	bad := func(flag, file string, err error) error {
+		return fmt.Errorf("%w: --%s (%s) %q: %v", settings.ErrConfig, flag, settings.EnvName(flag), file, err)
+	}
+	for _, v := range []struct{ flag, file string }{{"tls-cert", f.CertFile}, {"tls-key", f.KeyFile}, {"tls-ca", f.CAFile}} {
+		if v.file == "" {
+			return fmt.Errorf("%w: --%s (%s) is missing: give --tls-cert, --tls-key and --tls-ca together, or none of them",
+				settings.ErrConfig, v.flag, settings.EnvName(v.flag))
+		}
+		if _, err := os.Stat(v.file); err != nil {
+			return bad(v.flag, v.file, err)
+		}
+	}
+	if _, err := tls.LoadX509KeyPair(f.CertFile, f.KeyFile); err != nil {
+		return bad("tls-cert", f.CertFile, fmt.Errorf("with --tls-key %q: %w", f.KeyFile, err))
+	}
+	if err := checkCAFile(f.CAFile); err != nil {
+		return bad("tls-ca", f.CAFile, err)
+	}
+	return nil
+}
+
+// checkCAFile reports whether file holds PEM certificates and nothing
+// else, as etcd requires of its CA file.
+func checkCAFile(file string) error {
+	rest, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for b, r := pem.Decode(rest); b != nil; b, r = pem.Decode(r) {
+		if b.Type != "CERTIFICATE" {
+			return fmt.Errorf("holds a %s block; it must hold CA certificates only", b.Type)
+		}
+		if _, err := x509.ParseCertificate(b.Bytes); err != nil {
+			return err
+		}
+		n++
+	}
+	if n == 0 {
+		return errors.New("holds no PEM certificate")
+	}
+	return nil
 }
 
 func runServe(args []string, stderr io.Writer) error {
