@@ -46,7 +46,7 @@ func Run(ctx context.Context, cfg settings.Service) error {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	v, err := authn.NewVerifier(ctx, reg.Resolver, auth.Hooks{OnReject: func(_ context.Context, err error) {
+	v, err := authn.NewVerifier(ctx, reg.Resolver, nil, auth.Hooks{OnReject: func(_ context.Context, err error) {
 		logger.Info("catalog: token rejected", "err", err)
 	}})
 	if err != nil {

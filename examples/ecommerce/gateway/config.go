@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"net/netip"
@@ -51,6 +52,12 @@ type Config struct {
 	// per-IP limits and the upstreams' X-Forwarded-For. Default none: the
 	// connection's peer is the client.
 	TrustedProxies Prefixes
+	// PublicTLS names the certificate and key of the public listener
+	// (--public-tls-cert, --public-tls-key; both or neither): with them
+	// the gateway serves HTTPS with HTTP/2 and sends
+	// Strict-Transport-Security. Default none: plain HTTP, meant for
+	// loopback. Its CA field is unused.
+	PublicTLS settings.TLSFiles
 }
 
 // Prefixes is a list of IP address ranges, written on the command line as
@@ -115,6 +122,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Login.Burst, "login-burst", DefaultLoginBurst, "login burst per client IP")
 	fs.Float64Var(&c.Signup.Rate, "signup-rate", DefaultSignupRate, "sign-ups per second per client IP")
 	fs.IntVar(&c.Signup.Burst, "signup-burst", DefaultSignupBurst, "sign-up burst per client IP")
+	fs.StringVar(&c.PublicTLS.Cert, "public-tls-cert", "", "PEM `file` with the public listener's certificate chain (HTTPS and HTTP/2; with --public-tls-key)")
+	fs.StringVar(&c.PublicTLS.Key, "public-tls-key", "", "PEM `file` with the public certificate's private key")
 	fs.Var(&c.TrustedProxies, "trusted-proxies", "`CIDR,…` of load balancers in front of the gateway, whose X-Forwarded-For names the client (default none)")
 }
 
@@ -138,6 +147,14 @@ func (c *Config) Validate() error {
 	for _, p := range c.TrustedProxies {
 		if !p.IsValid() {
 			return flagError("trusted-proxies", c.TrustedProxies.String(), "holds an invalid CIDR")
+		}
+	}
+	if (c.PublicTLS.Cert == "") != (c.PublicTLS.Key == "") {
+		return flagError("public-tls-cert", c.PublicTLS.Cert, "and --public-tls-key go together: give both or neither")
+	}
+	if c.PublicTLS.Cert != "" {
+		if _, err := tls.LoadX509KeyPair(c.PublicTLS.Cert, c.PublicTLS.Key); err != nil {
+			return flagError("public-tls-cert", c.PublicTLS.Cert, fmt.Sprintf("with --public-tls-key %q cannot be loaded: %v", c.PublicTLS.Key, err))
 		}
 	}
 	return nil

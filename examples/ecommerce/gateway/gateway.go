@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/authn"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/call"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/instance"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/registry"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/telemetry"
@@ -78,6 +80,15 @@ type Options struct {
 	// RouteTimeout bounds every proxied request, retries included. Zero
 	// means the package's RouteTimeout.
 	RouteTimeout time.Duration
+	// Peers, when set, makes the gateway call the services over mutual
+	// TLS: the JWKS fetch goes through it, and UpstreamTLS must be set
+	// too. Nil means plain HTTP.
+	Peers *call.Peers
+	// UpstreamTLS gives the TLS configuration of each upstream service
+	// (transport/gateway's Config.UpstreamTLS): HTTPS to every instance,
+	// refused during the handshake unless it holds that service's
+	// identity. Nil means plain HTTP.
+	UpstreamTLS func(service string) *tls.Config
 }
 
 // Gateway is the shop's HTTP front: API routes, pages and the dashboard's
@@ -120,7 +131,7 @@ func New(ctx context.Context, o Options) (g *Gateway, err error) {
 
 	guard := o.Authenticator
 	if guard == nil {
-		v, err := authn.NewVerifier(ctx, o.Resolver)
+		v, err := authn.NewVerifier(ctx, o.Resolver, o.Peers)
 		if err != nil {
 			return nil, err
 		}
@@ -344,6 +355,14 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, g.Close()) }()
+	edge := g.Identify
+	var public *tls.Config
+	if cfg.PublicTLS.Cert != "" {
+		if public, err = publicTLS(cfg.PublicTLS.Cert, cfg.PublicTLS.Key); err != nil {
+			return err
+		}
+		edge = func(next http.Handler) http.Handler { return withHSTS(g.Identify(next)) }
+	}
 	return instance.Run(ctx, instance.Config{
 		Service:   ServiceName,
 		Handler:   g,
@@ -353,6 +372,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		Logger:    logger,
 		Telemetry: tel,
 		Checks:    map[string]shttp.CheckFunc{"upstreams": g.Ready},
-		Edge:      g.Identify,
+		Edge:      edge,
+		TLS:       public,
 	})
 }

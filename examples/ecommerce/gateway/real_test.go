@@ -92,7 +92,7 @@ func realShop(t *testing.T) *memory.Registry {
 	}
 	serve("users", uh)
 
-	v, err := authn.NewVerifier(ctx, reg)
+	v, err := authn.NewVerifier(ctx, reg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,8 +39,8 @@ var _ Users = (*UsersClient)(nil)
 // NewUsersClient returns a UsersClient following the users service through
 // r. cfg configures the client chain (metrics, for example: see
 // telemetry.Instruments.ClientConfig); the zero Config takes every default.
-func NewUsersClient(ctx context.Context, r discovery.Resolver, cfg client.Config) (*UsersClient, error) {
-	c, err := call.New(ctx, r, UsersService, http.MethodGet, "/v1/users", cfg)
+func NewUsersClient(ctx context.Context, r discovery.Resolver, cfg client.Config, opts ...call.Option) (*UsersClient, error) {
+	c, err := call.New(ctx, r, UsersService, http.MethodGet, "/v1/users", cfg, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("orders: users client: %w", err)
 	}
@@ -81,13 +81,13 @@ var _ Catalog = (*CatalogClient)(nil)
 // through r. reserve and release configure the two client chains (metrics,
 // for example); the zero Config takes every default. A reservation is
 // idempotent whatever reserve.Idempotent says.
-func NewCatalogClient(ctx context.Context, r discovery.Resolver, reserve, release client.Config) (*CatalogClient, error) {
+func NewCatalogClient(ctx context.Context, r discovery.Resolver, reserve, release client.Config, opts ...call.Option) (*CatalogClient, error) {
 	reserve.Idempotent = true
-	res, err := call.New(ctx, r, CatalogService, http.MethodPost, "/v1/reservations", reserve)
+	res, err := call.New(ctx, r, CatalogService, http.MethodPost, "/v1/reservations", reserve, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("orders: catalog client: %w", err)
 	}
-	rel, err := call.New(ctx, r, CatalogService, http.MethodDelete, "/v1/reservations", release)
+	rel, err := call.New(ctx, r, CatalogService, http.MethodDelete, "/v1/reservations", release, opts...)
 	if err != nil {
 		res.Close()
 		return nil, fmt.Errorf("orders: catalog client: %w", err)

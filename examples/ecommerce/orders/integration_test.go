@@ -104,7 +104,7 @@ func startShop(t *testing.T) *shop {
 	run("users", uh)
 
 	// catalog, verifying admin tokens with users' JWKS through discovery
-	v, err := authn.NewVerifier(ctx, reg)
+	v, err := authn.NewVerifier(ctx, reg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

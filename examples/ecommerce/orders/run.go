@@ -14,6 +14,7 @@ import (
 	"github.com/switchyard/switchyard/discovery"
 
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/authn"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/call"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/instance"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/registry"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/settings"
@@ -112,6 +113,17 @@ type HandlerConfig struct {
 	// Options are passed to NewService and NewSweeper (a clock, the lease,
 	// the sweep interval).
 	Options []Option
+	// Peers, when set, makes every call to users and catalog (and the
+	// JWKS fetch) use mutual TLS, refusing instances that do not hold
+	// the called service's identity. Nil means plain HTTP.
+	Peers *call.Peers
+}
+
+func (c HandlerConfig) callOptions() []call.Option {
+	if c.Peers == nil {
+		return nil
+	}
+	return []call.Option{call.WithTLS(c.Peers)}
 }
 
 // NewHandler builds the orders API of [NewHTTPHandler] on a [Service] that
@@ -140,19 +152,19 @@ func NewHandler(ctx context.Context, c HandlerConfig) (h *http.ServeMux, cleanup
 		}
 		return c.Telemetry.ClientConfig(op)
 	}
-	users, err := NewUsersClient(ctx, c.Resolver, clientConfig("users.get"))
+	users, err := NewUsersClient(ctx, c.Resolver, clientConfig("users.get"), c.callOptions()...)
 	if err != nil {
 		return nil, nil, err
 	}
 	closers = append(closers, users.Close)
-	catalog, err := NewCatalogClient(ctx, c.Resolver, clientConfig("catalog.reserve"), clientConfig("catalog.release"))
+	catalog, err := NewCatalogClient(ctx, c.Resolver, clientConfig("catalog.reserve"), clientConfig("catalog.release"), c.callOptions()...)
 	if err != nil {
 		return nil, nil, err
 	}
 	closers = append(closers, catalog.Close)
 	guard := c.Authenticator
 	if guard == nil {
-		v, err := authn.NewVerifier(ctx, c.Resolver)
+		v, err := authn.NewVerifier(ctx, c.Resolver, c.Peers)
 		if err != nil {
 			return nil, nil, err
 		}

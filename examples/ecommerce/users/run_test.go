@@ -96,7 +96,7 @@ func TestRun(t *testing.T) {
 		}
 	}
 
-	v, err := authn.NewVerifier(ctx, reg.Resolver)
+	v, err := authn.NewVerifier(ctx, reg.Resolver, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

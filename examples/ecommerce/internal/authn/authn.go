@@ -85,9 +85,15 @@ type Verifier struct {
 // It tries one fetch of the keys at once, bounded by ctx, and ignores its
 // failure: users may not be up yet, and the first token with an unknown key
 // id fetches again (at most once per JWKSRefreshInterval). hooks are passed
-// to NewValidator.
-func NewVerifier(ctx context.Context, r discovery.Resolver, hooks ...auth.Hooks) (*Verifier, error) {
-	c, err := call.New(ctx, r, UsersService, http.MethodGet, JWKSPath, client.Config{Operation: "users.jwks"})
+// to NewValidator. With peers, the keys are fetched over mutual TLS from
+// instances that prove they are the users service (call.WithTLS); nil
+// peers fetch over plain HTTP.
+func NewVerifier(ctx context.Context, r discovery.Resolver, peers *call.Peers, hooks ...auth.Hooks) (*Verifier, error) {
+	var opts []call.Option
+	if peers != nil {
+		opts = append(opts, call.WithTLS(peers))
+	}
+	c, err := call.New(ctx, r, UsersService, http.MethodGet, JWKSPath, client.Config{Operation: "users.jwks"}, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -132,7 +132,7 @@ func TestVerifier(t *testing.T) {
 	startService(t, reg, authn.UsersService, users)
 
 	ctx := context.Background()
-	v, err := authn.NewVerifier(ctx, reg)
+	v, err := authn.NewVerifier(ctx, reg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestVerifierBeforeUsers(t *testing.T) {
 	reg := memory.New()
 	defer reg.Close()
 	ctx := context.Background()
-	v, err := authn.NewVerifier(ctx, reg)
+	v, err := authn.NewVerifier(ctx, reg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,11 +2,13 @@ package call
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/switchyard/switchyard/client"
 	"github.com/switchyard/switchyard/discovery"
@@ -71,11 +73,23 @@ type Client struct {
 // configures the chain (the zero Config: every layer with its defaults);
 // a GET, HEAD, PUT or DELETE is made idempotent whatever cfg.Idempotent
 // says.
-func New(ctx context.Context, r discovery.Resolver, service, method, path string, cfg client.Config) (*Client, error) {
+func New(ctx context.Context, r discovery.Resolver, service, method, path string, cfg client.Config, opts ...Option) (*Client, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	// The chain's own deadline layers are the only ones: client.New's
 	// deadline middleware and NewFactory's header (sent once per attempt,
 	// computed from the attempt's context).
-	f := shttp.NewFactory(method, path, encodeRequest, shttp.DecodeJSONResponse[json.RawMessage])
+	var fopts []shttp.FactoryOption
+	if o.peers != nil {
+		hc, err := o.peers.client(service)
+		if err != nil {
+			return nil, err
+		}
+		fopts = append(fopts, shttp.WithHTTPClient(hc), shttp.WithScheme("https"))
+	}
+	f := shttp.NewFactory(method, path, encodeRequest, shttp.DecodeJSONResponse[json.RawMessage], fopts...)
 	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete:
 		cfg.Idempotent = true
@@ -85,6 +99,65 @@ func New(ctx context.Context, r discovery.Resolver, service, method, path string
 		return nil, err
 	}
 	return &Client{ce: ce}, nil
+}
+
+// Option configures [New].
+type Option func(*options)
+
+type options struct {
+	peers *Peers
+}
+
+// WithTLS makes the client call the service over mutual TLS with p's
+// configuration for it: HTTPS, this process's certificate presented, and
+// the instance refused during the handshake — before a byte of the
+// request is sent, counted against it — unless its certificate holds the
+// service's identity.
+func WithTLS(p *Peers) Option { return func(o *options) { o.peers = p } }
+
+// Peers hands out one HTTP client per called service, each on its own
+// transport whose TLS configuration expects that service's identity, so
+// that every Client of one service shares one connection pool. Create it
+// with [NewPeers]; it is safe for concurrent use.
+type Peers struct {
+	config func(service string) (*tls.Config, error)
+
+	mu      sync.Mutex // guards clients
+	clients map[string]*http.Client
+}
+
+// NewPeers returns Peers whose transports take their TLS configuration
+// from config, called once per service: for the shop, one that presents
+// the process's certificate and expects the service's SPIFFE ID
+// (mtls.Source.ClientConfig).
+func NewPeers(config func(service string) (*tls.Config, error)) *Peers {
+	return &Peers{config: config, clients: map[string]*http.Client{}}
+}
+
+func (p *Peers) client(service string) (*http.Client, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.clients[service]; ok {
+		return c, nil
+	}
+	cfg, err := p.config(service)
+	if err != nil {
+		return nil, fmt.Errorf("call: TLS for %s: %w", service, err)
+	}
+	tr := shttp.NewTransport()
+	tr.TLSClientConfig = cfg
+	c := &http.Client{Transport: tr}
+	p.clients[service] = c
+	return c, nil
+}
+
+// CloseIdleConnections closes the idle connections of every transport.
+func (p *Peers) CloseIdleConnections() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.clients {
+		c.CloseIdleConnections()
+	}
 }
 
 // Call makes one call and returns the body of a 2xx answer (nil when empty).

@@ -2,6 +2,7 @@ package instance
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -71,6 +72,19 @@ type Config struct {
 	// DefaultDeadline is the deadline of requests that arrive without the
 	// deadline header. Zero means DefaultDeadline; negative means none.
 	DefaultDeadline time.Duration
+	// TLS, when set, makes the listener speak TLS with it: for the
+	// services, mtls.Source.ServerConfig (client certificates from the
+	// shop's CA); for the gateway's public listener, its certificate.
+	// NextProtos left empty offer HTTP/2 and HTTP/1.1. Nil means plain
+	// HTTP.
+	TLS *tls.Config
+	// Access, if set, wraps the API handler inside the access log,
+	// metrics and tracing — so that refusals are logged and counted — and
+	// outside the deadline and the service's handler: the authorization
+	// layer (middleware/authz), which admits each route's callers only.
+	// /healthz, /readyz and /metrics are outside it, open to probes and
+	// scrapers that hold no certificate. Nil admits every caller.
+	Access func(http.Handler) http.Handler
 	// Edge, if set, wraps the whole API handler, outside the access log,
 	// metrics and tracing: the gateway resolves the client's address there
 	// so that its access log shows the client rather than a load balancer.
@@ -130,6 +144,14 @@ func Run(ctx context.Context, o Config) error {
 		}
 	}
 
+	if o.TLS != nil {
+		cfg := o.TLS.Clone()
+		if len(cfg.NextProtos) == 0 {
+			cfg.NextProtos = []string{"h2", "http/1.1"}
+		}
+		ln = tls.NewListener(ln, cfg)
+	}
+
 	app, err := switchyard.New(switchyard.Config{
 		Registrar:    o.Registrar,
 		Resolver:     o.Resolver,
@@ -171,9 +193,13 @@ func Run(ctx context.Context, o Config) error {
 		ln.Close()
 		return err
 	}
+	inner := dl.Handler(o.Handler)
+	if o.Access != nil {
+		inner = o.Access(inner)
+	}
 	api := tr.Operation(o.Service).Handler(
 		lg.Handler(
-			tel.Metrics.Handler(dl.Handler(o.Handler))))
+			tel.Metrics.Handler(inner)))
 	if m, ok := o.Handler.(interface {
 		Handler(*http.Request) (http.Handler, string)
 	}); ok {

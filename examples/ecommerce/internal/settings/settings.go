@@ -65,10 +65,57 @@ type Service struct {
 	// DrainDelay is passed to instance.Config.DrainDelay: zero means the
 	// default, negative none (tests). It has no flag.
 	DrainDelay time.Duration
+	// TLS names the service's certificate, key and trust bundle for
+	// mutual TLS with the other services and the registry (--tls-cert,
+	// --tls-key, --tls-ca): all three or none. "ecommerce up" passes the
+	// files of its development CA. Default none: the service speaks
+	// plain HTTP, accepts any caller and logs a warning saying so.
+	TLS TLSFiles
 }
 
-// RegisterFlags defines --registry, --listen, --data, --admin-email and
-// --admin-password-file on fs with c's fields as destinations and the
+// TLSFiles names the PEM files of a service's identity. Cert and Key may
+// name the same file (the chain followed by the key), which the shop's
+// development CA writes so that a renewal replaces both at once.
+type TLSFiles struct {
+	Cert, Key, CA string
+}
+
+// Enabled reports whether any file is named.
+func (f TLSFiles) Enabled() bool { return f.Cert != "" || f.Key != "" || f.CA != "" }
+
+// Check returns an error wrapping [ErrConfig] that names the flag at fault
+// when only some of the three files are named or a named one cannot be
+// read. The certificates themselves are checked when they are loaded.
+func (f TLSFiles) Check() error {
+	if !f.Enabled() {
+		return nil
+	}
+	for _, v := range []struct{ flag, file string }{{"tls-cert", f.Cert}, {"tls-key", f.Key}, {"tls-ca", f.CA}} {
+		if v.file == "" {
+			return fmt.Errorf("%w: --%s (%s) is missing: give --tls-cert, --tls-key and --tls-ca together, or none of them",
+				ErrConfig, v.flag, EnvName(v.flag))
+		}
+		fi, err := os.Stat(v.file)
+		if err != nil {
+			return fmt.Errorf("%w: --%s (%s) %q: %w", ErrConfig, v.flag, EnvName(v.flag), v.file, err)
+		}
+		if !fi.Mode().IsRegular() {
+			return flagError(v.flag, v.file, "is not a regular file")
+		}
+	}
+	return nil
+}
+
+// RegisterTLSFlags defines --tls-cert, --tls-key and --tls-ca on fs with
+// f's fields as destinations.
+func (f *TLSFiles) RegisterTLSFlags(fs *flag.FlagSet) {
+	fs.StringVar(&f.Cert, "tls-cert", "", "PEM `file` with this service's certificate chain (mutual TLS; with --tls-key and --tls-ca)")
+	fs.StringVar(&f.Key, "tls-key", "", "PEM `file` with the certificate's private key (may be the --tls-cert file)")
+	fs.StringVar(&f.CA, "tls-ca", "", "PEM `file` with the CA certificates that callers and callees must chain to")
+}
+
+// RegisterFlags defines --registry, --listen, --data, --admin-email,
+// --admin-password-file, --tls-cert, --tls-key and --tls-ca on fs with c's fields as destinations and the
 // package defaults as defaults, and sets c.AdminPassword from
 // ECOMMERCE_ADMIN_PASSWORD, which has no flag.
 func (c *Service) RegisterFlags(fs *flag.FlagSet) {
@@ -78,6 +125,7 @@ func (c *Service) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.AdminEmail, "admin-email", "", "`email` of the admin account, created at start")
 	fs.StringVar(&c.AdminPasswordFile, "admin-password-file", "",
 		"`file` holding the admin's password (mode 0600; else "+EnvName(adminPasswordVar)+")")
+	c.TLS.RegisterTLSFlags(fs)
 	c.AdminPassword = os.Getenv(EnvName(adminPasswordVar))
 }
 
@@ -172,7 +220,7 @@ func (c *Service) Validate() error {
 	if c.AdminEmail != "" && !strings.Contains(c.AdminEmail, "@") {
 		return flagError("admin-email", c.AdminEmail, "is not an e-mail address")
 	}
-	return nil
+	return c.TLS.Check()
 }
 
 // EnvName returns the environment variable that stands in for a flag:
