@@ -10,6 +10,7 @@ import (
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/authn"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/instance"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/registry"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/secure"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/settings"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/sqlite"
 	"github.com/switchyard/switchyard/middleware/auth"
@@ -37,16 +38,24 @@ func Run(ctx context.Context, cfg settings.Service) error {
 		return err
 	}
 	defer db.Close()
-	reg, err := registry.Connect(ctx, cfg.Registry)
-	if err != nil {
-		return err
-	}
-	defer reg.Close()
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.Default()
 	}
-	v, err := authn.NewVerifier(ctx, reg.Resolver, nil, auth.Hooks{OnReject: func(_ context.Context, err error) {
+	id, err := secure.Load(cfg.TLS, ServiceName, logger)
+	if err != nil {
+		return err
+	}
+	access, err := id.Access(Policy(), logger)
+	if err != nil {
+		return err
+	}
+	reg, err := registry.Connect(ctx, cfg.Registry, id.Registry())
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	v, err := authn.NewVerifier(ctx, reg.Resolver, id.Peers(), auth.Hooks{OnReject: func(_ context.Context, err error) {
 		logger.Info("catalog: token rejected", "err", err)
 	}})
 	if err != nil {
@@ -63,5 +72,7 @@ func Run(ctx context.Context, cfg settings.Service) error {
 		Logger:     cfg.Logger,
 		DrainDelay: cfg.DrainDelay,
 		Checks:     map[string]shttp.CheckFunc{"db": db.PingContext},
+		TLS:        id.Server(),
+		Access:     access,
 	})
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/call"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/instance"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/registry"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/secure"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/settings"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/sqlite"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/telemetry"
@@ -57,7 +58,15 @@ func RunWith(ctx context.Context, cfg settings.Service, opts ...Option) (err err
 		return err
 	}
 	defer db.Close()
-	reg, err := registry.Connect(ctx, cfg.Registry)
+	id, err := secure.Load(cfg.TLS, ServiceName, logger)
+	if err != nil {
+		return err
+	}
+	access, err := id.Access(Policy(), logger)
+	if err != nil {
+		return err
+	}
+	reg, err := registry.Connect(ctx, cfg.Registry, id.Registry())
 	if err != nil {
 		return err
 	}
@@ -75,6 +84,7 @@ func RunWith(ctx context.Context, cfg settings.Service, opts ...Option) (err err
 		Telemetry: tel,
 		Logger:    logger,
 		Options:   opts,
+		Peers:     id.Peers(),
 	})
 	if err != nil {
 		return err
@@ -91,6 +101,8 @@ func RunWith(ctx context.Context, cfg settings.Service, opts ...Option) (err err
 		Telemetry:  tel,
 		DrainDelay: cfg.DrainDelay,
 		Checks:     map[string]shttp.CheckFunc{"db": db.PingContext},
+		TLS:        id.Server(),
+		Access:     access,
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/authn"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/instance"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/registry"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/secure"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/settings"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/sqlite"
 	"github.com/switchyard/switchyard/middleware/auth"
@@ -91,7 +92,15 @@ func RunWith(ctx context.Context, cfg settings.Service, opts ...Option) error {
 	if err != nil {
 		return err
 	}
-	reg, err := registry.Connect(ctx, cfg.Registry)
+	id, err := secure.Load(cfg.TLS, ServiceName, log)
+	if err != nil {
+		return err
+	}
+	access, err := id.Access(Policy(), log)
+	if err != nil {
+		return err
+	}
+	reg, err := registry.Connect(ctx, cfg.Registry, id.Registry())
 	if err != nil {
 		return err
 	}
@@ -105,6 +114,8 @@ func RunWith(ctx context.Context, cfg settings.Service, opts ...Option) error {
 		Logger:     log,
 		DrainDelay: cfg.DrainDelay,
 		Checks:     map[string]shttp.CheckFunc{"db": db.PingContext},
+		TLS:        id.Server(),
+		Access:     access,
 	})
 }
 

@@ -23,6 +23,19 @@ import (
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/settings"
 )
 
+// The names of the shop's services in their SPIFFE IDs
+// (spiffe://shop.internal/<name>), for policies.
+const (
+	Gateway = "gateway"
+	Users   = "users"
+	Catalog = "catalog"
+	Orders  = "orders"
+)
+
+// Services are the shop's own services: those that may reach an unknown
+// path and get its JSON 404 rather than a 403.
+var Services = []string{Gateway, Users, Catalog, Orders}
+
 // RegistryService is the name in the registry's SPIFFE ID
 // (spiffe://<trust domain>/registry): the shop's processes accept an etcd
 // only if its certificate carries it.
