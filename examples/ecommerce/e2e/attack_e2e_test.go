@@ -66,12 +66,11 @@ func (w *world) callCounts(ctx context.Context, t *testing.T) map[string]int64 {
 	t.Helper()
 	st := w.state(ctx, t)
 	out := map[string]int64{}
-	hc := &http.Client{Timeout: 5 * time.Second}
-	defer hc.CloseIdleConnections()
+	hc := stranger(t) // /metrics needs no certificate
 	for _, s := range st.Services {
 		for _, in := range s.Instances {
 			out["gateway→"+s.Service+"@"+in.Addr] = in.Requests
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+in.Addr+"/metrics", nil)
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+in.Addr+"/metrics", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -137,7 +136,7 @@ func testTokenAttacks(t *testing.T, w *world) {
 	if len(usersAddrs) == 0 {
 		t.Fatal("no users instance in the admin state")
 	}
-	jwks := fetchJWKS(ctx, t, usersAddrs[0])
+	jwks := fetchJWKS(ctx, t, w.shop.clientAs(t, "gateway"), usersAddrs[0])
 	if len(jwks.Keys) != 1 || jwks.Keys[0].Kid != kid || jwks.Keys[0].X != b64(pub) || jwks.Keys[0].Alg != "EdDSA" {
 		t.Fatalf("users publishes %+v, want the one Ed25519 key %s of users-signing.key", jwks.Keys, kid)
 	}
@@ -282,16 +281,15 @@ type jwksDoc struct {
 	} `json:"keys"`
 }
 
-// fetchJWKS reads a users instance's published keys directly (the gateway
-// does not route /v1/jwks).
-func fetchJWKS(ctx context.Context, t *testing.T, addr string) jwksDoc {
+// fetchJWKS reads a users instance's published keys directly with hc (the
+// gateway does not route /v1/jwks, and users gives it only to the shop's
+// services: hc presents one's certificate).
+func fetchJWKS(ctx context.Context, t *testing.T, hc *http.Client, addr string) jwksDoc {
 	t.Helper()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v1/jwks", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+addr+"/v1/jwks", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hc := &http.Client{Timeout: 5 * time.Second}
-	defer hc.CloseIdleConnections()
 	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)

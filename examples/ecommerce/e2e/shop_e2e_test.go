@@ -68,6 +68,7 @@ func TestShop(t *testing.T) {
 	t.Run("AdminBootstrap", func(t *testing.T) { testAdminBootstrap(t, w) })
 
 	t.Run("HealthAndMetrics", func(t *testing.T) { testHealthAndMetrics(t, w) })
+	t.Run("Strangers", func(t *testing.T) { testStrangers(t, w) })
 	t.Run("HappyPath", func(t *testing.T) { testHappyPath(t, w) })
 	t.Run("Oversell", func(t *testing.T) { testOversell(t, w) })
 	t.Run("IdempotencyKey", func(t *testing.T) { testIdempotencyKey(t, w) })
@@ -112,7 +113,8 @@ func testMemoryAtRest(t *testing.T, s *shop) {
 }
 
 // testHealthAndMetrics: /healthz, /readyz and /metrics answer 200 on the
-// gateway and on every instance the registry lists.
+// gateway and on every instance the registry lists, to a caller without a
+// client certificate.
 func testHealthAndMetrics(t *testing.T, w *world) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -124,11 +126,12 @@ func testHealthAndMetrics(t *testing.T, w *world) {
 			t.Errorf("the gateway sees %d instances of %s, want 2", len(addrs), svc)
 		}
 		for _, a := range addrs {
-			bases = append(bases, "http://"+a)
+			bases = append(bases, "https://"+a)
 		}
 	}
-	hc := &http.Client{Timeout: 5 * time.Second}
-	defer hc.CloseIdleConnections()
+	// A prober has no certificate: the probes and /metrics are open to it
+	// on the services' mutual-TLS listeners.
+	hc := stranger(t)
 	for _, base := range bases {
 		for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
