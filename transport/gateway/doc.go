@@ -26,7 +26,9 @@
 //   - per-instance outlier detection through the balancer, and retries on
 //     another instance for idempotent requests that failed before any
 //     response byte was sent, under a shared retry budget;
-//   - a tuned, shared http.Transport and pooled copy buffers.
+//   - a tuned, shared http.Transport and pooled copy buffers, and
+//     Config.WrapTransport to put RoundTrippers (a per-host breaker,
+//     client tracing) around each service's transport, TLS or not.
 //
 // # Client address
 //

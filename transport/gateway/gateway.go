@@ -55,8 +55,8 @@ type Config struct {
 	// OnError logs the error with Logger.
 	BalancerHooks balancer.Hooks
 
-	// Transport carries every upstream request. Nil means
-	// [NewTransport](256).
+	// Transport carries every upstream request, under WrapTransport's
+	// wrappers if any. Nil means [NewTransport](256).
 	Transport http.RoundTripper
 	// UpstreamTLS turns on TLS to the upstreams: it returns the client
 	// configuration for the instances of service — with package mtls,
@@ -73,10 +73,24 @@ type Config struct {
 	// by two services could carry one's request over a connection
 	// verified as the other's. Transport must then be an *http.Transport
 	// without DialTLS or DialTLSContext (which would skip the
-	// configuration); anything else is an error. Nil means upstream
+	// configuration); anything else is an error, and the RoundTrippers
+	// that would have wrapped it go in WrapTransport. Nil means upstream
 	// requests go through Transport as they are, over plain HTTP unless
 	// an instance's "scheme" metadata is "https".
 	UpstreamTLS func(service string) *tls.Config
+	// WrapTransport puts RoundTrippers around the transport of each
+	// upstream service: it is called once per service, by [New], with
+	// next the transport that service's requests would otherwise go
+	// through — Transport, or with UpstreamTLS the service's own TLS
+	// transport — and its result carries them instead. This is where a
+	// per-host circuit breaker, client tracing, a deadline header or
+	// request counting go, and with UpstreamTLS the only place they can:
+	// Transport itself must then be a bare *http.Transport. The wrapper
+	// runs below the balancer, once per attempt, with the instance the
+	// balancer chose in the request's URL; it may share state across
+	// services (one breaker group keyed by host, say). A nil result is an
+	// error. Nil means each service's transport is used as it is.
+	WrapTransport func(service string, next http.RoundTripper) http.RoundTripper
 	// MaxBodyBytes is the request body limit; larger bodies are answered
 	// 413. Zero means 1 MiB; negative is an error.
 	MaxBodyBytes int64
@@ -157,6 +171,8 @@ type Gateway struct {
 	// each service's is cloned from.
 	upstreamTLS func(string) *tls.Config
 	tlsBase     *http.Transport
+	// The per-service wrapper of Config.WrapTransport; nil for none.
+	wrap func(string, http.RoundTripper) http.RoundTripper
 
 	handler   http.Handler
 	proxy     *httputil.ReverseProxy
@@ -169,7 +185,8 @@ type upstream struct {
 	bal       *balancer.Balancer
 	budget    Budget
 	classify  outcome.Classifier
-	transport http.RoundTripper // the gateway's, or the service's own with UpstreamTLS
+	transport http.RoundTripper // own, wrapped by WrapTransport if set
+	own       http.RoundTripper // the gateway's, or the service's own with UpstreamTLS
 }
 
 // New builds a gateway that resolves each route's service with resolver
@@ -220,6 +237,7 @@ func newGateway(cfg Config) (*Gateway, error) {
 		log:        cfg.Logger,
 		classify:   outcome.Or(cfg.Classifier),
 		noAttempt:  cfg.AttemptTimeout.Off,
+		wrap:       cfg.WrapTransport,
 		upstreams:  map[string]*upstream{},
 	}
 	switch {
@@ -329,9 +347,15 @@ func (g *Gateway) addRoute(ctx context.Context, mux *http.ServeMux, resolver dis
 }
 
 func (g *Gateway) follow(ctx context.Context, resolver discovery.Resolver, service string) (*upstream, error) {
-	transport, err := g.upstreamTransport(service)
+	own, err := g.upstreamTransport(service)
 	if err != nil {
 		return nil, err
+	}
+	transport := own
+	if g.wrap != nil {
+		if transport = g.wrap(service, own); transport == nil {
+			return nil, fmt.Errorf("%w: WrapTransport returned no transport for %q", ErrConfig, service)
+		}
 	}
 	w, err := resolver.Watch(ctx, service)
 	if err != nil {
@@ -353,7 +377,7 @@ func (g *Gateway) follow(ctx context.Context, resolver discovery.Resolver, servi
 		bal.Close()
 		return nil, err
 	}
-	up := &upstream{service: service, bal: bal, classify: g.classify, transport: transport}
+	up := &upstream{service: service, bal: bal, classify: g.classify, transport: transport, own: own}
 	if g.budget != nil {
 		up.budget = g.budget(service)
 	}
@@ -435,7 +459,7 @@ func (g *Gateway) Close() error {
 		type idleCloser interface{ CloseIdleConnections() }
 		for _, up := range g.upstreams {
 			errs = append(errs, up.bal.Close())
-			if t, ok := up.transport.(idleCloser); ok && up.transport != g.transport {
+			if t, ok := up.own.(idleCloser); ok && up.own != g.transport {
 				t.CloseIdleConnections()
 			}
 		}

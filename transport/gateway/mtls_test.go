@@ -49,6 +49,9 @@ func workload(t *testing.T, ca *mtlstest.CA, service string) *mtls.Source {
 type tlsUpstream struct {
 	addr  string
 	calls atomic.Int64
+
+	mu      sync.Mutex // guards wrapped
+	wrapped []string   // the X-Wrapped-For header of each call
 }
 
 func serveTLS(t *testing.T, src *mtls.Source) *tlsUpstream {
@@ -62,6 +65,9 @@ func serveTLS(t *testing.T, src *mtls.Source) *tlsUpstream {
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			u.calls.Add(1)
+			u.mu.Lock()
+			u.wrapped = append(u.wrapped, r.Header.Get("X-Wrapped-For"))
+			u.mu.Unlock()
 			caller, _ := identity.FromRequest(r)
 			io.WriteString(w, src.ID().Service()+" answered "+caller.String())
 		}),
