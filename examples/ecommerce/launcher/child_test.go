@@ -158,6 +158,9 @@ func TestRespawnFailureIsRetriedWithBackoff(t *testing.T) {
 				t.Errorf("pause %d: %v, over the cap %v", n, pause, restartMax)
 			}
 		}
+		// The supervisor logs the restart after the start returned: let
+		// it get there (it then blocks waiting for the new process).
+		synctest.Wait()
 		out := logs.String()
 		if n := strings.Count(out, "child did not restart; trying again"); n != failures {
 			t.Errorf("%d failed restarts logged, want %d:\n%s", n, failures, out)
