@@ -1,11 +1,13 @@
 package launcher
 
 import (
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -31,7 +33,19 @@ const (
 	// DefaultStopTimeout bounds each child's drain after SIGTERM before it
 	// is killed. A child's own drain takes about 2-3 s.
 	DefaultStopTimeout = 20 * time.Second
+	// MinCertLifetime bounds [Config.CertLifetime] from below. The
+	// development CA back-dates every certificate by a minute and renews
+	// it at half its life, so a lifetime near this bound is renewed every
+	// few seconds: it is for tests that want to see renewals during a run.
+	MinCertLifetime = time.Minute
 )
+
+// CertLifetimeEnv is the environment variable from which "ecommerce up"
+// takes [Config.CertLifetime], a Go duration ("90s", "1h"). It has no flag:
+// it is a knob for tests that want certificates renewed while the shop
+// runs, not something to tune in production, where the services' own PKI
+// decides.
+var CertLifetimeEnv = settings.EnvName("cert-lifetime")
 
 // Services are the shop's back-end services, in start order; the gateway
 // starts after them.
@@ -40,6 +54,22 @@ var Services = []string{"users", "catalog", "orders"}
 // GatewayService is the gateway's name as a child ("serve gateway") and in
 // the registry.
 const GatewayService = "gateway"
+
+// Identities of the development CA other than the services': the
+// registry's (the embedded etcd), the launcher's own ([ControlService]:
+// its registry client and the chaos control API) and the loadgen's (its
+// registry client and its calls to the control API). Each gets a
+// certificate for spiffe://shop.internal/NAME in DATA/PKIDir/NAME.pem.
+const (
+	RegistryService = "registry"
+	LoadgenService  = "loadgen"
+)
+
+// PKIDir is the directory under the data directory where the development
+// CA keeps its files (package internal/pki): ca.pem, ca-key.pem, one
+// NAME.pem per identity (certificate, then key), and
+// public-self-signed.pem with --public-tls-self-signed.
+const PKIDir = "pki"
 
 // ErrConfig is wrapped by every configuration error; the message names the
 // flag and its environment variable. It is settings.ErrConfig, so one test
@@ -92,6 +122,25 @@ type Config struct {
 	// ECOMMERCE_TRUSTED_PROXIES): their X-Forwarded-For names the client
 	// for the per-IP limits. Default none.
 	TrustedProxies shopgateway.Prefixes
+	// PublicTLSCert and PublicTLSKey name the PEM files of the gateway's
+	// public certificate chain and its key (--public-tls-cert,
+	// --public-tls-key, ECOMMERCE_PUBLIC_TLS_CERT/KEY): both or neither,
+	// and not with PublicTLSSelfSigned. With them the gateway serves HTTPS
+	// with HTTP/2 and HSTS on --addr. Default none: plain HTTP, meant for
+	// loopback.
+	PublicTLSCert, PublicTLSKey string
+	// PublicTLSSelfSigned serves HTTPS with a self-signed certificate for
+	// localhost, 127.0.0.1 and ::1, made (and kept for later runs) in
+	// DATA/PKIDir/public-self-signed.pem (--public-tls-self-signed,
+	// ECOMMERCE_PUBLIC_TLS_SELF_SIGNED): for trying HTTPS on one machine.
+	// Default false.
+	PublicTLSSelfSigned bool
+	// CertLifetime is the validity of the certificates the development CA
+	// issues to the services, the registry, the launcher and the loadgen;
+	// they are renewed at half of it while the shop runs. It has no flag:
+	// "up" takes it from [CertLifetimeEnv]. Zero means 24 hours
+	// (pki.DefaultLifetime); otherwise at least [MinCertLifetime].
+	CertLifetime time.Duration
 
 	// Executable is the binary started for every child with "serve NAME
 	// ...". Empty means os.Executable().
@@ -114,8 +163,9 @@ type Config struct {
 }
 
 // RegisterFlags defines --addr, --registry-listen, --data, --replicas,
-// --admin-email, --admin-password-file, --chaos and --trusted-proxies on
-// fs, with c's fields as destinations and the package defaults as defaults.
+// --admin-email, --admin-password-file, --chaos, --trusted-proxies,
+// --public-tls-cert, --public-tls-key and --public-tls-self-signed on fs,
+// with c's fields as destinations and the package defaults as defaults.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", DefaultAddr, "gateway `address` (storefront, admin and API)")
 	fs.StringVar(&c.RegistryListen, "registry-listen", DefaultRegistryListen, "embedded etcd client `address`")
@@ -125,6 +175,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.AdminPasswordFile, "admin-password-file", "", "`file` holding the admin's password (default: $ECOMMERCE_ADMIN_PASSWORD, else DATA/"+AdminPasswordFile+", generated on first start)")
 	fs.BoolVar(&c.Chaos, "chaos", false, "serve the chaos control API that \"loadgen --chaos\" uses to kill replicas")
 	fs.Var(&c.TrustedProxies, "trusted-proxies", "`CIDR,…` of load balancers in front of the gateway, whose X-Forwarded-For names the client (default none)")
+	fs.StringVar(&c.PublicTLSCert, "public-tls-cert", "", "PEM `file` with the gateway's public certificate chain: serve HTTPS with HTTP/2 and HSTS on --addr (with --public-tls-key)")
+	fs.StringVar(&c.PublicTLSKey, "public-tls-key", "", "PEM `file` with the public certificate's private key (may be the --public-tls-cert file)")
+	fs.BoolVar(&c.PublicTLSSelfSigned, "public-tls-self-signed", false, "serve HTTPS with a self-signed certificate for localhost, 127.0.0.1 and ::1, kept in DATA/"+PKIDir+"/public-self-signed.pem (a local try; browsers warn)")
 }
 
 // Validate checks every flag-backed field and returns an error wrapping
@@ -153,7 +206,44 @@ func (c *Config) Validate() error {
 			return flagError("trusted-proxies", c.TrustedProxies.String(), "holds an invalid CIDR")
 		}
 	}
+	if err := c.validatePublicTLS(); err != nil {
+		return err
+	}
+	if c.CertLifetime != 0 && c.CertLifetime < MinCertLifetime {
+		return fmt.Errorf("%w: %s=%v must be at least %v (or unset for 24h)", ErrConfig, CertLifetimeEnv, c.CertLifetime, MinCertLifetime)
+	}
 	return nil
+}
+
+// validatePublicTLS checks the public TLS flags: a certificate and its
+// key, both or neither, loadable, and not together with a self-signed
+// certificate. The gateway child checks the files too; checking them here
+// makes "up" fail at once naming the flag, before anything is started.
+func (c *Config) validatePublicTLS() error {
+	switch {
+	case c.PublicTLSSelfSigned && (c.PublicTLSCert != "" || c.PublicTLSKey != ""):
+		return fmt.Errorf("%w: --public-tls-self-signed (%s) is set together with --public-tls-cert or --public-tls-key: give a certificate or ask for a self-signed one, not both",
+			ErrConfig, settings.EnvName("public-tls-self-signed"))
+	case c.PublicTLSCert != "" && c.PublicTLSKey == "":
+		return missingFlag("public-tls-key", "--public-tls-cert and --public-tls-key go together")
+	case c.PublicTLSCert == "" && c.PublicTLSKey != "":
+		return missingFlag("public-tls-cert", "--public-tls-cert and --public-tls-key go together")
+	case c.PublicTLSCert == "":
+		return nil
+	}
+	for _, f := range []struct{ flag, file string }{{"public-tls-cert", c.PublicTLSCert}, {"public-tls-key", c.PublicTLSKey}} {
+		if _, err := os.Stat(f.file); err != nil {
+			return fmt.Errorf("%w: --%s (%s) %q: %w", ErrConfig, f.flag, settings.EnvName(f.flag), f.file, err)
+		}
+	}
+	if _, err := tls.LoadX509KeyPair(c.PublicTLSCert, c.PublicTLSKey); err != nil {
+		return flagError("public-tls-cert", c.PublicTLSCert, fmt.Sprintf("with --public-tls-key %q cannot be loaded: %v", c.PublicTLSKey, err))
+	}
+	return nil
+}
+
+func missingFlag(flagName, why string) error {
+	return fmt.Errorf("%w: --%s (%s) is missing: %s", ErrConfig, flagName, settings.EnvName(flagName), why)
 }
 
 func flagError(flagName, value, problem string) error {

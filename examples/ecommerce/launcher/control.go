@@ -19,6 +19,9 @@ import (
 
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/discovery/etcd"
+	"github.com/switchyard/switchyard/identity"
+	"github.com/switchyard/switchyard/middleware/authz"
+	"github.com/switchyard/switchyard/mtls"
 	shttp "github.com/switchyard/switchyard/transport/http"
 )
 
@@ -37,10 +40,13 @@ type KillResult struct {
 	PID     int    `json:"pid"`
 }
 
-// control is the chaos control API: an HTTP server on a free loopback port,
-// registered in the registry so that the loadgen can find it. Every request
-// must carry the run's secret, which is in secretPath (mode 0600) and
-// nowhere else: the registry is readable by anyone who can reach it.
+// control is the chaos control API: an HTTPS server on a free loopback
+// port, registered in the registry so that the loadgen can find it. It
+// presents the launcher's certificate, so that the loadgen can tell it
+// from anything else registered under its name (every holder of a shop
+// certificate may write to the registry), and admits only a client
+// presenting the loadgen's. Every request must also carry the run's
+// secret, which is in secretPath (mode 0600) and nowhere else.
 type control struct {
 	addr       string
 	secretPath string
@@ -50,7 +56,7 @@ type control struct {
 	done       chan struct{}
 }
 
-func startControl(ctx context.Context, cli *clientv3.Client, data string, services []*child, log *slog.Logger) (*control, error) {
+func startControl(ctx context.Context, cli *clientv3.Client, self *mtls.Source, data string, services []*child, log *slog.Logger) (*control, error) {
 	secretPath := filepath.Join(data, ChaosSecretFile)
 	if _, err := createSecret(secretPath, true); err != nil {
 		return nil, fmt.Errorf("launcher: chaos control secret: %w", err)
@@ -59,6 +65,21 @@ func startControl(ctx context.Context, cli *clientv3.Client, data string, servic
 	if err != nil {
 		os.Remove(secretPath)
 		return nil, fmt.Errorf("launcher: chaos control secret: %w", err)
+	}
+	loadgen, err := self.ServiceID(LoadgenService)
+	if err != nil {
+		os.Remove(secretPath)
+		return nil, fmt.Errorf("launcher: chaos control: %w", err)
+	}
+	onlyLoadgen, err := authz.New(authz.Config{
+		Rules: []authz.Rule{{Route: "/", Callers: []identity.ID{loadgen}}},
+		Hooks: authz.Hooks{OnDeny: func(_ context.Context, err *authz.Error) {
+			log.Warn("launcher: chaos control refused a caller", "caller", err.Caller.String())
+		}},
+	})
+	if err != nil {
+		os.Remove(secretPath)
+		return nil, fmt.Errorf("launcher: chaos control: %w", err)
 	}
 	reg, err := etcd.NewRegistrar(cli, etcd.RegistrarConfig{TTL: 5 * time.Second})
 	if err != nil {
@@ -99,13 +120,20 @@ func startControl(ctx context.Context, cli *clientv3.Client, data string, servic
 	c := &control{
 		addr:       ln.Addr().String(),
 		secretPath: secretPath,
-		srv:        &http.Server{Handler: requireSecret(secret, mux, log), ReadHeaderTimeout: 5 * time.Second},
-		reg:        reg,
-		done:       make(chan struct{}),
+		srv: &http.Server{
+			Handler:           onlyLoadgen.Handler(requireSecret(secret, mux, log)),
+			TLSConfig:         self.ServerConfig(), // a client certificate of the shop's CA required
+			ReadHeaderTimeout: 5 * time.Second,
+			// Refused handshakes (no certificate, another CA) are worth
+			// a line in the launcher's log.
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		},
+		reg:  reg,
+		done: make(chan struct{}),
 	}
 	go func() {
 		defer close(c.done)
-		_ = c.srv.Serve(ln)
+		_ = c.srv.ServeTLS(ln, "", "")
 	}()
 	c.inst = discovery.Instance{
 		ID:      ControlService + "-" + strconv.Itoa(os.Getpid()),

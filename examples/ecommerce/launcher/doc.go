@@ -7,12 +7,44 @@
 //
 // [Run] checks that the gateway's address (--addr) and the registry's
 // (--registry-listen) are free and fails at once, naming the flag, if not.
-// It starts etcd with its data in <data>/registry and clears the service
-// registrations a previous run may have left behind (their leases outlive a
-// restart by a few seconds). It then starts the services, waits until the
-// registry lists every replica, starts the gateway, waits for its /readyz,
-// and prints the storefront, admin and API URLs. Each child writes its log
-// to <data>/logs/NAME-N.log.
+// It sets up mutual TLS (below), starts etcd with its data in
+// <data>/registry and clears the service registrations a previous run may
+// have left behind (their leases outlive a restart by a few seconds). It
+// then starts the services, waits until the registry lists every replica,
+// starts the gateway, waits for its /readyz, and prints the storefront,
+// admin and API URLs. Each child writes its log to <data>/logs/NAME-N.log.
+//
+// # Mutual TLS
+//
+// The shop runs on mutual TLS, always: there is no switch to turn it off
+// in "up" (a shop assembled by hand from "registry" and "serve" commands
+// without --tls-* flags runs in plain HTTP, and says so in each log). At
+// start Run opens the development CA in <data>/pki ([PKIDir], package
+// internal/pki), creating it on first start, and makes sure that each of
+// users, catalog, orders, gateway, registry, launcher and loadgen has a
+// valid certificate for spiffe://shop.internal/NAME there (the directory
+// is 0700, every file 0600). Each child is started with --tls-cert,
+// --tls-key and --tls-ca naming its own files; the embedded etcd serves
+// TLS with the registry's certificate and requires a client certificate
+// from the CA; the launcher's own etcd client presents the launcher's and
+// accepts only a server holding the registry's identity.
+//
+// Certificates live [Config.CertLifetime] (24 h by default). While the
+// shop runs, a goroutine renews each one when it is past half its life,
+// with a fresh key, by replacing its file. Nobody restarts: etcd reads its
+// certificate at every handshake, and the children (package mtls) notice
+// the new file at a later handshake and use it for new connections.
+//
+// # HTTPS at the edge
+//
+// The gateway's public listener is plain HTTP by default, for the browser
+// walk-through on loopback. With --public-tls-cert and --public-tls-key
+// (both or neither, checked at once) the gateway serves HTTPS with HTTP/2
+// and HSTS with those files; with --public-tls-self-signed it does so with
+// a self-signed certificate for localhost, 127.0.0.1, ::1 and the host of
+// --addr, kept in <data>/pki/public-self-signed.pem and reused while it
+// has more than a week to run. The readiness wait and the banner then use
+// https:// URLs.
 //
 // # Files
 //
@@ -68,19 +100,24 @@
 //
 // # Chaos control
 //
-// With Config.Chaos (--chaos) the launcher serves a small control API on a
-// free loopback port and registers it in the registry as the service
-// [ControlService]. "POST /v1/chaos/kill?service=NAME" kills one running
+// With Config.Chaos (--chaos) the launcher serves a small control API over
+// mutual TLS on a free loopback port and registers it in the registry as
+// the service [ControlService]. "POST /v1/chaos/kill?service=NAME" kills one running
 // replica of NAME (chosen at random) with SIGKILL and answers
 // {"service":…,"replica":…,"pid":…}; the supervisor brings it back. The
 // loadgen's --chaos mode finds this API through the registry. Without
 // --chaos nothing is served.
 //
-// Every request must carry "Authorization: Bearer SECRET", or it is
-// answered 403 with {"error":{"code":"forbidden",…}}. The secret is new for
+// The control API presents the launcher's certificate, so that the loadgen
+// can tell it from an impostor registered under its name (any holder of a
+// shop certificate may write to the registry), and admits only a client
+// presenting the loadgen's certificate ([LoadgenService]): a handshake
+// without one fails, and another service's is answered 403. Every request
+// must also carry "Authorization: Bearer SECRET", or it is answered 403
+// with {"error":{"code":"forbidden",…}}. The secret is new for
 // every run (crypto/rand), compared in constant time, and kept only in
 // <data>/chaos-secret ([ChaosSecretFile], mode 0600, removed at stop): not
 // in the registry, which anyone who reaches etcd can read. So only the
 // owner of the data directory can kill replicas; "loadgen --chaos --data
-// DIR" reads the secret from there.
+// DIR" reads the secret, and its certificate, from there.
 package launcher

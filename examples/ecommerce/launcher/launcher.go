@@ -56,6 +56,7 @@ type launcher struct {
 	force  chan struct{} // closed by a second signal: kill, do not drain
 	regURL string
 	admin  adminSecret
+	tls    *shopTLS // set by setUpTLS
 	// gatewayListen is --addr with a zero port made concrete; gateway is
 	// the same with an unspecified host replaced by 127.0.0.1, for URLs.
 	gatewayListen, gateway string
@@ -135,10 +136,16 @@ func (l *launcher) run(parent context.Context) (err error) {
 	if _, _, err := freeAddr("registry-listen", l.cfg.RegistryListen); err != nil {
 		return err
 	}
+	// Mutual TLS everywhere inside the shop: every child, the registry
+	// and the launcher get a certificate of the development CA.
+	if err := l.setUpTLS(); err != nil {
+		return err
+	}
 
 	startCtx, startCancel := context.WithTimeout(ctx, l.cfg.ReadyTimeout)
 	defer startCancel()
-	srv, err := embedded.Start(startCtx, filepath.Join(l.cfg.Data, "registry"), l.cfg.RegistryListen, embedded.Config{})
+	srv, err := embedded.Start(startCtx, filepath.Join(l.cfg.Data, "registry"), l.cfg.RegistryListen,
+		embedded.Config{TLS: l.tls.registryTLS()})
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
 			return addrInUse("registry-listen", l.cfg.RegistryListen, err)
@@ -151,11 +158,14 @@ func (l *launcher) run(parent context.Context) (err error) {
 	defer srv.Close()
 	l.regURL = "etcd://" + srv.Addr()
 
-	cli, err := etcd.NewClient(srv.Endpoints()...)
+	cli, err := l.tls.registryClient(srv.Endpoints())
 	if err != nil {
 		return fmt.Errorf("launcher: registry client: %w", err)
 	}
 	defer cli.Close()
+	// Renew certificates while the shop runs; stopped (deferred calls run
+	// last in, first out) once every child has stopped.
+	defer l.tls.renew(ctx)()
 	// Registrations of a previous run live on until their leases expire
 	// (a restarted etcd gives every lease its full TTL again). Nothing of
 	// the shop runs yet, so whatever is registered is stale.
@@ -205,7 +215,7 @@ func (l *launcher) run(parent context.Context) (err error) {
 
 	var ctl *control
 	if l.cfg.Chaos {
-		ctl, err = startControl(ctx, cli, l.cfg.Data, services, l.log)
+		ctl, err = startControl(ctx, cli, l.tls.self, l.cfg.Data, services, l.log)
 		if err != nil {
 			return err
 		}
@@ -238,6 +248,7 @@ func (l *launcher) newChild(service string, replica int, listen string) *child {
 		"--listen", listen,
 		"--data", l.cfg.Data,
 	}
+	args = append(args, l.tls.args(service)...)
 	if service == "users" {
 		args = append(args, "--admin-email", l.cfg.AdminEmail)
 		if l.admin.file != "" {
@@ -293,8 +304,9 @@ func (l *launcher) waitRegistered(ctx context.Context, r discovery.Resolver) err
 
 // waitGateway polls the gateway's /readyz until it answers 200.
 func (l *launcher) waitGateway(ctx context.Context) error {
-	client := &http.Client{Timeout: time.Second}
-	url := "http://" + l.gateway + "/readyz"
+	client := l.tls.readinessClient()
+	defer client.CloseIdleConnections()
+	url := l.tls.scheme() + "://" + l.gateway + "/readyz"
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -317,15 +329,20 @@ func (l *launcher) waitGateway(ctx context.Context) error {
 }
 
 func (l *launcher) banner(ctl *control) {
-	base := "http://" + l.gateway
-	fmt.Fprintf(l.out, "Switchyard shop is up: %d × users, catalog, orders; gateway; registry.\n", l.cfg.Replicas)
+	base := l.tls.scheme() + "://" + l.gateway
+	fmt.Fprintf(l.out, "Switchyard shop is up: %d × users, catalog, orders; gateway; registry; mutual TLS inside.\n", l.cfg.Replicas)
 	fmt.Fprintf(l.out, "  Storefront  %s/\n", base)
 	fmt.Fprintf(l.out, "  Admin       %s/admin/   (log in as %s; %s)\n", base, l.cfg.AdminEmail, l.admin.note)
 	fmt.Fprintf(l.out, "  API         %s/api/v1/products\n", base)
-	fmt.Fprintf(l.out, "  Registry    %s\n", l.regURL)
+	fmt.Fprintf(l.out, "  Registry    %s   (mutual TLS: client certificates of the shop's CA required)\n", l.regURL)
+	fmt.Fprintf(l.out, "  PKI         %s   (development CA, certificate and key of each service)\n", l.tls.authority.Dir())
+	if l.tls.publicRoots != nil {
+		fmt.Fprintf(l.out, "  HTTPS       self-signed certificate in %s (curl --cacert it; browsers warn)\n", l.tls.publicCert)
+	}
 	fmt.Fprintf(l.out, "  Data        %s   (logs in %s)\n", l.cfg.Data, l.logDir)
 	if ctl != nil {
-		fmt.Fprintf(l.out, "  Chaos       http://%s%s?service=orders   (registered as %q; bearer secret in %s)\n", ctl.addr, KillPath, ControlService, ctl.secretPath)
+		fmt.Fprintf(l.out, "  Chaos       https://%s%s?service=orders   (registered as %q; client certificate %s, bearer secret in %s)\n",
+			ctl.addr, KillPath, ControlService, IdentityFiles(l.cfg.Data, LoadgenService).Cert, ctl.secretPath)
 	}
 	fmt.Fprintf(l.out, "Press Ctrl-C to stop.\n")
 }

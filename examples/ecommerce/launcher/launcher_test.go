@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +20,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,9 +28,14 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/switchyard/switchyard/discovery/etcd"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/pki"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/settings"
 	"github.com/switchyard/switchyard/examples/ecommerce/launcher"
+	"github.com/switchyard/switchyard/identity"
+	"github.com/switchyard/switchyard/mtls"
 )
 
 // lockedBuffer collects the banner while Run writes it.
@@ -71,7 +80,7 @@ func testConfig(t *testing.T) launcher.Config {
 var (
 	storefrontRE = regexp.MustCompile(`Storefront\s+(http://\S+)/`)
 	registryRE   = regexp.MustCompile(`Registry\s+etcd://(\S+)`)
-	chaosRE      = regexp.MustCompile(`Chaos\s+(http://\S+)\?`)
+	chaosRE      = regexp.MustCompile(`Chaos\s+(https://\S+)\?`)
 )
 
 // waitFor polls cond every 20 ms until it holds or d passes.
@@ -112,9 +121,35 @@ func alive(pid int) bool {
 	return syscall.Kill(pid, 0) == nil
 }
 
-func instances(t *testing.T, registryAddr, service string) int {
+// source returns the mtls source of name's certificate in the shop's
+// data directory.
+func source(t *testing.T, data, name string) *mtls.Source {
 	t.Helper()
-	cli, err := etcd.NewClient("http://" + registryAddr)
+	f := launcher.IdentityFiles(data, name)
+	src, err := mtls.New(mtls.Config{CertFile: f.Cert, KeyFile: f.Key, CAFile: f.CA})
+	if err != nil {
+		t.Fatalf("the certificate of %s: %v", name, err)
+	}
+	return src
+}
+
+// clientTLS returns the TLS configuration of a client presenting name's
+// certificate that accepts only a server holding want's.
+func clientTLS(t *testing.T, data, name, want string) *tls.Config {
+	t.Helper()
+	src := source(t, data, name)
+	id, err := src.ServiceID(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src.ClientConfig(id)
+}
+
+// instances counts the instances of service in the registry, asking as
+// the loadgen.
+func instances(t *testing.T, data, registryAddr, service string) int {
+	t.Helper()
+	cli, err := etcd.NewClientTLS(clientTLS(t, data, launcher.LoadgenService, launcher.RegistryService), registryAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,6 +178,9 @@ func instances(t *testing.T, registryAddr, service string) int {
 func TestRunStartsSupervisesAndStops(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Chaos = true
+	// Certificates this short-lived are past half their life 5 s after
+	// they are issued, so the renewal loop renews them during the test.
+	cfg.CertLifetime = 70 * time.Second
 	out := &lockedBuffer{}
 	cfg.Out = out
 	ctx, cancel := context.WithCancel(context.Background())
@@ -179,10 +217,27 @@ func TestRunStartsSupervisesAndStops(t *testing.T) {
 		t.Fatalf("gateway /readyz = %d", resp.StatusCode)
 	}
 	for _, s := range launcher.Services {
-		if n := instances(t, reg[1], s); n != 2 {
+		if n := instances(t, cfg.Data, reg[1], s); n != 2 {
 			t.Errorf("%s has %d instances in the registry, want 2", s, n)
 		}
 	}
+	// Mutual TLS: the development CA, a certificate per identity, each
+	// child given its own, and a registry that admits nobody else.
+	serials := checkPKI(t, cfg.Data)
+	for name, rs := range records(t, cfg.Data) {
+		want := launcher.IdentityFiles(cfg.Data, name)
+		for _, r := range rs {
+			args := strings.Join(r.Args, " ")
+			if !strings.Contains(args, "--tls-cert "+want.Cert+" --tls-key "+want.Key+" --tls-ca "+want.CA) {
+				t.Errorf("%s was started without its certificate %s: %q", name, want.Cert, r.Args)
+			}
+			if strings.Contains(args, "--public-tls") {
+				t.Errorf("%s was given a public certificate without --public-tls-*: %q", name, r.Args)
+			}
+		}
+	}
+	checkRegistryRefusesStrangers(t, cfg.Data, reg[1])
+
 	before := pids(t, cfg.Data)
 	for _, s := range append(launcher.Services, launcher.GatewayService) {
 		want := 2
@@ -194,9 +249,21 @@ func TestRunStartsSupervisesAndStops(t *testing.T) {
 		}
 	}
 
-	// The chaos API refuses a request without the run's secret.
+	// The chaos API refuses a request without the run's secret, and
+	// whoever is not the loadgen even with it.
 	secretPath := filepath.Join(cfg.Data, launcher.ChaosSecretFile)
 	secret := readSecret(t, secretPath, 0o600)
+	if _, err := chaosPostTLS(&tls.Config{InsecureSkipVerify: true}, chaos[1]+"?service=orders", "Bearer "+secret); err == nil {
+		t.Error("the chaos API answered a client without a certificate")
+	}
+	resp, err = chaosPostTLS(clientTLS(t, cfg.Data, "catalog", launcher.ControlService), chaos[1]+"?service=orders", "Bearer "+secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("the chaos API answered %d to catalog's certificate, want 403", resp.StatusCode)
+	}
 	if strings.Contains(banner, secret) {
 		t.Errorf("the banner shows the chaos secret:\n%s", banner)
 	}
@@ -206,7 +273,7 @@ func TestRunStartsSupervisesAndStops(t *testing.T) {
 		{"secret without Bearer", secret},
 		{"secret with a suffix", "Bearer " + secret + "x"},
 	} {
-		resp := chaosPost(t, chaos[1]+"?service=orders", tc.auth)
+		resp := chaosPost(t, cfg.Data, chaos[1]+"?service=orders", tc.auth)
 		var body struct {
 			Error struct{ Code, Message string }
 		}
@@ -221,7 +288,7 @@ func TestRunStartsSupervisesAndStops(t *testing.T) {
 	}
 
 	// With the secret it kills a replica; the supervisor starts it again.
-	resp = chaosPost(t, chaos[1]+"?service=orders", "Bearer "+secret)
+	resp = chaosPost(t, cfg.Data, chaos[1]+"?service=orders", "Bearer "+secret)
 	var kill launcher.KillResult
 	if err := json.NewDecoder(resp.Body).Decode(&kill); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("kill: status %d, %v", resp.StatusCode, err)
@@ -233,10 +300,38 @@ func TestRunStartsSupervisesAndStops(t *testing.T) {
 	waitFor(t, 5*time.Second, "the killed replica to die", func() bool { return !alive(kill.PID) })
 	waitFor(t, 10*time.Second, "the killed replica to restart", func() bool { return len(pids(t, cfg.Data)["orders"]) == 3 })
 
-	resp = chaosPost(t, chaos[1]+"?service=gateway", "Bearer "+secret)
+	resp = chaosPost(t, cfg.Data, chaos[1]+"?service=gateway", "Bearer "+secret)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("killing the gateway: status %d, want 400", resp.StatusCode)
+	}
+
+	// The certificates are renewed while the shop runs; the registry
+	// serves its new one at once, and the shop goes on as before.
+	regFile := launcher.IdentityFiles(cfg.Data, launcher.RegistryService).Cert
+	waitFor(t, 20*time.Second, "the registry's certificate to be renewed", func() bool {
+		return serialOf(t, regFile).Cmp(serials[launcher.RegistryService]) != 0
+	})
+	conn, err := tls.Dial("tcp", reg[1], clientTLS(t, cfg.Data, launcher.LoadgenService, launcher.RegistryService))
+	if err != nil {
+		t.Fatalf("TLS to the registry after the renewal: %v", err)
+	}
+	served := conn.ConnectionState().PeerCertificates[0].SerialNumber
+	conn.Close()
+	if served.Cmp(serials[launcher.RegistryService]) == 0 {
+		t.Errorf("the registry still serves the certificate it started with")
+	}
+	for _, s := range launcher.Services {
+		// The killed replica's registration lives on until its lease
+		// expires (5 s).
+		waitFor(t, 10*time.Second, "2 instances of "+s+" listed after the renewal", func() bool {
+			return instances(t, cfg.Data, reg[1], s) == 2
+		})
+	}
+	if resp, err := http.Get(base[1] + "/readyz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("gateway /readyz after the renewal: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 
 	cancel()
@@ -264,22 +359,133 @@ func TestRunStartsSupervisesAndStops(t *testing.T) {
 	}
 }
 
-// chaosPost posts to the chaos control API with the Authorization header
-// auth (none if empty).
-func chaosPost(t *testing.T, url, auth string) *http.Response {
+// checkPKI checks the development CA's directory under data: mode 0700,
+// the CA and a certificate for every identity the launcher uses, each
+// file 0600, each leaf carrying its identity and signed by the CA. It
+// returns each leaf's serial number, by identity.
+func checkPKI(t *testing.T, data string) map[string]*big.Int {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, nil)
+	dir := filepath.Join(data, launcher.PKIDir)
+	if st, err := os.Stat(dir); err != nil || st.Mode().Perm() != 0o700 {
+		t.Fatalf("%s: %v, %v; want a directory of mode 0700", dir, st, err)
+	}
+	caPEM, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(caPEM) {
+		t.Fatal("ca.pem holds no certificate")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	serials := map[string]*big.Int{}
+	names := append(slices.Clone(launcher.Services), launcher.GatewayService, launcher.RegistryService, launcher.ControlService, launcher.LoadgenService)
+	for _, f := range append([]string{"ca", "ca-key"}, names...) {
+		p := filepath.Join(dir, f+".pem")
+		if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, %v; want a file of mode 0600", p, st, err)
+		}
+	}
+	for _, name := range names {
+		pair, err := tls.LoadX509KeyPair(filepath.Join(dir, name+".pem"), filepath.Join(dir, name+".pem"))
+		if err != nil {
+			t.Fatalf("%s.pem: %v", name, err)
+		}
+		leaf, err := x509.ParseCertificate(pair.Certificate[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+			t.Errorf("%s.pem does not verify against ca.pem: %v", name, err)
+		}
+		if id, err := identity.FromCertificate(leaf); err != nil || id.String() != "spiffe://shop.internal/"+name {
+			t.Errorf("%s.pem carries %v (%v), want spiffe://shop.internal/%s", name, id, err, name)
+		}
+		serials[name] = leaf.SerialNumber
+	}
+	return serials
+}
+
+// serialOf returns the serial number of the certificate in file.
+func serialOf(t *testing.T, file string) *big.Int {
+	t.Helper()
+	pair, err := tls.LoadX509KeyPair(file, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return leaf.SerialNumber
+}
+
+// checkRegistryRefusesStrangers checks that the registry at addr answers
+// neither a plaintext etcd client nor plain HTTP, nor a TLS client
+// without a certificate, while the loadgen's certificate is served.
+func checkRegistryRefusesStrangers(t *testing.T, data, addr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	plain, err := etcd.NewClient("http://" + addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if _, err := plain.Get(ctx, "/", clientv3.WithPrefix()); err == nil {
+		t.Error("the registry answered a plaintext etcd client")
+	}
+	rangeQuery := `{"key":"Lw==","range_end":"MA=="}`
+	hc := &http.Client{Timeout: 3 * time.Second}
+	if resp, err := hc.Post("http://"+addr+"/v3/kv/range", "application/json", strings.NewReader(rangeQuery)); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Error("the registry answered a range query in plain HTTP")
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  *tls.Config
+		ok   bool
+	}{
+		{"TLS without a certificate", &tls.Config{InsecureSkipVerify: true}, false},
+		{"the loadgen's certificate", clientTLS(t, data, launcher.LoadgenService, launcher.RegistryService), true},
+	} {
+		tr := &http.Transport{TLSClientConfig: tc.cfg}
+		resp, err := (&http.Client{Transport: tr, Timeout: 3 * time.Second}).Post("https://"+addr+"/v3/kv/range", "application/json", strings.NewReader(rangeQuery))
+		tr.CloseIdleConnections()
+		if err == nil {
+			resp.Body.Close()
+		}
+		if got := err == nil && resp.StatusCode == http.StatusOK; got != tc.ok {
+			t.Errorf("%s: a range query answered %v (%v), want answered %v", tc.name, got, err, tc.ok)
+		}
+	}
+}
+
+// chaosPost posts to the chaos control API with the Authorization header
+// auth (none if empty), as the loadgen.
+func chaosPost(t *testing.T, data, url, auth string) *http.Response {
+	t.Helper()
+	resp, err := chaosPostTLS(clientTLS(t, data, launcher.LoadgenService, launcher.ControlService), url, auth)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return resp
+}
+
+// chaosPostTLS posts to the chaos control API over a connection made with
+// cfg.
+func chaosPostTLS(cfg *tls.Config, url, auth string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodPost, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	tr := &http.Transport{TLSClientConfig: cfg, DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	return (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
 }
 
 // readSecret returns the first line of the file at path, checking that it
@@ -640,6 +846,28 @@ func TestChildrenDieWithKilledLauncher(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
+	dir := t.TempDir()
+	pub, _, err := pki.SelfSigned(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _, err := pki.SelfSigned(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherKey := filepath.Join(dir, "other-key.pem")
+	raw, err := os.ReadFile(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(otherKey, raw[bytes.Index(raw, []byte("-----BEGIN PRIVATE KEY")):], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	garbage := filepath.Join(dir, "garbage.pem")
+	if err := os.WriteFile(garbage, []byte("not PEM\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing.pem")
 	valid := func() launcher.Config {
 		return launcher.Config{Addr: "127.0.0.1:8080", RegistryListen: "127.0.0.1:2379", Data: "d", Replicas: 2, AdminEmail: "a@b.c"}
 	}
@@ -656,6 +884,19 @@ func TestConfigValidate(t *testing.T) {
 		{"too many replicas", "--replicas", func(c *launcher.Config) { c.Replicas = launcher.MaxReplicas + 1 }},
 		{"admin email", "--admin-email", func(c *launcher.Config) { c.AdminEmail = "admin" }},
 		{"admin password twice", "--admin-password-file", func(c *launcher.Config) { c.AdminPassword, c.AdminPasswordFile = "pw", "f" }},
+		{"public cert without key", "--public-tls-key", func(c *launcher.Config) { c.PublicTLSCert = pub }},
+		{"public key without cert", "--public-tls-cert", func(c *launcher.Config) { c.PublicTLSKey = pub }},
+		{"public cert and self-signed", "--public-tls-self-signed", func(c *launcher.Config) { c.PublicTLSCert, c.PublicTLSKey, c.PublicTLSSelfSigned = pub, pub, true }},
+		{"public key and self-signed", "--public-tls-self-signed", func(c *launcher.Config) { c.PublicTLSKey, c.PublicTLSSelfSigned = pub, true }},
+		{"public cert missing", "--public-tls-cert", func(c *launcher.Config) { c.PublicTLSCert, c.PublicTLSKey = missing, pub }},
+		{"public key missing", "--public-tls-key", func(c *launcher.Config) { c.PublicTLSCert, c.PublicTLSKey = pub, missing }},
+		{"public cert not PEM", "--public-tls-cert", func(c *launcher.Config) { c.PublicTLSCert, c.PublicTLSKey = garbage, pub }},
+		{"public key of another cert", "--public-tls-cert", func(c *launcher.Config) { c.PublicTLSCert, c.PublicTLSKey = pub, otherKey }},
+		{"public cert and key", "", func(c *launcher.Config) { c.PublicTLSCert, c.PublicTLSKey = pub, pub }},
+		{"self-signed", "", func(c *launcher.Config) { c.PublicTLSSelfSigned = true }},
+		{"cert lifetime too short", launcher.CertLifetimeEnv, func(c *launcher.Config) { c.CertLifetime = 59 * time.Second }},
+		{"cert lifetime negative", launcher.CertLifetimeEnv, func(c *launcher.Config) { c.CertLifetime = -time.Hour }},
+		{"cert lifetime", "", func(c *launcher.Config) { c.CertLifetime = launcher.MinCertLifetime }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := valid()
@@ -670,8 +911,78 @@ func TestConfigValidate(t *testing.T) {
 			if !errors.Is(err, launcher.ErrConfig) || !strings.Contains(err.Error(), tc.flag) {
 				t.Fatalf("Validate = %v, want ErrConfig naming %s", err, tc.flag)
 			}
-			if !strings.Contains(err.Error(), settings.EnvName(strings.TrimPrefix(tc.flag, "--"))) {
+			if strings.HasPrefix(tc.flag, "--") && !strings.Contains(err.Error(), settings.EnvName(strings.TrimPrefix(tc.flag, "--"))) {
 				t.Errorf("error %q does not name the environment variable", err)
+			}
+		})
+	}
+}
+
+// With --public-tls-self-signed the gateway is given a self-signed
+// certificate kept in DATA/pki, the launcher waits for it over HTTPS
+// and the banner's URLs are https://; with --public-tls-cert and
+// --public-tls-key the gateway is given those files.
+func TestRunServesPublicTLS(t *testing.T) {
+	given := t.TempDir()
+	givenCert, givenKey, err := pki.SelfSigned(given, []string{"shop.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		set  func(*launcher.Config)
+		// cert is the certificate file the gateway must be given, from
+		// the data directory when relative.
+		cert, key string
+	}{
+		{"self-signed", func(c *launcher.Config) { c.PublicTLSSelfSigned = true }, filepath.Join(launcher.PKIDir, pki.SelfSignedFile), filepath.Join(launcher.PKIDir, pki.SelfSignedFile)},
+		{"given", func(c *launcher.Config) { c.PublicTLSCert, c.PublicTLSKey = givenCert, givenKey }, givenCert, givenKey},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(t)
+			cfg.Replicas = 1
+			tc.set(&cfg)
+			cert, key := tc.cert, tc.key
+			if !filepath.IsAbs(cert) {
+				cert, key = filepath.Join(cfg.Data, cert), filepath.Join(cfg.Data, key)
+			}
+			banner, stop := runUntilReady(t, cfg)
+			defer stop()
+			m := regexp.MustCompile(`Storefront\s+(https://\S+)/`).FindStringSubmatch(banner)
+			if m == nil {
+				t.Fatalf("banner lacks an https:// storefront:\n%s", banner)
+			}
+			recs := records(t, cfg.Data)[launcher.GatewayService]
+			if len(recs) != 1 {
+				t.Fatalf("gateway records: %+v", recs)
+			}
+			if args := strings.Join(recs[0].Args, " "); !strings.Contains(args, "--public-tls-cert "+cert+" --public-tls-key "+key) {
+				t.Errorf("the gateway was started with %q, want --public-tls-cert %s --public-tls-key %s", recs[0].Args, cert, key)
+			}
+			pemBytes, err := os.ReadFile(cert)
+			if err != nil {
+				t.Fatal(err)
+			}
+			roots := x509.NewCertPool()
+			roots.AppendCertsFromPEM(pemBytes)
+			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}
+			defer tr.CloseIdleConnections()
+			resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get(m[1] + "/readyz")
+			if err != nil {
+				t.Fatalf("GET %s/readyz with the public certificate as the only root: %v", m[1], err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("GET %s/readyz: %d", m[1], resp.StatusCode)
+			}
+			if resp, err := http.Get(strings.Replace(m[1], "https://", "http://", 1) + "/readyz"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					t.Error("the gateway answered /readyz in plain HTTP too")
+				}
+			}
+			if st, err := os.Stat(cert); err != nil || st.Mode().Perm() != 0o600 {
+				t.Errorf("%s: %v %v, want mode 0600", cert, st, err)
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package launcher_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/instance"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/registry"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/secure"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/settings"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/telemetry"
 	"github.com/switchyard/switchyard/examples/ecommerce/launcher"
@@ -62,8 +64,11 @@ type childRecord struct {
 }
 
 // fakeChild serves like a shop service: it writes a childRecord to
-// <data>/pids/NAME-PID, registers in the registry (except the gateway,
-// which like the real one listens on a fixed address) and answers /readyz.
+// <data>/pids/NAME-PID, loads its certificate (--tls-cert, --tls-key,
+// --tls-ca: it must be its own service's), registers in the registry over
+// mutual TLS and answers /readyz — over mutual TLS for the services, and
+// for the gateway in plain HTTP or, with --public-tls-cert and
+// --public-tls-key, HTTPS with that certificate, as the real ones do.
 func fakeChild(args []string) int {
 	if len(args) < 2 || args[0] != "serve" {
 		fmt.Fprintln(os.Stderr, "fake child: want serve NAME, got", args)
@@ -71,8 +76,13 @@ func fakeChild(args []string) int {
 	}
 	name := args[1]
 	var cfg settings.Service
+	var public settings.TLSFiles
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	cfg.RegisterFlags(fs)
+	if name == launcher.GatewayService {
+		fs.StringVar(&public.Cert, "public-tls-cert", "", "")
+		fs.StringVar(&public.Key, "public-tls-key", "", "")
+	}
 	if err := fs.Parse(args[2:]); err != nil {
 		return 2
 	}
@@ -96,19 +106,38 @@ func fakeChild(args []string) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	reg, err := registry.Connect(ctx, cfg.Registry)
+	logger := telemetry.NewLogger(os.Stderr, name)
+	id, err := secure.Load(cfg.TLS, name, logger)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fake child:", err)
+		return 1
+	}
+	reg, err := registry.Connect(ctx, cfg.Registry, id.Registry())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fake child:", err)
 		return 1
 	}
 	defer reg.Close()
+	serverTLS := id.Server()
+	if name == launcher.GatewayService {
+		serverTLS = nil
+		if public.Cert != "" {
+			cert, err := tls.LoadX509KeyPair(public.Cert, public.Key)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "fake child:", err)
+				return 1
+			}
+			serverTLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+		}
+	}
 	o := instance.Config{
 		Service:    name,
 		Handler:    http.NotFoundHandler(),
 		Listen:     cfg.Listen,
 		Registrar:  reg.Registrar,
-		Logger:     telemetry.NewLogger(os.Stderr, name),
+		Logger:     logger,
 		DrainDelay: -1,
+		TLS:        serverTLS,
 	}
 	if err := instance.Run(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "fake child:", err)

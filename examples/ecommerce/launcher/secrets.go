@@ -89,12 +89,14 @@ func (l *launcher) checkPasswordFile(path string) error {
 
 // childEnv returns the environment of a child of service: the launcher's
 // own and Config.Env, without the admin password variables, which only the
-// users children get, and only when the password came that way.
+// users children get, and only when the password came that way, and
+// without the variables of the TLS flags, which the launcher passes
+// itself.
 func (l *launcher) childEnv(service string) []string {
 	var env []string
 	for _, kv := range append(os.Environ(), l.cfg.Env...) {
 		k, _, _ := strings.Cut(kv, "=")
-		if k == envAdminPassword || k == envAdminPasswordFile {
+		if k == envAdminPassword || k == envAdminPasswordFile || isTLSEnv(kv) {
 			continue
 		}
 		env = append(env, kv)
