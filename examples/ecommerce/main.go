@@ -2,7 +2,7 @@
 // orders services behind a gateway with a storefront and an admin
 // dashboard, found through an etcd registry, all in one binary.
 //
-//	ecommerce [up] [flags]              the whole shop: registry, 2 × each service, gateway
+//	ecommerce [up] [flags]              the whole shop on mutual TLS: registry, 2 × each service, gateway
 //	ecommerce registry [flags]          the embedded etcd registry alone, mTLS with --tls-*
 //	ecommerce serve SERVICE [flags]     one service: users, catalog, orders or gateway
 //	ecommerce loadgen [flags]           load through the gateway, with a latency summary
@@ -29,6 +29,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/switchyard/switchyard/discovery/etcd/embedded"
 	"github.com/switchyard/switchyard/examples/ecommerce/catalog"
@@ -53,10 +54,12 @@ const usage = `ecommerce — the Switchyard example shop
 
 Usage:
   ecommerce [up] [flags]            run the whole shop: an embedded etcd registry, %d replicas each of
-                                    users, catalog and orders, and the gateway (the default command)
+                                    users, catalog and orders, and the gateway (the default command),
+                                    on mutual TLS from a development CA in DATA/pki
   ecommerce registry [flags]        run the embedded etcd registry alone (mutual TLS with
                                     --tls-cert, --tls-key and --tls-ca)
   ecommerce serve SERVICE [flags]   run one instance of a service: %s
+                                    (mutual TLS with --tls-cert, --tls-key and --tls-ca)
   ecommerce loadgen [flags]         drive load through the gateway and summarise the latencies
   ecommerce help [COMMAND]          show this help, or a command's flags
 
@@ -65,9 +68,13 @@ example --admin-email as ECOMMERCE_ADMIN_EMAIL; the command line wins.
 The admin's password comes from ECOMMERCE_ADMIN_PASSWORD or
 --admin-password-file; with neither, "up" generates one into
 DATA/admin-password on first start and prints that path.
+Inside the shop every hop is mutual TLS; the gateway's public listener is
+plain HTTP unless "up" is given --public-tls-cert and --public-tls-key, or
+--public-tls-self-signed.
 
 Try it:
   ecommerce                         then open http://127.0.0.1:8080/
+  ecommerce --public-tls-self-signed   then https://127.0.0.1:8080/ (the browser warns)
   ecommerce loadgen --rate 50 --duration 30s
 `
 
@@ -177,6 +184,15 @@ func runUp(args []string, stdout, stderr io.Writer) error {
 	// The admin password has no flag, so that it never shows in a process
 	// listing: it comes from the environment (or --admin-password-file).
 	cfg.AdminPassword = os.Getenv(settings.EnvName("admin-password"))
+	// The certificates' lifetime is a knob for tests that want to see
+	// renewals during a run, not a flag users are offered.
+	if v := os.Getenv(launcher.CertLifetimeEnv); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("%w: %s=%q is not a duration such as 90s or 12h", settings.ErrConfig, launcher.CertLifetimeEnv, v)
+		}
+		cfg.CertLifetime = d
+	}
 	cfg.Out = stdout
 	// The launcher talks to a person at a terminal: plain text, not JSON.
 	// The children's JSON logs go to <data>/logs.

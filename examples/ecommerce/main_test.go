@@ -44,6 +44,13 @@ func TestCommandLine(t *testing.T) {
 		{"stray argument", []string{"up", "now"}, 2, `unexpected argument "now"`},
 		{"bad registry url", []string{"serve", "orders", "--registry", "http://x"}, 2, "--registry"},
 		{"remote loadgen", []string{"loadgen", "--target", "http://192.0.2.7:8080"}, 2, "loopback"},
+		{"up --help: public TLS", []string{"up", "--help"}, 0, "--public-tls-self-signed"},
+		{"up --help: public TLS variable", []string{"up", "--help"}, 0, "$ECOMMERCE_PUBLIC_TLS_CERT"},
+		{"help: mutual TLS", []string{"help"}, 0, "mutual TLS"},
+		{"public cert without key", []string{"up", "--public-tls-cert", "cert.pem"}, 2, "--public-tls-key (ECOMMERCE_PUBLIC_TLS_KEY) is missing"},
+		{"public key without cert", []string{"up", "--public-tls-key", "key.pem"}, 2, "--public-tls-cert (ECOMMERCE_PUBLIC_TLS_CERT) is missing"},
+		{"public cert and self-signed", []string{"up", "--public-tls-self-signed", "--public-tls-cert", "c", "--public-tls-key", "k"}, 2, "not both"},
+		{"public cert missing", []string{"up", "--public-tls-cert", "/nonexistent/cert.pem", "--public-tls-key", "/nonexistent/key.pem"}, 2, "/nonexistent/cert.pem"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -65,6 +72,20 @@ func TestAdminPasswordGivenTwice(t *testing.T) {
 	code := run([]string{"up", "--admin-password-file", "pw"}, &stdout, &stderr)
 	if code != 2 || !strings.Contains(stderr.String(), "--admin-password-file") || strings.Contains(stderr.String(), "a-password-from-the-env") {
 		t.Errorf("exit %d, stderr %s; want 2 naming --admin-password-file, without the password", code, &stderr)
+	}
+}
+
+func TestCertLifetimeFromEnvironment(t *testing.T) {
+	for _, tc := range []struct{ value, want string }{
+		{"soon", `ECOMMERCE_CERT_LIFETIME="soon" is not a duration`},
+		{"10s", "ECOMMERCE_CERT_LIFETIME=10s must be at least 1m0s"},
+	} {
+		clearEnv(t)
+		t.Setenv("ECOMMERCE_CERT_LIFETIME", tc.value)
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{"up"}, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("ECOMMERCE_CERT_LIFETIME=%s: exit %d, stderr %s; want 2 and %q", tc.value, code, &stderr, tc.want)
+		}
 	}
 }
 

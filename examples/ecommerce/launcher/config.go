@@ -130,7 +130,7 @@ type Config struct {
 	// loopback.
 	PublicTLSCert, PublicTLSKey string
 	// PublicTLSSelfSigned serves HTTPS with a self-signed certificate for
-	// localhost, 127.0.0.1 and ::1, made (and kept for later runs) in
+	// localhost, 127.0.0.1, ::1 and the host of Addr, made (and kept for later runs) in
 	// DATA/PKIDir/public-self-signed.pem (--public-tls-self-signed,
 	// ECOMMERCE_PUBLIC_TLS_SELF_SIGNED): for trying HTTPS on one machine.
 	// Default false.
@@ -169,7 +169,7 @@ type Config struct {
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", DefaultAddr, "gateway `address` (storefront, admin and API)")
 	fs.StringVar(&c.RegistryListen, "registry-listen", DefaultRegistryListen, "embedded etcd client `address`")
-	fs.StringVar(&c.Data, "data", settings.DefaultDataDir, "data `directory` (databases, signing key, registry, logs)")
+	fs.StringVar(&c.Data, "data", settings.DefaultDataDir, "data `directory` (databases, signing key, certificates in pki/, registry, logs)")
 	fs.IntVar(&c.Replicas, "replicas", DefaultReplicas, fmt.Sprintf("instances of each service, 1 to %d", MaxReplicas))
 	fs.StringVar(&c.AdminEmail, "admin-email", DefaultAdminEmail, "`email` of the admin account the shop creates")
 	fs.StringVar(&c.AdminPasswordFile, "admin-password-file", "", "`file` holding the admin's password (default: $ECOMMERCE_ADMIN_PASSWORD, else DATA/"+AdminPasswordFile+", generated on first start)")
@@ -177,7 +177,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Var(&c.TrustedProxies, "trusted-proxies", "`CIDR,…` of load balancers in front of the gateway, whose X-Forwarded-For names the client (default none)")
 	fs.StringVar(&c.PublicTLSCert, "public-tls-cert", "", "PEM `file` with the gateway's public certificate chain: serve HTTPS with HTTP/2 and HSTS on --addr (with --public-tls-key)")
 	fs.StringVar(&c.PublicTLSKey, "public-tls-key", "", "PEM `file` with the public certificate's private key (may be the --public-tls-cert file)")
-	fs.BoolVar(&c.PublicTLSSelfSigned, "public-tls-self-signed", false, "serve HTTPS with a self-signed certificate for localhost, 127.0.0.1 and ::1, kept in DATA/"+PKIDir+"/public-self-signed.pem (a local try; browsers warn)")
+	fs.BoolVar(&c.PublicTLSSelfSigned, "public-tls-self-signed", false, "serve HTTPS with a self-signed certificate for localhost, 127.0.0.1, ::1 and the host of --addr, kept in DATA/"+PKIDir+"/public-self-signed.pem (a local try; browsers warn)")
 }
 
 // Validate checks every flag-backed field and returns an error wrapping
