@@ -169,6 +169,7 @@ func label(m *dto.Metric, name string) string {
 // a second so that several dashboards do not multiply the probes.
 type prober struct {
 	client *http.Client
+	scheme string     // "http", or "https" with Options.ProbeTLS
 	mu     sync.Mutex // guards cache
 	cache  map[string]probeResult
 }
@@ -178,8 +179,12 @@ type probeResult struct {
 	at     time.Time
 }
 
-func newProber(c *http.Client) *prober {
-	return &prober{client: c, cache: map[string]probeResult{}}
+func newProber(c *http.Client, overTLS bool) *prober {
+	p := &prober{client: c, scheme: "http", cache: map[string]probeResult{}}
+	if overTLS {
+		p.scheme = "https"
+	}
+	return p
 }
 
 // probe returns the health of every address in addrs (which come from the
@@ -224,7 +229,7 @@ func (p *prober) probe(ctx context.Context, addrs map[string]bool) map[string]st
 }
 
 func (p *prober) readyz(ctx context.Context, addr string) string {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/readyz", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.scheme+"://"+addr+"/readyz", nil)
 	if err != nil {
 		return "down"
 	}

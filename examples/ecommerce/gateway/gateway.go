@@ -66,12 +66,22 @@ type Options struct {
 	Telemetry *telemetry.Instruments
 	// Logger receives upstream errors. Nil means slog.Default().
 	Logger *slog.Logger
-	// Transport is the innermost upstream transport. Nil means
-	// transport/gateway's NewTransport(256).
+	// Transport is the innermost upstream transport, under the tracing,
+	// deadline, breaker and counting layers. With UpstreamTLS it must be
+	// an *http.Transport (or nil), which each service gets a TLS clone of;
+	// New fails otherwise. Nil means transport/gateway's
+	// NewTransport(256).
 	Transport http.RoundTripper
 	// ProbeClient probes the instances' /readyz for the dashboard. Nil
-	// means a client with a 500 ms timeout.
+	// means a client with a 500 ms timeout, over TLS with ProbeTLS if set.
 	ProbeClient *http.Client
+	// ProbeTLS, when set, makes the dashboard probe the instances over
+	// HTTPS: the client configuration of the probes (with package mtls,
+	// the gateway's src.ClientConfig(), which presents its certificate
+	// and accepts any ID of the trust domain — a probe only reads
+	// readiness). It is used for the default ProbeClient; a ProbeClient
+	// of the caller's must carry its own. Nil means plain HTTP probes.
+	ProbeTLS *tls.Config
 	// TrustedProxies are the proxies in front of the gateway whose
 	// X-Forwarded-For names the client that Login and Signup limit (see
 	// transport/gateway's WithTrustedProxies). Nil means none: the
@@ -81,13 +91,15 @@ type Options struct {
 	// means the package's RouteTimeout.
 	RouteTimeout time.Duration
 	// Peers, when set, makes the gateway call the services over mutual
-	// TLS: the JWKS fetch goes through it, and UpstreamTLS must be set
-	// too. Nil means plain HTTP.
+	// TLS: the JWKS fetch goes through it (unless Authenticator is set),
+	// and UpstreamTLS must be set too — New fails with one of the two
+	// alone. Nil means plain HTTP.
 	Peers *call.Peers
 	// UpstreamTLS gives the TLS configuration of each upstream service
 	// (transport/gateway's Config.UpstreamTLS): HTTPS to every instance,
 	// refused during the handshake unless it holds that service's
-	// identity. Nil means plain HTTP.
+	// identity, with a transport of its own per service. Nil means plain
+	// HTTP.
 	UpstreamTLS func(service string) *tls.Config
 }
 
@@ -109,15 +121,22 @@ type Gateway struct {
 // New builds the gateway: it starts following every upstream service
 // through o.Resolver and, unless o.Authenticator is set, the users
 // service's keys. ctx bounds only the set-up.
-func New(ctx context.Context, o Options) (g *Gateway, err error) {
+func New(ctx context.Context, o Options) (_ *Gateway, err error) {
 	if o.Resolver == nil {
 		return nil, fmt.Errorf("%w: Resolver is required", ErrOptions)
+	}
+	if (o.Peers == nil) != (o.UpstreamTLS == nil) {
+		// One without the other would send tokens' keys or requests over
+		// plain HTTP while the rest is verified.
+		return nil, fmt.Errorf("%w: Peers and UpstreamTLS go together: set both or neither", ErrOptions)
 	}
 	logger := o.Logger
 	if logger == nil {
 		logger = slog.Default()
 	}
-	g = &Gateway{
+	// g is not the named result, which the error returns set to nil
+	// before the deferred Close runs.
+	g := &Gateway{
 		mux:      http.NewServeMux(),
 		tel:      o.Telemetry,
 		started:  time.Now(),
@@ -155,11 +174,7 @@ func New(ctx context.Context, o Options) (g *Gateway, err error) {
 	if err != nil {
 		return nil, err
 	}
-	base := o.Transport
-	if base == nil {
-		base = tgw.NewTransport(256)
-	}
-	g.hosts = &hostTable{breakers: breakers, next: breakers.Transport(base)}
+	g.hosts = &hostTable{breakers: breakers}
 	tr, err := tracing.New(tracing.Config{})
 	if err != nil {
 		return nil, err
@@ -168,7 +183,14 @@ func New(ctx context.Context, o Options) (g *Gateway, err error) {
 	if err != nil {
 		return nil, err
 	}
-	transport := tr.Transport(dl.Transport(g.hosts))
+	// Each service's transport — o.Transport, or with UpstreamTLS the
+	// library's TLS clone of it for that service — is wrapped, outermost
+	// first, in the client span, the deadline header, the dashboard's
+	// counters and the instance's breaker. The last two are one table for
+	// every service, keyed by instance.
+	wrap := func(_ string, next http.RoundTripper) http.RoundTripper {
+		return tr.Transport(dl.Transport(g.hosts.wrap(next)))
+	}
 
 	budgets := map[string]*retry.Budget{}
 	for _, s := range g.services {
@@ -205,7 +227,9 @@ func New(ctx context.Context, o Options) (g *Gateway, err error) {
 		routes[i].Timeout = timeout
 	}
 	g.gw, err = tgw.New(ctx, o.Resolver, routes, tgw.Config{
-		Transport:      transport,
+		Transport:      o.Transport,
+		UpstreamTLS:    o.UpstreamTLS,
+		WrapTransport:  wrap,
 		Logger:         logger,
 		DefaultTimeout: timeout,
 		Budget:         func(s string) tgw.Budget { return budgets[s] },
@@ -239,8 +263,14 @@ func New(ctx context.Context, o Options) (g *Gateway, err error) {
 	probeClient := o.ProbeClient
 	if probeClient == nil {
 		probeClient = &http.Client{Timeout: 500 * time.Millisecond}
+		if o.ProbeTLS != nil {
+			pt := tgw.NewTransport(2)
+			pt.TLSClientConfig = o.ProbeTLS
+			probeClient.Transport = pt
+			g.closers = append(g.closers, func() error { pt.CloseIdleConnections(); return nil })
+		}
 	}
-	g.probe = newProber(probeClient)
+	g.probe = newProber(probeClient, o.ProbeTLS != nil)
 	g.mux.Handle("GET /admin/api/state", guard.Handler(requireAdmin(http.HandlerFunc(g.serveState))))
 	mountPages(g.mux)
 	return g, nil

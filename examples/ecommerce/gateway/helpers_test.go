@@ -25,6 +25,7 @@ import (
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/ids"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/instance"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/telemetry"
+	"github.com/switchyard/switchyard/identity"
 	"github.com/switchyard/switchyard/middleware/auth"
 	"github.com/switchyard/switchyard/middleware/deadline"
 )
@@ -54,6 +55,7 @@ type fakeShop struct {
 	orders    map[string]order
 	keys      map[string]string // user id + idempotency key → order id
 	failing   map[string]bool   // instance id → answers 500
+	probers   []string          // the verified caller of each /readyz over TLS
 	servers   []*httptest.Server
 	validator *auth.Validator
 }
@@ -88,6 +90,17 @@ type order struct {
 // newFakeShop starts the fake services: two catalog instances, one each of
 // users and orders.
 func newFakeShop(t testing.TB) *fakeShop {
+	s := newFakeShopState(t)
+	s.start("users", "users-1", s.usersHandler())
+	s.start("catalog", "catalog-1", s.catalogHandler())
+	s.start("catalog", "catalog-2", s.catalogHandler())
+	s.start("orders", "orders-1", s.ordersHandler())
+	return s
+}
+
+// newFakeShopState returns the fake shop's data and registry, with no
+// service started.
+func newFakeShopState(t testing.TB) *fakeShop {
 	_, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -109,22 +122,36 @@ func newFakeShop(t testing.TB) *fakeShop {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.start("users", "users-1", s.usersHandler())
-	s.start("catalog", "catalog-1", s.catalogHandler())
-	s.start("catalog", "catalog-2", s.catalogHandler())
-	s.start("orders", "orders-1", s.ordersHandler())
 	t.Cleanup(s.close)
 	return s
 }
 
 func (s *fakeShop) start(service, id string, h http.Handler) {
+	srv := httptest.NewServer(s.instance(service, id, h))
+	s.servers = append(s.servers, srv)
+	inst := discovery.Instance{ID: id, Service: service, Addr: srv.Listener.Addr().String()}
+	if err := s.reg.Register(context.Background(), inst); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// instance is the handler of the instance id of service: /readyz, and h
+// behind the call counters and the failing switch.
+func (s *fakeShop) instance(service, id string, h http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS != nil {
+			caller, _ := identity.FromRequest(r)
+			s.mu.Lock()
+			s.probers = append(s.probers, caller.String())
+			s.mu.Unlock()
+		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.calls[service]++
+		s.calls["instance "+id]++
 		s.calls[service+" "+r.Method+" "+r.URL.Path]++
 		s.deadlines = append(s.deadlines, r.Header.Get(deadline.Header))
 		failing := s.failing[id]
@@ -135,12 +162,7 @@ func (s *fakeShop) start(service, id string, h http.Handler) {
 		}
 		h.ServeHTTP(w, r)
 	}))
-	srv := httptest.NewServer(mux)
-	s.servers = append(s.servers, srv)
-	inst := discovery.Instance{ID: id, Service: service, Addr: srv.Listener.Addr().String()}
-	if err := s.reg.Register(context.Background(), inst); err != nil {
-		s.t.Fatal(err)
-	}
+	return mux
 }
 
 func (s *fakeShop) close() {

@@ -9,14 +9,15 @@ import (
 	"github.com/switchyard/switchyard/outcome"
 )
 
-// hostTable is the gateway's outbound transport below the balancer: it
-// guards each upstream instance (keyed by host:port, which the balancer
-// has already chosen from the registry) with its own circuit breaker and
-// counts the instance's requests and failures for the dashboard.
+// hostTable guards each upstream instance (keyed by host:port, which the
+// balancer has already chosen from the registry) with its own circuit
+// breaker and counts the instance's requests and failures for the
+// dashboard. One table serves every upstream service: each service's
+// transport is wrapped by [hostTable.wrap], and the breakers and counters
+// are shared, keyed by instance.
 type hostTable struct {
 	breakers *circuitbreaker.Group
-	next     http.RoundTripper // breakers.Transport over the upstream transport
-	stats    sync.Map          // host:port → *hostStats
+	stats    sync.Map // host:port → *hostStats
 }
 
 type hostStats struct {
@@ -32,16 +33,27 @@ func (t *hostTable) statsFor(host string) *hostStats {
 	return s.(*hostStats)
 }
 
-// RoundTrip sends req through the breaker of its host (the breaker
-// group's Transport face, which t.next is) and counts what the instance
-// answered for the dashboard: a rejection by an open breaker, and a
-// request the client broke or abandoned, are not the instance's.
-func (t *hostTable) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.next.RoundTrip(req)
+// wrap returns next behind the table's breakers and counters: a service's
+// upstream transport as the gateway uses it.
+func (t *hostTable) wrap(next http.RoundTripper) http.RoundTripper {
+	return &hostCounter{table: t, next: t.breakers.Transport(next)}
+}
+
+// hostCounter is one service's transport through a hostTable.
+type hostCounter struct {
+	table *hostTable
+	next  http.RoundTripper // the breaker group's Transport face over the service's transport
+}
+
+// RoundTrip sends req through the breaker of its host and counts what the
+// instance answered for the dashboard: a rejection by an open breaker,
+// and a request the client broke or abandoned, are not the instance's.
+func (c *hostCounter) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := c.next.RoundTrip(req)
 	if circuitbreaker.IsRejection(err) || (err != nil && outcome.Default(req.Context(), err).Neutral()) {
 		return nil, err
 	}
-	st := t.statsFor(req.URL.Host)
+	st := c.table.statsFor(req.URL.Host)
 	st.requests.Add(1)
 	if err != nil {
 		st.failures.Add(1)
