@@ -37,7 +37,9 @@ type Limit struct {
 // is not valid: RegisterFlags sets the defaults.
 type Config struct {
 	// Service holds --registry, --listen (default DefaultListen),
-	// --data and --admin-email. The gateway keeps no data and makes nobody
+	// --data, --admin-email and --tls-cert, --tls-key, --tls-ca (the
+	// gateway's identity for mutual TLS to the registry and the services;
+	// none means plain HTTP). The gateway keeps no data and makes nobody
 	// admin; it accepts those two flags so that every "serve" role takes
 	// the same ones.
 	settings.Service

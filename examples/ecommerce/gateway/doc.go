@@ -39,6 +39,25 @@
 // Idempotency-Key) under a retry budget, plus one circuit breaker per
 // instance in the outbound transport, whose state the dashboard shows.
 //
+// # TLS
+//
+// Given --tls-cert, --tls-key and --tls-ca (the gateway's certificate,
+// spiffe://<trust domain>/gateway, and the shop's CA), the gateway reaches
+// the registry and every service over mutual TLS: each upstream service
+// has its own TLS transport, and an instance is refused at the handshake,
+// before a byte of the request is sent, unless its certificate carries
+// the ID of the service it was resolved as — a forged registration
+// serves nothing and is ejected. The tracing, deadline, breaker and
+// dashboard layers wrap each service's TLS transport
+// (transport/gateway's Config.WrapTransport), and the dashboard probes
+// each instance's /readyz over HTTPS with the gateway's certificate.
+// Without them it speaks plain HTTP to the services and logs a warning.
+//
+// The public side is separate: with --public-tls-cert and --public-tls-key
+// the gateway serves HTTPS with HTTP/2 (TLS 1.2 or later, the files
+// re-read when they change) and sends Strict-Transport-Security ([HSTS]);
+// without them it serves plain HTTP, meant for loopback, and sends none.
+//
 // # Pages
 //
 // The storefront (GET /) and the dashboard (GET /admin/) are plain HTML,

@@ -18,6 +18,7 @@ import (
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/call"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/instance"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/registry"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/secure"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/telemetry"
 	"github.com/switchyard/switchyard/middleware/circuitbreaker"
 	"github.com/switchyard/switchyard/middleware/deadline"
@@ -354,7 +355,10 @@ func (g *Gateway) Close() error {
 // instance.Run on cfg.Listen (registered as ServiceName, with /healthz,
 // /readyz — ready once every upstream has an instance —, /metrics, access
 // logs and the deadline) until ctx ends or SIGINT/SIGTERM arrives; then it
-// drains and returns nil.
+// drains and returns nil. With cfg.TLS it reaches the registry and the
+// services over mutual TLS as the gateway's identity (secure.Load; a
+// certificate for another service is refused); with cfg.PublicTLS it
+// serves HTTPS and HTTP/2 with [HSTS].
 func Run(ctx context.Context, cfg Config) (err error) {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -363,7 +367,11 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if logger == nil {
 		logger = telemetry.NewLogger(os.Stderr, ServiceName)
 	}
-	reg, err := registry.Connect(ctx, cfg.Registry)
+	id, err := secure.Load(cfg.TLS, ServiceName, logger)
+	if err != nil {
+		return err
+	}
+	reg, err := registry.Connect(ctx, cfg.Registry, id.Registry())
 	if err != nil {
 		return err
 	}
@@ -373,14 +381,20 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	defer tel.Prometheus.Shutdown(context.WithoutCancel(ctx))
-	g, err := New(ctx, Options{
+	opts := Options{
 		Resolver:       reg.Resolver,
 		Login:          cfg.Login,
 		Signup:         cfg.Signup,
 		TrustedProxies: cfg.TrustedProxies,
 		Telemetry:      tel,
 		Logger:         logger,
-	})
+	}
+	if id != nil {
+		opts.Peers = id.Peers()
+		opts.UpstreamTLS = upstreamTLS(id)
+		opts.ProbeTLS = id.Source().ClientConfig()
+	}
+	g, err := New(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -394,15 +408,29 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		edge = func(next http.Handler) http.Handler { return withHSTS(g.Identify(next)) }
 	}
 	return instance.Run(ctx, instance.Config{
-		Service:   ServiceName,
-		Handler:   g,
-		Listen:    cfg.Listen,
-		Registrar: reg.Registrar,
-		Resolver:  reg.Resolver,
-		Logger:    logger,
-		Telemetry: tel,
-		Checks:    map[string]shttp.CheckFunc{"upstreams": g.Ready},
-		Edge:      edge,
-		TLS:       public,
+		Service:    ServiceName,
+		Handler:    g,
+		Listen:     cfg.Listen,
+		Registrar:  reg.Registrar,
+		Resolver:   reg.Resolver,
+		Logger:     logger,
+		Telemetry:  tel,
+		DrainDelay: cfg.DrainDelay,
+		Checks:     map[string]shttp.CheckFunc{"upstreams": g.Ready},
+		Edge:       edge,
+		TLS:        public,
 	})
+}
+
+// upstreamTLS is Options.UpstreamTLS for id: each service's client
+// configuration, or nil — which transport/gateway refuses with its
+// ErrConfig — for a name that cannot be part of an ID.
+func upstreamTLS(id *secure.Identity) func(string) *tls.Config {
+	return func(service string) *tls.Config {
+		cfg, err := id.Upstream(service)
+		if err != nil {
+			return nil
+		}
+		return cfg
+	}
 }
