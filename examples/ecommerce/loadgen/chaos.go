@@ -20,11 +20,34 @@ import (
 
 // chaosLoop asks the launcher to kill a random replica every
 // ChaosInterval until end or ctx ends. Failures are reported and the loop
-// goes on.
+// goes on. With the loadgen's certificate in the data directory, the
+// registry and the control API are reached over mutual TLS, and a control
+// API that does not hold the launcher's identity is refused before
+// anything (the secret included) is sent to it.
 func (g *gen) chaosLoop(ctx context.Context, end time.Time) {
+	src, err := shopIdentity(g.cfg.Data)
+	if err != nil {
+		g.note("chaos: %v", err)
+		return
+	}
+	regTLS, err := expecting(src, launcher.RegistryService)
+	if err != nil {
+		g.note("chaos: %v", err)
+		return
+	}
+	ctlTLS, err := expecting(src, launcher.ControlService)
+	if err != nil {
+		g.note("chaos: %v", err)
+		return
+	}
+	ctl, scheme := newClient(1, ctlTLS), "http"
+	defer ctl.CloseIdleConnections()
+	if ctlTLS != nil {
+		scheme = "https"
+	}
 	r := g.cfg.Resolver
 	if r == nil {
-		reg, err := registry.Connect(ctx, g.cfg.Registry)
+		reg, err := registry.Connect(ctx, g.cfg.Registry, registry.WithTLS(regTLS))
 		if err != nil {
 			g.note("chaos: %v", err)
 			return
@@ -58,9 +81,9 @@ func (g *gen) chaosLoop(ctx context.Context, end time.Time) {
 			g.note("chaos: no launcher control API in the registry; start the shop with \"up --chaos\"")
 			continue
 		}
-		ctl := controls[rand.IntN(len(controls))]
+		c := controls[rand.IntN(len(controls))]
 		service := launcher.Services[rand.IntN(len(launcher.Services))]
-		msg, err := g.kill(ctx, ctl.Addr, service)
+		msg, err := g.kill(ctx, ctl, scheme, c.Addr, service)
 		if err != nil {
 			msg = fmt.Sprintf("killing a replica of %s failed: %v", service, err)
 		}
@@ -71,11 +94,11 @@ func (g *gen) chaosLoop(ctx context.Context, end time.Time) {
 	}
 }
 
-// kill asks the control API at addr (which must be a loopback address) to
-// kill a replica of service, with the secret the launcher keeps in the data
-// directory. The secret is read for every kill: a restarted launcher has a
-// new one.
-func (g *gen) kill(ctx context.Context, addr, service string) (string, error) {
+// kill asks the control API at scheme://addr (addr must be a loopback
+// address), through client, to kill a replica of service, with the secret
+// the launcher keeps in the data directory. The secret is read for every
+// kill: a restarted launcher has a new one.
+func (g *gen) kill(ctx context.Context, client *http.Client, scheme, addr, service string) (string, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil || !loopbackHost(host) {
 		return "", fmt.Errorf("%w: control API at %q", ErrNotLoopback, addr)
@@ -88,13 +111,13 @@ func (g *gen) kill(ctx context.Context, addr, service string) (string, error) {
 	secret := strings.TrimRight(string(b), "\r\n")
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	u := "http://" + addr + launcher.KillPath + "?service=" + url.QueryEscape(service)
+	u := scheme + "://" + addr + launcher.KillPath + "?service=" + url.QueryEscape(service)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
 	if err != nil {
 		return "", err
 	}
 	req.Header.Set("Authorization", "Bearer "+secret)
-	resp, err := g.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return "", err
 	}

@@ -80,7 +80,10 @@ type Config struct {
 	Registry string
 	// Data is the shop's data directory (--data, ECOMMERCE_DATA, the same
 	// flag and variable as "up"'s): with --chaos the control API's secret
-	// is read from Data/launcher.ChaosSecretFile before each kill. Default
+	// is read from Data/launcher.ChaosSecretFile before each kill, and the
+	// loadgen's certificate for the registry and the control API from
+	// Data/pki; an https:// Target is also trusted when its certificate is
+	// the shop's self-signed one in Data/pki. Default
 	// settings.DefaultDataDir.
 	Data string
 
@@ -108,7 +111,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Chaos, "chaos", false, "kill a random service replica through the launcher (\"up --chaos\") every --chaos-interval")
 	fs.DurationVar(&c.ChaosInterval, "chaos-interval", DefaultChaosInterval, "pause between two chaos kills")
 	fs.StringVar(&c.Registry, "registry", settings.DefaultRegistry, "etcd registry `URL` where --chaos finds the launcher")
-	fs.StringVar(&c.Data, "data", settings.DefaultDataDir, "the shop's data `directory`, where --chaos reads the launcher's secret")
+	fs.StringVar(&c.Data, "data", settings.DefaultDataDir, "the shop's data `directory`, where --chaos reads the launcher's secret and the loadgen's certificate (pki/)")
 }
 
 // Validate checks c and returns an error wrapping [ErrConfig] (or

@@ -49,6 +49,21 @@
 // and ECOMMERCE_DATA variable as "up"'s. So only the owner of the shop's
 // data directory can kill its replicas.
 //
+// "up" runs the registry and the control API on mutual TLS, with
+// certificates of its development CA in DATA/pki. The loadgen presents the
+// one "up" issues it (DATA/pki/loadgen.pem, with the CA in DATA/pki/ca.pem)
+// to both, accepts the registry only if it holds the registry's identity,
+// and the control API only if it holds the launcher's: anything else
+// registered as "launcher" (any holder of a shop certificate may write to
+// the registry) fails the handshake and is sent nothing, the secret
+// included. Without DATA/pki/loadgen.pem it speaks plain HTTP to both.
+//
+// # HTTPS
+//
+// An https:// --target is verified against the system's roots and, when
+// there is one, the shop's self-signed certificate in
+// DATA/pki/public-self-signed.pem ("up --public-tls-self-signed").
+//
 // # Limits
 //
 // Everything is bounded: the set-up by 30 s, the run by --duration (at most

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	crand "crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -44,7 +45,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for _, op := range []string{OpSignup, OpLogin, OpListProducts, OpGetProduct, OpPlaceOrder, OpCancelOrder} {
 		g.stats[op] = &Stats{}
 	}
-	g.client = newClient(cfg.MaxInFlight)
+	var public *tls.Config
+	if base.Scheme == "https" {
+		var err error
+		if public, err = publicTLS(cfg.Data); err != nil {
+			return nil, err
+		}
+	}
+	g.client = newClient(cfg.MaxInFlight, public)
 	defer g.client.CloseIdleConnections()
 
 	if err := g.setup(ctx); err != nil {
@@ -79,9 +87,10 @@ type product struct {
 	empty atomic.Bool // answered out_of_stock: avoid it
 }
 
-// newClient returns an HTTP client that dials loopback peers only and does
-// not follow redirects.
-func newClient(maxConns int) *http.Client {
+// newClient returns an HTTP client that dials loopback peers only, does
+// not follow redirects, and speaks TLS with tlsCfg to https:// URLs (nil:
+// the system's roots).
+func newClient(maxConns int, tlsCfg *tls.Config) *http.Client {
 	d := &net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
 		Proxy: nil,
@@ -98,6 +107,7 @@ func newClient(maxConns int) *http.Client {
 			}
 			return d.DialContext(ctx, network, net.JoinHostPort(host, port))
 		},
+		TLSClientConfig:     tlsCfg,
 		MaxIdleConns:        maxConns,
 		MaxIdleConnsPerHost: maxConns,
 		IdleConnTimeout:     30 * time.Second,
