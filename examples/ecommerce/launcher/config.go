@@ -130,10 +130,10 @@ type Config struct {
 	// loopback.
 	PublicTLSCert, PublicTLSKey string
 	// PublicTLSSelfSigned serves HTTPS with a self-signed certificate for
-	// localhost, 127.0.0.1, ::1 and the host of Addr, made (and kept for later runs) in
-	// DATA/PKIDir/public-self-signed.pem (--public-tls-self-signed,
-	// ECOMMERCE_PUBLIC_TLS_SELF_SIGNED): for trying HTTPS on one machine.
-	// Default false.
+	// localhost, 127.0.0.1, ::1 and the host of Addr, made (and kept for
+	// later runs) in DATA/PKIDir/public-self-signed.pem
+	// (--public-tls-self-signed, ECOMMERCE_PUBLIC_TLS_SELF_SIGNED): for
+	// trying HTTPS on one machine. Default false.
 	PublicTLSSelfSigned bool
 	// CertLifetime is the validity of the certificates the development CA
 	// issues to the services, the registry, the launcher and the loadgen;
