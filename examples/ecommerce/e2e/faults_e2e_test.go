@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/discovery"
-	"github.com/switchyard/switchyard/examples/ecommerce/internal/registry"
+	"github.com/switchyard/switchyard/mtls"
 )
 
 // The scenarios here ask whose fault a failure is: a client's broken
@@ -282,24 +282,32 @@ func testFrozenCatalogReplica(t *testing.T, w *world) {
 	}
 }
 
-// testSickCatalogInstance registers by hand, as an operator or a foreign
-// service could, a catalog instance that answers 500 to everything, and
-// reads through the gateway while it sits among the real replicas: no
-// read fails.
+// testSickCatalogInstance registers by hand, as an operator could, a
+// catalog instance that answers 500 to everything, and reads through the
+// gateway while it sits among the real replicas: no read fails. The
+// instance holds a genuine catalog certificate of the shop's CA (the
+// gateway would refuse any other at the handshake, which is another
+// test's subject), so the gateway does send it requests and has to live
+// with its answers.
 func testSickCatalogInstance(t *testing.T, w *world) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	p := w.c.createProduct(ctx, t, w.admin, "Sick bag", 100, 10)
-	sick := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		http.Error(rw, `{"error":{"code":"internal","message":"always broken"}}`, http.StatusInternalServerError)
-	}))
-	defer sick.Close()
-	reg, err := registry.Connect(ctx, "etcd://"+w.shop.registry)
+	files := w.shop.issue(t, "catalog")
+	src, err := mtls.New(mtls.Config{CertFile: files.Cert, KeyFile: files.Key, CAFile: files.CA})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer reg.Close()
-	inst := discovery.Instance{ID: "catalog-sick-by-hand", Service: "catalog", Addr: strings.TrimPrefix(sick.URL, "http://")}
+	var served atomic.Int64
+	sick := httptest.NewUnstartedServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		http.Error(rw, `{"error":{"code":"internal","message":"always broken"}}`, http.StatusInternalServerError)
+	}))
+	sick.TLS = src.ServerConfig() // a client certificate of the shop's CA required
+	sick.StartTLS()
+	defer sick.Close()
+	reg := w.shop.connectRegistry(ctx, t, src)
+	inst := discovery.Instance{ID: "catalog-sick-by-hand", Service: "catalog", Addr: sick.Listener.Addr().String()}
 	if err := reg.Registrar.Register(ctx, inst); err != nil {
 		t.Fatal(err)
 	}
@@ -319,7 +327,10 @@ func testSickCatalogInstance(t *testing.T, w *world) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	load.finish(t, "a hand-registered catalog instance answering 500")
-	t.Logf("the sick instance as the gateway sees it: %+v", w.health(ctx, t)["catalog/"+inst.ID])
+	t.Logf("the sick instance as the gateway sees it: %+v; it served %d requests", w.health(ctx, t)["catalog/"+inst.ID], served.Load())
+	if served.Load() == 0 {
+		t.Error("the gateway sent the sick instance no request: the scenario did not take place")
+	}
 }
 
 // testFrozenUsersReplica freezes one users replica with SIGSTOP while

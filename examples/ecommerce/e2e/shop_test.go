@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +18,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/pki"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/registry"
+	"github.com/switchyard/switchyard/mtls"
 )
 
 // Bounds of the shop's life cycle. Start-up takes about 1.5 s on the
@@ -319,4 +324,51 @@ func rssKiB(pid int) (int64, error) {
 		}
 	}
 	return 0, errors.New("e2e: no VmRSS in /proc status")
+}
+
+// issue returns the files of a new certificate for service from the
+// shop's development CA, as someone who can read the shop's data directory
+// could make one. The CA is copied into a directory of the test's own, so
+// the shop's files, which its processes watch, are left alone.
+func (s *shop) issue(t *testing.T, service string) pki.Files {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "pki")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{pki.CAFile, pki.CAKeyFile} {
+		b, err := os.ReadFile(s.pkiFile(name))
+		if err != nil {
+			t.Fatalf("the shop's CA: %v", err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := pki.Open(dir, pki.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := a.Issue(service)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// connectRegistry connects to the shop's registry over mutual TLS with
+// src's certificate, accepting only a server that holds the registry's
+// identity. The connection is closed at the end of the test.
+func (s *shop) connectRegistry(ctx context.Context, t *testing.T, src *mtls.Source) *registry.Conn {
+	t.Helper()
+	want, err := src.ServiceID("registry")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := registry.Connect(ctx, "etcd://"+s.registry, registry.WithTLS(src.ClientConfig(want)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	return reg
 }
