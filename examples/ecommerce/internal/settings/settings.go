@@ -7,11 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	neturl "net/url"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Defaults of [Service].
@@ -71,6 +74,11 @@ type Service struct {
 	// files of its development CA. Default none: the service speaks
 	// plain HTTP, accepts any caller and logs a warning saying so.
 	TLS TLSFiles
+	// DB is the PostgreSQL database the service keeps its data in, as a
+	// postgres:// or postgresql:// URL (--db, ECOMMERCE_DB); the service
+	// works in its own schema of it (users, catalog or orders). Default
+	// empty: the service's SQLite file under Data. See [CheckDB].
+	DB string
 }
 
 // TLSFiles names the PEM files of a service's identity. Cert and Key may
@@ -114,8 +122,45 @@ func (f *TLSFiles) RegisterTLSFlags(fs *flag.FlagSet) {
 	fs.StringVar(&f.CA, "tls-ca", "", "PEM `file` with the CA certificates that callers and callees must chain to")
 }
 
+// RegisterDBFlag defines --db on fs with dst as its destination.
+func RegisterDBFlag(fs *flag.FlagSet, dst *string) {
+	fs.StringVar(dst, "db", "", "PostgreSQL `URL` (postgres://user@host:port/db) holding every service's data, each in its own schema;\n"+
+		"empty: a SQLite file per service under --data")
+}
+
+// CheckDB checks that url, the value of --flagName, is empty (SQLite) or a
+// PostgreSQL URL that pgx accepts: scheme postgres or postgresql and
+// settings pgxpool.ParseConfig understands. Errors wrap [ErrConfig], name
+// the flag and its variable, and show the URL with its password replaced by
+// "xxxxx", so that a log of the refusal does not carry the secret.
+func CheckDB(flagName, url string) error {
+	if url == "" {
+		return nil
+	}
+	u, err := neturl.Parse(url)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return flagError(flagName, redactDB(url), "must be a PostgreSQL URL, postgres://user:password@host:port/database")
+	}
+	if _, err := pgxpool.ParseConfig(url); err != nil {
+		// pgx's message repeats the URL with the password masked.
+		return fmt.Errorf("%w: --%s (%s) %q is not a PostgreSQL URL pgx accepts: %v",
+			ErrConfig, flagName, EnvName(flagName), redactDB(url), err)
+	}
+	return nil
+}
+
+// redactDB returns url with any password replaced, or a placeholder when
+// it does not parse as a URL at all (it might still hold one).
+func redactDB(url string) string {
+	u, err := neturl.Parse(url)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
 // RegisterFlags defines --registry, --listen, --data, --admin-email,
-// --admin-password-file, --tls-cert, --tls-key and --tls-ca on fs with c's fields as destinations and the
+// --admin-password-file, --tls-cert, --tls-key, --tls-ca and --db on fs with c's fields as destinations and the
 // package defaults as defaults, and sets c.AdminPassword from
 // ECOMMERCE_ADMIN_PASSWORD, which has no flag.
 func (c *Service) RegisterFlags(fs *flag.FlagSet) {
@@ -126,6 +171,7 @@ func (c *Service) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.AdminPasswordFile, "admin-password-file", "",
 		"`file` holding the admin's password (mode 0600; else "+EnvName(adminPasswordVar)+")")
 	c.TLS.RegisterTLSFlags(fs)
+	RegisterDBFlag(fs, &c.DB)
 	c.AdminPassword = os.Getenv(EnvName(adminPasswordVar))
 }
 
@@ -219,6 +265,9 @@ func (c *Service) Validate() error {
 	}
 	if c.AdminEmail != "" && !strings.Contains(c.AdminEmail, "@") {
 		return flagError("admin-email", c.AdminEmail, "is not an e-mail address")
+	}
+	if err := CheckDB("db", c.DB); err != nil {
+		return err
 	}
 	return c.TLS.Check()
 }

@@ -85,6 +85,12 @@ func TestValidate(t *testing.T) {
 		{"listen port range", func(c *settings.Service) { c.Listen = "127.0.0.1:70000" }, "--listen"},
 		{"data empty", func(c *settings.Service) { c.Data = " " }, "--data"},
 		{"admin email", func(c *settings.Service) { c.AdminEmail = "root" }, "--admin-email"},
+		{"postgres", func(c *settings.Service) { c.DB = "postgres://shop:pw@127.0.0.1:5432/shop?sslmode=disable" }, ""},
+		{"postgresql", func(c *settings.Service) { c.DB = "postgresql://db.example/shop" }, ""},
+		{"db scheme", func(c *settings.Service) { c.DB = "mysql://127.0.0.1/shop" }, "--db"},
+		{"db key=value form", func(c *settings.Service) { c.DB = "host=127.0.0.1 dbname=shop" }, "--db"},
+		{"db bad port", func(c *settings.Service) { c.DB = "postgres://127.0.0.1:http/shop" }, "--db"},
+		{"db bad sslmode", func(c *settings.Service) { c.DB = "postgres://127.0.0.1/shop?sslmode=sometimes" }, "--db"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -185,5 +191,33 @@ func TestReadAdminPassword(t *testing.T) {
 				t.Errorf("err = %v: want ErrNoAdminPassword", err)
 			}
 		})
+	}
+}
+
+func TestCheckDBHidesPassword(t *testing.T) {
+	for _, url := range []string{
+		"mysql://shop:s3cret@127.0.0.1/shop",
+		"postgres://shop:s3cret@127.0.0.1/shop?sslmode=sometimes",
+		"postgres://shop:s3cret@127.0.0.1:99999/shop",
+	} {
+		err := settings.CheckDB("db", url)
+		if !errors.Is(err, settings.ErrConfig) || !strings.Contains(err.Error(), "--db (ECOMMERCE_DB)") {
+			t.Errorf("CheckDB(%q) = %v, want ErrConfig naming --db and ECOMMERCE_DB", url, err)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("CheckDB(%q) = %v: the error shows the password", url, err)
+		}
+	}
+}
+
+func TestDBFromEnvironment(t *testing.T) {
+	t.Setenv("ECOMMERCE_DB", "postgres://127.0.0.1/shop")
+	fs, c := newFlags()
+	if err := settings.ParseFlags(fs, nil); err != nil {
+		t.Fatal(err)
+	}
+	if c.DB != "postgres://127.0.0.1/shop" {
+		t.Fatalf("DB = %q, want the value of ECOMMERCE_DB", c.DB)
 	}
 }
