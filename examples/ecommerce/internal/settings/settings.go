@@ -39,8 +39,10 @@ var ErrConfig = errors.New("settings: invalid configuration")
 // value is not valid: [Service.RegisterFlags] sets the defaults, or set
 // every field by hand.
 type Service struct {
-	// Registry is the etcd registry as etcd://host:port[,host:port...]
-	// (--registry, ECOMMERCE_REGISTRY). Default DefaultRegistry.
+	// Registry is the registry as etcd://host:port[,host:port...], or
+	// DNS names of the services, dns+srv://_http._tcp.{service}.NS.svc.cluster.local
+	// or dns://{service}.NS.svc.cluster.local:PORT (--registry,
+	// ECOMMERCE_REGISTRY); see [ParseRegistry]. Default DefaultRegistry.
 	Registry string
 	// Listen is the host:port the service listens on; port 0 picks a
 	// free one (--listen, ECOMMERCE_LISTEN). Default DefaultListen.
@@ -164,7 +166,8 @@ func redactDB(url string) string {
 // package defaults as defaults, and sets c.AdminPassword from
 // ECOMMERCE_ADMIN_PASSWORD, which has no flag.
 func (c *Service) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.Registry, "registry", DefaultRegistry, "etcd registry `URL`, etcd://host:port")
+	fs.StringVar(&c.Registry, "registry", DefaultRegistry, "registry `URL`: etcd://host:port[,host:port…], or DNS (Kubernetes headless Services)\n"+
+		"dns+srv://_http._tcp.{service}.NAMESPACE.svc.cluster.local or dns://{service}.NAMESPACE.svc.cluster.local:PORT")
 	fs.StringVar(&c.Listen, "listen", DefaultListen, "`address` to listen on (port 0: any free port)")
 	fs.StringVar(&c.Data, "data", DefaultDataDir, "data `directory` (databases, signing key)")
 	fs.StringVar(&c.AdminEmail, "admin-email", "", "`email` of the admin account, created at start")
@@ -254,7 +257,7 @@ func fileError(name string, err error) error {
 // Validate checks every field and returns an error wrapping [ErrConfig] that
 // names the first bad flag.
 func (c *Service) Validate() error {
-	if _, err := RegistryEndpoints("registry", c.Registry); err != nil {
+	if _, err := ParseRegistry("registry", c.Registry); err != nil {
 		return err
 	}
 	if err := CheckAddr("listen", c.Listen); err != nil {
