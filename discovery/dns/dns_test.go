@@ -12,6 +12,7 @@ import (
 
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/discovery/dns"
+	"github.com/switchyard/switchyard/discovery/dns/dnstest"
 	"github.com/switchyard/switchyard/internal/clock"
 )
 
@@ -252,7 +253,7 @@ func TestJitterSpreadsPolls(t *testing.T) {
 func TestFailureKeepsLastList(t *testing.T) {
 	tests := []struct {
 		name string
-		mode int
+		mode dnstest.Mode
 		want error
 	}{
 		{"SERVFAIL", servfail, dns.ErrRcode},
@@ -345,7 +346,7 @@ func TestTruncatedAnswersAreRetriedOverTCP(t *testing.T) {
 	if u.Err != nil || !slices.Equal(got, want) {
 		t.Fatalf("got %d instances (%v), want all 60", len(u.Instances), u.Err)
 	}
-	if srv.tcpQueries.Load() == 0 {
+	if srv.TCPQueries() == 0 {
 		t.Error("no query came over TCP")
 	}
 }
