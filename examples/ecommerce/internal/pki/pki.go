@@ -418,7 +418,11 @@ func (a *Authority) needsRenewal(service string) (renew bool, reason string, err
 	if now.Before(leaf.NotBefore) {
 		return true, "not valid yet", nil
 	}
-	half := leaf.NotBefore.Add(leaf.NotAfter.Sub(leaf.NotBefore) / 2)
+	// Half of the life since it was issued: Issue sets NotBefore skew
+	// earlier, which must not count, or a short lifetime (a minute, in
+	// tests) would be past half at once and renewed at every check.
+	issued := leaf.NotBefore.Add(skew)
+	half := issued.Add(leaf.NotAfter.Sub(issued) / 2)
 	if !now.Before(half) {
 		return true, "past half its lifetime", nil
 	}

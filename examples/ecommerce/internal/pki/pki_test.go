@@ -423,8 +423,10 @@ func TestOpenRemovesLeftovers(t *testing.T) {
 	}
 }
 
-// NeedsRenewal: no before half the lifetime, yes after, and yes for every
-// file that is not a usable certificate of this CA for the service.
+// NeedsRenewal: no before half the lifetime since issue, yes after, and
+// yes for every file that is not a usable certificate of this CA for the
+// service. The minute NotBefore is set back for clock skew does not count:
+// with a one-minute lifetime, half is 30 s after issue, not at once.
 func TestNeedsRenewal(t *testing.T) {
 	clock := newClock()
 	dir := t.TempDir()
@@ -435,9 +437,12 @@ func TestNeedsRenewal(t *testing.T) {
 	start := clock.Now()
 	files := issue(t, a, "orders")
 	leaf := leafOf(t, files.Cert)
-	life := leaf.NotAfter.Sub(leaf.NotBefore)
+	life := leaf.NotAfter.Sub(start)
+	if life != 10*time.Hour {
+		t.Fatalf("lifetime from issue = %v, want 10h", life)
+	}
 	for _, tc := range []struct {
-		at   time.Duration // since NotBefore
+		at   time.Duration // since issue
 		want bool
 	}{
 		{time.Minute, false},
@@ -446,11 +451,22 @@ func TestNeedsRenewal(t *testing.T) {
 		{life / 2, true},
 		{life * 60 / 100, true},
 		{life + time.Hour, true},
-		{-time.Second, true}, // the clock went back before NotBefore
+		{-2 * time.Minute, true}, // the clock went back before NotBefore
 	} {
-		clock.Set(leaf.NotBefore.Add(tc.at))
+		clock.Set(start.Add(tc.at))
 		if got := needsRenewal(t, a, "orders"); got != tc.want {
 			t.Errorf("at %v of %v: NeedsRenewal = %v, want %v", tc.at, life, got, tc.want)
+		}
+	}
+
+	// A one-minute certificate is renewed 30 s after issue, not at once.
+	short := open(t, t.TempDir(), pki.WithNow(pki.Config{Lifetime: time.Minute}, clock.Now))
+	clock.Set(start)
+	issue(t, short, "orders")
+	for at, want := range map[time.Duration]bool{time.Second: false, 29 * time.Second: false, 30 * time.Second: true} {
+		clock.Set(start.Add(at))
+		if got := needsRenewal(t, short, "orders"); got != want {
+			t.Errorf("one-minute certificate at %v: NeedsRenewal = %v, want %v", at, got, want)
 		}
 	}
 	clock.Set(start)
