@@ -89,14 +89,15 @@ func startShop(t *testing.T, data, addr, registry string) *shop {
 
 // startShopOnFreePorts is startShop on ports chosen here, trying other
 // ports when one was taken between the choice and the launcher's listen.
-func startShopOnFreePorts(t *testing.T, data string) *shop {
+// env adds KEY=VALUE variables to the launcher's environment.
+func startShopOnFreePorts(t *testing.T, data string, env ...string) *shop {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
 		addr, registry := freeAddr(t), freeAddr(t)
 		if addr == registry {
 			continue
 		}
-		s, err := launch(t, data, addr, registry)
+		s, err := launch(t, data, addr, registry, env...)
 		if err == nil {
 			return s
 		}
@@ -107,7 +108,9 @@ func startShopOnFreePorts(t *testing.T, data string) *shop {
 	}
 }
 
-func launch(t *testing.T, data, addr, registry string) (*shop, error) {
+// launch starts "ecommerce up" with env added to the environment that
+// shopEnv leaves it, and waits until the shop is ready.
+func launch(t *testing.T, data, addr, registry string, env ...string) (*shop, error) {
 	t.Helper()
 	s := &shop{
 		data: data, addr: addr, registry: registry, base: "http://" + addr,
@@ -119,7 +122,7 @@ func launch(t *testing.T, data, addr, registry string) (*shop, error) {
 		"--data", data,
 		"--admin-email", adminEmail,
 	)
-	s.cmd.Env = shopEnv()
+	s.cmd.Env = append(shopEnv(), env...)
 	s.cmd.Stdout = s.stdout
 	s.cmd.Stderr = s.stderr
 	if err := s.cmd.Start(); err != nil {
