@@ -10,6 +10,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/discovery/etcd"
 
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/settings"
@@ -20,38 +21,67 @@ import (
 // outlier detection usually drops it sooner).
 const RegistrationTTL = 5 * time.Second
 
-// Conn is a connection to the shop's etcd registry: one client shared by
-// a registrar (for the process's own instances) and a resolver (for the
-// services it calls). Create it with [Connect] and close it with
-// [Conn.Close]; its fields are safe for concurrent use.
-type Conn struct {
-	Client    *clientv3.Client
-	Registrar *etcd.Registrar
-	Resolver  *etcd.Resolver
+// Registrar is what a [Conn] registers the process's instances with.
+type Registrar interface {
+	discovery.Registrar
+	// Close deregisters whatever is still registered, bounded by ctx.
+	Close(ctx context.Context) error
 }
 
-// Connect returns a Conn on the etcd named by url (etcd://host:port, see
-// [settings.RegistryEndpoints]; a bad url fails with an error wrapping settings.ErrConfig that
-// names --registry), over plain HTTP unless [WithTLS] is given. It does
-// not wait for etcd: a service may start before the registry, and its
-// registration heals once etcd answers, which readiness reports meanwhile.
-// ctx is not retained.
+// Resolver is what a [Conn] finds the services it calls with.
+type Resolver interface {
+	discovery.Resolver
+	// Close stops every watch.
+	Close()
+}
+
+// Conn is a connection to the shop's registry: a registrar for the
+// process's own instances and a resolver for the services it calls. Create
+// it with [Connect] and close it with [Conn.Close]; its fields are safe for
+// concurrent use.
+//
+// On etcd both share one client, Client; the registrar is an
+// *etcd.Registrar (its lease state is part of /readyz) and the resolver an
+// *etcd.Resolver. On DNS, Client is nil, the resolver is a
+// *dns.Resolver and the registrar does nothing: the platform publishes
+// the instances (Kubernetes lists a pod in its headless Service's records
+// once its readiness probe passes and removes it when the pod
+// terminates), so readiness is the service's own checks alone.
+type Conn struct {
+	Client    *clientv3.Client
+	Registrar Registrar
+	Resolver  Resolver
+}
+
+// Connect returns a Conn on the registry named by url (see
+// [settings.ParseRegistry]; a bad url fails with an error wrapping
+// settings.ErrConfig that names --registry). An etcd registry is reached
+// over plain HTTP unless [WithTLS] is given; Connect does not wait for it:
+// a service may start before the registry, and its registration heals once
+// etcd answers, which readiness reports meanwhile. A DNS registry is
+// queried by the resolver's watches only, every
+// [dns.DefaultInterval]; [WithTLS] does not apply to it (the services'
+// own connections are mutual TLS either way). ctx is not retained.
 func Connect(ctx context.Context, url string, opts ...Option) (*Conn, error) {
 	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
-	eps, err := settings.RegistryEndpoints("registry", url)
+	r, err := settings.ParseRegistry("registry", url)
 	if err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if r.DNSName != "" {
+		return connectDNS(r)
+	}
+	eps := r.Etcd
 	var cli *clientv3.Client
 	if o.tls != nil {
-		// RegistryEndpoints writes http://host:port, the plaintext
-		// form; the TLS client takes host:port and makes it https.
+		// ParseRegistry writes http://host:port, the plaintext form;
+		// the TLS client takes host:port and makes it https.
 		for i, ep := range eps {
 			eps[i] = strings.TrimPrefix(ep, "http://")
 		}
@@ -90,11 +120,14 @@ type options struct {
 func WithTLS(cfg *tls.Config) Option { return func(o *options) { o.tls = cfg } }
 
 // Close deregisters whatever the registrar still holds (bounded by 5 s),
-// stops the resolver's watches and closes the client.
+// stops the resolver's watches and closes the etcd client, if any.
 func (r *Conn) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := r.Registrar.Close(ctx)
 	r.Resolver.Close()
-	return errors.Join(err, r.Client.Close())
+	if r.Client != nil {
+		err = errors.Join(err, r.Client.Close())
+	}
+	return err
 }
