@@ -178,9 +178,9 @@ func instances(t *testing.T, data, registryAddr, service string) int {
 func TestRunStartsSupervisesAndStops(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Chaos = true
-	// Certificates this short-lived are past half their life 5 s after
+	// Certificates this short-lived are past half their life 30 s after
 	// they are issued, so the renewal loop renews them during the test.
-	cfg.CertLifetime = 70 * time.Second
+	cfg.CertLifetime = launcher.MinCertLifetime
 	out := &lockedBuffer{}
 	cfg.Out = out
 	ctx, cancel := context.WithCancel(context.Background())
@@ -309,7 +309,7 @@ func TestRunStartsSupervisesAndStops(t *testing.T) {
 	// The certificates are renewed while the shop runs; the registry
 	// serves its new one at once, and the shop goes on as before.
 	regFile := launcher.IdentityFiles(cfg.Data, launcher.RegistryService).Cert
-	waitFor(t, 20*time.Second, "the registry's certificate to be renewed", func() bool {
+	waitFor(t, 45*time.Second, "the registry's certificate to be renewed", func() bool {
 		return serialOf(t, regFile).Cmp(serials[launcher.RegistryService]) != 0
 	})
 	conn, err := tls.Dial("tcp", reg[1], clientTLS(t, cfg.Data, launcher.LoadgenService, launcher.RegistryService))
