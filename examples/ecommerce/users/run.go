@@ -11,6 +11,7 @@ import (
 
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/authn"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/instance"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/pg"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/registry"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/secure"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/settings"
@@ -23,7 +24,8 @@ import (
 const DBFile = "users.db"
 
 // Run runs one instance of the users service ("ecommerce serve users")
-// until ctx ends or SIGINT/SIGTERM arrives: it opens cfg.Data/users.db and
+// until ctx ends or SIGINT/SIGTERM arrives: it opens its store (schema
+// users of the PostgreSQL database cfg.DB, or else cfg.Data/users.db) and
 // the signing key in cfg.Data (creating both on first start), creates or
 // updates the admin account from cfg.AdminEmail and the password that
 // cfg.ReadAdminPassword returns ([EnsureAdmin]), joins the registry at
@@ -34,6 +36,26 @@ const DBFile = "users.db"
 // when the peer is loopback ([DefaultTrustedProxies]), as the gateway is
 // when "ecommerce up" runs the shop; any other peer is the client itself.
 func Run(ctx context.Context, cfg settings.Service) error { return RunWith(ctx, cfg) }
+
+// openStore opens the store cfg names and brings its schema up to date: the
+// [PostgresStore] in schema [Schema] of the PostgreSQL database cfg.DB when
+// it is set, else the [SQLiteStore] in cfg.Data/[DBFile]. It returns the
+// store, the readiness check of its database (a ping) and the function that
+// closes it.
+func openStore(ctx context.Context, cfg settings.Service) (Store, shttp.CheckFunc, func(), error) {
+	if cfg.DB != "" {
+		pool, err := pg.Open(ctx, cfg.DB, Schema, PostgresMigrations)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("users: database (--db): %w", err)
+		}
+		return NewPostgresStore(pool), pool.Ping, pool.Close, nil
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(cfg.Data, DBFile), Migrations...)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return NewSQLiteStore(db), db.PingContext, func() { db.Close() }, nil
+}
 
 // RunWith is Run with opts passed to EnsureAdmin and NewService after the
 // admin address and the logger (tests use WithArgon2 with cheap
@@ -66,16 +88,15 @@ func RunWith(ctx context.Context, cfg settings.Service, opts ...Option) error {
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return fmt.Errorf("users: data directory (--data): %w", err)
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(cfg.Data, DBFile), Migrations...)
+	store, ping, closeStore, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer closeStore()
 	key, err := LoadOrCreateKey(cfg.Data)
 	if err != nil {
 		return err
 	}
-	store := NewSQLiteStore(db)
 	opts = append([]Option{WithAdminEmail(cfg.AdminEmail), WithLogger(log)}, opts...)
 	if cfg.AdminEmail != "" {
 		admin, err := EnsureAdmin(ctx, store, cfg.AdminEmail, adminPassword, opts...)
@@ -113,7 +134,7 @@ func RunWith(ctx context.Context, cfg settings.Service, opts ...Option) error {
 		Resolver:   reg.Resolver,
 		Logger:     log,
 		DrainDelay: cfg.DrainDelay,
-		Checks:     map[string]shttp.CheckFunc{"db": db.PingContext},
+		Checks:     map[string]shttp.CheckFunc{"db": ping},
 		TLS:        id.Server(),
 		Access:     access,
 	})
