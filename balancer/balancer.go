@@ -358,7 +358,8 @@ func (b *Balancer) rebuildLocked() {
 // Pick returns a host for a call with ctx, or [ErrNoHosts]. It neither
 // locks nor allocates. A caller that calls the host itself should bracket
 // the call with [Balancer.Begin] and [Balancer.Done] so the policy and
-// outlier detection learn from it.
+// outlier detection learn from it. Pick knows nothing of a request's
+// earlier attempts; [Balancer.Call] does (see [TriedHosts]).
 func (b *Balancer) Pick(ctx context.Context) (*Host, error) {
 	s := b.snap.Load()
 	if s.picker == nil {
@@ -419,11 +420,17 @@ func (b *Balancer) Done(ctx context.Context, h *Host, start time.Time, err error
 }
 
 // Call is an endpoint.Endpoint: it picks a host for ctx, calls it through
-// the factory's endpoint, and reports the outcome.
+// the factory's endpoint, and reports the outcome. When req implements
+// [TriedHosts] and has already tried the host picked, Call sends it to an
+// eligible host it has not tried, if there is one.
 func (b *Balancer) Call(ctx context.Context, req any) (any, error) {
-	h, err := b.Pick(ctx)
-	if err != nil {
-		return nil, err
+	s := b.snap.Load()
+	if s.picker == nil {
+		return nil, ErrNoHosts
+	}
+	h := s.picker.Pick(ctx)
+	if t, ok := req.(TriedHosts); ok && t.Tried(h) {
+		h = s.untried(ctx, t, h)
 	}
 	if h.call == nil {
 		return nil, ErrNoEndpoint

@@ -3,11 +3,16 @@ package balancer_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"runtime"
 	"testing"
 
+	"github.com/go-kit/kit/endpoint"
+
 	"github.com/switchyard/switchyard/balancer"
+	"github.com/switchyard/switchyard/balancer/p2c"
 	"github.com/switchyard/switchyard/balancer/roundrobin"
+	"github.com/switchyard/switchyard/discovery"
 )
 
 // BenchmarkRebuild measures the cost of one membership change: one
@@ -65,4 +70,67 @@ func BenchmarkSnapshotMemory(b *testing.B) {
 			b.ReportMetric(perInstance, "B/instance")
 		})
 	}
+}
+
+// BenchmarkCall measures [balancer.Balancer.Call] on no-op endpoints —
+// pick, Begin, the endpoint, Done — for the requests a call path hands
+// it: none (a go-kit caller), a plain request value, and a request that
+// remembers the hosts of its earlier attempts but has none yet (every
+// first attempt through the gateway or the client chain). These three
+// are the no-retry path. "retry" is a request that has tried one host,
+// whose calls that pick it are moved elsewhere.
+func BenchmarkCall(b *testing.B) {
+	ctx := context.Background()
+	nop := func(context.Context, any) (any, error) { return nil, nil }
+	factory := func(discovery.Instance) (endpoint.Endpoint, io.Closer, error) { return nop, nil, nil }
+	policies := []struct {
+		name string
+		p    balancer.Policy
+	}{{"roundrobin", roundrobin.New()}, {"p2c", p2c.New()}}
+	for _, pol := range policies {
+		for _, n := range []int{3, 100} {
+			bal, err := balancer.New(pol.p, balancer.Config{Factory: factory})
+			if err != nil {
+				b.Fatal(err)
+			}
+			list := instances(n)
+			bal.Update(list)
+			requests := []struct {
+				name string
+				req  any
+			}{
+				{"nil", nil},
+				{"plain", &plainRequest{path: "/v1/products"}},
+				{"first-attempt", &benchTried{}},
+				{"retry", &benchTried{ids: []string{list[0].ID}}},
+			}
+			for _, r := range requests {
+				b.Run(fmt.Sprintf("%s/n=%d/%s", pol.name, n, r.name), func(b *testing.B) {
+					b.ReportAllocs()
+					for b.Loop() {
+						if _, err := bal.Call(ctx, r.req); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+			bal.Close()
+		}
+	}
+}
+
+// plainRequest is a request value that knows nothing of its attempts.
+type plainRequest struct{ path string }
+
+// benchTried is a request that remembers the IDs of the hosts its
+// earlier attempts went to, as the gateway's does.
+type benchTried struct{ ids []string }
+
+func (r *benchTried) Tried(h *balancer.Host) bool {
+	for _, id := range r.ids {
+		if id == h.Instance.ID {
+			return true
+		}
+	}
+	return false
 }

@@ -29,4 +29,23 @@
 // [Balancer.Call] method is an endpoint.Endpoint that picks, calls and
 // reports. Consistent-hash policies read the key that
 // [ContextWithKey] puts in the call's context.
+//
+// # Retries go elsewhere
+//
+// A request value that implements [TriedHosts] tells Call which hosts
+// its earlier attempts went to. When the policy picks one of those and
+// an eligible host the request has not tried exists, Call sends it there
+// instead, as Envoy's previous_hosts retry predicate does: a retry after
+// a failure or a breaker's refusal never returns to the instance that
+// just failed while another is up, whatever the policy, even when that
+// instance looks best to it (a breaker that refuses at once with nothing
+// in flight, or the owner of a key). The policy still chooses among the
+// hosts left: a picker that implements [AvoidingPicker] chooses itself
+// (ringhash and maglev walk on from the key, so a key's second choice is
+// the same everywhere); any other is asked to pick again, up to eight
+// times, and if every pick is a tried host the call takes the next
+// untried host in ID order. When every eligible host has been tried, the
+// policy's pick stands. transport/gateway and the client chain mark
+// their retried requests; a request that does not implement TriedHosts
+// costs Call one failed type assertion and nothing else.
 package balancer

@@ -8,8 +8,12 @@ package balancertest
 import (
 	"context"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"sync"
 	"testing"
+
+	"github.com/go-kit/kit/endpoint"
 
 	"github.com/switchyard/switchyard/balancer"
 	"github.com/switchyard/switchyard/discovery"
@@ -36,8 +40,9 @@ func Instances(n int) []discovery.Instance {
 // Run checks the contract of [balancer.Policy] for the policies newPolicy
 // makes: a picker over one host returns it; picks return only members,
 // never nil, with or without a hashing key in the context; pickers are
-// safe for concurrent use while the balancer rebuilds; and picks do not
-// allocate.
+// safe for concurrent use while the balancer rebuilds; a call whose
+// request has tried some hosts ([balancer.TriedHosts]) goes to another
+// whenever one is left; and neither picks nor calls allocate.
 func Run(t *testing.T, newPolicy func() balancer.Policy) {
 	t.Helper()
 	ctxs := []context.Context{
@@ -125,6 +130,49 @@ func Run(t *testing.T, newPolicy func() balancer.Policy) {
 		close(stop)
 		wg.Wait()
 	})
+	t.Run("CallAvoidsTriedHosts", func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(1, 2))
+		for _, n := range []int{2, 3, 7, 100} {
+			b, err := balancer.New(newPolicy(), balancer.Config{Factory: echoID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			list := Instances(n)
+			b.Update(list)
+			for i := range 600 {
+				ctx := ctxs[i%len(ctxs)]
+				// k of the n hosts tried, k from 1 to n: with k = n
+				// every host has been tried and the call goes to one
+				// of them all the same.
+				k := 1 + rng.IntN(n)
+				tried := Tried{}
+				for _, j := range rng.Perm(n)[:k] {
+					tried[list[j].ID] = true
+				}
+				resp, err := b.Call(ctx, tried)
+				if err != nil {
+					t.Fatalf("n=%d: Call = %v", n, err)
+				}
+				id := resp.(string)
+				if k < n && tried[id] {
+					t.Fatalf("n=%d, %d tried: the call went to %s, which it had tried", n, k, id)
+				}
+				if id < list[0].ID || id > list[n-1].ID {
+					t.Fatalf("n=%d: the call went to %s, which is not a member", n, id)
+				}
+			}
+			// Neither a first attempt nor a retry allocates.
+			first, retry := Tried{}, Tried{list[0].ID: true, list[n-1].ID: true}
+			for _, ctx := range ctxs {
+				for _, req := range []Tried{first, retry} {
+					if a := testing.AllocsPerRun(200, func() { _, _ = b.Call(ctx, req) }); a != 0 {
+						t.Fatalf("n=%d: Call with %d hosts tried allocates %v times", n, len(req), a)
+					}
+				}
+			}
+			b.Close()
+		}
+	})
 	t.Run("PickDoesNotAllocate", func(t *testing.T) {
 		b, err := balancer.New(newPolicy(), balancer.Config{})
 		if err != nil {
@@ -138,6 +186,19 @@ func Run(t *testing.T, newPolicy func() balancer.Policy) {
 			}
 		}
 	})
+}
+
+// Tried is a request that has tried the hosts whose instance IDs it
+// holds: a [balancer.TriedHosts] for tests.
+type Tried map[string]bool
+
+// Tried reports whether h's ID is in t.
+func (t Tried) Tried(h *balancer.Host) bool { return t[h.Instance.ID] }
+
+// echoID is a factory whose endpoints answer with their instance's ID.
+func echoID(inst discovery.Instance) (endpoint.Endpoint, io.Closer, error) {
+	var id any = inst.ID // boxed once: a call must not allocate
+	return func(context.Context, any) (any, error) { return id, nil }, nil, nil
 }
 
 // BenchmarkPick runs picks on a balancer built by setup for each of

@@ -36,6 +36,16 @@
 // With unequal weights, a change in the heaviest weight changes every
 // host's turn rate, and more keys move.
 //
+// # Retries
+//
+// A retried call whose request has already tried the key's owner
+// ([balancer.TriedHosts]: the gateway's and the client chain's retries)
+// takes the owner of the next slot that it has not tried. The slots
+// interleave their owners, so that second choice is one fixed host for
+// the key in every process, and the keys of a failing host spread over
+// all the others. Keys whose owner was not tried stay with it, and
+// avoidance lasts for one request only.
+//
 // # Table size
 //
 // A host's share is off its due by at most one slot, n/m relative with n

@@ -46,7 +46,10 @@ type Policy struct {
 	size int // 0 means DefaultTableSize
 }
 
-var _ balancer.Policy = Policy{}
+var (
+	_ balancer.Policy         = Policy{}
+	_ balancer.AvoidingPicker = (*table)(nil)
+)
 
 // New returns a Maglev policy configured by opts, or an error wrapping
 // [ErrTableSize].
@@ -251,6 +254,42 @@ func (t *table) Pick(ctx context.Context) *balancer.Host {
 	}
 	s, _ := bits.Mul64(x, t.m)
 	return t.hosts[t.slots[s]]
+}
+
+// maxWalk bounds how many slots PickAvoiding looks at. Every host tried
+// means few hosts (a request makes a handful of attempts), so the walk
+// meets an untried owner within a few slots whenever there is one; the
+// bound only caps a TriedHosts that claims every host, and past it the
+// balancer looks through its hosts itself.
+const maxWalk = 1024
+
+// PickAvoiding returns the owner of the first slot at or after the key's
+// slot, wrapping around, that t has not tried, or nil when none is within
+// maxWalk slots. Without a key the walk starts at a random slot. The table
+// interleaves its owners, so the keys of a tried host spread over all the
+// others, and each key's second choice is the same in every process. It implements [balancer.AvoidingPicker].
+func (t *table) PickAvoiding(ctx context.Context, tried balancer.TriedHosts) *balancer.Host {
+	key, ok := balancer.KeyFromContext(ctx)
+	var x uint64
+	if ok {
+		x = xhash.String(key)
+	} else {
+		x = rand.Uint64()
+	}
+	s, _ := bits.Mul64(x, t.m)
+	last := uint32(len(t.hosts)) // no owner yet
+	for range min(t.m, maxWalk) {
+		if o := t.slots[s]; o != last {
+			if h := t.hosts[o]; !tried.Tried(h) {
+				return h
+			}
+			last = o
+		}
+		if s++; s == t.m {
+			s = 0
+		}
+	}
+	return nil
 }
 
 // single is the picker for one host.

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/go-kit/kit/endpoint"
 
 	"github.com/switchyard/switchyard/balancer"
 	"github.com/switchyard/switchyard/balancer/balancertest"
@@ -536,6 +539,65 @@ func TestRefusingHostIsAvoided(t *testing.T) {
 		}
 		if picks[refusing] > 40 {
 			t.Fatalf("the refusing host was picked %d times of 400 (%v)", picks[refusing], picks)
+		}
+	})
+}
+
+// TestRetryAvoidsTheCheapestTriedHost: the host a request has tried is
+// the cheapest of three (it answers at once, as a host refusing through
+// an open breaker does when failures carry no penalty), so P2C would pick
+// it whenever it is drawn. A retry never goes to it, and among the other
+// two the costs still decide: the cheaper takes the retries but for the
+// few (under 4 % expected) where eight more picks all drew the tried host
+// and the balancer took the next host in ID order instead.
+func TestRetryAvoidsTheCheapestTriedHost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clk := bubbleClock{}
+		b, err := balancer.New(p2c.New(), balancer.Config{Factory: func(inst discovery.Instance) (endpoint.Endpoint, io.Closer, error) {
+			id := any(inst.ID)
+			return func(context.Context, any) (any, error) { return id, nil }, nil, nil
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		b.Update(instances(3))
+		byID := map[string]*balancer.Host{}
+		for len(byID) < 3 {
+			h := mustPick(t, b)
+			byID[h.Instance.ID] = h
+		}
+		tried, next, cheaper := byID["i00000"], byID["i00001"], byID["i00002"]
+		call(b, clk, tried, 100*time.Microsecond, nil)
+		call(b, clk, next, 10*time.Millisecond, nil)
+		call(b, clk, cheaper, 2*time.Millisecond, nil)
+		// Calls through Call take no time in the bubble: their samples
+		// leave every estimate where it is.
+		req := balancertest.Tried{tried.Instance.ID: true}
+		got := map[any]int{}
+		for range 1000 {
+			resp, err := b.Call(context.Background(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[resp]++
+		}
+		if got["i00000"] != 0 {
+			t.Fatalf("%d of 1000 retries went to the host already tried (%v)", got["i00000"], got)
+		}
+		if got["i00002"] < 800 {
+			t.Fatalf("the cheaper untried host took %d of 1000 retries, want most (%v)", got["i00002"], got)
+		}
+		// A first attempt still goes to the cheapest host whenever it is
+		// drawn: two pairs in three.
+		first := 0
+		for range 300 {
+			if resp, _ := b.Call(context.Background(), balancertest.Tried{}); resp == "i00000" {
+				first++
+			}
+		}
+		if first < 150 {
+			t.Fatalf("first attempts went to the cheapest host %d times of 300, want about 200", first)
 		}
 	})
 }

@@ -43,6 +43,21 @@
 // With unequal weights the mean weight shifts with the membership, and
 // with it every count a little.
 //
+// # Retries
+//
+// A retried call whose request has already tried the key's owner
+// ([balancer.TriedHosts]: the gateway's and the client chain's retries)
+// walks the ring on from the key's position to the first entry of a host
+// it has not tried. Affinity bends rather than breaks: the key goes where
+// it would go if the hosts tried left the ring (exactly so while the
+// ring-size bounds leave the other hosts' entries alone), so every caller
+// sends it to the same second host, whose cache warms for it, and the
+// keys of a failing host spread over the others as they would on its
+// removal instead of piling onto one neighbour. Keys whose owner was not
+// tried stay with it, and avoidance lasts for one request only: the next
+// request for the key goes to its owner again, until outlier detection
+// ejects it.
+//
 // # Balance
 //
 // A ring is lumpy. A host's share is the sum of the arcs in front of its

@@ -67,7 +67,10 @@ type Policy struct {
 	vnodes, minRing, maxRing int // 0 means the default
 }
 
-var _ balancer.Policy = Policy{}
+var (
+	_ balancer.Policy         = Policy{}
+	_ balancer.AvoidingPicker = (*ring)(nil)
+)
 
 // New returns a ring-hash policy configured by opts, or an error wrapping
 // [ErrRingSize] if they are out of range.
@@ -282,6 +285,44 @@ func (r *ring) Pick(ctx context.Context) *balancer.Host {
 		return r.hosts[r.owners[rand.IntN(len(r.owners))]]
 	}
 	return r.hosts[r.owners[r.search(xhash.String(key))]]
+}
+
+// maxWalk bounds how many ring entries PickAvoiding looks at. Every host
+// tried means few hosts (a request makes a handful of attempts), so the
+// walk meets an untried owner within a few entries whenever there is one;
+// the bound only caps a TriedHosts that claims every host, and past it the
+// balancer looks through its hosts itself.
+const maxWalk = 1024
+
+// PickAvoiding returns the owner of the first ring entry at or after the
+// key's hash, wrapping around, that t has not tried — the key goes where
+// it would go if the hosts tried had left the ring (exactly so while the
+// ring-size bounds leave the other hosts' entries as they are) — or nil
+// when none is within maxWalk entries. Without a key the walk starts at a random
+// entry. It implements [balancer.AvoidingPicker].
+func (r *ring) PickAvoiding(ctx context.Context, t balancer.TriedHosts) *balancer.Host {
+	n := len(r.owners)
+	var i int
+	if key, ok := balancer.KeyFromContext(ctx); ok {
+		i = r.search(xhash.String(key))
+	} else {
+		i = rand.IntN(n)
+	}
+	last := uint32(len(r.hosts)) // no owner yet
+	for range min(n, maxWalk) {
+		// Entries of one host often follow each other; ask about each
+		// run once.
+		if o := r.owners[i]; o != last {
+			if h := r.hosts[o]; !t.Tried(h) {
+				return h
+			}
+			last = o
+		}
+		if i++; i == n {
+			i = 0
+		}
+	}
+	return nil
 }
 
 // search returns the index of the first entry ≥ x, or 0 past the end.

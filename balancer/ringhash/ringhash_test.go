@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -11,7 +12,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/go-kit/kit/endpoint"
+
 	"github.com/switchyard/switchyard/balancer"
+	"github.com/switchyard/switchyard/balancer/balancertest"
 	"github.com/switchyard/switchyard/balancer/ringhash"
 	"github.com/switchyard/switchyard/discovery"
 	"github.com/switchyard/switchyard/internal/xhash"
@@ -581,4 +585,53 @@ func splitIDs(s string) []string {
 		}
 	}
 	return out
+}
+
+// TestRetryWalksTheRing: a retry whose key's owner was already tried goes
+// to the next untried host clockwise, which is where the key would go if
+// the tried hosts left the ring (with five hosts or more, every host keeps
+// its entries whatever the membership: see TestRemap). So affinity holds
+// through a retry: every caller sends the key to the same second host,
+// the tried host's keys spread over the others as they would on its
+// removal, and keys whose owner was not tried stay where they are.
+func TestRetryWalksTheRing(t *testing.T) {
+	var p ringhash.Policy
+	list := instances(6)
+	b, err := balancer.New(p, balancer.Config{Factory: func(inst discovery.Instance) (endpoint.Endpoint, io.Closer, error) {
+		id := any(inst.ID)
+		return func(context.Context, any) (any, error) { return id, nil }, nil, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	b.Update(list)
+	const n = 20_000
+	before := owners(t, p, list)[:n]
+	for _, gone := range [][]int{{0}, {3}, {1, 4}} {
+		tried := balancertest.Tried{}
+		rest := list
+		for i, g := range gone {
+			tried[list[g].ID] = true
+			rest = without(rest, g-i)
+		}
+		want := owners(t, p, rest)[:n]
+		movedTo := map[string]int{}
+		for k, ctx := range keys()[:n] {
+			resp, err := b.Call(ctx, tried)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp != want[k] {
+				t.Fatalf("tried %v: key %d went to %v, want %s, its owner on a ring without them (owner now %s)", gone, k, resp, want[k], before[k])
+			}
+			if tried[before[k]] {
+				movedTo[want[k]]++
+			}
+		}
+		if len(movedTo) < len(rest)-1 {
+			t.Errorf("tried %v: their keys went to %v only; they should spread over the other hosts", gone, movedTo)
+		}
+		t.Logf("tried %v: their keys went to %v", gone, movedTo)
+	}
 }

@@ -3,7 +3,10 @@ package roundrobin_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"testing"
+
+	"github.com/go-kit/kit/endpoint"
 
 	"github.com/switchyard/switchyard/balancer"
 	"github.com/switchyard/switchyard/balancer/balancertest"
@@ -125,3 +128,35 @@ func benchmarkPick(b *testing.B, parallel bool) {
 
 func BenchmarkPickRoundRobin(b *testing.B)         { benchmarkPick(b, false) }
 func BenchmarkPickRoundRobinParallel(b *testing.B) { benchmarkPick(b, true) }
+
+// TestRetryTakesTheNextInRotation: a request that has tried one host of
+// three is never sent to it again; when the rotation reaches that host,
+// the call takes the next one, so the other two alternate exactly.
+func TestRetryTakesTheNextInRotation(t *testing.T) {
+	var id any
+	b, err := balancer.New(roundrobin.New(), balancer.Config{Factory: func(inst discovery.Instance) (endpoint.Endpoint, io.Closer, error) {
+		resp := any(inst.ID)
+		return func(context.Context, any) (any, error) { id = resp; return resp, nil }, nil, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	b.Update(instances(3))
+	tried := balancertest.Tried{"i00001": true}
+	got := map[any]int{}
+	var prev any
+	for i := range 30 {
+		if _, err := b.Call(context.Background(), tried); err != nil {
+			t.Fatal(err)
+		}
+		if id == prev {
+			t.Fatalf("call %d went to %v again; the rotation should alternate between the untried hosts", i, id)
+		}
+		prev = id
+		got[id]++
+	}
+	if got["i00001"] != 0 || got["i00000"] != 15 || got["i00002"] != 15 {
+		t.Fatalf("calls per host: %v; want 15 each on i00000 and i00002, none on the tried i00001", got)
+	}
+}
