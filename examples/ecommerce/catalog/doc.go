@@ -5,7 +5,8 @@
 // The package follows go-kit's profilesvc layout: service.go holds the logic
 // (no HTTP), endpoints.go the go-kit endpoints, transport.go the HTTP
 // routes, store.go the Store interface and its SQLite implementation,
-// seed.go the catalog a new database starts with, and run.go the wiring
+// store_postgres.go its PostgreSQL implementation (with migrations/),
+// catalogtest the suite every Store passes, seed.go the catalog a new database starts with, and run.go the wiring
 // that "ecommerce serve catalog" runs.
 //
 // # Reservations
@@ -30,6 +31,40 @@
 //     the compensation) fails with 409 reservation_released instead of
 //     taking stock that no order will ever account for. An order id is
 //     therefore good for one reservation: after a release, use a new one.
+//
+// # On PostgreSQL
+//
+// With --db the catalog keeps its tables in schema catalog of a PostgreSQL
+// database ([PostgresStore]), and any number of replicas, on any hosts, share
+// it. The invariants above hold there too, with transactions at READ
+// COMMITTED, PostgreSQL's default, and guarded statements instead of a
+// stronger isolation level:
+//
+//   - No oversell: each item is taken with the same guarded decrement,
+//     UPDATE products SET stock = stock - q WHERE id = $1 AND stock >= q.
+//     An UPDATE that meets a row being changed by another transaction waits
+//     for it and then evaluates its WHERE clause again against the row as
+//     that transaction committed it, so the guard always sees the current
+//     stock. SERIALIZABLE would give no more safety here and would cost a
+//     great deal: every pair of concurrent orders of one product would fail
+//     one of them with a serialization error to be retried, which on a
+//     popular product means most orders run several times.
+//   - One reservation per order id: Reserve's first statement inserts the
+//     order id's row with ON CONFLICT DO NOTHING. The primary key makes
+//     that a claim — a concurrent insert of the same id waits for the first
+//     to commit — and only the transaction whose insert landed takes stock;
+//     the others return what it reserved. Release starts the same way,
+//     inserting a released marker, so a release racing a reservation of the
+//     same id either finds the committed reservation and returns its stock
+//     (once: UPDATE … SET released_at WHERE released_at IS NULL matches for
+//     one release only), or leaves the marker that refuses the reservation.
+//   - No deadlock between reservations and releases that share products:
+//     both lock products in id order. Should PostgreSQL still report a
+//     deadlock or a serialization failure (SQLSTATE 40P01, 40001), the
+//     transaction is rolled back and run again, a bounded number of times.
+//
+// The suite in catalogtest checks all of this with two stores on separate
+// connection pools, as two replicas have.
 //
 // # Listing
 //
