@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 
 	"go.etcd.io/etcd/server/v3/embed"
@@ -23,22 +24,55 @@ var ErrNotReady = errors.New("embedded: etcd did not become ready")
 
 // ErrConfig is wrapped by the error [Start] returns for an invalid argument
 // or [Config] field: an empty data directory, a client or peer address
-// that is not host:port with a port from 0 to 65535, or [TLSFiles] with a
-// file missing, unreadable or not holding what it should.
+// that is not host:port with a port from 0 to 65535, an InitialCluster or
+// InitialClusterState that etcd would refuse, or [TLSFiles] with a file
+// missing, unreadable or not holding what it should.
 var ErrConfig = errors.New("embedded: invalid configuration")
 
-// Config configures [Start]. Its zero value is a quiet server named
-// "switchyard" that fsyncs its writes, with its peer listener on a free
-// port.
+// Cluster states for [Config].InitialClusterState, as etcd names them.
+const (
+	// StateNew forms a new cluster with the other members of
+	// InitialCluster, started at about the same time.
+	StateNew = "new"
+	// StateExisting joins a running cluster that already lists this
+	// member (added with etcd's member API, e.g. "etcdctl member add").
+	StateExisting = "existing"
+)
+
+// Config configures [Start]. Its zero value is a quiet single-node server
+// named "switchyard" that fsyncs its writes, with its peer listener on a
+// free port.
 type Config struct {
 	// Logger receives the server's logs. Nil (the default) discards them.
 	Logger *zap.Logger
 
 	// PeerAddr is the host:port of the peer (raft) listener; port 0
 	// picks a free port. Empty (the default) is a free port on the client
-	// address's host. A single node never talks to peers, but etcd still
-	// binds the port.
+	// address's host, or with InitialCluster the host:port of this
+	// member's peer URL there. A single node never talks to peers, but
+	// etcd still binds the port. In a cluster PeerAddr is where the
+	// member listens (0.0.0.0:2380, say) and its URL in InitialCluster is
+	// what the others dial; port 0 is then an error, since the others
+	// could not know the port.
 	PeerAddr string
+
+	// InitialCluster lists the members of the cluster this server forms
+	// or joins, in etcd's --initial-cluster form: name=peerURL pairs
+	// separated by commas, such as
+	// "a=https://10.0.0.1:2380,b=https://10.0.0.2:2380,c=https://10.0.0.3:2380".
+	// It must hold this member's Name, once, with one peer URL; every URL
+	// is https:// with TLS and http:// without, with a host and a
+	// non-zero port. Empty (the default) is a cluster of this server
+	// alone. Like etcd, a member whose data directory already holds data
+	// knows its cluster and ignores InitialCluster and InitialClusterState.
+	InitialCluster string
+
+	// InitialClusterState is [StateNew] to form a new cluster from the
+	// members of InitialCluster, or [StateExisting] to join a running
+	// one, which must already list this member with the peer URL given
+	// in InitialCluster. Empty (the default) is StateNew. StateExisting
+	// needs InitialCluster.
+	InitialClusterState string
 
 	// Name is the member name. Empty (the default) is "switchyard". A
 	// data directory remembers its member name: restart on the same
@@ -94,8 +128,8 @@ type TLSFiles struct {
 	CAFile string
 }
 
-// Server is a running single-node etcd, made by [Start]. Its methods are
-// safe for concurrent use.
+// Server is a running etcd server (a single node or a member of a
+// cluster), made by [Start]. Its methods are safe for concurrent use.
 type Server struct {
 	etcd      *embed.Etcd
 	endpoints []string
@@ -124,11 +158,46 @@ func Start(ctx context.Context, dir, clientAddr string, cfg Config) (*Server, er
 	if err != nil {
 		return nil, err
 	}
+	scheme := "http"
+	if cfg.TLS != nil {
+		scheme = "https"
+	}
+	name := cfg.Name
+	if name == "" {
+		name = "switchyard"
+	}
+	state := cfg.InitialClusterState
+	switch state {
+	case "":
+		state = StateNew
+	case StateNew, StateExisting:
+	default:
+		return nil, fmt.Errorf("embedded: %w: InitialClusterState %q: want %q or %q", ErrConfig, state, StateNew, StateExisting)
+	}
+	// advertised is this member's peer URL in InitialCluster; empty for a
+	// single node, which advertises the address it listens on.
+	var advertised string
+	if cfg.InitialCluster != "" {
+		if advertised, err = memberURL(cfg.InitialCluster, name, scheme); err != nil {
+			return nil, err
+		}
+	} else if state == StateExisting {
+		return nil, fmt.Errorf("embedded: %w: InitialClusterState %q needs InitialCluster (the running members and this one)", ErrConfig, state)
+	}
 	peerAddr := cfg.PeerAddr
-	if peerAddr == "" {
+	switch {
+	case peerAddr == "" && advertised != "":
+		u, _ := url.Parse(advertised) // memberURL checked it
+		peerAddr = u.Host
+	case peerAddr == "":
 		peerAddr = net.JoinHostPort(host, "0")
-	} else if _, err := checkAddr("peer", peerAddr); err != nil {
-		return nil, err
+	default:
+		if _, err := checkAddr("peer", peerAddr); err != nil {
+			return nil, err
+		}
+		if _, port, _ := net.SplitHostPort(peerAddr); advertised != "" && port == "0" {
+			return nil, fmt.Errorf("embedded: %w: peer address %q has port 0, but the other members of InitialCluster dial %s", ErrConfig, peerAddr, advertised)
+		}
 	}
 	if cfg.TLS != nil {
 		if err := cfg.TLS.check(); err != nil {
@@ -142,10 +211,6 @@ func Start(ctx context.Context, dir, clientAddr string, cfg Config) (*Server, er
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	name := cfg.Name
-	if name == "" {
-		name = "switchyard"
-	}
 	clientAddr, err = concrete(clientAddr)
 	if err != nil {
 		return nil, err
@@ -154,12 +219,13 @@ func Start(ctx context.Context, dir, clientAddr string, cfg Config) (*Server, er
 	if err != nil {
 		return nil, err
 	}
-	scheme := "http"
-	if cfg.TLS != nil {
-		scheme = "https"
-	}
 	curl := url.URL{Scheme: scheme, Host: clientAddr}
 	purl := url.URL{Scheme: scheme, Host: peerAddr}
+	apurl := purl
+	if advertised != "" {
+		u, _ := url.Parse(advertised)
+		apurl = *u
+	}
 
 	ec := embed.NewConfig()
 	ec.Name = name
@@ -167,8 +233,12 @@ func Start(ctx context.Context, dir, clientAddr string, cfg Config) (*Server, er
 	ec.ListenClientUrls = []url.URL{curl}
 	ec.AdvertiseClientUrls = []url.URL{curl}
 	ec.ListenPeerUrls = []url.URL{purl}
-	ec.AdvertisePeerUrls = []url.URL{purl}
+	ec.AdvertisePeerUrls = []url.URL{apurl}
 	ec.InitialCluster = ec.InitialClusterFromName(ec.Name)
+	if cfg.InitialCluster != "" {
+		ec.InitialCluster = cfg.InitialCluster
+	}
+	ec.ClusterState = state
 	ec.Logger = "zap"
 	ec.LogLevel = "error"
 	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(logger)
@@ -184,9 +254,11 @@ func Start(ctx context.Context, dir, clientAddr string, cfg Config) (*Server, er
 		ec.ClientTLSInfo.KeyFile = t.KeyFile
 		ec.ClientTLSInfo.TrustedCAFile = t.CAFile
 		ec.ClientTLSInfo.ClientCertAuth = true
-		// A single node never dials a peer, but etcd binds the peer
-		// port and serves raft and membership on it: it gets the same
-		// guard as the client port.
+		// Peers use the same identity both ways: a member presents its
+		// certificate when it dials another and requires one, chaining
+		// to the same CA, from members that dial it. (A single node never
+		// dials a peer, but etcd binds the peer port and serves raft and
+		// membership on it: it gets the same guard as the client port.)
 		ec.PeerTLSInfo = ec.ClientTLSInfo
 		ec.TlsMinVersion = "TLS1.3"
 	}
@@ -210,9 +282,14 @@ func Start(ctx context.Context, dir, clientAddr string, cfg Config) (*Server, er
 	return &Server{
 		etcd:      e,
 		endpoints: []string{curl.String()},
-		peerURL:   purl.String(),
+		peerURL:   apurl.String(),
 	}, nil
 }
+
+// PeerURL returns the URL other members dial to reach this one: its URL
+// in [Config].InitialCluster, or for a single node the peer address it
+// listens on, e.g. "http://127.0.0.1:2380".
+func (s *Server) PeerURL() string { return s.peerURL }
 
 // Endpoints returns the client URLs to give to an etcd client, e.g.
 // ["http://127.0.0.1:2379"], or ["https://127.0.0.1:2379"] with
@@ -237,6 +314,50 @@ func (s *Server) Err() <-chan error { return s.etcd.Err() }
 func (s *Server) Close() error {
 	s.closeOnce.Do(s.etcd.Close)
 	return nil
+}
+
+// memberURL checks cluster, an InitialCluster of name=URL pairs, and
+// returns the peer URL it gives the member called name.
+func memberURL(cluster, name, scheme string) (string, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("embedded: %w: InitialCluster %q: %s", ErrConfig, cluster, fmt.Sprintf(format, args...))
+	}
+	var own []string
+	seen := make(map[string]bool)
+	for _, pair := range strings.Split(cluster, ",") {
+		n, raw, ok := strings.Cut(pair, "=")
+		if !ok || n == "" {
+			return "", bad("%q is not name=URL", pair)
+		}
+		u, err := url.Parse(raw)
+		if err != nil {
+			return "", bad("member %s: %v", n, err)
+		}
+		if u.Scheme != scheme {
+			return "", bad("member %s has a %s:// URL; this server speaks %s (%s:// URLs) to its peers", n, u.Scheme, scheme, scheme)
+		}
+		if u.Path != "" || u.RawQuery != "" || u.User != nil {
+			return "", bad("member %s: %q must be %s://host:port and nothing more", n, raw, scheme)
+		}
+		if _, port, err := net.SplitHostPort(u.Host); err != nil || port == "0" {
+			return "", bad("member %s: %q needs a host and a non-zero port", n, raw)
+		}
+		if seen[u.Host] {
+			return "", bad("%s is listed twice", u.Host)
+		}
+		seen[u.Host] = true
+		if n == name {
+			own = append(own, u.String())
+		}
+	}
+	switch len(own) {
+	case 0:
+		return "", bad("it does not list this member, %q", name)
+	case 1:
+		return own[0], nil
+	default:
+		return "", bad("it gives this member, %q, %d URLs; give it one", name, len(own))
+	}
 }
 
 // checkAddr checks that addr, the named listener's address, is host:port

@@ -63,3 +63,29 @@ func ExampleStart_tls() {
 	defer srv.Close()
 	fmt.Println(srv.Endpoints()) // [https://10.0.0.5:2379]: give them to etcd.NewClientTLS
 }
+
+// Run one member of a three-member cluster; the other two run the same
+// code with their own Name (and addresses) on their machines, started at
+// about the same time. A fourth member added later with "etcdctl member
+// add d --peer-urls=https://10.0.0.4:2380" starts with InitialCluster
+// listing all four and InitialClusterState StateExisting.
+func ExampleStart_cluster() {
+	ctx := context.Background()
+	srv, err := embedded.Start(ctx, "/var/lib/registry", "10.0.0.1:2379", embedded.Config{
+		Name:           "a",
+		InitialCluster: "a=https://10.0.0.1:2380,b=https://10.0.0.2:2380,c=https://10.0.0.3:2380",
+		// The same certificate serves clients and peers, and is presented
+		// to the other members: it needs both the server and the client
+		// key usage, and the member's IP address among its names.
+		TLS: &embedded.TLSFiles{
+			CertFile: "/etc/pki/registry.pem",
+			KeyFile:  "/etc/pki/registry.pem",
+			CAFile:   "/etc/pki/ca.pem",
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	fmt.Println(srv.PeerURL()) // https://10.0.0.1:2380
+}
