@@ -25,7 +25,10 @@
 //     healthy upstream, 504 deadline exceeded;
 //   - per-instance outlier detection through the balancer, and retries on
 //     another instance for idempotent requests that failed before any
-//     response byte was sent, under a shared retry budget;
+//     response byte was sent, under a shared retry budget; each request
+//     tells the balancer which instances its attempts went to
+//     (balancer.TriedHosts), so a retry goes to one it has not tried
+//     whenever one is eligible, whatever the policy;
 //   - a tuned, shared http.Transport and pooled copy buffers, and
 //     Config.WrapTransport to put RoundTrippers (a per-host breaker,
 //     client tracing) around each service's transport, TLS or not.

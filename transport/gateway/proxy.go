@@ -49,12 +49,31 @@ type call struct {
 	// answer has begun: the timeout is for the wait for an answer, and
 	// must not cut off a response body that a slow client reads slowly.
 	stopAttempt func() bool
+	// tried holds the instance IDs of the attempts made so far, recorded
+	// by the factory's endpoint as each attempt starts: the balancer asks
+	// Tried about each pick, so that a retry goes to an instance the
+	// request has not tried (balancer.TriedHosts). It starts on triedBuf,
+	// which holds the attempts of the default two retries.
+	tried    []string
+	triedBuf [3]string
 	// Set by the ReverseProxy hooks of the latest attempt.
 	err     error
 	status  int
 	sent    time.Time // when the attempt started, for the latency sample
 	started bool      // the upstream answered: the response is being written
 	cut     bool      // the response was cut off after it had begun
+}
+
+var _ balancer.TriedHosts = (*call)(nil)
+
+// Tried reports whether an earlier attempt of the request went to h.
+func (c *call) Tried(h *balancer.Host) bool {
+	for _, id := range c.tried {
+		if id == h.Instance.ID {
+			return true
+		}
+	}
+	return false
 }
 
 type callKey struct{}
@@ -129,6 +148,7 @@ func (rt *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := &call{w: w, path: path, up: rt.up, timer: rt.attempt}
+	c.tried = c.triedBuf[:0]
 	bodyless := r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0
 	idem := rt.idempotent(r)
 	replayable := bodyless
@@ -333,9 +353,11 @@ func (g *Gateway) factory(inst discovery.Instance) (endpoint.Endpoint, io.Closer
 		// With UpstreamTLS the registry may not choose plaintext.
 		target.Scheme = "https"
 	}
+	id := inst.ID
 	return func(ctx context.Context, req any) (_ any, err error) {
 		c := req.(*call)
 		c.target, c.err, c.status = target, nil, 0
+		c.tried = append(c.tried, id)
 		if c.timer != nil {
 			c.sent = time.Now()
 		}
