@@ -145,7 +145,7 @@ func (a *attempts) timeout() time.Duration {
 
 func (a *attempts) middleware(next endpoint.Endpoint) endpoint.Endpoint {
 	return func(ctx context.Context, req any) (any, error) {
-		if !a.idempotent && !retry.IsIdempotent(ctx, req) {
+		if !a.idempotent && !retry.IsIdempotent(ctx, callerRequest(req)) {
 			return next(ctx, req)
 		}
 		actx := &attemptCtx{Context: ctx, a: a, final: retry.FinalAttempt(ctx)}

@@ -76,6 +76,11 @@ func New(ctx context.Context, r discovery.Resolver, service string, f balancer.F
 		// outlier detection, which already counted the failures behind it.
 		classifier = circuitbreaker.SkipRejections(nil)
 	}
+	if !cfg.Retry.Off {
+		// Outermost, so that the breakers and the caller's factory see
+		// the caller's request.
+		f = recordTries(f)
+	}
 	outlier := cfg.Outlier
 	bal, err := balancer.New(policy, balancer.Config{
 		Factory: f, Classifier: classifier, Outlier: &outlier, Hooks: cfg.BalancerHooks,
@@ -120,14 +125,22 @@ func New(ctx context.Context, r discovery.Resolver, service string, f balancer.F
 			c.budget = b
 		}
 		rcfg := cfg.Retry.Config
+		// The calls the retry layer may retry: every call under a
+		// CheckRetry of the caller's, which may retry anything; else, as
+		// retry.DefaultCheckRetry, idempotent calls only.
+		mayRetry := func(ctx context.Context, req any) bool { return retry.IsIdempotent(ctx, req) }
+		if cfg.Idempotent || rcfg.CheckRetry != nil {
+			mayRetry = func(context.Context, any) bool { return true }
+		}
 		if cfg.Idempotent {
 			rcfg.CheckRetry = alwaysIdempotent(rcfg.CheckRetry)
 		}
+		rcfg.CheckRetry = callersCheck(rcfg.CheckRetry)
 		r, err := retry.New(c.budget, rcfg)
 		if err != nil {
 			return fail(err)
 		}
-		mws = append(mws, r.Endpoint)
+		mws = append(mws, remembersTries(mayRetry), r.Endpoint)
 	}
 	if !cfg.AttemptTimeout.Off {
 		a, err := newAttempts(cfg.AttemptTimeout, cfg.Idempotent, classifier)

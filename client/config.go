@@ -86,7 +86,9 @@ type Retry struct {
 	// Config configures the layer (attempts, per-try timeout, backoff,
 	// classifier, CheckRetry, hooks). Under [Config.Idempotent], its
 	// CheckRetry (nil: retry.DefaultCheckRetry) sees every call as
-	// idempotent.
+	// idempotent. A CheckRetry of your own is given your request, and
+	// makes every call retryable as far as the chain knows, so every call
+	// carries the record of the instances it tried (one allocation).
 	Config retry.Config
 	// Off leaves the retry layer out: every call is made once, and every
 	// attempt is the last (no attempt timeout).

@@ -51,10 +51,15 @@
 // # Fault attribution
 //
 // For an idempotent call, a 5xx answer, a connection error or an attempt
-// timeout from one instance is retried on another (the failure penalty of
-// the peak-EWMA policy steers the retry away from the instance that just
-// failed), within the retry budget and the caller's deadline, and the
-// caller sees the retry's answer. An attempt cut off by its own timeout
+// timeout from one instance is retried on another, within the retry budget
+// and the caller's deadline, and the caller sees the retry's answer. Each
+// call the retry layer may retry is carried, between it and the balancer,
+// with the instances its attempts went to (balancer.TriedHosts), so a
+// retry goes to an instance the call has not tried whenever one is
+// eligible, whatever the policy: not back to the one whose breaker just
+// refused it, nor, under ring hash, to the key's sick owner. The layers
+// in between — a CheckRetry of the caller's, the breakers, the factory's
+// endpoint — see the caller's request as given. An attempt cut off by its own timeout
 // ends with the cause outcome.ErrTimeout, so it counts against the
 // instance although its context is done. An error the caller caused — a
 // 4xx, its cancellation or deadline, a request body that could not be
@@ -70,8 +75,10 @@
 // # Cost
 //
 // A call through the whole chain to an in-process endpoint makes at most
-// three allocations (bench: BenchmarkClientChain); the per-attempt timeout
-// costs nothing until the transport first asks for the attempt's deadline.
+// three allocations (bench: BenchmarkClientChain), one of them the record
+// of the instances tried, made only for a call the retry layer may retry;
+// the per-attempt timeout costs nothing until the transport first asks
+// for the attempt's deadline.
 //
 // See docs/client.md for the whole picture.
 package client
