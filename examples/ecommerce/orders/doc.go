@@ -7,7 +7,8 @@
 // no HTTP), endpoints.go the go-kit endpoints, transport.go the HTTP
 // binding (with [EncodeError], which maps the service's errors to statuses
 // and codes), store.go the [Store] interface and its SQLite
-// implementation, replay.go the idempotent replay (a key's [Answer] and how
+// implementation, store_postgres.go its PostgreSQL implementation (with
+// migrations/), orderstest the suite every Store passes, replay.go the idempotent replay (a key's [Answer] and how
 // later requests get it), clients.go the users and catalog clients (the
 // library's full client chain), sweeper.go the background [Sweeper], and
 // run.go [Run], which "ecommerce serve orders" calls.
@@ -57,4 +58,33 @@
 // Out of stock is a final answer: it is stored as the key's [Answer]. Any
 // other failure frees the claim (releasing stock if a reservation may have
 // been made), so that a retry with the same key starts afresh.
+//
+// # On PostgreSQL
+//
+// With --db the service keeps its tables in schema orders of a PostgreSQL
+// database ([PostgresStore]), shared by replicas on any hosts. On SQLite
+// every write transaction holds the database's one write lock, so each runs
+// as if alone. The PostgreSQL store keeps exactly that guarantee by running
+// every write transaction at SERIALIZABLE: PostgreSQL then lets
+// transactions overlap but commits only those whose combined effect equals
+// some one-at-a-time order, and fails the others with a serialization
+// failure (SQLSTATE 40001), which pg.Tx answers by running the transaction
+// again from the start, up to pg.MaxAttempts times, after a short jittered
+// pause. That is what keeps one order per idempotency key: when two
+// replicas claim one key at once, both find no row, both insert, and one of
+// them fails at that insert; its retry finds the claim and reports it busy
+// or done. It also keeps the read-then-write steps — taking over a claim
+// whose lease ended, EnqueueOrphanRelease's "no order and no claim uses this
+// id", AbandonStale — from acting on a state another replica has just
+// changed, without an argument per statement about which rows are locked.
+//
+// SERIALIZABLE is cheap here because the service's transactions rarely
+// touch the same rows: a claim is one user's key, an order one user's order.
+// Conflicts are almost always genuine races on one key — exactly the cases
+// that must be decided one way — and cost one retry. (The catalog, whose
+// transactions all meet on the same few products, chooses differently; see
+// its package documentation.) Single-statement reads run at READ COMMITTED,
+// which gives each statement a consistent snapshot. The suite in orderstest
+// checks the claims, takeovers and cancellations with two stores on separate
+// connection pools, as two replicas have.
 package orders

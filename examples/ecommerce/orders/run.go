@@ -16,6 +16,7 @@ import (
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/authn"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/call"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/instance"
+	"github.com/switchyard/switchyard/examples/ecommerce/internal/pg"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/registry"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/secure"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/settings"
@@ -31,13 +32,14 @@ const ServiceName = "orders"
 const DBFile = "orders.db"
 
 // Run runs one orders instance, as "ecommerce serve orders" does: it opens
-// [DBFile] in cfg.Data (creating the directory and the database, and
-// migrating it), joins the registry, follows users and catalog through the
+// schema orders of the PostgreSQL database cfg.DB when it is set, else
+// [DBFile] in cfg.Data (creating the directory and the database), migrating
+// it, joins the registry, follows users and catalog through the
 // client chain, verifies tokens with
 // the users service's JWKS (fetched through discovery), starts the
 // [Sweeper], and serves the API with instance.Run until ctx ends or the
 // process is signalled; then it drains, stops the sweeper and returns nil.
-// Replicas share the database file.
+// Replicas share the database.
 func Run(ctx context.Context, cfg settings.Service) error { return RunWith(ctx, cfg) }
 
 // RunWith is Run with opts passed to NewService and NewSweeper after the
@@ -53,11 +55,11 @@ func RunWith(ctx context.Context, cfg settings.Service, opts ...Option) (err err
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return fmt.Errorf("orders: data directory (--data): %w", err)
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(cfg.Data, DBFile), Migrations...)
+	store, ping, closeStore, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer closeStore()
 	id, err := secure.Load(cfg.TLS, ServiceName, logger)
 	if err != nil {
 		return err
@@ -79,7 +81,7 @@ func RunWith(ctx context.Context, cfg settings.Service, opts ...Option) (err err
 	defer tel.Prometheus.Shutdown(context.WithoutCancel(ctx))
 
 	h, cleanup, err := NewHandler(ctx, HandlerConfig{
-		Store:     NewSQLiteStore(db),
+		Store:     store,
 		Resolver:  reg.Resolver,
 		Telemetry: tel,
 		Logger:    logger,
@@ -100,10 +102,30 @@ func RunWith(ctx context.Context, cfg settings.Service, opts ...Option) (err err
 		Logger:     logger,
 		Telemetry:  tel,
 		DrainDelay: cfg.DrainDelay,
-		Checks:     map[string]shttp.CheckFunc{"db": db.PingContext},
+		Checks:     map[string]shttp.CheckFunc{"db": ping},
 		TLS:        id.Server(),
 		Access:     access,
 	})
+}
+
+// openStore opens the store cfg names and brings its schema up to date: the
+// [PostgresStore] in schema [Schema] of the PostgreSQL database cfg.DB when
+// it is set, else the [SQLiteStore] in cfg.Data/[DBFile]. It returns the
+// store, the readiness check of its database (a ping) and the function that
+// closes it.
+func openStore(ctx context.Context, cfg settings.Service) (Store, shttp.CheckFunc, func(), error) {
+	if cfg.DB != "" {
+		pool, err := pg.Open(ctx, cfg.DB, Schema, PostgresMigrations)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("orders: database (--db): %w", err)
+		}
+		return NewPostgresStore(pool), pool.Ping, pool.Close, nil
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(cfg.Data, DBFile), Migrations...)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return NewSQLiteStore(db), db.PingContext, func() { db.Close() }, nil
 }
 
 // HandlerConfig is what [NewHandler] wires together. Store and Resolver are
