@@ -18,7 +18,10 @@
 // restored from an empty data directory, or unreachable for longer than
 // the TTL) it grants a new one and puts the key again, with backoff, until
 // Deregister. [Registrar.RegistrationErr] implements
-// discovery.StateReporter for readiness probes.
+// discovery.StateReporter for readiness probes. Each attempt to register
+// is bounded by one second and asks for a member that has a leader, so a
+// registration begun while a cluster elects a new leader goes through
+// about a second after the election rather than when a long timeout ends.
 //
 // The resolver keeps serving the last known good list while etcd does not
 // answer, reporting the error beside it, and re-reads the service when

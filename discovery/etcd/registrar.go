@@ -339,11 +339,20 @@ func (g *Registrar) keep(ctx context.Context, r *registration) {
 	}
 }
 
+// attemptTimeout bounds one attempt to establish a registration (grant
+// and put). A healthy cluster answers in milliseconds; a request that a
+// follower forwarded to a leader which has just died is never answered
+// (etcd drops it, and nothing tells the client), so only a short bound
+// lets the registrar try again soon after a new leader is elected.
+const attemptTimeout = time.Second
+
 // establish grants a lease, puts r's key under it and starts keeping it
-// alive. Each step is bounded by the TTL, past which the lease would be
-// worthless anyway.
+// alive. The attempt is bounded by attemptTimeout (or the TTL, past which
+// the lease would be worthless, if shorter) and requires a leader: a
+// member that knows it has none, during an election, refuses at once
+// instead of holding the request until the bound.
 func (g *Registrar) establish(ctx context.Context, r *registration) (clientv3.LeaseID, <-chan *clientv3.LeaseKeepAliveResponse, error) {
-	opctx, cancel := context.WithTimeout(ctx, g.ttl)
+	opctx, cancel := context.WithTimeout(clientv3.WithRequireLeader(ctx), min(g.ttl, attemptTimeout))
 	defer cancel()
 	grant, err := g.cli.Grant(opctx, ttlSeconds(g.ttl))
 	if err != nil {
