@@ -61,6 +61,9 @@ func (r mainRunner) Run() int {
 }
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(memberEnv); spec != "" {
+		os.Exit(runMember(spec))
+	}
 	goleak.VerifyTestMain(mainRunner{m})
 }
 
