@@ -247,3 +247,16 @@ func TestStartRejectsBadClusterConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckInitialCluster(t *testing.T) {
+	const list = "a=https://10.0.0.1:2380,b=https://10.0.0.2:2380"
+	if got, err := embedded.CheckInitialCluster(list, "b", true); err != nil || got != "https://10.0.0.2:2380" {
+		t.Errorf("CheckInitialCluster(b, TLS) = %q, %v; want b's URL", got, err)
+	}
+	if _, err := embedded.CheckInitialCluster(list, "b", false); !errors.Is(err, embedded.ErrConfig) {
+		t.Errorf("https:// URLs without TLS: %v, want ErrConfig", err)
+	}
+	if _, err := embedded.CheckInitialCluster(list, "c", true); !errors.Is(err, embedded.ErrConfig) {
+		t.Errorf("a member not listed: %v, want ErrConfig", err)
+	}
+}

@@ -172,17 +172,17 @@ func Start(ctx context.Context, dir, clientAddr string, cfg Config) (*Server, er
 		state = StateNew
 	case StateNew, StateExisting:
 	default:
-		return nil, fmt.Errorf("embedded: %w: InitialClusterState %q: want %q or %q", ErrConfig, state, StateNew, StateExisting)
+		return nil, fmt.Errorf("%w: InitialClusterState %q: want %q or %q", ErrConfig, state, StateNew, StateExisting)
 	}
 	// advertised is this member's peer URL in InitialCluster; empty for a
 	// single node, which advertises the address it listens on.
 	var advertised string
 	if cfg.InitialCluster != "" {
-		if advertised, err = memberURL(cfg.InitialCluster, name, scheme); err != nil {
+		if advertised, err = CheckInitialCluster(cfg.InitialCluster, name, cfg.TLS != nil); err != nil {
 			return nil, err
 		}
 	} else if state == StateExisting {
-		return nil, fmt.Errorf("embedded: %w: InitialClusterState %q needs InitialCluster (the running members and this one)", ErrConfig, state)
+		return nil, fmt.Errorf("%w: InitialClusterState %q needs InitialCluster (the running members and this one)", ErrConfig, state)
 	}
 	peerAddr := cfg.PeerAddr
 	switch {
@@ -196,7 +196,7 @@ func Start(ctx context.Context, dir, clientAddr string, cfg Config) (*Server, er
 			return nil, err
 		}
 		if _, port, _ := net.SplitHostPort(peerAddr); advertised != "" && port == "0" {
-			return nil, fmt.Errorf("embedded: %w: peer address %q has port 0, but the other members of InitialCluster dial %s", ErrConfig, peerAddr, advertised)
+			return nil, fmt.Errorf("%w: peer address %q has port 0, but the other members of InitialCluster dial %s", ErrConfig, peerAddr, advertised)
 		}
 	}
 	if cfg.TLS != nil {
@@ -316,11 +316,18 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// memberURL checks cluster, an InitialCluster of name=URL pairs, and
-// returns the peer URL it gives the member called name.
-func memberURL(cluster, name, scheme string) (string, error) {
+// CheckInitialCluster checks cluster, a [Config].InitialCluster, as
+// [Start] does for the member called name (with TLS when useTLS is set),
+// and returns that member's peer URL. An error wraps [ErrConfig] and
+// names the fault. Programs that take the list from a flag can check it
+// before they start anything.
+func CheckInitialCluster(cluster, name string, useTLS bool) (string, error) {
+	scheme := "http"
+	if useTLS {
+		scheme = "https"
+	}
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("embedded: %w: InitialCluster %q: %s", ErrConfig, cluster, fmt.Sprintf(format, args...))
+		return fmt.Errorf("%w: InitialCluster %q: %s", ErrConfig, cluster, fmt.Sprintf(format, args...))
 	}
 	var own []string
 	seen := make(map[string]bool)
