@@ -43,7 +43,7 @@ import (
 )
 
 // services maps "serve NAME" to the service's entry point. Each takes the
-// common --registry, --listen, --data and --admin-email flags.
+// common --registry, --listen, --data, --admin-email and --db flags.
 var services = map[string]func(context.Context, settings.Service) error{
 	"users":   users.Run,
 	"catalog": catalog.Run,
@@ -68,6 +68,10 @@ example --admin-email as ECOMMERCE_ADMIN_EMAIL; the command line wins.
 The admin's password comes from ECOMMERCE_ADMIN_PASSWORD or
 --admin-password-file; with neither, "up" generates one into
 DATA/admin-password on first start and prints that path.
+Data lives in a SQLite file per service under --data, or, with
+--db postgres://USER@HOST:PORT/DATABASE (or ECOMMERCE_DB, which keeps a
+password out of process listings), in PostgreSQL: users, catalog and orders
+each in their own schema of that database.
 Inside the shop every hop is mutual TLS; the gateway's public listener is
 plain HTTP unless "up" is given --public-tls-cert and --public-tls-key, or
 --public-tls-self-signed.

@@ -157,6 +157,12 @@ type Config struct {
 	// StopTimeout bounds each child's drain. Zero means
 	// DefaultStopTimeout.
 	StopTimeout time.Duration
+	// DB is the PostgreSQL database of users, catalog and orders, a
+	// postgres:// URL (--db, ECOMMERCE_DB): each service keeps its tables in
+	// its own schema of it. It reaches the children in their environment
+	// as ECOMMERCE_DB, never on a command line, since the URL may hold a
+	// password. Default empty: a SQLite file per service under Data.
+	DB string
 	// NoSignals stops Run from handling SIGINT and SIGTERM itself (tests,
 	// or a caller that handles them and cancels ctx). Default false.
 	NoSignals bool
@@ -164,7 +170,7 @@ type Config struct {
 
 // RegisterFlags defines --addr, --registry-listen, --data, --replicas,
 // --admin-email, --admin-password-file, --chaos, --trusted-proxies,
-// --public-tls-cert, --public-tls-key and --public-tls-self-signed on fs,
+// --public-tls-cert, --public-tls-key, --public-tls-self-signed and --db on fs,
 // with c's fields as destinations and the package defaults as defaults.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", DefaultAddr, "gateway `address` (storefront, admin and API)")
@@ -177,6 +183,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Var(&c.TrustedProxies, "trusted-proxies", "`CIDR,…` of load balancers in front of the gateway, whose X-Forwarded-For names the client (default none)")
 	fs.StringVar(&c.PublicTLSCert, "public-tls-cert", "", "PEM `file` with the gateway's public certificate chain: serve HTTPS with HTTP/2 and HSTS on --addr (with --public-tls-key)")
 	fs.StringVar(&c.PublicTLSKey, "public-tls-key", "", "PEM `file` with the public certificate's private key (may be the --public-tls-cert file)")
+	settings.RegisterDBFlag(fs, &c.DB)
 	fs.BoolVar(&c.PublicTLSSelfSigned, "public-tls-self-signed", false, "serve HTTPS with a self-signed certificate for localhost, 127.0.0.1, ::1 and the host of --addr, kept in DATA/"+PKIDir+"/public-self-signed.pem (a local try; browsers warn)")
 }
 
@@ -207,6 +214,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if err := c.validatePublicTLS(); err != nil {
+		return err
+	}
+	if err := settings.CheckDB("db", c.DB); err != nil {
 		return err
 	}
 	if c.CertLifetime != 0 && c.CertLifetime < MinCertLifetime {

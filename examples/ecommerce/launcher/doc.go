@@ -72,6 +72,15 @@
 // is, never the password. The launcher removes ECOMMERCE_ADMIN_PASSWORD and
 // ECOMMERCE_ADMIN_PASSWORD_FILE from the environment of every other child.
 //
+// # PostgreSQL
+//
+// With --db (Config.DB) users, catalog and orders keep their data in that
+// PostgreSQL database, each in its own schema, instead of their SQLite files
+// under the data directory. The URL reaches them as ECOMMERCE_DB in their
+// environment, for the same reason as the admin password: it may carry a
+// password, and a command line is public. The gateway's environment never
+// has it.
+//
 // # Supervision
 //
 // A child that exits before the shop is ready fails Run with the tail of

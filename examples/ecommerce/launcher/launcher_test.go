@@ -698,6 +698,39 @@ func TestRunPassesAdminPasswordFromEnvironment(t *testing.T) {
 	}
 }
 
+// --db reaches users, catalog and orders as ECOMMERCE_DB in their
+// environment — never on a command line, where its password would show —
+// and the gateway not at all, even when the launcher itself was given it in
+// its environment.
+func TestRunPassesDBInEnvironment(t *testing.T) {
+	const db = "postgres://shop:s3cret-db@127.0.0.1:5432/shop"
+	cfg := testConfig(t)
+	cfg.Replicas = 1
+	cfg.DB = db
+	t.Setenv("ECOMMERCE_DB", db) // as the command sees it
+	_, stop := runUntilReady(t, cfg)
+	defer stop()
+	seen := 0
+	for name, rs := range records(t, cfg.Data) {
+		for _, r := range rs {
+			seen++
+			if strings.Contains(strings.Join(r.Args, " "), "s3cret-db") {
+				t.Errorf("%s got the database URL on its command line: %q", name, r.Args)
+			}
+			want := db
+			if name == launcher.GatewayService {
+				want = ""
+			}
+			if r.DBEnv != want {
+				t.Errorf("%s has ECOMMERCE_DB=%q, want %q", name, r.DBEnv, want)
+			}
+		}
+	}
+	if seen != 4 {
+		t.Fatalf("%d children recorded, want 4", seen)
+	}
+}
+
 func TestRunRefusesUnreadableAdminPasswordFile(t *testing.T) {
 	cfg := testConfig(t)
 	for _, tc := range []struct {
@@ -897,6 +930,8 @@ func TestConfigValidate(t *testing.T) {
 		{"cert lifetime too short", launcher.CertLifetimeEnv, func(c *launcher.Config) { c.CertLifetime = 59 * time.Second }},
 		{"cert lifetime negative", launcher.CertLifetimeEnv, func(c *launcher.Config) { c.CertLifetime = -time.Hour }},
 		{"cert lifetime", "", func(c *launcher.Config) { c.CertLifetime = launcher.MinCertLifetime }},
+		{"db", "", func(c *launcher.Config) { c.DB = "postgres://shop@127.0.0.1/shop" }},
+		{"db scheme", "--db", func(c *launcher.Config) { c.DB = "mysql://127.0.0.1/shop" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := valid()

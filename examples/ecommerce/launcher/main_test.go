@@ -61,6 +61,8 @@ type childRecord struct {
 	// content of that file.
 	AdminPasswordFile string `json:"admin_password_file"`
 	AdminPassword     string `json:"admin_password"`
+	// DBEnv is $ECOMMERCE_DB.
+	DBEnv string `json:"db_env"`
 }
 
 // fakeChild serves like a shop service: it writes a childRecord to
@@ -90,7 +92,8 @@ func fakeChild(args []string) int {
 		fmt.Fprintln(os.Stderr, "fake child: failing on purpose: the database is on fire")
 		return 1
 	}
-	rec := childRecord{Args: os.Args, AdminPasswordEnv: cfg.AdminPassword, AdminPasswordFile: cfg.AdminPasswordFile}
+	rec := childRecord{Args: os.Args, AdminPasswordEnv: cfg.AdminPassword, AdminPasswordFile: cfg.AdminPasswordFile,
+		DBEnv: os.Getenv(settings.EnvName("db"))}
 	if rec.AdminPasswordFile != "" {
 		b, err := os.ReadFile(rec.AdminPasswordFile)
 		if err != nil {

@@ -29,6 +29,7 @@ const (
 var (
 	envAdminPassword     = settings.EnvName("admin-password")
 	envAdminPasswordFile = settings.EnvName("admin-password-file")
+	envDB                = settings.EnvName("db")
 )
 
 // adminSecret is where the users children find the admin password.
@@ -96,13 +97,16 @@ func (l *launcher) childEnv(service string) []string {
 	var env []string
 	for _, kv := range append(os.Environ(), l.cfg.Env...) {
 		k, _, _ := strings.Cut(kv, "=")
-		if k == envAdminPassword || k == envAdminPasswordFile || isTLSEnv(kv) {
+		if k == envAdminPassword || k == envAdminPasswordFile || k == envDB || isTLSEnv(kv) {
 			continue
 		}
 		env = append(env, kv)
 	}
 	if service == "users" {
 		env = append(env, l.admin.env...)
+	}
+	if l.cfg.DB != "" && service != GatewayService {
+		env = append(env, envDB+"="+l.cfg.DB)
 	}
 	return env
 }
