@@ -3,7 +3,7 @@
 // dashboard, found through an etcd registry, all in one binary.
 //
 //	ecommerce [up] [flags]              the whole shop on mutual TLS: registry, 2 × each service, gateway
-//	ecommerce registry [flags]          the embedded etcd registry alone, mTLS with --tls-*
+//	ecommerce registry [flags]          the embedded etcd registry alone or a cluster member, mTLS with --tls-*
 //	ecommerce serve SERVICE [flags]     one service: users, catalog, orders or gateway
 //	ecommerce loadgen [flags]           load through the gateway, with a latency summary
 //
@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -56,7 +57,8 @@ Usage:
   ecommerce [up] [flags]            run the whole shop: an embedded etcd registry, %d replicas each of
                                     users, catalog and orders, and the gateway (the default command),
                                     on mutual TLS from a development CA in DATA/pki
-  ecommerce registry [flags]        run the embedded etcd registry alone (mutual TLS with
+  ecommerce registry [flags]        run the embedded etcd registry alone, or one member of an etcd
+                                    cluster with --name and --initial-cluster (mutual TLS with
                                     --tls-cert, --tls-key and --tls-ca)
   ecommerce serve SERVICE [flags]   run one instance of a service: %s
                                     (mutual TLS with --tls-cert, --tls-key and --tls-ca)
@@ -214,13 +216,17 @@ func runRegistry(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&files.CertFile, "tls-cert", "", "PEM `file` with the registry's certificate chain: serve TLS and require client certificates (with --tls-key and --tls-ca)")
 	fs.StringVar(&files.KeyFile, "tls-key", "", "PEM `file` with the certificate's private key (may be the --tls-cert file)")
 	fs.StringVar(&files.CAFile, "tls-ca", "", "PEM `file` with the CA certificates that clients' certificates must chain to")
+	var cfg embedded.Config
+	fs.StringVar(&cfg.Name, "name", "", "this member's `name` in --initial-cluster (default switchyard)")
+	fs.StringVar(&cfg.InitialCluster, "initial-cluster", "", "form or join an etcd cluster of these members: `name=URL,…` with each member's peer URL (https:// with --tls-*); empty runs a single node")
+	fs.StringVar(&cfg.InitialClusterState, "initial-cluster-state", embedded.StateNew, "`state`: new to form the cluster with the other members, existing to join a running one that lists this member (etcdctl member add)")
+	fs.StringVar(&cfg.PeerAddr, "peer-listen", "", "peer (raft) listener `address` (default: this member's address in --initial-cluster, or a free port)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if err := settings.CheckAddr("listen", *listen); err != nil {
 		return err
 	}
-	cfg := embedded.Config{}
 	security := "plain HTTP, no client authentication"
 	if files != (embedded.TLSFiles{}) {
 		if err := checkRegistryTLS(files); err != nil {
@@ -228,6 +234,10 @@ func runRegistry(args []string, stdout, stderr io.Writer) error {
 		}
 		cfg.TLS = &files
 		security = "TLS, client certificates from " + files.CAFile + " required"
+	}
+	peerURL, err := checkRegistryCluster(cfg)
+	if err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -246,12 +256,54 @@ func runRegistry(args []string, stdout, stderr io.Writer) error {
 	defer srv.Close()
 	fmt.Fprintf(stdout, "Registry (embedded etcd) serving at etcd://%s (%s), data in %s. Press Ctrl-C to stop.\n",
 		srv.Addr(), security, dir)
+	if peerURL != "" {
+		fmt.Fprintf(stdout, "Member %s of the cluster %s, peers reach it at %s.\n", cfg.Name, cfg.InitialCluster, peerURL)
+	}
 	select {
 	case <-ctx.Done():
 		return nil
 	case err := <-srv.Err():
 		return fmt.Errorf("registry: %w", err)
 	}
+}
+
+// checkRegistryCluster returns an error wrapping settings.ErrConfig that
+// names the flag at fault unless --initial-cluster-state is new or
+// existing, --peer-listen is host:port, and --initial-cluster, if given,
+// is a list of name=URL pairs naming --name, with https:// URLs exactly
+// when the registry has TLS files. It returns this member's peer URL, or
+// "" for a single node.
+func checkRegistryCluster(cfg embedded.Config) (string, error) {
+	flagErr := func(flag, format string, args ...any) error {
+		return fmt.Errorf("%w: --%s (%s) %s", settings.ErrConfig, flag, settings.EnvName(flag), fmt.Sprintf(format, args...))
+	}
+	switch cfg.InitialClusterState {
+	case embedded.StateNew, embedded.StateExisting:
+	default:
+		return "", flagErr("initial-cluster-state", "is %q: want %s or %s", cfg.InitialClusterState, embedded.StateNew, embedded.StateExisting)
+	}
+	if cfg.PeerAddr != "" {
+		if err := settings.CheckAddr("peer-listen", cfg.PeerAddr); err != nil {
+			return "", err
+		}
+	}
+	if cfg.InitialCluster == "" {
+		if cfg.InitialClusterState == embedded.StateExisting {
+			return "", flagErr("initial-cluster-state", "is existing, which needs --initial-cluster (%s): the running members and this one", settings.EnvName("initial-cluster"))
+		}
+		return "", nil
+	}
+	if cfg.Name == "" {
+		return "", flagErr("name", "is missing: a member of --initial-cluster needs its name there")
+	}
+	url, err := embedded.CheckInitialCluster(cfg.InitialCluster, cfg.Name, cfg.TLS != nil)
+	if err != nil {
+		return "", fmt.Errorf("%w: --initial-cluster (%s): %w", settings.ErrConfig, settings.EnvName("initial-cluster"), err)
+	}
+	if _, port, _ := net.SplitHostPort(cfg.PeerAddr); port == "0" {
+		return "", flagErr("peer-listen", "%q has port 0, but the other members dial %s", cfg.PeerAddr, url)
+	}
+	return url, nil
 }
 
 // checkRegistryTLS returns an error wrapping settings.ErrConfig that names

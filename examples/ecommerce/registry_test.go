@@ -77,6 +77,45 @@ func TestRegistryTLSFlags(t *testing.T) {
 	}
 }
 
+func TestRegistryClusterFlags(t *testing.T) {
+	clearEnv(t)
+	_, f := registryPKI(t, t.TempDir())
+	tlsArgs := []string{"--tls-cert", f["registry"], "--tls-key", f["registry"], "--tls-ca", f["ca"]}
+	const plain = "a=http://127.0.0.1:2380,b=http://127.0.0.1:2381"
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		out  string
+	}{
+		{"cluster without a name", []string{"--initial-cluster", plain}, nil, "--name (ECOMMERCE_NAME) is missing"},
+		{"cluster from the environment without a name", nil, map[string]string{"ECOMMERCE_INITIAL_CLUSTER": plain}, "--name (ECOMMERCE_NAME) is missing"},
+		{"name not in the cluster", []string{"--name", "c", "--initial-cluster", plain}, nil, `--initial-cluster (ECOMMERCE_INITIAL_CLUSTER): embedded: invalid configuration: InitialCluster "` + plain + `": it does not list this member, "c"`},
+		{"not name=URL", []string{"--name", "a", "--initial-cluster", "a=http://127.0.0.1:2380,127.0.0.1:2381"}, nil, "--initial-cluster (ECOMMERCE_INITIAL_CLUSTER)"},
+		{"https without TLS files", []string{"--name", "a", "--initial-cluster", "a=https://127.0.0.1:2380"}, nil, "this server speaks http"},
+		{"http with TLS files", append([]string{"--name", "a", "--initial-cluster", "a=http://127.0.0.1:2380"}, tlsArgs...), nil, "this server speaks https"},
+		{"no port", []string{"--name", "a", "--initial-cluster", "a=http://127.0.0.1"}, nil, "non-zero port"},
+		{"bad state", []string{"--initial-cluster-state", "joined"}, nil, `--initial-cluster-state (ECOMMERCE_INITIAL_CLUSTER_STATE) is "joined": want new or existing`},
+		{"existing without a cluster", []string{"--initial-cluster-state", "existing"}, nil, "needs --initial-cluster (ECOMMERCE_INITIAL_CLUSTER)"},
+		{"bad peer address", []string{"--peer-listen", "127.0.0.1"}, nil, "--peer-listen (ECOMMERCE_PEER_LISTEN)"},
+		{"peer port 0 in a cluster", []string{"--name", "a", "--initial-cluster", plain, "--peer-listen", "127.0.0.1:0"}, nil, "--peer-listen (ECOMMERCE_PEER_LISTEN) \"127.0.0.1:0\" has port 0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			args := append([]string{"registry", "--listen", "127.0.0.1:0", "--data", t.TempDir()}, tc.args...)
+			var stdout, stderr bytes.Buffer
+			if code := run(args, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), tc.out) {
+				t.Errorf("exit %d, stderr %q; want 2 and %q", code, &stderr, tc.out)
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("stdout %q: the registry started", &stdout)
+			}
+		})
+	}
+}
+
 // syncBuffer is a bytes.Buffer safe for one writer and one reader.
 type syncBuffer struct {
 	mu sync.Mutex // guards b
