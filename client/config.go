@@ -88,7 +88,7 @@ type Retry struct {
 	// CheckRetry (nil: retry.DefaultCheckRetry) sees every call as
 	// idempotent. A CheckRetry of your own is given your request, and
 	// makes every call retryable as far as the chain knows, so every call
-	// carries the record of the instances it tried (one allocation).
+	// carries the record of the instances it tried.
 	Config retry.Config
 	// Off leaves the retry layer out: every call is made once, and every
 	// attempt is the last (no attempt timeout).

@@ -75,10 +75,9 @@
 // # Cost
 //
 // A call through the whole chain to an in-process endpoint makes at most
-// three allocations (bench: BenchmarkClientChain), one of them the record
-// of the instances tried, made only for a call the retry layer may retry;
-// the per-attempt timeout costs nothing until the transport first asks
-// for the attempt's deadline.
+// three allocations (bench: BenchmarkClientChain); the record of the
+// instances tried is recycled, and the per-attempt timeout costs nothing
+// until the transport first asks for the attempt's deadline.
 //
 // See docs/client.md for the whole picture.
 package client

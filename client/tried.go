@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"io"
+	"sync"
 
 	"github.com/go-kit/kit/endpoint"
 
@@ -51,17 +52,32 @@ func callerRequest(req any) any {
 	return req
 }
 
-// remembersTries is the layer just outside retry: it wraps the request of
-// each call that the retry layer may retry in a triedRequest. mayRetry
-// says which calls those are; the others go through untouched, so that a
-// call that is never retried does not pay for the wrapper's allocation.
+// triedRequests recycles the records: the layers below the retry layer
+// run within the call and hand nothing but the caller's request to code
+// that could keep it (the factory's endpoint, CheckRetry), so a record is
+// free again when the call returns. Reusing it spares every retryable
+// call an allocation, which was a third of the chain's time on a no-op
+// endpoint.
+var triedRequests = sync.Pool{New: func() any { return new(triedRequest) }}
+
+// remembersTries is the layer just outside retry: it carries the request
+// of each call that the retry layer may retry in a triedRequest. mayRetry
+// says which calls those are; the others go through untouched.
 func remembersTries(mayRetry func(ctx context.Context, req any) bool) endpoint.Middleware {
 	return func(next endpoint.Endpoint) endpoint.Endpoint {
 		return func(ctx context.Context, req any) (any, error) {
 			if !mayRetry(ctx, req) {
 				return next(ctx, req)
 			}
-			return next(ctx, &triedRequest{req: req})
+			t := triedRequests.Get().(*triedRequest)
+			t.req = req
+			resp, err := next(ctx, t)
+			// Drop the references before the record goes back, so that
+			// the pool keeps neither the request nor the IDs alive. A
+			// call that panics leaves its record to the collector.
+			*t = triedRequest{}
+			triedRequests.Put(t)
+			return resp, err
 		}
 	}
 }

@@ -167,24 +167,27 @@ func (r idemRequest) Idempotent() bool { return r.idempotent }
 // call's request with the instances it tried, the caller's CheckRetry,
 // the idempotency test of the attempt timeout and retry layers, and the
 // instance's endpoint all see the request the caller gave. A request that
-// says it is idempotent is retried on the other instance; one that says
-// it is not is made once.
+// says it is idempotent is retried on another instance; one that says
+// it is not is made once. A later call starts with nothing tried.
 func TestLayersSeeTheCallersRequest(t *testing.T) {
 	reg := memory.New()
 	defer reg.Close()
-	for _, id := range []string{"a", "b"} {
+	for _, id := range []string{"a", "b", "c"} {
 		if err := reg.Register(context.Background(), discovery.Instance{ID: id, Service: "svc", Addr: id + ":1"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	var calls atomic.Int64
+	var (
+		calls    atomic.Int64
+		aHealthy atomic.Bool
+	)
 	factory := func(inst discovery.Instance) (endpoint.Endpoint, io.Closer, error) {
 		return func(_ context.Context, req any) (any, error) {
 			calls.Add(1)
 			if _, ok := req.(idemRequest); !ok {
 				t.Errorf("the endpoint of %s got a %T", inst.ID, req)
 			}
-			if inst.ID == "a" {
+			if inst.ID == "a" && !aHealthy.Load() {
 				return nil, &outcome.StatusError{Status: http.StatusServiceUnavailable}
 			}
 			return inst.ID, nil
@@ -220,6 +223,14 @@ func TestLayersSeeTheCallersRequest(t *testing.T) {
 	}
 	if n := calls.Load(); n != 1 {
 		t.Fatalf("the non-idempotent call made %d attempts, want 1", n)
+	}
+	// Records are reused: a new call has tried nothing, so once a
+	// answers again, calls go to it.
+	aHealthy.Store(true)
+	for i := range 5 {
+		if resp, err := ce.Call(context.Background(), idemRequest{idempotent: true}); err != nil || resp != "a" {
+			t.Fatalf("call %d after a recovered = %v, %v; want a's answer", i, resp, err)
+		}
 	}
 }
 
