@@ -166,8 +166,7 @@ func redactDB(url string) string {
 // package defaults as defaults, and sets c.AdminPassword from
 // ECOMMERCE_ADMIN_PASSWORD, which has no flag.
 func (c *Service) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.Registry, "registry", DefaultRegistry, "registry `URL`: etcd://host:port[,host:port…], or DNS (Kubernetes headless Services)\n"+
-		"dns+srv://_http._tcp.{service}.NAMESPACE.svc.cluster.local or dns://{service}.NAMESPACE.svc.cluster.local:PORT")
+	fs.StringVar(&c.Registry, "registry", DefaultRegistry, "registry `URL`: etcd://host:port[,host:port…], dns+srv://_http._tcp.{service}.NS.svc.cluster.local or dns://{service}.NS.svc.cluster.local:PORT")
 	fs.StringVar(&c.Listen, "listen", DefaultListen, "`address` to listen on (port 0: any free port)")
 	fs.StringVar(&c.Data, "data", DefaultDataDir, "data `directory` (databases, signing key)")
 	fs.StringVar(&c.AdminEmail, "admin-email", "", "`email` of the admin account, created at start")
