@@ -48,4 +48,14 @@
 // policy's pick stands. transport/gateway and the client chain mark
 // their retried requests; a request that does not implement TriedHosts
 // costs Call one failed type assertion and nothing else.
+//
+// Avoidance works within one request. Across requests, a call that a
+// local guard refused (outcome.Skipped: an open breaker) teaches an
+// [Observer] policy a failure — P2C records its failure penalty as the
+// call's latency — while outlier detection ignores it, so first attempts
+// also steer away from a refusing instance. Neither is enough alone: the
+// penalty is one latency among others, which a busy healthy instance's
+// latency × in-flight can outweigh, and policies without a load signal
+// have none; avoidance without the penalty would spend a retry on every
+// request the refusing instance was picked for.
 package balancer
