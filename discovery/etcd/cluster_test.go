@@ -467,6 +467,19 @@ func testLeaderLoss(t *testing.T, etcdBin string) {
 			}
 		}
 	}
+	// The longest pause between two registrations going through: how
+	// long the registry took no write.
+	var writeGap time.Duration
+	var dones []time.Time
+	for _, r := range regs {
+		if r.err == nil {
+			dones = append(dones, r.done)
+		}
+	}
+	slices.SortFunc(dones, time.Time.Compare)
+	for i := 1; i < len(dones); i++ {
+		writeGap = max(writeGap, dones[i].Sub(dones[i-1]))
+	}
 	if limit := elected.Sub(killed) + seenWithin; gap > limit {
 		t.Errorf("watcher gap %v, want at most the election plus %v (%v)", gap, seenWithin, limit)
 	}
@@ -487,8 +500,8 @@ func testLeaderLoss(t *testing.T, etcdBin string) {
 	if len(reads) == 0 || reads[len(reads)-1].v != nil {
 		t.Errorf("the client of all three members did not end with a successful read")
 	}
-	t.Logf("%s: time to new leader %v; watcher gap %v (%d updates with an error); registrations during the election (%d) seen ≤ %v after the new leader, ≤ %v after Register returned; lost leases %d of %d; client of three endpoints: %d of %d reads failed, longest time without a read %v",
-		kind, elected.Sub(killed).Round(time.Millisecond), gap.Round(time.Millisecond), errUpdates, len(during),
+	t.Logf("%s: time to new leader %v; watcher gap %v (%d updates with an error); no registration went through for %v; registrations begun during the election (%d) seen ≤ %v after the new leader, ≤ %v after Register returned; lost leases %d of %d; client of three endpoints: %d of %d reads failed, longest time without a read %v",
+		kind, elected.Sub(killed).Round(time.Millisecond), gap.Round(time.Millisecond), errUpdates, writeGap.Round(time.Millisecond), len(during),
 		worstSeen.Round(time.Millisecond), worstRegistered.Round(time.Millisecond),
 		lost, len(leases), failed, len(reads), readGap.Round(time.Millisecond))
 }
