@@ -36,6 +36,8 @@ func TestCommandLine(t *testing.T) {
 		{"serve --help", []string{"serve", "--help"}, 0, "SERVICE is one of"},
 		{"loadgen --help", []string{"loadgen", "--help"}, 0, "--order-share"},
 		{"registry --help", []string{"registry", "--help"}, 0, "DIR/registry"},
+		{"registry --help: cluster", []string{"registry", "--help"}, 0, "--initial-cluster name=URL,…"},
+		{"registry --help: cluster state variable", []string{"registry", "--help"}, 0, "$ECOMMERCE_INITIAL_CLUSTER_STATE"},
 		{"unknown command", []string{"dance"}, 2, `unknown command "dance"`},
 		{"serve nothing", []string{"serve"}, 2, "serve needs a service"},
 		{"serve unknown", []string{"serve", "payments"}, 2, `unknown service "payments"`},
