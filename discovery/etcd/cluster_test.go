@@ -500,6 +500,11 @@ func testLeaderLoss(t *testing.T, etcdBin string) {
 	if len(reads) == 0 || reads[len(reads)-1].v != nil {
 		t.Errorf("the client of all three members did not end with a successful read")
 	}
+	if i := slices.IndexFunc(reads, func(r timed[error]) bool { return r.v == nil && r.at.After(elected) }); i < 0 {
+		t.Errorf("the client of all three members read nothing after the new leader")
+	} else if d := reads[i].at.Sub(elected); d > seenWithin {
+		t.Errorf("the client of all three members read again %v after the new leader, want ≤ %v", d, seenWithin)
+	}
 	t.Logf("%s: time to new leader %v; watcher gap %v (%d updates with an error); no registration went through for %v; registrations begun during the election (%d) seen ≤ %v after the new leader, ≤ %v after Register returned; lost leases %d of %d; client of three endpoints: %d of %d reads failed, longest time without a read %v",
 		kind, elected.Sub(killed).Round(time.Millisecond), gap.Round(time.Millisecond), errUpdates, writeGap.Round(time.Millisecond), len(during),
 		worstSeen.Round(time.Millisecond), worstRegistered.Round(time.Millisecond),
