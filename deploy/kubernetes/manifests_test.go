@@ -498,6 +498,22 @@ func TestNetworkPoliciesAllowExactlyTheCalls(t *testing.T) {
 					}
 				}
 			}
+			// Outside the namespace: every pod asks the cluster's DNS, and
+			// the ingress controller reaches the gateway's port.
+			dnsPod := workload{name: "kube-dns", labels: map[string]string{"k8s-app": "kube-dns"}}
+			dnsNS := map[string]string{"kubernetes.io/metadata.name": "kube-system"}
+			dns := &corev1.Container{Ports: []corev1.ContainerPort{{Name: "dns", ContainerPort: 53, Protocol: corev1.ProtocolUDP}}}
+			for _, w := range ws {
+				if !r.admitsOutside(networkingv1.PolicyTypeEgress, w, dnsPod.labels, dnsNS, dns, dns.Ports[0]) {
+					t.Errorf("refused: %s → kube-system/kube-dns:53/UDP", w.name)
+				}
+			}
+			gw := ws[slices.IndexFunc(ws, func(w workload) bool { return w.name == "gateway" })]
+			ingressNS := map[string]string{"kubernetes.io/metadata.name": "ingress-nginx"}
+			gc := &gw.pod.Containers[0]
+			if !r.admitsOutside(networkingv1.PolicyTypeIngress, gw, map[string]string{"app.kubernetes.io/name": "ingress-nginx"}, ingressNS, gc, gc.Ports[0]) {
+				t.Errorf("refused: ingress-nginx → gateway:%d", gc.Ports[0].ContainerPort)
+			}
 			for k := range want {
 				if !got[k] {
 					t.Errorf("refused: %s", k)
@@ -550,6 +566,55 @@ func (r *rendered) admits(typ networkingv1.PolicyType, subject, peer workload, c
 		}
 	}
 	return !selected
+}
+
+// admitsOutside is admits for a peer pod with labels peer in another
+// namespace labelled ns: the policies of type typ selecting subject must
+// have a rule naming it (by namespaceSelector) and the port, which is
+// c's (the subject's for ingress, the peer's for egress).
+func (r *rendered) admitsOutside(typ networkingv1.PolicyType, subject workload, peer, ns map[string]string, c *corev1.Container, cp corev1.ContainerPort) bool {
+	selected := false
+	for _, np := range r.policies {
+		if !slices.Contains(np.Spec.PolicyTypes, typ) || !matches(&np.Spec.PodSelector, subject.labels) {
+			continue
+		}
+		selected = true
+		var peers [][]networkingv1.NetworkPolicyPeer
+		var ports [][]networkingv1.NetworkPolicyPort
+		if typ == networkingv1.PolicyTypeEgress {
+			for _, e := range np.Spec.Egress {
+				peers, ports = append(peers, e.To), append(ports, e.Ports)
+			}
+		} else {
+			for _, in := range np.Spec.Ingress {
+				peers, ports = append(peers, in.From), append(ports, in.Ports)
+			}
+		}
+		for i := range peers {
+			if outsidePeerMatches(peers[i], peer, ns) && portMatches(ports[i], c, cp) {
+				return true
+			}
+		}
+	}
+	return !selected
+}
+
+// outsidePeerMatches: a pod of another namespace matches only a peer with
+// a namespaceSelector matching that namespace (and its podSelector, if
+// any), or no peers at all.
+func outsidePeerMatches(peers []networkingv1.NetworkPolicyPeer, pod, ns map[string]string) bool {
+	if len(peers) == 0 {
+		return true
+	}
+	for _, p := range peers {
+		if p.NamespaceSelector == nil || !matches(p.NamespaceSelector, ns) {
+			continue
+		}
+		if p.PodSelector == nil || matches(p.PodSelector, pod) {
+			return true
+		}
+	}
+	return false
 }
 
 func matches(sel *metav1.LabelSelector, l map[string]string) bool {
