@@ -46,7 +46,11 @@ type Resolver interface {
 // *dns.Resolver and the registrar does nothing: the platform publishes
 // the instances (Kubernetes lists a pod in its headless Service's records
 // once its readiness probe passes and removes it when the pod
-// terminates), so readiness is the service's own checks alone.
+// terminates), so readiness is the service's own checks alone. Its
+// records name instances by address, never by the ID an instance
+// registered under, so a drain that waits for the resolver to confirm the
+// removal (instance.Config.Resolver) is satisfied by the first answer: on
+// DNS the drain rests on the drain delay and the pod's preStop.
 type Conn struct {
 	Client    *clientv3.Client
 	Registrar Registrar
