@@ -58,10 +58,16 @@
 //     same id either finds the committed reservation and returns its stock
 //     (once: UPDATE … SET released_at WHERE released_at IS NULL matches for
 //     one release only), or leaves the marker that refuses the reservation.
-//   - No deadlock between reservations and releases that share products:
-//     both lock products in id order. Should PostgreSQL still report a
-//     deadlock or a serialization failure (SQLSTATE 40P01, 40001), the
-//     transaction is rolled back and run again, a bounded number of times.
+//   - Short locks: every order of a popular product queues for that
+//     product's row lock, so Reserve and Release send all their statements
+//     in one batch (one network round trip) and commit at once; the lock is
+//     held for about two round trips, not one per statement.
+//   - Deadlocks: Reserve locks products in id order. Release puts back the
+//     stock of all its products in one statement, whose order PostgreSQL
+//     chooses; should a release of several products and a reservation
+//     deadlock, PostgreSQL aborts one of them (SQLSTATE 40P01) and it is
+//     run again, as is a serialization failure (40001), a bounded number of
+//     times.
 //
 // The suite in catalogtest checks all of this with two stores on separate
 // connection pools, as two replicas have.

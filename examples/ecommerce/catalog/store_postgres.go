@@ -35,8 +35,8 @@ var PostgresMigrations = append(pg.MustFiles(migrationFiles, "migrations"),
 //
 // Its transactions run at READ COMMITTED and rely on guarded statements
 // rather than on a stronger isolation level; the package documentation
-// explains why that cannot oversell. Deadlocks are avoided by locking
-// products in id order, and retried (pg.Tx) should one happen anyway.
+// explains why that cannot oversell. Deadlocks and serialization failures
+// are retried (pg.Tx).
 type PostgresStore struct {
 	pool *pgxpool.Pool
 }
@@ -121,75 +121,127 @@ func (s *PostgresStore) Update(ctx context.Context, id string, patch Patch, now 
 // It first inserts the reservation's row with ON CONFLICT DO NOTHING: the
 // primary key on order_id makes that the claim of the order id, and an
 // insert that meets a concurrent one for the same id waits for it to commit
-// or roll back. Only the caller whose insert lands takes stock; the others
-// read the reservation it committed. Each item is then taken with a guarded
-// decrement, UPDATE … SET stock = stock - q WHERE id = $id AND stock >= q,
-// in product id order. PostgreSQL re-checks the WHERE clause against the
-// newest committed row after waiting for a concurrent writer of that row,
-// so a decrement either takes the whole quantity from the stock as it is
-// now or matches no row; the first item that cannot be taken rolls
-// everything back, the reservation's row included.
+// or roll back. Each item is taken with a guarded decrement, UPDATE … SET
+// stock = stock - q WHERE id = $id AND stock >= q, in product id order.
+// PostgreSQL re-checks the WHERE clause against the newest committed row
+// after waiting for a concurrent writer of that row, so a decrement either
+// takes the whole quantity from the stock as it is now or matches no row.
+// All of it goes to the server as one batch; the transaction commits only
+// when the insert landed and every decrement matched. Otherwise it is
+// rolled back, whatever it took: an item short of stock fails the call, and
+// an order id that already had its row gets that reservation, read in a new
+// transaction.
 func (s *PostgresStore) Reserve(ctx context.Context, orderID string, items []Item, now time.Time) (Reservation, error) {
 	at := pg.Millis(now)
 	var r Reservation
+	sorted := slices.SortedFunc(slices.Values(items), func(a, b Item) int {
+		return strings.Compare(a.ProductID, b.ProductID)
+	})
 	err := pg.Tx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO reservations (order_id, created_at) VALUES ($1, $2)
+		// One round trip for every statement: the lock on a product is
+		// then held only until the COMMIT that follows the batch's
+		// answer, which matters when every order wants the same product.
+		b := &pgx.Batch{}
+		b.Queue(`INSERT INTO reservations (order_id, created_at) VALUES ($1, $2)
 			ON CONFLICT (order_id) DO NOTHING`, orderID, at)
+		for _, it := range sorted {
+			b.Queue(`UPDATE products SET stock = stock - $1, updated_at = $2
+				WHERE id = $3 AND stock >= $1 RETURNING price_cents`, it.Quantity, at, it.ProductID)
+		}
+		for _, it := range items {
+			b.Queue(`INSERT INTO reservation_items (order_id, product_id, quantity, price_cents)
+				SELECT $1, id, $3, price_cents FROM products WHERE id = $2
+				ON CONFLICT DO NOTHING`, orderID, it.ProductID, it.Quantity) // the replay's rows, when not claimed
+		}
+		res := tx.SendBatch(ctx, b)
+		claimed, failed, prices, err := readReserveBatch(res, sorted)
+		if cerr := res.Close(); err == nil {
+			err = cerr
+		}
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			var released *time.Time
-			if err := tx.QueryRow(ctx, `SELECT released_at FROM reservations WHERE order_id = $1`, orderID).
-				Scan(&released); err != nil {
-				return err
-			}
-			if released != nil {
-				return ErrReservationReleased
-			}
-			r, err = reservationPostgres(ctx, tx, orderID)
-			r.Replayed = true
-			return err
+		if !claimed {
+			// The order id has its row: the batch's other statements
+			// are rolled back with the transaction, and the reservation
+			// is read in a new one.
+			return errReplay
 		}
-
-		prices := make(map[string]int64, len(items))
-		for _, it := range slices.SortedFunc(slices.Values(items), func(a, b Item) int {
-			return strings.Compare(a.ProductID, b.ProductID)
-		}) {
-			var price int64
-			err := tx.QueryRow(ctx, `UPDATE products SET stock = stock - $1, updated_at = $2
-				WHERE id = $3 AND stock >= $1 RETURNING price_cents`, it.Quantity, at, it.ProductID).Scan(&price)
-			if errors.Is(err, pgx.ErrNoRows) {
-				var exists bool
-				if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM products WHERE id = $1)`, it.ProductID).
-					Scan(&exists); err != nil {
-					return err
-				}
-				if !exists {
-					return &ProductNotFoundError{ID: it.ProductID}
-				}
-				return &OutOfStockError{ProductID: it.ProductID}
-			}
-			if err != nil {
+		if failed != "" {
+			var exists bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM products WHERE id = $1)`, failed).
+				Scan(&exists); err != nil {
 				return err
 			}
-			prices[it.ProductID] = price
+			if !exists {
+				return &ProductNotFoundError{ID: failed}
+			}
+			return &OutOfStockError{ProductID: failed}
 		}
 		r = Reservation{OrderID: orderID, Items: make([]ReservedItem, 0, len(items))}
 		for _, it := range items {
-			ri := ReservedItem{ProductID: it.ProductID, Quantity: it.Quantity, PriceCents: prices[it.ProductID]}
-			if _, err := tx.Exec(ctx, `INSERT INTO reservation_items (order_id, product_id, quantity, price_cents)
-				VALUES ($1, $2, $3, $4)`, orderID, ri.ProductID, ri.Quantity, ri.PriceCents); err != nil {
-				return err
-			}
-			r.Items = append(r.Items, ri)
+			r.Items = append(r.Items, ReservedItem{ProductID: it.ProductID, Quantity: it.Quantity, PriceCents: prices[it.ProductID]})
 		}
 		return nil
 	})
+	if errors.Is(err, errReplay) {
+		r, err = s.replay(ctx, orderID)
+	}
 	if err != nil {
 		return Reservation{}, wrapStore("reserve", err)
 	}
 	return r, nil
+}
+
+// errReplay is Reserve's signal to itself that the order id already had a
+// reservation (or a released marker).
+var errReplay = errors.New("catalog: order id already reserved")
+
+// readReserveBatch reads the answers of Reserve's batch: whether the order
+// id's row was inserted, the first product (in id order) whose stock could
+// not be taken, and the price of each product taken.
+func readReserveBatch(res pgx.BatchResults, sorted []Item) (claimed bool, failed string, prices map[string]int64, err error) {
+	tag, err := res.Exec()
+	if err != nil {
+		return false, "", nil, err
+	}
+	claimed = tag.RowsAffected() == 1
+	prices = make(map[string]int64, len(sorted))
+	for _, it := range sorted {
+		var price int64
+		err := res.QueryRow().Scan(&price)
+		if errors.Is(err, pgx.ErrNoRows) {
+			if failed == "" {
+				failed = it.ProductID
+			}
+			continue
+		}
+		if err != nil {
+			return false, "", nil, err
+		}
+		prices[it.ProductID] = price
+	}
+	return claimed, failed, prices, nil
+}
+
+// replay returns the reservation orderID has, or ErrReservationReleased.
+func (s *PostgresStore) replay(ctx context.Context, orderID string) (Reservation, error) {
+	var r Reservation
+	err := pg.Tx(ctx, s.pool, pgx.RepeatableRead, func(tx pgx.Tx) error {
+		var released *time.Time
+		if err := tx.QueryRow(ctx, `SELECT released_at FROM reservations WHERE order_id = $1`, orderID).
+			Scan(&released); err != nil {
+			return err
+		}
+		if released != nil {
+			return ErrReservationReleased
+		}
+		var err error
+		r, err = reservationPostgres(ctx, tx, orderID)
+		r.Replayed = true
+		return err
+	})
+	return r, err
 }
 
 func reservationPostgres(ctx context.Context, tx pgx.Tx, orderID string) (Reservation, error) {
@@ -212,34 +264,27 @@ func reservationPostgres(ctx context.Context, tx pgx.Tx, orderID string) (Reserv
 	return Reservation{OrderID: orderID, Items: items}, nil
 }
 
-// Release implements Store in one READ COMMITTED transaction. It starts,
-// like Reserve, by inserting the order id's row, here as a released marker:
-// if that lands, nothing was reserved and the marker stops any later
-// Reserve. If the id has a row — committed, or committed by the concurrent
-// Reserve the insert waited for — a guarded UPDATE … SET released_at WHERE
-// released_at IS NULL marks it released; of concurrent releases only one
-// matches, and only that one puts the stock back, locking the products in
-// id order as Reserve does.
+// Release implements Store in one READ COMMITTED transaction, sent as one
+// batch. It starts, like Reserve, by inserting the order id's row, here as a
+// released marker: if that lands, nothing was reserved and the marker stops
+// any later Reserve. If the id has a row — committed, or committed by the
+// concurrent Reserve the insert waited for — the guarded UPDATE … SET
+// released_at WHERE released_at IS NULL marks it released; of concurrent
+// releases only one matches, and the same statement puts back the stock of
+// that one only.
 func (s *PostgresStore) Release(ctx context.Context, orderID string, now time.Time) error {
 	at := pg.Millis(now)
 	err := pg.Tx(ctx, s.pool, pgx.ReadCommitted, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO reservations (order_id, created_at, released_at) VALUES ($1, $2, $2)
+		b := &pgx.Batch{}
+		b.Queue(`INSERT INTO reservations (order_id, created_at, released_at) VALUES ($1, $2, $2)
 			ON CONFLICT (order_id) DO NOTHING`, orderID, at)
-		if err != nil || tag.RowsAffected() == 1 {
-			return err
-		}
-		tag, err = tx.Exec(ctx, `UPDATE reservations SET released_at = $2 WHERE order_id = $1 AND released_at IS NULL`,
-			orderID, at)
-		if err != nil || tag.RowsAffected() == 0 {
-			return err // or released before: the stock went back then
-		}
-		if _, err := tx.Exec(ctx, `SELECT p.id FROM products p JOIN reservation_items ri ON ri.product_id = p.id
-			WHERE ri.order_id = $1 ORDER BY p.id FOR NO KEY UPDATE OF p`, orderID); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `UPDATE products SET stock = products.stock + ri.quantity, updated_at = $2
-			FROM reservation_items ri WHERE ri.order_id = $1 AND products.id = ri.product_id`, orderID, at)
-		return err
+		b.Queue(`WITH released AS (
+				UPDATE reservations SET released_at = $2 WHERE order_id = $1 AND released_at IS NULL
+				RETURNING order_id)
+			UPDATE products SET stock = products.stock + ri.quantity, updated_at = $2
+			FROM reservation_items ri JOIN released ON released.order_id = ri.order_id
+			WHERE products.id = ri.product_id`, orderID, at)
+		return tx.SendBatch(ctx, b).Close()
 	})
 	return wrapStore("release", err)
 }
