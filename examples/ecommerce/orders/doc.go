@@ -64,27 +64,37 @@
 // With --db the service keeps its tables in schema orders of a PostgreSQL
 // database ([PostgresStore]), shared by replicas on any hosts. On SQLite
 // every write transaction holds the database's one write lock, so each runs
-// as if alone. The PostgreSQL store keeps exactly that guarantee by running
-// every write transaction at SERIALIZABLE: PostgreSQL then lets
-// transactions overlap but commits only those whose combined effect equals
-// some one-at-a-time order, and fails the others with a serialization
-// failure (SQLSTATE 40001), which pg.Tx answers by running the transaction
-// again from the start, up to pg.MaxAttempts times, after a short jittered
-// pause. That is what keeps one order per idempotency key: when two
-// replicas claim one key at once, both find no row, both insert, and one of
-// them fails at that insert; its retry finds the claim and reports it busy
-// or done. It also keeps the read-then-write steps — taking over a claim
-// whose lease ended, EnqueueOrphanRelease's "no order and no claim uses this
-// id", AbandonStale — from acting on a state another replica has just
-// changed, without an argument per statement about which rows are locked.
+// as if alone. On PostgreSQL the transactions run at READ COMMITTED, and
+// every decision is made by a statement that PostgreSQL makes atomic against
+// concurrent writers:
 //
-// SERIALIZABLE is cheap here because the service's transactions rarely
-// touch the same rows: a claim is one user's key, an order one user's order.
-// Conflicts are almost always genuine races on one key — exactly the cases
-// that must be decided one way — and cost one retry. (The catalog, whose
-// transactions all meet on the same few products, chooses differently; see
-// its package documentation.) Single-statement reads run at READ COMMITTED,
-// which gives each statement a consistent snapshot. The suite in orderstest
-// checks the claims, takeovers and cancellations with two stores on separate
-// connection pools, as two replicas have.
+//   - One order per idempotency key: Claim inserts the claim with ON
+//     CONFLICT (user_id, key) DO NOTHING. The primary key decides between
+//     replicas claiming one key at once — a second insert waits for the
+//     first to commit and then inserts nothing — and only the caller whose
+//     insert landed holds the claim. The others lock the committed row
+//     (SELECT … FOR UPDATE) and report it busy or done, or take it over when
+//     its lease has ended, all under that row lock.
+//   - Fencing: Complete and Free change the claim only WHERE attempt = $n
+//     AND state = 'in_flight'. An UPDATE or DELETE that waits for a
+//     concurrent writer of the row evaluates its WHERE clause again on the
+//     row as committed, so an attempt whose claim was taken over matches
+//     nothing and gets ErrClaimLost. Complete inserts the order in the same
+//     transaction; the order id's primary key forbids a second.
+//   - Cancel changes only a confirmed order and queues its release in the
+//     same transaction; AbandonStale deletes only claims still in flight and
+//     stale when it reaches them; EnqueueOrphanRelease's check is one
+//     statement, and no new claim can start using an order id it finds
+//     unused (ids are new for each claim; a takeover keeps its claim in
+//     flight). Queued releases are upserts, so a release is queued once.
+//
+// SERIALIZABLE was the first choice and was dropped: every concurrent claim
+// begins by reading a key that is not there, SERIALIZABLE records that read
+// as a predicate lock on the index page, and a concurrent insert of any
+// other key into that page then fails one of the two with a serialization
+// error — a conflict between orders that have nothing in common, paid for
+// with a retry. Deadlocks (SQLSTATE 40P01) and serialization failures
+// (40001) are still retried, up to pg.MaxAttempts times. The suite in
+// orderstest checks claims, takeovers and cancellations with two stores on
+// separate connection pools, as two replicas have.
 package orders

@@ -28,10 +28,9 @@ var PostgresMigrations = pg.MustFiles(migrationFiles, "migrations")
 // [Schema] and [PostgresMigrations]. It is safe for concurrent use, and any
 // number of replicas may share the database.
 //
-// Every method that writes runs as one SERIALIZABLE transaction, retried by
-// pg.Tx when PostgreSQL reports a serialization failure or a deadlock; reads
-// of a single statement run at READ COMMITTED. The package documentation
-// explains the choice.
+// Every method that writes is one READ COMMITTED transaction of guarded
+// statements, run again by pg.Tx should it end in a deadlock; the package
+// documentation explains why that is enough.
 type PostgresStore struct {
 	pool *pgxpool.Pool
 }
@@ -42,73 +41,86 @@ var _ Store = (*PostgresStore)(nil)
 // [Schema] migrated with [PostgresMigrations] (as pg.Open leaves it).
 func NewPostgresStore(pool *pgxpool.Pool) *PostgresStore { return &PostgresStore{pool: pool} }
 
-// write runs fn in a SERIALIZABLE transaction, retried on serialization
-// failures.
+// write runs fn in a READ COMMITTED transaction, run again by pg.Tx should
+// it end in a deadlock.
 func (s *PostgresStore) write(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return pg.Tx(ctx, s.pool, pgx.Serializable, fn)
+	return pg.Tx(ctx, s.pool, pgx.ReadCommitted, fn)
 }
 
-// Claim implements [Store].
+// Claim implements [Store]. It first inserts the claim with ON CONFLICT DO
+// NOTHING: the primary key makes that atomic, and an insert that meets a
+// concurrent one for the same key waits for it to commit. If the key was
+// taken, it locks the row as committed (SELECT … FOR UPDATE) and decides
+// from it; should the row have been deleted in between (freed or abandoned),
+// it tries again, a bounded number of times.
 func (s *PostgresStore) Claim(ctx context.Context, r ClaimRequest) (Claim, error) {
 	var c Claim
 	err := s.write(ctx, func(tx pgx.Tx) error {
-		c = Claim{}
-		var (
-			state   string
-			attempt int64
-			lease   time.Time
-			orderID string
-			answer  []byte
-		)
-		err := tx.QueryRow(ctx,
-			`SELECT request_hash, order_id, state, attempt, lease_until, answer
-			   FROM idempotency_keys WHERE user_id = $1 AND key = $2`, r.UserID, r.Key).
-			Scan(&c.RequestHash, &orderID, &state, &attempt, &lease, &answer)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			// A concurrent claim of the key that committed after this
-			// transaction's snapshot makes the insert fail with a
-			// serialization failure (not a duplicate key), and the
-			// retry finds its row.
-			now := pg.Millis(r.Now)
-			if _, err := tx.Exec(ctx,
+		now := pg.Millis(r.Now)
+		for range claimTries {
+			tag, err := tx.Exec(ctx,
 				`INSERT INTO idempotency_keys (user_id, key, request_hash, order_id, state, attempt, lease_until, created_at, updated_at)
-				 VALUES ($1, $2, $3, $4, 'in_flight', 1, $5, $6, $6)`,
-				r.UserID, r.Key, r.RequestHash, r.OrderID, pg.Millis(r.LeaseUntil), now); err != nil {
+				 VALUES ($1, $2, $3, $4, 'in_flight', 1, $5, $6, $6)
+				 ON CONFLICT (user_id, key) DO NOTHING`,
+				r.UserID, r.Key, r.RequestHash, r.OrderID, pg.Millis(r.LeaseUntil), now)
+			if err != nil {
 				return err
 			}
-			c = Claim{State: ClaimAcquired, RequestHash: r.RequestHash, Ticket: Ticket{
-				UserID: r.UserID, Key: r.Key, RequestHash: r.RequestHash, OrderID: r.OrderID, Attempt: 1}}
-			return nil
-		case err != nil:
-			return err
-		}
-		switch {
-		case state == "done":
-			c.State = ClaimDone
-			return decodeAnswer(answer, &c.Answer)
-		case !lease.Before(pg.Millis(r.Now)) || c.RequestHash != r.RequestHash:
-			// Only a retry of the same request may take a claim over.
-			c.State = ClaimBusy
-		default:
+			if tag.RowsAffected() == 1 {
+				c = Claim{State: ClaimAcquired, RequestHash: r.RequestHash, Ticket: Ticket{
+					UserID: r.UserID, Key: r.Key, RequestHash: r.RequestHash, OrderID: r.OrderID, Attempt: 1}}
+				return nil
+			}
+			var (
+				state   string
+				attempt int64
+				lease   time.Time
+				orderID string
+				answer  []byte
+			)
+			c = Claim{}
+			err = tx.QueryRow(ctx,
+				`SELECT request_hash, order_id, state, attempt, lease_until, answer
+				   FROM idempotency_keys WHERE user_id = $1 AND key = $2 FOR UPDATE`, r.UserID, r.Key).
+				Scan(&c.RequestHash, &orderID, &state, &attempt, &lease, &answer)
+			if errors.Is(err, pgx.ErrNoRows) {
+				continue // deleted since the insert found it: insert again
+			}
+			if err != nil {
+				return err
+			}
+			switch {
+			case state == "done":
+				c.State = ClaimDone
+				return decodeAnswer(answer, &c.Answer)
+			case !lease.Before(now) || c.RequestHash != r.RequestHash:
+				// Only a retry of the same request may take a claim over.
+				c.State = ClaimBusy
+				return nil
+			}
 			attempt++
 			if _, err := tx.Exec(ctx,
 				`UPDATE idempotency_keys SET attempt = $1, lease_until = $2, updated_at = $3
 				  WHERE user_id = $4 AND key = $5`,
-				attempt, pg.Millis(r.LeaseUntil), pg.Millis(r.Now), r.UserID, r.Key); err != nil {
+				attempt, pg.Millis(r.LeaseUntil), now, r.UserID, r.Key); err != nil {
 				return err
 			}
 			c.State = ClaimAcquired
 			c.Ticket = Ticket{UserID: r.UserID, Key: r.Key, RequestHash: c.RequestHash,
 				OrderID: orderID, Attempt: attempt, TakenOver: true}
+			return nil
 		}
-		return nil
+		return errors.New("the key kept disappearing between insert and read")
 	})
 	if err != nil {
 		return Claim{}, fmt.Errorf("orders: claim: %w", err)
 	}
 	return c, nil
 }
+
+// claimTries bounds Claim's insert-or-read rounds; a round repeats only
+// when the key's claim is deleted between its two statements.
+const claimTries = 5
 
 // Lookup implements [Store].
 func (s *PostgresStore) Lookup(ctx context.Context, userID, key string) (Claim, error) {
