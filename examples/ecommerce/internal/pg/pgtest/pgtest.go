@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 const (
@@ -50,7 +51,7 @@ func NewDatabase(t testing.TB) string {
 	name := "switchyard_test_" + hex.EncodeToString(b)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, server)
+	conn, err := connect(ctx, server)
 	if err != nil {
 		t.Fatalf("pgtest: connect to %s: %v", ServerEnv, err)
 	}
@@ -61,7 +62,7 @@ func NewDatabase(t testing.TB) string {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		conn, err := pgx.Connect(ctx, server)
+		conn, err := connect(ctx, server)
 		if err != nil {
 			t.Errorf("pgtest: connect to drop %s: %v", name, err)
 			return
@@ -77,4 +78,14 @@ func NewDatabase(t testing.TB) string {
 	}
 	u.Path = "/" + name
 	return u.String()
+}
+
+// connect opens one connection to url, which may carry pgxpool's settings
+// (pool_max_conns and the like) for the stores' pools.
+func connect(ctx context.Context, url string) (*pgx.Conn, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.ConnectConfig(ctx, cfg.ConnConfig)
 }
