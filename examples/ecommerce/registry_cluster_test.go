@@ -3,9 +3,11 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +25,7 @@ import (
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/registry"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/secure"
 	"github.com/switchyard/switchyard/examples/ecommerce/internal/secure/securetest"
+	"github.com/switchyard/switchyard/mtls/mtlstest"
 )
 
 // buildShop compiles the ecommerce command into a temporary directory of
@@ -200,6 +203,89 @@ func TestRegistryClusterSurvivesTheLeader(t *testing.T) {
 	}
 	next("orders-a", func(u discovery.Update) bool { return u.Err == nil && len(u.Instances) == 1 })
 
+	// A real service on the same three endpoints, whose readiness (its
+	// registration is one of the checks) is probed from now to the end.
+	catFiles := pki.Issue(t, "catalog")
+	catalog := exec.Command(bin, "serve", "catalog", "--registry", "etcd://"+strings.Join(clients, ","),
+		"--listen", "127.0.0.1:0", "--data", t.TempDir(),
+		"--tls-cert", catFiles.Cert, "--tls-key", catFiles.Key, "--tls-ca", catFiles.CA)
+	catalog.Env = withoutEcommerceEnv()
+	catStderr := &syncBuffer{}
+	catalog.Stderr = catStderr
+	if err := catalog.Start(); err != nil {
+		t.Fatal(err)
+	}
+	catExited := make(chan struct{})
+	go func() {
+		_ = catalog.Wait()
+		close(catExited)
+	}()
+	t.Cleanup(func() {
+		_ = catalog.Process.Kill()
+		<-catExited
+	})
+	cw, err := conn.Resolver.Watch(ctx, "catalog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cw.Stop()
+	var catAddr string
+	for catAddr == "" {
+		select {
+		case u := <-cw.Updates():
+			if len(u.Instances) == 1 {
+				catAddr = u.Instances[0].Addr
+			}
+		case <-catExited:
+			t.Fatalf("catalog exited: %s", catStderr)
+		case <-time.After(20 * time.Second):
+			t.Fatalf("catalog did not register within 20 s: %s", catStderr)
+		}
+	}
+	type probe struct {
+		at   time.Time
+		code int
+		err  error
+	}
+	var probes []probe
+	stopProbes, probesDone := make(chan struct{}), make(chan struct{})
+	prober := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: mtlstest.Pool(pki.CA)}}}
+	defer prober.CloseIdleConnections()
+	go func() {
+		defer close(probesDone)
+		for {
+			p := probe{at: time.Now()}
+			resp, err := prober.Get("https://" + catAddr + "/readyz")
+			if err != nil {
+				p.err = err
+			} else {
+				p.code = resp.StatusCode
+				resp.Body.Close()
+			}
+			probes = append(probes, p)
+			select {
+			case <-stopProbes:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	for ready := time.Now().Add(15 * time.Second); ; {
+		resp, err := prober.Get("https://" + catAddr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(ready) {
+			t.Fatalf("catalog not ready within 15 s: %v %s", err, catStderr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	time.Sleep(500 * time.Millisecond) // probes before the kill too
+
 	leader := -1
 	for i, p := range procs {
 		st, err := conn.Client.Status(ctx, "https://"+p.client)
@@ -264,8 +350,43 @@ func TestRegistryClusterSurvivesTheLeader(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
+	// The catalog was ready throughout: from its first 200 on, every
+	// probe answered 200, until at least 3 s after the kill.
+	time.Sleep(3*time.Second - time.Since(killed))
+	close(stopProbes)
+	<-probesDone
+	first := slices.IndexFunc(probes, func(p probe) bool { return p.code == http.StatusOK })
+	if first < 0 {
+		t.Fatal("no probe of the catalog answered 200")
+	}
+	for _, p := range probes[first:] {
+		if p.code != http.StatusOK {
+			t.Errorf("catalog /readyz %v after the kill: %d %v", p.at.Sub(killed).Round(time.Millisecond), p.code, p.err)
+		}
+	}
+	last := probes[len(probes)-1].at
+	t.Logf("catalog on etcd:// three endpoints: %d readiness probes from %v before the kill to %v after it",
+		len(probes)-first, killed.Sub(probes[first].at).Round(time.Millisecond), last.Sub(killed).Round(time.Millisecond))
+	if !probes[first].at.Before(killed) {
+		t.Errorf("the catalog's first good probe came after the kill")
+	}
+	if err := catalog.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	termed := time.Now()
+	select {
+	case <-catExited:
+		t.Logf("catalog stopped %v after SIGTERM", time.Since(termed).Round(time.Millisecond))
+		if code := catalog.ProcessState.ExitCode(); code != 0 {
+			t.Errorf("catalog exited %d after SIGTERM: %s", code, catStderr)
+		}
+	case <-time.After(20 * time.Second):
+		t.Errorf("catalog did not stop within 20 s of SIGTERM")
+	}
+
 	// The service leaves: its instances are deregistered through the
 	// cluster.
+	cw.Stop()
 	w.Stop()
 	if err := closeConn(); err != nil {
 		t.Errorf("close the registry connection (deregister): %v", err)
