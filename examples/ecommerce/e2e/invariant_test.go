@@ -89,6 +89,9 @@ func checkInvariant(t *testing.T, data string) {
 }
 
 func readInvariant(data string) (invariantState, error) {
+	if url, ok := postgresShops.Load(data); ok {
+		return readInvariantPostgres(url.(string))
+	}
 	st := invariantState{reserved: lines{}, confirmed: lines{}}
 	err := readDB(filepath.Join(data, "catalog.db"), func(tx *sql.Tx) error {
 		rows, err := tx.Query(`SELECT ri.order_id, ri.product_id, ri.quantity
