@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -328,6 +329,16 @@ func (l *launcher) waitGateway(ctx context.Context) error {
 	}
 }
 
+// redactedURL returns a database URL with its password hidden, for the
+// banner; settings.CheckDB has already parsed it.
+func redactedURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(the --db URL)"
+	}
+	return u.Redacted()
+}
+
 func (l *launcher) banner(ctl *control) {
 	base := l.tls.scheme() + "://" + l.gateway
 	fmt.Fprintf(l.out, "Switchyard shop is up: %d × users, catalog, orders; gateway; registry; mutual TLS inside.\n", l.cfg.Replicas)
@@ -340,6 +351,9 @@ func (l *launcher) banner(ctl *control) {
 		fmt.Fprintf(l.out, "  HTTPS       self-signed certificate in %s (curl --cacert it; browsers warn)\n", l.tls.publicCert)
 	}
 	fmt.Fprintf(l.out, "  Data        %s   (logs in %s)\n", l.cfg.Data, l.logDir)
+	if l.cfg.DB != "" {
+		fmt.Fprintf(l.out, "  Database    %s   (schemas users, catalog, orders)\n", redactedURL(l.cfg.DB))
+	}
 	if ctl != nil {
 		fmt.Fprintf(l.out, "  Chaos       https://%s%s?service=orders   (registered as %q; client certificate %s, bearer secret in %s)\n",
 			ctl.addr, KillPath, ControlService, IdentityFiles(l.cfg.Data, LoadgenService).Cert, ctl.secretPath)

@@ -701,15 +701,18 @@ func TestRunPassesAdminPasswordFromEnvironment(t *testing.T) {
 // --db reaches users, catalog and orders as ECOMMERCE_DB in their
 // environment — never on a command line, where its password would show —
 // and the gateway not at all, even when the launcher itself was given it in
-// its environment.
+// its environment; the banner names it without the password.
 func TestRunPassesDBInEnvironment(t *testing.T) {
 	const db = "postgres://shop:s3cret-db@127.0.0.1:5432/shop"
 	cfg := testConfig(t)
 	cfg.Replicas = 1
 	cfg.DB = db
 	t.Setenv("ECOMMERCE_DB", db) // as the command sees it
-	_, stop := runUntilReady(t, cfg)
+	banner, stop := runUntilReady(t, cfg)
 	defer stop()
+	if !strings.Contains(banner, "postgres://shop:xxxxx@127.0.0.1:5432/shop") || strings.Contains(banner, "s3cret-db") {
+		t.Errorf("the banner should name the database without its password:\n%s", banner)
+	}
 	seen := 0
 	for name, rs := range records(t, cfg.Data) {
 		for _, r := range rs {
