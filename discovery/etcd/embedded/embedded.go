@@ -310,9 +310,21 @@ func (s *Server) Addr() string {
 func (s *Server) Err() <-chan error { return s.etcd.Err() }
 
 // Close stops the server and waits until it has released its ports, its
-// data directory and its goroutines. It is safe to call more than once.
+// data directory and its goroutines. A leader of a cluster first hands its
+// leadership to the follower it has been connected to longest, so the
+// cluster has a new leader within milliseconds rather than after an
+// election. It is safe to call more than once.
 func (s *Server) Close() error {
-	s.closeOnce.Do(s.etcd.Close)
+	s.closeOnce.Do(func() {
+		// etcd's own Close hands the leadership over too, but only after
+		// its client listeners have drained, which open watch and
+		// keep-alive streams make last up to its request timeout (7 s):
+		// meanwhile the leader is a process on its way out. Hand it over
+		// first. A single node, or a follower, skips this at once; an
+		// error leaves etcd's Close to try again.
+		_ = s.etcd.Server.TryTransferLeadershipOnShutdown()
+		s.etcd.Close()
+	})
 	return nil
 }
 
